@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// One list of settings for every target, so that the whole package builds
+/// under the same language rules.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "VillageSurvey",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vsurvey", targets: ["vsurvey"]),
+        .executable(name: "vsurvey-bench", targets: ["vsurvey-bench"]),
+        .library(name: "SurveyCore", targets: ["SurveyCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "SurveyCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SurveyFixtures",
+            dependencies: ["SurveyCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "VSurveyCLI",
+            dependencies: [
+                "SurveyCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vsurvey",
+            dependencies: ["VSurveyCLI"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vsurvey-bench",
+            dependencies: ["SurveyCore", "SurveyFixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SurveyCoreTests",
+            dependencies: ["SurveyCore", "SurveyFixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VSurveyCLITests",
+            dependencies: ["VSurveyCLI", "SurveyCore", "SurveyFixtures"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,151 @@
+import Foundation
+
+/// The answers of one survey while it is being checked: values of the
+/// top-level fields by slot, and of each repeat's entries by slot.
+public final class AnswerSheet {
+    public var top: [Value]
+    public var repeats: [[[Value]]]
+
+    public init(topSlots: Int, repeatCount: Int) {
+        top = Array(repeating: .empty, count: topSlots)
+        repeats = Array(repeating: [], count: repeatCount)
+    }
+}
+
+/// Where an expression is evaluated: which survey, which repeat entry (if
+/// any), what `.` means, and what day `today()` is.
+public struct EvaluationContext {
+    public var sheet: AnswerSheet
+    public var repeatIndex: Int
+    public var entry: Int
+    public var current: Value
+    public var today: Int
+
+    public init(sheet: AnswerSheet, repeatIndex: Int = -1, entry: Int = 0, current: Value = .empty, today: Int) {
+        self.sheet = sheet
+        self.repeatIndex = repeatIndex
+        self.entry = entry
+        self.current = current
+        self.today = today
+    }
+}
+
+extension BoundExpression {
+    /// Evaluates the expression. Evaluation never fails: as in XPath, a
+    /// meaningless operation yields NaN or an empty string.
+    public func evaluate(_ context: EvaluationContext) -> Value {
+        switch self {
+        case .constant(let value): return value
+        case .top(let slot): return context.sheet.top[slot]
+        case .sameEntry(let slot): return context.sheet.repeats[context.repeatIndex][context.entry][slot]
+        case .acrossEntries(let repeatIndex, let slot):
+            return .nodeset(context.sheet.repeats[repeatIndex].map { $0[slot] })
+        case .entries(let repeatIndex):
+            return .nodeset(Array(repeating: .bool(true), count: context.sheet.repeats[repeatIndex].count))
+        case .current: return context.current
+        case .negate(let operand): return .number(-operand.evaluate(context).number)
+        case .binary(let op, let lhs, let rhs):
+            return Self.apply(op, lhs, rhs, context)
+        case .call(let function, let arguments):
+            return Self.call(function, arguments, context)
+        case .literalRegex(let subject, let regex):
+            return .bool(regex.matches(subject.evaluate(context).string))
+        }
+    }
+
+    private static func apply(_ op: BinaryOperator, _ lhs: BoundExpression, _ rhs: BoundExpression, _ context: EvaluationContext) -> Value {
+        switch op {
+        case .and:
+            return .bool(lhs.evaluate(context).bool && rhs.evaluate(context).bool)
+        case .or:
+            return .bool(lhs.evaluate(context).bool || rhs.evaluate(context).bool)
+        default:
+            break
+        }
+        let a = lhs.evaluate(context)
+        let b = rhs.evaluate(context)
+        switch op {
+        case .plus: return .number(a.number + b.number)
+        case .minus: return .number(a.number - b.number)
+        case .times: return .number(a.number * b.number)
+        case .div: return .number(a.number / b.number)
+        case .mod: return .number(fmod(a.number, b.number))
+        default: return .bool(Comparison.compare(op, a, b))
+        }
+    }
+}
+
+/// XPath 1.0 comparisons (§3.4), with ODK's treatment of dates.
+enum Comparison {
+    static func compare(_ op: BinaryOperator, _ a: Value, _ b: Value) -> Bool {
+        // A node-set compares true when any of its entries does.
+        if case .nodeset(let values) = a {
+            if case .bool = b { return compareScalars(op, .bool(!values.isEmpty), b) }
+            return values.contains { compare(op, $0, b) }
+        }
+        if case .nodeset(let values) = b {
+            if case .bool = a { return compareScalars(op, a, .bool(!values.isEmpty)) }
+            return values.contains { compare(op, a, $0) }
+        }
+        return compareScalars(op, a, b)
+    }
+
+    private static func compareScalars(_ op: BinaryOperator, _ a: Value, _ b: Value) -> Bool {
+        switch op {
+        case .equal, .notEqual:
+            let equal: Bool
+            if case .bool = a {
+                equal = a.bool == b.bool
+            } else if case .bool = b {
+                equal = a.bool == b.bool
+            } else if let (x, y) = dates(a, b) {
+                equal = x == y
+            } else if isNumber(a) || isNumber(b) {
+                equal = a.number == b.number
+            } else {
+                equal = a.string == b.string
+            }
+            return op == .equal ? equal : !equal
+        default:
+            let x: Double
+            let y: Double
+            if let (dx, dy) = dates(a, b) {
+                x = dx
+                y = dy
+            } else {
+                x = a.number
+                y = b.number
+            }
+            switch op {
+            case .less: return x < y
+            case .lessOrEqual: return x <= y
+            case .greater: return x > y
+            default: return x >= y
+            }
+        }
+    }
+
+    @inline(__always) private static func isNumber(_ value: Value) -> Bool {
+        if case .number = value { return true }
+        return false
+    }
+
+    /// When one side is a date, both sides as day numbers: a string side is
+    /// read as `YYYY-MM-DD`, a number side is taken as a day number.
+    private static func dates(_ a: Value, _ b: Value) -> (Double, Double)? {
+        switch (a, b) {
+        case (.date(let x), .date(let y)): return (Double(x), Double(y))
+        case (.date(let x), _): return (Double(x), dayNumber(b))
+        case (_, .date(let y)): return (dayNumber(a), Double(y))
+        default: return nil
+        }
+    }
+
+    private static func dayNumber(_ value: Value) -> Double {
+        switch value {
+        case .string(let text): return CivilDate.parse(text).map(Double.init) ?? .nan
+        case .empty: return .nan
+        default: return value.number
+        }
+    }
+}

@@ -1,0 +1,230 @@
+/// The kinds of question and structure a form may contain (XLSForm's types).
+public enum FieldType: Sendable, Equatable, CustomStringConvertible {
+    case integer
+    case decimal
+    case text
+    case date
+    case selectOne(list: String)
+    case selectMultiple(list: String)
+    case yesNo
+    case note
+    case calculate
+    case group
+    case `repeat`
+
+    /// Reads a `type:` value such as `integer` or `select_one branch_type`.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        switch (parts.first.map(String.init), parts.count) {
+        case ("integer", 1): self = .integer
+        case ("decimal", 1): self = .decimal
+        case ("text", 1): self = .text
+        case ("date", 1): self = .date
+        case ("yes_no", 1): self = .yesNo
+        case ("note", 1): self = .note
+        case ("calculate", 1): self = .calculate
+        case ("group", 1): self = .group
+        case ("repeat", 1): self = .repeat
+        case ("select_one", 2): self = .selectOne(list: String(parts[1]))
+        case ("select_multiple", 2): self = .selectMultiple(list: String(parts[1]))
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .integer: return "integer"
+        case .decimal: return "decimal"
+        case .text: return "text"
+        case .date: return "date"
+        case .selectOne(let list): return "select_one \(list)"
+        case .selectMultiple(let list): return "select_multiple \(list)"
+        case .yesNo: return "yes_no"
+        case .note: return "note"
+        case .calculate: return "calculate"
+        case .group: return "group"
+        case .repeat: return "repeat"
+        }
+    }
+
+    /// Whether the field holds an answer (notes, groups and repeats do not).
+    public var holdsValue: Bool {
+        switch self {
+        case .note, .group, .repeat: return false
+        default: return true
+        }
+    }
+
+    /// The choice list a select question draws from.
+    public var choiceList: String? {
+        switch self {
+        case .selectOne(let list), .selectMultiple(let list): return list
+        case .yesNo: return ChoiceList.yesNoName
+        default: return nil
+        }
+    }
+
+    public var isNumeric: Bool { self == .integer || self == .decimal }
+}
+
+/// The type a calculation's result is stored as (`data_type:`).
+public enum DataType: String, Sendable, CaseIterable {
+    case integer, decimal, text, date
+    case yesNo = "yes_no"
+}
+
+/// A bound on a number or date answer (`min:` / `max:`).
+public enum Limit: Sendable, Equatable, CustomStringConvertible {
+    case number(Double)
+    case date(Int)
+    /// The day the survey is checked: `max: today`.
+    case today
+
+    public var description: String {
+        switch self {
+        case .number(let value): return Value.format(value)
+        case .date(let days): return CivilDate.format(days: days)
+        case .today: return "today"
+        }
+    }
+}
+
+/// An expression as written in the form, with its bound, runnable form.
+public struct FormExpression: Sendable {
+    public let source: String
+    public let bound: BoundExpression
+    /// The names it refers to, for dependency order and cycle checks.
+    public let references: [String]
+}
+
+/// Whether a question must be answered.
+public enum Requirement: Sendable {
+    case optional
+    case required
+    /// Required when the expression is true.
+    case when(FormExpression)
+}
+
+/// One entry of the form's `survey:` tree: a question, note, calculation,
+/// group or repeat.
+public struct Field: Sendable {
+    public let name: String
+    public let type: FieldType
+    public let label: LocalizedText?
+    public let hint: LocalizedText?
+    /// The unit of measure shown with the question (人, 元, m²).
+    public let measure: LocalizedText?
+    public let requirement: Requirement
+    public let requiredMessage: LocalizedText?
+    public let relevant: FormExpression?
+    public let constraint: FormExpression?
+    public let constraintMessage: LocalizedText?
+    public let calculation: FormExpression?
+    public let dataType: DataType?
+    public let defaultValue: Value?
+    public let readOnly: Bool
+    public let minimum: Limit?
+    public let maximum: Limit?
+    /// Least and most entries of a repeat.
+    public let minCount: Int
+    public let maxCount: Int?
+    /// Indices into `Form.fields` of the fields inside a group or repeat.
+    public let children: [Int]
+    /// The index of the enclosing group or repeat.
+    public let parent: Int?
+    /// The repeat this field is inside, as an index into `Form.repeats`.
+    public let repeatIndex: Int?
+    /// For a repeat, its own position in `Form.repeats`.
+    public let repeatPosition: Int?
+    /// Where the field's value lives within its scope (top level or repeat entry).
+    public let slot: Int
+    /// The line of the form file where the field starts.
+    public let line: Int
+
+    /// Whether the engine, not the person, supplies the value.
+    public var isComputed: Bool { calculation != nil || (readOnly && defaultValue != nil) }
+}
+
+/// A choice of a `select_one` or `select_multiple` list.
+public struct Choice: Sendable, Equatable {
+    public let name: String
+    public let label: LocalizedText
+}
+
+/// A named list of choices.
+public struct ChoiceList: Sendable {
+    public static let yesNoName = "yes_no"
+    public let name: String
+    public let choices: [Choice]
+    let names: Set<String>
+
+    public init(name: String, choices: [Choice]) {
+        self.name = name
+        self.choices = choices
+        self.names = Set(choices.map(\.name))
+    }
+
+    public func contains(_ name: String) -> Bool { names.contains(name) }
+
+    public func label(of name: String) -> LocalizedText? {
+        choices.first { $0.name == name }?.label
+    }
+
+    /// The built-in list behind the `yes_no` type.
+    public static let yesNo = ChoiceList(
+        name: yesNoName,
+        choices: [Choice(name: "yes", label: L("是", "Yes")), Choice(name: "no", label: L("否", "No"))])
+}
+
+/// The kinds of period a form is filled for.
+public enum PeriodType: String, Sendable, CaseIterable, Codable {
+    case annual, quarterly, monthly
+}
+
+/// A survey form: its settings, its questions and the indicators the county
+/// computes from it. Made by `FormLoader`, which checks it whole.
+public struct Form: Sendable {
+    public let id: String
+    public let version: String
+    public let title: LocalizedText
+    public let periodType: PeriodType
+    public let unitLevel: UnitLevel
+    public let defaultLanguage: Language
+    /// Form-level constants, such as the weak-economy threshold, in file order.
+    public let constants: [(name: String, value: Value)]
+    /// Every field in document order, groups and repeats included.
+    public let fields: [Field]
+    /// Indices of the top-level entries of `survey:`.
+    public let rootFields: [Int]
+    /// Field indices of the repeats, in document order.
+    public let repeats: [Int]
+    public let choiceLists: [String: ChoiceList]
+    public let indicators: [Indicator]
+    /// The file the form was read from.
+    public let file: String
+    /// SHA-256 of the file's bytes, hex: devices skip forms they already hold.
+    public let contentHash: String
+    let fieldIndex: [String: Int]
+    let plan: ValidationPlan
+
+    /// The field called `name`, if any.
+    public func field(named name: String) -> Field? {
+        fieldIndex[name].map { fields[$0] }
+    }
+
+    /// The choice list a select field uses.
+    public func choices(for field: Field) -> ChoiceList? {
+        field.type.choiceList.flatMap { choiceLists[$0] }
+    }
+
+    /// The path of enclosing groups, outermost first, for section headings.
+    public func ancestors(of index: Int) -> [Int] {
+        var result: [Int] = []
+        var current = fields[index].parent
+        while let parent = current {
+            result.insert(parent, at: 0)
+            current = fields[parent].parent
+        }
+        return result
+    }
+}

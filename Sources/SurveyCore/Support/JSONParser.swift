@@ -1,0 +1,351 @@
+import Foundation
+
+/// Where and why a JSON text could not be read.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public var message: LocalizedText
+
+    public var description: String { "\(line):\(column): \(message.text(.en))" }
+}
+
+/// A strict JSON reader (RFC 8259) over bytes. It reports the line and
+/// column of the first problem, refuses invalid UTF-8, duplicate keys,
+/// nesting deeper than `maxDepth` and numbers that do not fit a Double,
+/// so that a bad answer file or request body gets a message a person can
+/// act on.
+public struct JSONParser {
+    public var maxDepth: Int
+
+    public init(maxDepth: Int = 64) {
+        self.maxDepth = maxDepth
+    }
+
+    public func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+
+    public func parse(_ data: Data) throws(JSONParseError) -> JSONValue {
+        try parse([UInt8](data))
+    }
+
+    public func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        var reader = Reader(bytes: bytes, maxDepth: maxDepth)
+        // A UTF-8 byte order mark, as Windows editors write it, is allowed.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
+        reader.skipWhitespace()
+        let value = try reader.parseValue(depth: 0)
+        reader.skipWhitespace()
+        if reader.index < bytes.count {
+            throw reader.error(L("JSON 值之后还有多余内容", "unexpected content after the JSON value"))
+        }
+        return value
+    }
+}
+
+private struct Reader {
+    let bytes: [UInt8]
+    let maxDepth: Int
+    var index = 0
+
+    init(bytes: [UInt8], maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
+
+    func error(_ message: LocalizedText, at position: Int? = nil) -> JSONParseError {
+        let end = min(position ?? index, bytes.count)
+        var line = 1
+        var lineStart = 0
+        for i in 0..<end where bytes[i] == UInt8(ascii: "\n") {
+            line += 1
+            lineStart = i + 1
+        }
+        // Columns count characters, not bytes, so that Chinese text lines up.
+        var column = 1
+        var i = lineStart
+        while i < end {
+            if bytes[i] & 0xC0 != 0x80 { column += 1 }
+            i += 1
+        }
+        return JSONParseError(line: line, column: column, message: message)
+    }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard index < bytes.count else {
+            throw error(L("JSON 意外结束", "unexpected end of JSON"))
+        }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        default:
+            throw error(L("此处应为 JSON 值", "expected a JSON value here"))
+        }
+    }
+
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+        let count = literal.utf8CodeUnitCount
+        let start = literal.utf8Start
+        guard index + count <= bytes.count else {
+            throw error(L("无法识别的值", "unrecognised value"))
+        }
+        for offset in 0..<count where bytes[index + offset] != start[offset] {
+            throw error(L("无法识别的值", "unrecognised value"))
+        }
+        index += count
+    }
+
+    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth <= maxDepth else {
+            throw error(L("嵌套层数超过 \(maxDepth)", "nesting deeper than \(maxDepth) levels"))
+        }
+        index += 1
+        var object = JSONObject()
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(object)
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw error(L("此处应为用双引号括起的键名", "expected a key in double quotes"))
+            }
+            let keyStart = index
+            let key = try parseString()
+            if object[key] != nil {
+                throw error(L("键 \"\(key)\" 重复", "duplicate key \"\(key)\""), at: keyStart)
+            }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                throw error(L("键名后应为冒号", "expected ':' after the key"))
+            }
+            index += 1
+            skipWhitespace()
+            object[key] = try parseValue(depth: depth)
+            skipWhitespace()
+            guard index < bytes.count else {
+                throw error(L("JSON 意外结束,对象缺少 }", "unexpected end of JSON: the object lacks '}'"))
+            }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(object)
+            }
+            throw error(L("此处应为逗号或 }", "expected ',' or '}'"))
+        }
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth <= maxDepth else {
+            throw error(L("嵌套层数超过 \(maxDepth)", "nesting deeper than \(maxDepth) levels"))
+        }
+        index += 1
+        var array: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(array)
+        }
+        while true {
+            skipWhitespace()
+            array.append(try parseValue(depth: depth))
+            skipWhitespace()
+            guard index < bytes.count else {
+                throw error(L("JSON 意外结束,数组缺少 ]", "unexpected end of JSON: the array lacks ']'"))
+            }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(array)
+            }
+            throw error(L("此处应为逗号或 ]", "expected ',' or ']'"))
+        }
+    }
+
+    mutating func parseString() throws(JSONParseError) -> String {
+        let start = index
+        index += 1
+        var scalars = String.UnicodeScalarView()
+        var runStart = index
+        var simple = true
+        while true {
+            guard index < bytes.count else {
+                throw error(L("字符串没有结束引号", "unterminated string"), at: start)
+            }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                break
+            }
+            if byte < 0x20 {
+                throw error(L("字符串中有未转义的控制字符", "unescaped control character in a string"))
+            }
+            if byte == UInt8(ascii: "\\") {
+                simple = false
+                scalars.append(contentsOf: try decodeUTF8(runStart..<index))
+                index += 1
+                guard index < bytes.count else {
+                    throw error(L("字符串没有结束引号", "unterminated string"), at: start)
+                }
+                switch bytes[index] {
+                case UInt8(ascii: "\""): scalars.append("\"")
+                case UInt8(ascii: "\\"): scalars.append("\\")
+                case UInt8(ascii: "/"): scalars.append("/")
+                case UInt8(ascii: "b"): scalars.append("\u{08}")
+                case UInt8(ascii: "f"): scalars.append("\u{0C}")
+                case UInt8(ascii: "n"): scalars.append("\n")
+                case UInt8(ascii: "r"): scalars.append("\r")
+                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "u"):
+                    scalars.append(try parseUnicodeEscape())
+                    runStart = index
+                    continue
+                default:
+                    throw error(L("无效的转义字符", "invalid escape sequence"))
+                }
+                index += 1
+                runStart = index
+                continue
+            }
+            index += 1
+        }
+        let end = index
+        index += 1
+        if simple {
+            return String(try decodeUTF8(runStart..<end))
+        }
+        scalars.append(contentsOf: try decodeUTF8(runStart..<end))
+        return String(scalars)
+    }
+
+    /// Reads `\uXXXX` (index on the `u`), joining surrogate pairs.
+    mutating func parseUnicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
+        let high = try readHex4()
+        if (0xD800...0xDBFF).contains(high) {
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+            else {
+                throw error(L("不成对的 UTF-16 代理项", "unpaired UTF-16 surrogate"))
+            }
+            index += 1
+            let low = try readHex4()
+            guard (0xDC00...0xDFFF).contains(low) else {
+                throw error(L("不成对的 UTF-16 代理项", "unpaired UTF-16 surrogate"))
+            }
+            let value = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+            return Unicode.Scalar(value)!
+        }
+        guard let scalar = Unicode.Scalar(high) else {
+            throw error(L("不成对的 UTF-16 代理项", "unpaired UTF-16 surrogate"))
+        }
+        return scalar
+    }
+
+    /// Reads four hex digits after a `u` at `index`, leaving index after them.
+    mutating func readHex4() throws(JSONParseError) -> UInt32 {
+        index += 1
+        guard index + 4 <= bytes.count else {
+            throw error(L("\\u 之后应为 4 位十六进制数", "expected 4 hex digits after \\u"))
+        }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw error(L("\\u 之后应为 4 位十六进制数", "expected 4 hex digits after \\u"))
+            }
+            value = value * 16 + digit
+            index += 1
+        }
+        return value
+    }
+
+    func decodeUTF8(_ range: Range<Int>) throws(JSONParseError) -> String.UnicodeScalarView {
+        var view = String.UnicodeScalarView()
+        if range.isEmpty { return view }
+        var iterator = bytes[range].makeIterator()
+        var decoder = UTF8()
+        var offset = range.lowerBound
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                view.append(scalar)
+                offset += UTF8.width(scalar)
+            case .emptyInput:
+                return view
+            case .error:
+                throw error(L("无效的 UTF-8 编码", "invalid UTF-8"), at: offset)
+            }
+        }
+    }
+
+    mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+        let start = index
+        var isInteger = true
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, isDigit(bytes[index]) else {
+            throw error(L("无效的数字", "invalid number"), at: start)
+        }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            if index < bytes.count, isDigit(bytes[index]) {
+                throw error(L("数字不能以 0 开头", "numbers may not have leading zeros"), at: start)
+            }
+        } else {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else {
+                throw error(L("小数点后应有数字", "expected digits after the decimal point"))
+            }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
+            guard index < bytes.count, isDigit(bytes[index]) else {
+                throw error(L("指数部分应有数字", "expected digits in the exponent"))
+            }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger, let value = Int(text) {
+            return .integer(value)
+        }
+        guard let value = Double(text), value.isFinite else {
+            throw error(L("数字超出范围", "number out of range"), at: start)
+        }
+        return .number(value)
+    }
+
+    @inline(__always) func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+}

@@ -1,0 +1,93 @@
+/// A reporting period, written as DHIS2 writes it: `2026`, `2026Q3`, `202607`.
+public enum Period: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    case annual(year: Int)
+    case quarterly(year: Int, quarter: Int)
+    case monthly(year: Int, month: Int)
+
+    public static let years = 1949...2200
+
+    /// Parses a period identifier, or nil when it is not one.
+    public init?(_ text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 4, bytes.prefix(4).allSatisfy(Self.isDigit), let year = Int(text.prefix(4)), Self.years.contains(year) else {
+            return nil
+        }
+        switch bytes.count {
+        case 4:
+            self = .annual(year: year)
+        case 6 where bytes[4] == UInt8(ascii: "Q") && Self.isDigit(bytes[5]):
+            let quarter = Int(bytes[5] - UInt8(ascii: "0"))
+            guard (1...4).contains(quarter) else { return nil }
+            self = .quarterly(year: year, quarter: quarter)
+        case 6 where Self.isDigit(bytes[4]) && Self.isDigit(bytes[5]):
+            let month = Int(bytes[4] - UInt8(ascii: "0")) * 10 + Int(bytes[5] - UInt8(ascii: "0"))
+            guard (1...12).contains(month) else { return nil }
+            self = .monthly(year: year, month: month)
+        default:
+            return nil
+        }
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    public var type: PeriodType {
+        switch self {
+        case .annual: return .annual
+        case .quarterly: return .quarterly
+        case .monthly: return .monthly
+        }
+    }
+
+    public var year: Int {
+        switch self {
+        case .annual(let year), .quarterly(let year, _), .monthly(let year, _): return year
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .annual(let year): return String(year)
+        case .quarterly(let year, let quarter): return "\(year)Q\(quarter)"
+        case .monthly(let year, let month): return "\(year)" + (month < 10 ? "0\(month)" : "\(month)")
+        }
+    }
+
+    /// The first and last day of the period, as day numbers.
+    public var days: ClosedRange<Int> {
+        let (firstMonth, lastMonth): (Int, Int)
+        switch self {
+        case .annual: (firstMonth, lastMonth) = (1, 12)
+        case .quarterly(_, let quarter): (firstMonth, lastMonth) = (quarter * 3 - 2, quarter * 3)
+        case .monthly(_, let month): (firstMonth, lastMonth) = (month, month)
+        }
+        let start = CivilDate.days(year: year, month: firstMonth, day: 1)
+        let end = CivilDate.days(year: year, month: lastMonth, day: CivilDate.daysInMonth(year: year, month: lastMonth))
+        return start...end
+    }
+
+    /// A period of a form's type written the way people do, for messages.
+    public static func example(of type: PeriodType) -> String {
+        switch type {
+        case .annual: return "2026"
+        case .quarterly: return "2026Q3"
+        case .monthly: return "202607"
+        }
+    }
+
+    public static func < (lhs: Period, rhs: Period) -> Bool {
+        (lhs.days.lowerBound, lhs.days.upperBound) < (rhs.days.lowerBound, rhs.days.upperBound)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let period = Period(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a period: \(text)"))
+        }
+        self = period
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

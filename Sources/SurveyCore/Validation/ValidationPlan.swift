@@ -1,0 +1,140 @@
+/// The order in which the engine settles a survey: relevance and
+/// calculations run after everything they read. Made once per form.
+struct ValidationPlan: Sendable {
+    enum Step: Sendable {
+        /// A top-level field (question, note, calculation or group).
+        case field(Int)
+        /// A whole repeat, with every entry's fields in `repeatOrders`.
+        case repeatGroup(Int)
+    }
+
+    let topOrder: [Step]
+    /// Per repeat, the field indices inside it in dependency order.
+    let repeatOrders: [[Int]]
+    /// Top-level fields that hold answers, and repeats, in document order.
+    let topFields: [Int]
+    /// Per repeat, the fields inside it that hold answers, in document order.
+    let repeatFields: [[Int]]
+    let topSlots: Int
+    let repeatSlots: [Int]
+}
+
+/// Sorts fields topologically (document order among equals) and records
+/// every cycle it meets.
+struct PlanBuilder {
+    let fields: [Field]
+    let indexByName: [String: Int]
+    let repeatFields: [Int]
+    let topSlots: Int
+    let repeatSlots: [Int]
+    private(set) var cycles: [[Int]] = []
+
+    init(fields: [Field], indexByName: [String: Int], repeatFields: [Int], topSlots: Int, repeatSlots: [Int]) {
+        self.fields = fields
+        self.indexByName = indexByName
+        self.repeatFields = repeatFields
+        self.topSlots = topSlots
+        self.repeatSlots = repeatSlots
+    }
+
+    /// The field names an ordering step reads: its relevance and calculation.
+    private func reads(_ field: Field) -> [String] {
+        (field.relevant?.references ?? []) + (field.calculation?.references ?? [])
+    }
+
+    /// Maps a field to its node in the graph of `scope` (nil: top level):
+    /// fields of other scopes collapse to their repeat at the top level.
+    private func node(of index: Int, in scope: Int?) -> Int? {
+        let field = fields[index]
+        if scope == nil {
+            if let repeatIndex = field.repeatIndex { return repeatFields[repeatIndex] }
+            return index
+        }
+        return field.repeatIndex == scope ? index : nil
+    }
+
+    mutating func build() -> ValidationPlan {
+        var topNodes: [Int] = []
+        var innerNodes = Array(repeating: [Int](), count: repeatFields.count)
+        for (index, field) in fields.enumerated() {
+            if let repeatIndex = field.repeatIndex { innerNodes[repeatIndex].append(index) } else { topNodes.append(index) }
+        }
+
+        // Dependencies per node; a repeat at the top level gathers what its
+        // inner fields read from outside it.
+        var topDeps: [Int: [Int]] = [:]
+        var innerDeps: [Int: [Int]] = [:]
+        for (index, field) in fields.enumerated() {
+            let names = reads(field)
+            if let repeatIndex = field.repeatIndex {
+                var inner: [Int] = []
+                if let parent = field.parent, fields[parent].repeatIndex == repeatIndex { inner.append(parent) }
+                for name in names {
+                    guard let target = indexByName[name] else { continue }
+                    if let local = node(of: target, in: repeatIndex) {
+                        inner.append(local)
+                    } else if let outside = node(of: target, in: nil), outside != repeatFields[repeatIndex] {
+                        topDeps[repeatFields[repeatIndex], default: []].append(outside)
+                    } else if target == repeatFields[repeatIndex] {
+                        continue
+                    }
+                }
+                innerDeps[index] = inner
+            } else {
+                var deps = topDeps[index] ?? []
+                if let parent = field.parent { deps.append(parent) }
+                for name in names {
+                    guard let target = indexByName[name], let dep = node(of: target, in: nil) else { continue }
+                    if dep == index && field.type == .repeat && fields[target].type == .repeat { continue }
+                    deps.append(dep)
+                }
+                topDeps[index] = deps
+            }
+        }
+
+        let topOrder = sort(topNodes, deps: topDeps)
+        let repeatOrders = innerNodes.map { sort($0, deps: innerDeps) }
+
+        var topFields: [Int] = []
+        var innerFields = Array(repeating: [Int](), count: repeatFields.count)
+        for (index, field) in fields.enumerated() where field.type.holdsValue || field.type == .repeat {
+            if let repeatIndex = field.repeatIndex { innerFields[repeatIndex].append(index) } else { topFields.append(index) }
+        }
+        let steps: [ValidationPlan.Step] = topOrder.map { index in
+            if let position = fields[index].repeatPosition { return .repeatGroup(position) }
+            return .field(index)
+        }
+        return ValidationPlan(
+            topOrder: steps, repeatOrders: repeatOrders, topFields: topFields, repeatFields: innerFields,
+            topSlots: topSlots, repeatSlots: repeatSlots)
+    }
+
+    /// Depth-first topological sort in document order; a back edge is a cycle.
+    private mutating func sort(_ nodes: [Int], deps: [Int: [Int]]) -> [Int] {
+        enum Mark { case visiting, done }
+        var marks: [Int: Mark] = [:]
+        var order: [Int] = []
+        var stack: [Int] = []
+        var seenCycles: Set<Set<Int>> = []
+        func visit(_ node: Int) {
+            switch marks[node] {
+            case .done: return
+            case .visiting:
+                if let start = stack.firstIndex(of: node) {
+                    let cycle = Array(stack[start...])
+                    if seenCycles.insert(Set(cycle)).inserted { cycles.append(cycle) }
+                }
+                return
+            case nil: break
+            }
+            marks[node] = .visiting
+            stack.append(node)
+            for dep in deps[node] ?? [] { visit(dep) }
+            stack.removeLast()
+            marks[node] = .done
+            order.append(node)
+        }
+        for node in nodes { visit(node) }
+        return order
+    }
+}

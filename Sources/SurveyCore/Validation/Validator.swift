@@ -1,0 +1,377 @@
+/// One problem with a survey's answers.
+public struct ValidationIssue: Sendable, Equatable, Codable, CustomStringConvertible {
+    public enum Code: String, Sendable, Codable, CaseIterable {
+        case unknownField = "unknown_field"
+        case type
+        case choice
+        case required
+        case constraint
+        case min
+        case max
+        case repeatCount = "repeat_count"
+        /// A problem with the survey's envelope: form, unit, period.
+        case envelope
+    }
+
+    /// Where: `members_total`, or `cadres[2].birth_year` (entries count from 1).
+    public var path: String
+    /// The field's name (the last part of the path).
+    public var field: String
+    public var code: Code
+    public var message: LocalizedText
+
+    public init(path: String, field: String, code: Code, message: LocalizedText) {
+        self.path = path
+        self.field = field
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message.text(.en))" }
+}
+
+/// What checking a survey found, and the answers as they are kept: values
+/// of questions that are not relevant dropped, calculations recomputed.
+public struct ValidationResult: Sendable {
+    public var issues: [ValidationIssue]
+    public var answers: JSONObject
+    public var isValid: Bool { issues.isEmpty }
+}
+
+extension Form {
+    /// Checks a survey's answers against this form.
+    ///
+    /// - Parameters:
+    ///   - answers: the answers by field name; a repeat's answers are a
+    ///     list of objects, one per entry.
+    ///   - today: the day number that `today()` and `max: today` mean.
+    public func validate(_ answers: JSONObject, today: Int = CivilDate.today()) -> ValidationResult {
+        var run = ValidationRun(form: self, today: today)
+        run.read(answers)
+        run.settle()
+        run.check()
+        return ValidationResult(issues: run.issues, answers: run.output())
+    }
+
+    /// Settles a survey and returns its values for evaluating further
+    /// expressions (used by `vsurvey expr`).
+    public func evaluate(_ expression: String, answers: JSONObject, today: Int = CivilDate.today()) throws(ExpressionError) -> Value {
+        let tree = try ExpressionParser.parse(expression)
+        let binder = ExpressionBinder { name in
+            guard let index = self.fieldIndex[name] else {
+                return self.constants.first { $0.name == name }.map { .constant($0.value) }
+            }
+            let field = self.fields[index]
+            if let position = field.repeatPosition { return .repeatGroup(position) }
+            if let repeatIndex = field.repeatIndex { return .inner(repeat: repeatIndex, slot: field.slot) }
+            return .top(slot: field.slot)
+        }
+        let (bound, errors) = binder.bind(tree)
+        if let first = errors.first { throw first }
+        var run = ValidationRun(form: self, today: today)
+        run.read(answers)
+        run.settle()
+        return bound.evaluate(EvaluationContext(sheet: run.sheet, today: today))
+    }
+}
+
+/// The state of checking one survey.
+private struct ValidationRun {
+    let form: Form
+    let plan: ValidationPlan
+    let today: Int
+    let sheet: AnswerSheet
+    var topRelevant: [Bool]
+    var repeatRelevant: [[[Bool]]]
+    var issues: [ValidationIssue] = []
+    /// Type problems found while reading, kept only if the field turns out relevant.
+    var pending: [(repeatIndex: Int, entry: Int, slot: Int, issue: ValidationIssue)] = []
+
+    init(form: Form, today: Int) {
+        self.form = form
+        self.plan = form.plan
+        self.today = today
+        sheet = AnswerSheet(topSlots: plan.topSlots, repeatCount: plan.repeatSlots.count)
+        topRelevant = Array(repeating: false, count: plan.topSlots)
+        repeatRelevant = Array(repeating: [], count: plan.repeatSlots.count)
+    }
+
+    static func path(_ field: Field, entry: Int?, repeatName: String?) -> String {
+        guard let entry, let repeatName else { return field.name }
+        return "\(repeatName)[\(entry + 1)].\(field.name)"
+    }
+
+    // MARK: Reading
+
+    mutating func read(_ answers: JSONObject) {
+        for (key, json) in answers {
+            guard let index = form.fieldIndex[key] else {
+                issues.append(ValidationIssue(path: key, field: key, code: .unknownField, message: L("表单中没有字段 “\(key)”", "the form has no field '\(key)'")))
+                continue
+            }
+            let field = form.fields[index]
+            if let repeatIndex = field.repeatIndex {
+                let repeatName = form.fields[form.repeats[repeatIndex]].name
+                issues.append(ValidationIssue(path: key, field: key, code: .unknownField, message: L("字段 “\(key)” 属于重复组 “\(repeatName)”,应填在其条目中", "field '\(key)' belongs inside the entries of the repeat '\(repeatName)'")))
+                continue
+            }
+            if field.type == .repeat {
+                readRepeat(field, json)
+                continue
+            }
+            readValue(field, json, repeatIndex: -1, entry: 0, path: key)
+        }
+    }
+
+    mutating func readValue(_ field: Field, _ json: JSONValue, repeatIndex: Int, entry: Int, path: String) {
+        guard field.type.holdsValue, !field.isComputed else { return }
+        switch AnswerReader.read(json, type: field.type, choices: form.choices(for: field)) {
+        case .success(let value):
+            if repeatIndex < 0 {
+                sheet.top[field.slot] = value
+            } else {
+                sheet.repeats[repeatIndex][entry][field.slot] = value
+            }
+        case .failure(let message):
+            let code: ValidationIssue.Code = field.type.choiceList == nil ? .type : .choice
+            pending.append((repeatIndex, entry, field.slot, ValidationIssue(path: path, field: field.name, code: code, message: message)))
+        }
+    }
+
+    mutating func readRepeat(_ field: Field, _ json: JSONValue) {
+        guard let repeatIndex = field.repeatPosition else { return }
+        let items: [JSONValue]
+        switch json {
+        case .null: items = []
+        case .array(let array): items = array
+        default:
+            issues.append(ValidationIssue(path: field.name, field: field.name, code: .type, message: L("重复组应为条目列表", "a repeat must be a list of entries")))
+            return
+        }
+        let slots = plan.repeatSlots[repeatIndex]
+        sheet.repeats[repeatIndex] = Array(repeating: Array(repeating: .empty, count: slots), count: items.count)
+        repeatRelevant[repeatIndex] = Array(repeating: Array(repeating: false, count: slots), count: items.count)
+        for (entry, item) in items.enumerated() {
+            let entryPath = "\(field.name)[\(entry + 1)]"
+            guard case .object(let object) = item else {
+                issues.append(ValidationIssue(path: entryPath, field: field.name, code: .type, message: L("每个条目应为键值对象", "each entry must be an object of answers")))
+                continue
+            }
+            for (key, value) in object {
+                guard let index = form.fieldIndex[key], form.fields[index].repeatIndex == repeatIndex else {
+                    issues.append(ValidationIssue(path: "\(entryPath).\(key)", field: key, code: .unknownField, message: L("重复组 “\(field.name)” 中没有字段 “\(key)”", "the repeat '\(field.name)' has no field '\(key)'")))
+                    continue
+                }
+                readValue(form.fields[index], value, repeatIndex: repeatIndex, entry: entry, path: "\(entryPath).\(key)")
+            }
+        }
+    }
+
+    // MARK: Settling relevance and calculations
+
+    mutating func settle() {
+        var context = EvaluationContext(sheet: sheet, today: today)
+        for step in plan.topOrder {
+            switch step {
+            case .field(let index):
+                let field = form.fields[index]
+                let parentRelevant = field.parent.map { topRelevant[form.fields[$0].slot] } ?? true
+                topRelevant[field.slot] = settleField(field, parentRelevant: parentRelevant, context: &context) { sheet, value in
+                    sheet.top[field.slot] = value
+                } current: { sheet in sheet.top[field.slot] }
+            case .repeatGroup(let repeatIndex):
+                let field = form.fields[form.repeats[repeatIndex]]
+                let parentRelevant = field.parent.map { topRelevant[form.fields[$0].slot] } ?? true
+                context.current = .empty
+                let relevant = parentRelevant && (field.relevant?.bound.evaluate(context).bool ?? true)
+                topRelevant[field.slot] = relevant
+                if !relevant {
+                    sheet.repeats[repeatIndex] = []
+                    repeatRelevant[repeatIndex] = []
+                    continue
+                }
+                var entryContext = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
+                for entry in sheet.repeats[repeatIndex].indices {
+                    entryContext.entry = entry
+                    for index in plan.repeatOrders[repeatIndex] {
+                        let inner = form.fields[index]
+                        let parentRelevant: Bool
+                        if let parent = inner.parent, form.fields[parent].repeatIndex == repeatIndex {
+                            parentRelevant = repeatRelevant[repeatIndex][entry][form.fields[parent].slot]
+                        } else {
+                            parentRelevant = true
+                        }
+                        repeatRelevant[repeatIndex][entry][inner.slot] = settleField(inner, parentRelevant: parentRelevant, context: &entryContext) { sheet, value in
+                            sheet.repeats[repeatIndex][entry][inner.slot] = value
+                        } current: { sheet in sheet.repeats[repeatIndex][entry][inner.slot] }
+                    }
+                }
+            }
+        }
+        // Keep type problems only for questions that are asked.
+        for item in pending {
+            let relevant = item.repeatIndex < 0 ? topRelevant[item.slot] : (repeatRelevant[item.repeatIndex].indices.contains(item.entry) && repeatRelevant[item.repeatIndex][item.entry][item.slot])
+            if relevant { issues.append(item.issue) }
+        }
+    }
+
+    /// Decides a field's relevance and computes its value; returns relevance.
+    private func settleField(
+        _ field: Field, parentRelevant: Bool, context: inout EvaluationContext,
+        store: (AnswerSheet, Value) -> Void, current: (AnswerSheet) -> Value
+    ) -> Bool {
+        context.current = current(sheet)
+        let relevant = parentRelevant && (field.relevant?.bound.evaluate(context).bool ?? true)
+        if !relevant {
+            store(sheet, .empty)
+        } else if let calculation = field.calculation {
+            store(sheet, Self.coerce(calculation.bound.evaluate(context), to: field))
+        } else if field.readOnly, let value = field.defaultValue {
+            store(sheet, value)
+        }
+        return relevant
+    }
+
+    /// Fits a calculated value to the field's type; NaN becomes empty, as in ODK.
+    static func coerce(_ value: Value, to field: Field) -> Value {
+        let target: DataType?
+        switch field.type {
+        case .integer: target = .integer
+        case .decimal: target = .decimal
+        case .text: target = .text
+        case .date: target = .date
+        case .yesNo: target = .yesNo
+        default: target = field.dataType
+        }
+        switch target {
+        case .integer, .decimal:
+            let number = value.number
+            return number.isNaN || value.isEmpty ? .empty : .number(target == .integer ? number.rounded() : number)
+        case .text:
+            return value.isEmpty ? .empty : .string(value.string)
+        case .date:
+            if case .date = value { return value }
+            if case .string(let text) = value, let days = CivilDate.parse(text) { return .date(days) }
+            if case .number(let number) = value, number.isFinite { return .date(Int(number.rounded(.down))) }
+            return .empty
+        case .yesNo:
+            switch value {
+            case .empty: return .empty
+            case .string(let text) where text == "yes" || text == "no": return value
+            case .number(let number) where number.isNaN: return .empty
+            default: return .string(value.bool ? "yes" : "no")
+            }
+        case nil:
+            if case .number(let number) = value, number.isNaN { return .empty }
+            if case .nodeset = value { return .string(value.string) }
+            return value
+        }
+    }
+
+    // MARK: Checking
+
+    mutating func check() {
+        var context = EvaluationContext(sheet: sheet, today: today)
+        for index in plan.topFields {
+            let field = form.fields[index]
+            guard topRelevant[field.slot] else { continue }
+            if field.type == .repeat {
+                checkRepeat(field)
+                continue
+            }
+            context.current = sheet.top[field.slot]
+            checkValue(field, context: context, path: field.name)
+        }
+    }
+
+    mutating func checkRepeat(_ field: Field) {
+        guard let repeatIndex = field.repeatPosition else { return }
+        let count = sheet.repeats[repeatIndex].count
+        if count < field.minCount {
+            issues.append(ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) entries, has \(count)")))
+        }
+        if let maxCount = field.maxCount, count > maxCount {
+            issues.append(ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("最多 \(maxCount) 个条目,实际 \(count) 个", "allows at most \(maxCount) entries, has \(count)")))
+        }
+        var context = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
+        for entry in 0..<count {
+            context.entry = entry
+            for index in plan.repeatFields[repeatIndex] {
+                let inner = form.fields[index]
+                guard repeatRelevant[repeatIndex][entry][inner.slot] else { continue }
+                context.current = sheet.repeats[repeatIndex][entry][inner.slot]
+                checkValue(inner, context: context, path: "\(field.name)[\(entry + 1)].\(inner.name)")
+            }
+        }
+    }
+
+    mutating func checkValue(_ field: Field, context: EvaluationContext, path: String) {
+        let value = context.current
+        if value.isEmpty {
+            let required: Bool
+            switch field.requirement {
+            case .optional: required = false
+            case .required: required = true
+            case .when(let expression): required = expression.bound.evaluate(context).bool
+            }
+            if required, !issues.contains(where: { $0.path == path }) {
+                issues.append(ValidationIssue(path: path, field: field.name, code: .required, message: field.requiredMessage ?? L("此题必须回答", "this question must be answered")))
+            }
+            return
+        }
+        if let minimum = field.minimum, let (limit, shown) = resolve(minimum), compare(value, limit) < 0 {
+            issues.append(ValidationIssue(path: path, field: field.name, code: .min, message: L("不能小于 \(shown)", "must be at least \(shown)")))
+            return
+        }
+        if let maximum = field.maximum, let (limit, shown) = resolve(maximum), compare(value, limit) > 0 {
+            let message = maximum == .today ? L("不能晚于今天(\(shown))", "cannot be after today (\(shown))") : L("不能大于 \(shown)", "must be at most \(shown)")
+            issues.append(ValidationIssue(path: path, field: field.name, code: .max, message: message))
+            return
+        }
+        if let constraint = field.constraint, !constraint.bound.evaluate(context).bool {
+            issues.append(ValidationIssue(path: path, field: field.name, code: .constraint, message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
+        }
+    }
+
+    private func resolve(_ limit: Limit) -> (Double, String)? {
+        switch limit {
+        case .number(let value): return (value, Value.format(value))
+        case .date(let days): return (Double(days), CivilDate.format(days: days))
+        case .today: return (Double(today), CivilDate.format(days: today))
+        }
+    }
+
+    private func compare(_ value: Value, _ limit: Double) -> Int {
+        let number: Double
+        if case .date(let days) = value { number = Double(days) } else { number = value.number }
+        return number < limit ? -1 : (number > limit ? 1 : 0)
+    }
+
+    // MARK: Output
+
+    func output() -> JSONObject {
+        var result = JSONObject()
+        for index in plan.topFields {
+            let field = form.fields[index]
+            guard topRelevant[field.slot] else { continue }
+            if field.type == .repeat {
+                guard let repeatIndex = field.repeatPosition, !sheet.repeats[repeatIndex].isEmpty else { continue }
+                var entries: [JSONValue] = []
+                entries.reserveCapacity(sheet.repeats[repeatIndex].count)
+                for (entry, values) in sheet.repeats[repeatIndex].enumerated() {
+                    var object = JSONObject()
+                    for innerIndex in plan.repeatFields[repeatIndex] {
+                        let inner = form.fields[innerIndex]
+                        guard repeatRelevant[repeatIndex][entry][inner.slot], let json = values[inner.slot].json else { continue }
+                        object[inner.name] = json
+                    }
+                    entries.append(.object(object))
+                }
+                result[field.name] = .array(entries)
+            } else if let json = sheet.top[field.slot].json {
+                result[field.name] = json
+            }
+        }
+        return result
+    }
+}
