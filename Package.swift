@@ -41,7 +41,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "vsurvey",
-            dependencies: ["VSurveyCLI"],
+            dependencies: [
+                "VSurveyCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,1 +1,71 @@
-@main struct Bench { static func main() {} }
+import Foundation
+import SurveyCore
+import SurveyFixtures
+
+// Validates generated village-branch surveys and prints the time per survey.
+// Build in release mode: `swift run -c release vsurvey-bench [--count N]`.
+
+let arguments = CommandLine.arguments
+var count = 100_000
+if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count, let value = Int(arguments[index + 1]), value > 0 {
+    count = value
+}
+
+func peakMemoryMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return .nan }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kib = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
+        return kib / 1024
+    }
+    return .nan
+}
+
+func microseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+}
+
+let form = try FormLoader.load(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"))
+let today = Fixtures.sampleToday
+let clock = ContinuousClock()
+
+// Loading the form (parse YAML, check, bind, plan), averaged.
+let formData = try Data(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"))
+let loadRuns = 50
+let loadTime = clock.measure {
+    for _ in 0..<loadRuns { _ = try? FormLoader.load(data: formData, file: "village-branch.yaml") }
+}
+
+print("vsurvey-bench: validating \(count) generated village-branch surveys (\(form.fields.count) fields) on one thread")
+var generator = VillageBranchGenerator(seed: 2026, invalidShare: 0.05)
+let surveys = (0..<count).map { _ in generator.next() }
+let texts = surveys.prefix(min(count, 20_000)).map { JSONValue.object($0).serialized() }
+
+var invalid = 0
+var issues = 0
+var answersKept = 0
+let validateTime = clock.measure {
+    for survey in surveys {
+        let result = form.validate(survey, today: today)
+        if !result.isValid { invalid += 1 }
+        issues += result.issues.count
+        answersKept += result.answers.count
+    }
+}
+
+var parsed = 0
+let parseAndValidateTime = clock.measure {
+    for text in texts {
+        guard case .object(let object) = try? JSONParser().parse(text) else { continue }
+        parsed += form.validate(object, today: today).answers.count
+    }
+}
+
+let perSurvey = microseconds(validateTime) / Double(count)
+let perParsed = microseconds(parseAndValidateTime) / Double(texts.count)
+let averageBytes = texts.reduce(0) { $0 + $1.utf8.count } / max(texts.count, 1)
+print(String(format: "form load (YAML, checks, plan):   %8.2f ms per load", microseconds(loadTime) / Double(loadRuns) / 1000))
+print(String(format: "validate:                          %8.2f µs per survey  (%.2f s for %d; %d invalid, %d issues)", perSurvey, microseconds(validateTime) / 1e6, count, invalid, issues))
+print(String(format: "parse JSON + validate:             %8.2f µs per survey  (%d surveys of ~%d bytes)", perParsed, texts.count, averageBytes))
+print(String(format: "throughput:                        %8.0f surveys per second per core", 1e6 / perSurvey))
+print(String(format: "peak memory (VmHWM):               %8.1f MiB", peakMemoryMiB()))
+print(perSurvey <= 50 ? "target met: at most 50 µs per survey" : "TARGET MISSED: more than 50 µs per survey")

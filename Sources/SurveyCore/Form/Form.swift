@@ -106,8 +106,9 @@ public enum Requirement: Sendable {
 }
 
 /// One entry of the form's `survey:` tree: a question, note, calculation,
-/// group or repeat.
-public struct Field: Sendable {
+/// group or repeat. A class, so that the validator's many look-ups share
+/// one immutable instance instead of copying it.
+public final class Field: Sendable {
     public let name: String
     public let type: FieldType
     public let label: LocalizedText?
@@ -140,6 +141,59 @@ public struct Field: Sendable {
     public let slot: Int
     /// The line of the form file where the field starts.
     public let line: Int
+
+
+    init(
+        name: String,
+        type: FieldType,
+        label: LocalizedText?,
+        hint: LocalizedText?,
+        measure: LocalizedText?,
+        requirement: Requirement,
+        requiredMessage: LocalizedText?,
+        relevant: FormExpression?,
+        constraint: FormExpression?,
+        constraintMessage: LocalizedText?,
+        calculation: FormExpression?,
+        dataType: DataType?,
+        defaultValue: Value?,
+        readOnly: Bool,
+        minimum: Limit?,
+        maximum: Limit?,
+        minCount: Int,
+        maxCount: Int?,
+        children: [Int],
+        parent: Int?,
+        repeatIndex: Int?,
+        repeatPosition: Int?,
+        slot: Int,
+        line: Int
+    ) {
+        self.name = name
+        self.type = type
+        self.label = label
+        self.hint = hint
+        self.measure = measure
+        self.requirement = requirement
+        self.requiredMessage = requiredMessage
+        self.relevant = relevant
+        self.constraint = constraint
+        self.constraintMessage = constraintMessage
+        self.calculation = calculation
+        self.dataType = dataType
+        self.defaultValue = defaultValue
+        self.readOnly = readOnly
+        self.minimum = minimum
+        self.maximum = maximum
+        self.minCount = minCount
+        self.maxCount = maxCount
+        self.children = children
+        self.parent = parent
+        self.repeatIndex = repeatIndex
+        self.repeatPosition = repeatPosition
+        self.slot = slot
+        self.line = line
+    }
 
     /// Whether the engine, not the person, supplies the value.
     public var isComputed: Bool { calculation != nil || (readOnly && defaultValue != nil) }

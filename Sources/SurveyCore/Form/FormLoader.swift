@@ -23,9 +23,9 @@ public enum FormLoader {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw FormLoadError(issues: [FormIssue(file: url.path, line: 1, message: L("无法读取文件", "cannot read the file"))])
+            throw FormLoadError(issues: [FormIssue(file: url.relativePath, line: 1, message: L("无法读取文件", "cannot read the file"))])
         }
-        return try load(data: data, file: url.path)
+        return try load(data: data, file: url.relativePath)
     }
 
     /// Loads and checks a form from the bytes of a YAML file.

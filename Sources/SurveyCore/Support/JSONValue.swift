@@ -80,14 +80,25 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         }
     }
 
-    public func makeIterator() -> AnyIterator<(key: String, value: JSONValue)> {
+    public init(minimumCapacity: Int) {
+        keys.reserveCapacity(minimumCapacity)
+        storage.reserveCapacity(minimumCapacity)
+    }
+
+    public struct Iterator: IteratorProtocol {
+        let object: JSONObject
         var index = 0
-        return AnyIterator {
-            guard index < keys.count else { return nil }
-            defer { index += 1 }
-            let key = keys[index]
-            return (key, storage[key]!)
+
+        public mutating func next() -> (key: String, value: JSONValue)? {
+            guard index < object.keys.count else { return nil }
+            let key = object.keys[index]
+            index += 1
+            return (key, object.storage[key]!)
         }
+    }
+
+    public func makeIterator() -> Iterator {
+        Iterator(object: self)
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {

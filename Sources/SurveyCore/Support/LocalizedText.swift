@@ -50,7 +50,7 @@ public struct LocalizedText: Sendable, Hashable, Codable {
 
 /// Builds a message in both languages in one expression: `L("必填", "required")`.
 @inline(__always)
-func L(_ zh: String, _ en: String) -> LocalizedText {
+public func L(_ zh: String, _ en: String) -> LocalizedText {
     LocalizedText(zh: zh, en: en)
 }
 

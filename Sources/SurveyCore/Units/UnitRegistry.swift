@@ -85,9 +85,9 @@ public struct UnitRegistry: Sendable {
     public static func load(contentsOf url: URL) throws -> UnitRegistry {
         let data = try Data(contentsOf: url)
         guard let text = String(data: data, encoding: .utf8) else {
-            throw RegistryError(issues: [RegistryIssue(file: url.path, line: 1, message: L("文件不是有效的 UTF-8 文本", "the file is not valid UTF-8 text"))])
+            throw RegistryError(issues: [RegistryIssue(file: url.relativePath, line: 1, message: L("文件不是有效的 UTF-8 文本", "the file is not valid UTF-8 text"))])
         }
-        return try parse(text, file: url.path)
+        return try parse(text, file: url.relativePath)
     }
 
     /// Parses CSV text with the header `code,name,level,parent`.

@@ -243,12 +243,13 @@ private struct ValidationRun {
         case .yesNo: target = .yesNo
         default: target = field.dataType
         }
+        if value.isEmpty { return .empty }
         switch target {
         case .integer, .decimal:
             let number = value.number
-            return number.isNaN || value.isEmpty ? .empty : .number(target == .integer ? number.rounded() : number)
+            return number.isNaN ? .empty : .number(target == .integer ? number.rounded() : number)
         case .text:
-            return value.isEmpty ? .empty : .string(value.string)
+            return .string(value.string)
         case .date:
             if case .date = value { return value }
             if case .string(let text) = value, let days = CivilDate.parse(text) { return .date(days) }
@@ -256,13 +257,10 @@ private struct ValidationRun {
             return .empty
         case .yesNo:
             switch value {
-            case .empty: return .empty
             case .string(let text) where text == "yes" || text == "no": return value
-            case .number(let number) where number.isNaN: return .empty
             default: return .string(value.bool ? "yes" : "no")
             }
         case nil:
-            if case .number(let number) = value, number.isNaN { return .empty }
             if case .nodeset = value { return .string(value.string) }
             return value
         }

@@ -1,0 +1,56 @@
+import Foundation
+import SurveyCore
+
+/// Writes to the terminal in the user's language, with colour only when
+/// standard output is a terminal and `NO_COLOR` is not set.
+struct Console {
+    let language: Language
+    let colour: Bool
+
+    init(language: Language, environment: [String: String]) {
+        self.language = language
+        colour = isatty(STDOUT_FILENO) != 0 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+    }
+
+    func text(_ message: LocalizedText) -> String { message.text(language) }
+
+    func out(_ line: String = "") {
+        print(line)
+    }
+
+    func out(_ message: LocalizedText) { print(text(message)) }
+
+    func error(_ message: LocalizedText) { error(text(message)) }
+
+    func error(_ line: String) {
+        FileHandle.standardError.write(Data((language == .zh ? "错误:" : "error: ").utf8) + Data((line + "\n").utf8))
+    }
+
+    func red(_ text: String) -> String { paint(text, "31") }
+    func green(_ text: String) -> String { paint(text, "32") }
+    func bold(_ text: String) -> String { paint(text, "1") }
+    func dim(_ text: String) -> String { paint(text, "2") }
+
+    private func paint(_ text: String, _ code: String) -> String {
+        colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
+
+    /// A table whose columns line up by display width, so Chinese aligns.
+    func table(_ header: [String], _ rows: [[String]]) {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { DisplayWidth.of($0[column]) }.max() ?? 0 }
+        func render(_ row: [String]) -> String {
+            row.enumerated().map { DisplayWidth.pad($1, to: widths[$0]) }.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+        out(bold(render(header)))
+        for row in rows { out(render(row)) }
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

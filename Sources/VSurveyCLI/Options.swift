@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SurveyCore
+
+/// Options every command takes: language and where the forms are.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "界面语言 zh 或 en / Language of messages: zh or en.")
+    var lang: String?
+
+    @Option(name: .long, help: ArgumentHelp("表单目录 / Directory of forms (also VSURVEY_FORMS).", valueName: "dir"))
+    var forms: String?
+
+    @Option(name: .long, help: .hidden)
+    var today: String?
+
+    func validate() throws {
+        if let lang, Language(code: lang) == nil {
+            throw ValidationError("--lang 应为 zh 或 en / --lang must be zh or en, not '\(lang)'")
+        }
+        if let today, CivilDate.parse(today) == nil {
+            throw ValidationError("--today must be a date written YYYY-MM-DD")
+        }
+    }
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var language: Language { Language.resolve(explicit: lang, environment: environment) }
+
+    /// The day `today()` means: `--today` for reproducible checks, else the clock.
+    var todayNumber: Int { today.flatMap(CivilDate.parse) ?? CivilDate.today() }
+
+    /// `./forms`, then `--forms` or `VSURVEY_FORMS` (which wins for the same form).
+    var formDirectories: [URL] {
+        var directories = [URL(fileURLWithPath: "forms")]
+        if let explicit = forms ?? environment["VSURVEY_FORMS"], !explicit.isEmpty {
+            let url = URL(fileURLWithPath: explicit)
+            if url.standardizedFileURL != directories[0].standardizedFileURL { directories.append(url) }
+        }
+        return directories.filter { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    func console() -> Console { Console(language: language, environment: environment) }
+
+    /// Loads the catalog, or stops with a message when there are no forms.
+    func catalog(_ console: Console) throws -> FormCatalog {
+        let directories = formDirectories
+        guard !directories.isEmpty else {
+            console.error(L("找不到表单目录:当前目录下没有 forms/,请用 --forms 或 VSURVEY_FORMS 指定", "no forms directory: there is no ./forms here; name one with --forms or VSURVEY_FORMS"))
+            throw ExitCode.failure
+        }
+        return FormCatalog(directories: directories)
+    }
+
+    /// The form named on the command line, or a message listing what exists.
+    func form(_ reference: String, in catalog: FormCatalog, _ console: Console) throws -> Form {
+        if let form = catalog.form(reference) { return form }
+        let known = catalog.allForms.map { "\($0.id)@\($0.version)" }.joined(separator: ", ")
+        var message = L("找不到表单 “\(reference)”。现有表单:\(known.isEmpty ? "无" : known)", "no form '\(reference)'. Forms available: \(known.isEmpty ? "none" : known)")
+        if !catalog.problems.isEmpty {
+            message.zh += "\n有表单无法载入,请运行 vsurvey form check 查看"
+            message.en! += "\nsome forms could not be loaded; run vsurvey form check to see why"
+        }
+        console.error(message)
+        throw ExitCode.failure
+    }
+}
