@@ -24,13 +24,16 @@ func microseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
 }
 
+/// `--only-validate` skips the other measurements, for profiling.
+let onlyValidate = arguments.contains("--only-validate")
+
 let form = try FormLoader.load(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"))
 let today = Fixtures.sampleToday
 let clock = ContinuousClock()
 
 // Loading the form (parse YAML, check, bind, plan), averaged.
 let formData = try Data(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"))
-let loadRuns = 50
+let loadRuns = onlyValidate ? 0 : 50
 let loadTime = clock.measure {
     for _ in 0..<loadRuns { _ = try? FormLoader.load(data: formData, file: "village-branch.yaml") }
 }
@@ -38,7 +41,7 @@ let loadTime = clock.measure {
 print("vsurvey-bench: validating \(count) generated village-branch surveys (\(form.fields.count) fields) on one thread")
 var generator = VillageBranchGenerator(seed: 2026, invalidShare: 0.05)
 let surveys = (0..<count).map { _ in generator.next() }
-let texts = surveys.prefix(min(count, 20_000)).map { JSONValue.object($0).serialized() }
+let texts = surveys.prefix(onlyValidate ? 0 : min(count, 20_000)).map { JSONValue.object($0).serialized() }
 
 var invalid = 0
 var issues = 0
@@ -63,9 +66,13 @@ let parseAndValidateTime = clock.measure {
 let perSurvey = microseconds(validateTime) / Double(count)
 let perParsed = microseconds(parseAndValidateTime) / Double(texts.count)
 let averageBytes = texts.reduce(0) { $0 + $1.utf8.count } / max(texts.count, 1)
-print(String(format: "form load (YAML, checks, plan):   %8.2f ms per load", microseconds(loadTime) / Double(loadRuns) / 1000))
+if !onlyValidate {
+    print(String(format: "form load (YAML, checks, plan):   %8.2f ms per load", microseconds(loadTime) / Double(loadRuns) / 1000))
+}
 print(String(format: "validate:                          %8.2f µs per survey  (%.2f s for %d; %d invalid, %d issues)", perSurvey, microseconds(validateTime) / 1e6, count, invalid, issues))
-print(String(format: "parse JSON + validate:             %8.2f µs per survey  (%d surveys of ~%d bytes)", perParsed, texts.count, averageBytes))
+if !onlyValidate {
+    print(String(format: "parse JSON + validate:             %8.2f µs per survey  (%d surveys of ~%d bytes)", perParsed, texts.count, averageBytes))
+}
 print(String(format: "throughput:                        %8.0f surveys per second per core", 1e6 / perSurvey))
 print(String(format: "peak memory (VmHWM):               %8.1f MiB", peakMemoryMiB()))
 print(perSurvey <= 50 ? "target met: at most 50 µs per survey" : "TARGET MISSED: more than 50 µs per survey")

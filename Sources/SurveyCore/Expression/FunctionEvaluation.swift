@@ -14,15 +14,31 @@ extension BoundExpression {
         case .today: return .date(context.today)
         default: break
         }
+        // Functions of one or two arguments, the common case, allocate nothing.
+        switch function {
+        case .not: return .bool(!arguments[0].evaluate(context).bool)
+        case .int:
+            let n = arguments[0].evaluate(context).number
+            return .number(n.isFinite ? n.rounded(.towardZero) : n)
+        case .selected:
+            let list = arguments[0].evaluate(context)
+            let wanted = arguments[1].evaluate(context).string
+            if case .choices(let names) = list { return .bool(names.contains(wanted)) }
+            return .bool(choiceList(list).contains(wanted.trimmingCharacters(in: .whitespaces)))
+        case .countSelected:
+            let list = arguments[0].evaluate(context)
+            if case .choices(let names) = list { return .number(Double(names.count)) }
+            return .number(Double(choiceList(list).count))
+        case .formatDate:
+            guard case .date(let days) = toDate(arguments[0].evaluate(context)) else { return .string("") }
+            return .string(formatDate(days: days, pattern: arguments[1].evaluate(context).string))
+        default: break
+        }
         let values = arguments.map { $0.evaluate(context) }
         switch function {
-        case .not: return .bool(!values[0].bool)
         case .boolean: return .bool(values[0].bool)
         case .number: return .number(values[0].number)
         case .string: return .string(values[0].string)
-        case .int:
-            let n = values[0].number
-            return .number(n.isFinite ? n.rounded(.towardZero) : n)
         case .round:
             let n = values[0].number
             let digits = values.count > 1 ? values[1].number : 0
@@ -43,10 +59,6 @@ extension BoundExpression {
         case .count:
             if case .nodeset(let entries) = values[0] { return .number(Double(entries.count)) }
             return .number(values[0].isEmpty ? 0 : 1)
-        case .selected:
-            return .bool(choiceList(values[0]).contains(values[1].string.trimmingCharacters(in: .whitespaces)))
-        case .countSelected:
-            return .number(Double(choiceList(values[0]).count))
         case .selectedAt:
             let list = choiceList(values[0])
             let n = values[1].number
@@ -72,10 +84,7 @@ extension BoundExpression {
             return .bool(CompiledRegex(regex).matches(values[0].string))
         case .date:
             return toDate(values[0])
-        case .formatDate:
-            guard case .date(let days) = toDate(values[0]) else { return .string("") }
-            return .string(formatDate(days: days, pattern: values[1].string))
-        case .if, .coalesce, .true, .false, .today:
+        case .if, .coalesce, .true, .false, .today, .not, .int, .selected, .countSelected, .formatDate:
             preconditionFailure("handled above")
         }
     }
@@ -113,6 +122,7 @@ extension BoundExpression {
     /// ODK's `format-date` patterns: %Y %y %m %n %d %e %b %a.
     static func formatDate(days: Int, pattern: String) -> String {
         let (year, month, day) = CivilDate.components(days: days)
+        if pattern == "%Y" { return CivilDate.pad(year, 4) }
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
         var output = ""

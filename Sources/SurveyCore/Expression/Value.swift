@@ -74,7 +74,11 @@ public enum Value: Sendable, Equatable {
     /// XPath's number syntax: optional spaces, optional minus, digits with an
     /// optional fraction. Anything else (including `1e3`, `+1`) is NaN.
     public static func parseNumber(_ text: String) -> Double {
-        let utf8 = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parseNumber(utf8: $0) }
+    }
+
+    static func parseNumber(utf8: UnsafeBufferPointer<UInt8>) -> Double {
         var lower = 0
         var upper = utf8.count
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }

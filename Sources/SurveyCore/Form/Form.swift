@@ -141,6 +141,11 @@ public final class Field: Sendable {
     public let slot: Int
     /// The line of the form file where the field starts.
     public let line: Int
+    /// The choice list of a select or yes/no question, resolved at load.
+    public let choices: ChoiceList?
+    /// Whether a person answers this field: it holds a value that the
+    /// engine does not compute.
+    public let takesAnswer: Bool
 
 
     init(
@@ -167,7 +172,8 @@ public final class Field: Sendable {
         repeatIndex: Int?,
         repeatPosition: Int?,
         slot: Int,
-        line: Int
+        line: Int,
+        choices: ChoiceList?
     ) {
         self.name = name
         self.type = type
@@ -193,6 +199,8 @@ public final class Field: Sendable {
         self.repeatPosition = repeatPosition
         self.slot = slot
         self.line = line
+        self.choices = choices
+        takesAnswer = type.holdsValue && calculation == nil && !(readOnly && defaultValue != nil)
     }
 
     /// Whether the engine, not the person, supplies the value.
@@ -268,7 +276,7 @@ public struct Form: Sendable {
 
     /// The choice list a select field uses.
     public func choices(for field: Field) -> ChoiceList? {
-        field.type.choiceList.flatMap { choiceLists[$0] }
+        field.choices
     }
 
     /// The path of enclosing groups, outermost first, for section headings.

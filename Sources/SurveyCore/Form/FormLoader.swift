@@ -641,7 +641,8 @@ private struct FieldCompiler {
             constraint: constraint, constraintMessage: localized("constraint_message"), calculation: calculation,
             dataType: dataType, defaultValue: defaultValue, readOnly: readOnly, minimum: minimum, maximum: maximum,
             minCount: minCount, maxCount: maxCount, children: childIndices[index], parent: parents[index],
-            repeatIndex: repeatOf[index], repeatPosition: ownRepeat[index], slot: slots[index], line: item.line)
+            repeatIndex: repeatOf[index], repeatPosition: ownRepeat[index], slot: slots[index], line: item.line,
+            choices: type.choiceList.flatMap { choiceLists[$0] })
     }
 
     /// Orders relevance and calculations so that each runs after what it

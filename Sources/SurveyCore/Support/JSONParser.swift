@@ -115,6 +115,7 @@ private struct Reader {
         }
         index += 1
         var object = JSONObject()
+        var seen: Set<String> = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -127,7 +128,7 @@ private struct Reader {
             }
             let keyStart = index
             let key = try parseString()
-            if object[key] != nil {
+            if !seen.insert(key).inserted {
                 throw error(L("键 \"\(key)\" 重复", "duplicate key \"\(key)\""), at: keyStart)
             }
             skipWhitespace()
@@ -136,7 +137,7 @@ private struct Reader {
             }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue(depth: depth)
+            object.appendUnique(key, try parseValue(depth: depth))
             skipWhitespace()
             guard index < bytes.count else {
                 throw error(L("JSON 意外结束,对象缺少 }", "unexpected end of JSON: the object lacks '}'"))

@@ -53,56 +53,60 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// A JSON object that remembers the order of its keys.
+/// A JSON object that keeps its keys in order of appearance. Survey
+/// objects are small (tens of keys), so the pairs live in one array: reading
+/// them in order costs no hashing, and a look-up is a short scan.
 public struct JSONObject: Sendable, Equatable, Sequence {
-    public private(set) var keys: [String] = []
-    private var storage: [String: JSONValue] = [:]
+    public private(set) var pairs: [(key: String, value: JSONValue)] = []
 
     public init() {}
 
+    public init(minimumCapacity: Int) {
+        pairs.reserveCapacity(minimumCapacity)
+    }
+
+    /// Builds an object from pairs; a repeated key keeps its last value.
     public init(_ pairs: [(String, JSONValue)]) {
-        keys.reserveCapacity(pairs.count)
-        storage.reserveCapacity(pairs.count)
+        self.pairs.reserveCapacity(pairs.count)
         for (key, value) in pairs { self[key] = value }
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    public var count: Int { pairs.count }
+    public var isEmpty: Bool { pairs.isEmpty }
+    public var keys: [String] { pairs.map(\.key) }
 
     public subscript(key: String) -> JSONValue? {
-        get { storage[key] }
+        get {
+            for pair in pairs where pair.key == key { return pair.value }
+            return nil
+        }
         set {
-            if let newValue {
-                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+            let index = pairs.firstIndex { $0.key == key }
+            switch (index, newValue) {
+            case (let index?, let value?): pairs[index].value = value
+            case (let index?, nil): pairs.remove(at: index)
+            case (nil, let value?): pairs.append((key, value))
+            case (nil, nil): break
             }
         }
     }
 
-    public init(minimumCapacity: Int) {
-        keys.reserveCapacity(minimumCapacity)
-        storage.reserveCapacity(minimumCapacity)
+    /// Appends a pair without looking for an earlier one with the same key:
+    /// for builders that know their keys are distinct.
+    public mutating func appendUnique(_ key: String, _ value: JSONValue) {
+        pairs.append((key, value))
     }
 
-    public struct Iterator: IteratorProtocol {
-        let object: JSONObject
-        var index = 0
-
-        public mutating func next() -> (key: String, value: JSONValue)? {
-            guard index < object.keys.count else { return nil }
-            let key = object.keys[index]
-            index += 1
-            return (key, object.storage[key]!)
-        }
+    public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
+        pairs.makeIterator()
     }
 
-    public func makeIterator() -> Iterator {
-        Iterator(object: self)
-    }
-
+    /// Objects are equal when they hold the same keys with equal values,
+    /// whatever the order.
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
-        lhs.storage == rhs.storage
+        guard lhs.count == rhs.count else { return false }
+        for (key, value) in lhs.pairs where rhs[key] != value { return false }
+        return true
     }
 }
 

@@ -17,6 +17,10 @@ struct ValidationPlan: Sendable {
     let repeatFields: [[Int]]
     let topSlots: Int
     let repeatSlots: [Int]
+    /// Name look-ups for the fields outside repeats (repeats included) and
+    /// for the fields of each repeat's entries, in document order.
+    let topLookup: ValidationRun.FieldLookup
+    let repeatLookups: [ValidationRun.FieldLookup]
 }
 
 /// Sorts fields topologically (document order among equals) and records
@@ -104,9 +108,13 @@ struct PlanBuilder {
             if let position = fields[index].repeatPosition { return .repeatGroup(position) }
             return .field(index)
         }
+        func lookup(_ indices: [Int]) -> ValidationRun.FieldLookup {
+            let names = indices.map { fields[$0].name }
+            return ValidationRun.FieldLookup(names: names, indices: indices, index: Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) }))
+        }
         return ValidationPlan(
             topOrder: steps, repeatOrders: repeatOrders, topFields: topFields, repeatFields: innerFields,
-            topSlots: topSlots, repeatSlots: repeatSlots)
+            topSlots: topSlots, repeatSlots: repeatSlots, topLookup: lookup(topNodes), repeatLookups: innerNodes.map(lookup))
     }
 
     /// Depth-first topological sort in document order; a back edge is a cycle.

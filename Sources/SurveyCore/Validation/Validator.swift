@@ -76,7 +76,7 @@ extension Form {
 }
 
 /// The state of checking one survey.
-private struct ValidationRun {
+struct ValidationRun {
     let form: Form
     let plan: ValidationPlan
     let today: Int
@@ -103,9 +103,29 @@ private struct ValidationRun {
 
     // MARK: Reading
 
+    /// Finds fields by name, trying the field after the last one found
+    /// before hashing: answers usually arrive in the form's own order.
+    struct FieldLookup {
+        let names: [String]
+        let indices: [Int]
+        let index: [String: Int]
+        var next = 0
+
+        mutating func find(_ name: String) -> Int? {
+            if next < names.count, names[next] == name {
+                next += 1
+                return indices[next - 1]
+            }
+            guard let position = index[name] else { return nil }
+            next = position + 1
+            return indices[position]
+        }
+    }
+
     mutating func read(_ answers: JSONObject) {
+        var lookup = plan.topLookup
         for (key, json) in answers {
-            guard let index = form.fieldIndex[key] else {
+            guard let index = lookup.find(key) ?? form.fieldIndex[key] else {
                 issues.append(ValidationIssue(path: key, field: key, code: .unknownField, message: L("表单中没有字段 “\(key)”", "the form has no field '\(key)'")))
                 continue
             }
@@ -119,13 +139,13 @@ private struct ValidationRun {
                 readRepeat(field, json)
                 continue
             }
-            readValue(field, json, repeatIndex: -1, entry: 0, path: key)
+            readValue(field, json, repeatIndex: -1, entry: 0) { key }
         }
     }
 
-    mutating func readValue(_ field: Field, _ json: JSONValue, repeatIndex: Int, entry: Int, path: String) {
-        guard field.type.holdsValue, !field.isComputed else { return }
-        switch AnswerReader.read(json, type: field.type, choices: form.choices(for: field)) {
+    mutating func readValue(_ field: Field, _ json: JSONValue, repeatIndex: Int, entry: Int, path: () -> String) {
+        guard field.takesAnswer else { return }
+        switch AnswerReader.read(json, type: field.type, choices: field.choices) {
         case .success(let value):
             if repeatIndex < 0 {
                 sheet.top[field.slot] = value
@@ -133,8 +153,8 @@ private struct ValidationRun {
                 sheet.repeats[repeatIndex][entry][field.slot] = value
             }
         case .failure(let message):
-            let code: ValidationIssue.Code = field.type.choiceList == nil ? .type : .choice
-            pending.append((repeatIndex, entry, field.slot, ValidationIssue(path: path, field: field.name, code: code, message: message)))
+            let code: ValidationIssue.Code = field.choices == nil ? .type : .choice
+            pending.append((repeatIndex, entry, field.slot, ValidationIssue(path: path(), field: field.name, code: code, message: message)))
         }
     }
 
@@ -151,18 +171,20 @@ private struct ValidationRun {
         let slots = plan.repeatSlots[repeatIndex]
         sheet.repeats[repeatIndex] = Array(repeating: Array(repeating: .empty, count: slots), count: items.count)
         repeatRelevant[repeatIndex] = Array(repeating: Array(repeating: false, count: slots), count: items.count)
+        let template = plan.repeatLookups[repeatIndex]
         for (entry, item) in items.enumerated() {
-            let entryPath = "\(field.name)[\(entry + 1)]"
+            var lookup = template
+            var entryPath: String { "\(field.name)[\(entry + 1)]" }
             guard case .object(let object) = item else {
                 issues.append(ValidationIssue(path: entryPath, field: field.name, code: .type, message: L("每个条目应为键值对象", "each entry must be an object of answers")))
                 continue
             }
             for (key, value) in object {
-                guard let index = form.fieldIndex[key], form.fields[index].repeatIndex == repeatIndex else {
+                guard let index = lookup.find(key) else {
                     issues.append(ValidationIssue(path: "\(entryPath).\(key)", field: key, code: .unknownField, message: L("重复组 “\(field.name)” 中没有字段 “\(key)”", "the repeat '\(field.name)' has no field '\(key)'")))
                     continue
                 }
-                readValue(form.fields[index], value, repeatIndex: repeatIndex, entry: entry, path: "\(entryPath).\(key)")
+                readValue(form.fields[index], value, repeatIndex: repeatIndex, entry: entry) { "\(entryPath).\(key)" }
             }
         }
     }
@@ -278,7 +300,7 @@ private struct ValidationRun {
                 continue
             }
             context.current = sheet.top[field.slot]
-            checkValue(field, context: context, path: field.name)
+            checkValue(field, context: context) { field.name }
         }
     }
 
@@ -298,12 +320,12 @@ private struct ValidationRun {
                 let inner = form.fields[index]
                 guard repeatRelevant[repeatIndex][entry][inner.slot] else { continue }
                 context.current = sheet.repeats[repeatIndex][entry][inner.slot]
-                checkValue(inner, context: context, path: "\(field.name)[\(entry + 1)].\(inner.name)")
+                checkValue(inner, context: context) { "\(field.name)[\(entry + 1)].\(inner.name)" }
             }
         }
     }
 
-    mutating func checkValue(_ field: Field, context: EvaluationContext, path: String) {
+    mutating func checkValue(_ field: Field, context: EvaluationContext, path makePath: () -> String) {
         let value = context.current
         if value.isEmpty {
             let required: Bool
@@ -312,30 +334,41 @@ private struct ValidationRun {
             case .required: required = true
             case .when(let expression): required = expression.bound.evaluate(context).bool
             }
+            let path = required ? makePath() : ""
             if required, !issues.contains(where: { $0.path == path }) {
                 issues.append(ValidationIssue(path: path, field: field.name, code: .required, message: field.requiredMessage ?? L("此题必须回答", "this question must be answered")))
             }
             return
         }
-        if let minimum = field.minimum, let (limit, shown) = resolve(minimum), compare(value, limit) < 0 {
-            issues.append(ValidationIssue(path: path, field: field.name, code: .min, message: L("不能小于 \(shown)", "must be at least \(shown)")))
+        if let minimum = field.minimum, compare(value, limit(minimum)) < 0 {
+            let shown = display(minimum)
+            issues.append(ValidationIssue(path: makePath(), field: field.name, code: .min, message: L("不能小于 \(shown)", "must be at least \(shown)")))
             return
         }
-        if let maximum = field.maximum, let (limit, shown) = resolve(maximum), compare(value, limit) > 0 {
+        if let maximum = field.maximum, compare(value, limit(maximum)) > 0 {
+            let shown = display(maximum)
             let message = maximum == .today ? L("不能晚于今天(\(shown))", "cannot be after today (\(shown))") : L("不能大于 \(shown)", "must be at most \(shown)")
-            issues.append(ValidationIssue(path: path, field: field.name, code: .max, message: message))
+            issues.append(ValidationIssue(path: makePath(), field: field.name, code: .max, message: message))
             return
         }
         if let constraint = field.constraint, !constraint.bound.evaluate(context).bool {
-            issues.append(ValidationIssue(path: path, field: field.name, code: .constraint, message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
+            issues.append(ValidationIssue(path: makePath(), field: field.name, code: .constraint, message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
         }
     }
 
-    private func resolve(_ limit: Limit) -> (Double, String)? {
+    private func limit(_ limit: Limit) -> Double {
         switch limit {
-        case .number(let value): return (value, Value.format(value))
-        case .date(let days): return (Double(days), CivilDate.format(days: days))
-        case .today: return (Double(today), CivilDate.format(days: today))
+        case .number(let value): return value
+        case .date(let days): return Double(days)
+        case .today: return Double(today)
+        }
+    }
+
+    private func display(_ limit: Limit) -> String {
+        switch limit {
+        case .number(let value): return Value.format(value)
+        case .date(let days): return CivilDate.format(days: days)
+        case .today: return CivilDate.format(days: today)
         }
     }
 
@@ -348,7 +381,7 @@ private struct ValidationRun {
     // MARK: Output
 
     func output() -> JSONObject {
-        var result = JSONObject()
+        var result = JSONObject(minimumCapacity: plan.topFields.count)
         for index in plan.topFields {
             let field = form.fields[index]
             guard topRelevant[field.slot] else { continue }
@@ -357,17 +390,17 @@ private struct ValidationRun {
                 var entries: [JSONValue] = []
                 entries.reserveCapacity(sheet.repeats[repeatIndex].count)
                 for (entry, values) in sheet.repeats[repeatIndex].enumerated() {
-                    var object = JSONObject()
+                    var object = JSONObject(minimumCapacity: values.count)
                     for innerIndex in plan.repeatFields[repeatIndex] {
                         let inner = form.fields[innerIndex]
                         guard repeatRelevant[repeatIndex][entry][inner.slot], let json = values[inner.slot].json else { continue }
-                        object[inner.name] = json
+                        object.appendUnique(inner.name, json)
                     }
                     entries.append(.object(object))
                 }
-                result[field.name] = .array(entries)
+                result.appendUnique(field.name, .array(entries))
             } else if let json = sheet.top[field.slot].json {
-                result[field.name] = json
+                result.appendUnique(field.name, json)
             }
         }
         return result
