@@ -17,9 +17,15 @@ struct ValidationPlan: Sendable {
     let repeatFields: [[Int]]
     let topSlots: Int
     let repeatSlots: [Int]
+    /// The fields with a constraint, at the top level and per repeat.
+    let topConstrained: [Int]
+    let repeatConstrained: [[Int]]
     /// Name look-ups for the fields outside repeats (repeats included) and
     /// for the fields of each repeat's entries, in document order.
     let topLookup: ValidationRun.FieldLookup
+    /// Per field index: whether the field or a group around it (inside its
+    /// repeat, if any) has a relevance condition, so its answer may be dropped.
+    let conditional: [Bool]
     let repeatLookups: [ValidationRun.FieldLookup]
 }
 
@@ -112,9 +118,23 @@ struct PlanBuilder {
             let names = indices.map { fields[$0].name }
             return ValidationRun.FieldLookup(names: names, indices: indices, index: Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) }))
         }
+        var conditional = Array(repeating: false, count: fields.count)
+        for (index, field) in fields.enumerated() {
+            var current: Field? = field
+            while let item = current, item.type != .repeat || item === field {
+                if item.relevant != nil, item.type != .repeat || item === field {
+                    conditional[index] = true
+                    break
+                }
+                current = item.parent.map { fields[$0] }
+            }
+        }
         return ValidationPlan(
             topOrder: steps, repeatOrders: repeatOrders, topFields: topFields, repeatFields: innerFields,
-            topSlots: topSlots, repeatSlots: repeatSlots, topLookup: lookup(topNodes), repeatLookups: innerNodes.map(lookup))
+            topSlots: topSlots, repeatSlots: repeatSlots,
+            topConstrained: topFields.filter { fields[$0].constraint != nil },
+            repeatConstrained: innerFields.map { $0.filter { fields[$0].constraint != nil } },
+            topLookup: lookup(topNodes), conditional: conditional, repeatLookups: innerNodes.map(lookup))
     }
 
     /// Depth-first topological sort in document order; a back edge is a cycle.

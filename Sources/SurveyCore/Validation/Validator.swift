@@ -11,6 +11,12 @@ public struct ValidationIssue: Sendable, Equatable, Codable, CustomStringConvert
         case repeatCount = "repeat_count"
         /// A problem with the survey's envelope: form, unit, period.
         case envelope
+        /// A warning, not an error: an answer to a question that is not
+        /// asked was dropped.
+        case notRelevant = "not_relevant"
+        /// A warning, not an error: a value sent for a calculated field was
+        /// replaced by the engine's own.
+        case computed
     }
 
     /// Where: `members_total`, or `cadres[2].birth_year` (entries count from 1).
@@ -33,12 +39,28 @@ public struct ValidationIssue: Sendable, Equatable, Codable, CustomStringConvert
 /// What checking a survey found, and the answers as they are kept: values
 /// of questions that are not relevant dropped, calculations recomputed.
 public struct ValidationResult: Sendable {
+    /// Errors, in the order of the form's questions. Any error makes the
+    /// survey invalid.
     public var issues: [ValidationIssue]
+    /// What the engine changed without it being an error: answers dropped
+    /// because their question is not asked, computed values replaced.
+    public var warnings: [ValidationIssue]
     public var answers: JSONObject
     public var isValid: Bool { issues.isEmpty }
 }
 
 extension Form {
+    /// What `${name}` stands for in this form, at the top level.
+    func symbol(named name: String) -> Symbol? {
+        guard let index = fieldIndex[name] else {
+            return constants.first { $0.name == name }.map { .constant($0.value) }
+        }
+        let field = fields[index]
+        if let position = field.repeatPosition { return .repeatGroup(position) }
+        if let repeatIndex = field.repeatIndex { return .inner(repeat: repeatIndex, slot: field.slot) }
+        return .top(slot: field.slot)
+    }
+
     /// Checks a survey's answers against this form.
     ///
     /// - Parameters:
@@ -50,23 +72,14 @@ extension Form {
         run.read(answers)
         run.settle()
         run.check()
-        return ValidationResult(issues: run.issues, answers: run.output())
+        return ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output())
     }
 
     /// Settles a survey and returns its values for evaluating further
     /// expressions (used by `vsurvey expr`).
     public func evaluate(_ expression: String, answers: JSONObject, today: Int = CivilDate.today()) throws(ExpressionError) -> Value {
         let tree = try ExpressionParser.parse(expression)
-        let binder = ExpressionBinder { name in
-            guard let index = self.fieldIndex[name] else {
-                return self.constants.first { $0.name == name }.map { .constant($0.value) }
-            }
-            let field = self.fields[index]
-            if let position = field.repeatPosition { return .repeatGroup(position) }
-            if let repeatIndex = field.repeatIndex { return .inner(repeat: repeatIndex, slot: field.slot) }
-            return .top(slot: field.slot)
-        }
-        let (bound, errors) = binder.bind(tree)
+        let (bound, errors) = ExpressionBinder(resolve: symbol(named:)).bind(tree)
         if let first = errors.first { throw first }
         var run = ValidationRun(form: self, today: today)
         run.read(answers)
@@ -75,7 +88,8 @@ extension Form {
     }
 }
 
-/// The state of checking one survey.
+/// The state of checking one survey: read the answers into typed slots,
+/// settle relevance and calculations in dependency order, then check.
 struct ValidationRun {
     let form: Form
     let plan: ValidationPlan
@@ -83,9 +97,25 @@ struct ValidationRun {
     let sheet: AnswerSheet
     var topRelevant: [Bool]
     var repeatRelevant: [[[Bool]]]
-    var issues: [ValidationIssue] = []
-    /// Type problems found while reading, kept only if the field turns out relevant.
-    var pending: [(repeatIndex: Int, entry: Int, slot: Int, issue: ValidationIssue)] = []
+    /// Errors with the position that orders them: (field index, entry).
+    var issues: [(order: (Int, Int), issue: ValidationIssue)] = []
+    var warnings: [ValidationIssue] = []
+    /// Problems found while reading, kept only if the field turns out to be asked.
+    var pending: [Pending] = []
+    /// Answers to questions that may turn out not to be asked: (field index,
+    /// repeat, entry), to report the ones dropped.
+    var conditionalAnswers: [(index: Int, repeatIndex: Int, entry: Int)] = []
+    /// Fields (index, entry; entry -1 at the top level) whose answer already
+    /// has an error: constraints that read them are not checked, so one
+    /// mistake gives one message.
+    var failed: Set<Int> = []
+
+    struct Pending {
+        var repeatIndex: Int
+        var entry: Int
+        var field: Field
+        var issue: ValidationIssue
+    }
 
     init(form: Form, today: Int) {
         self.form = form
@@ -96,9 +126,25 @@ struct ValidationRun {
         repeatRelevant = Array(repeating: [], count: plan.repeatSlots.count)
     }
 
-    static func path(_ field: Field, entry: Int?, repeatName: String?) -> String {
-        guard let entry, let repeatName else { return field.name }
-        return "\(repeatName)[\(entry + 1)].\(field.name)"
+    /// One key per (field, entry) for `failed`.
+    private func key(_ fieldIndex: Int, entry: Int) -> Int {
+        (entry + 1) * form.fields.count + fieldIndex
+    }
+
+    private func index(of field: Field) -> Int {
+        form.fieldIndex[field.name] ?? 0
+    }
+
+    mutating func fail(_ field: Field, entry: Int, _ issue: ValidationIssue) {
+        let fieldIndex = index(of: field)
+        failed.insert(key(fieldIndex, entry: entry))
+        issues.append(((fieldIndex, entry), issue))
+    }
+
+    func sortedIssues() -> [ValidationIssue] {
+        issues.enumerated().sorted { a, b in
+            (a.element.order.0, a.element.order.1, a.offset) < (b.element.order.0, b.element.order.1, b.offset)
+        }.map(\.element.issue)
     }
 
     // MARK: Reading
@@ -126,25 +172,30 @@ struct ValidationRun {
         var lookup = plan.topLookup
         for (key, json) in answers {
             guard let index = lookup.find(key) ?? form.fieldIndex[key] else {
-                issues.append(ValidationIssue(path: key, field: key, code: .unknownField, message: L("表单中没有字段 “\(key)”", "the form has no field '\(key)'")))
+                issues.append(((-1, 0), ValidationIssue(path: key, field: key, code: .unknownField, message: L("表单中没有字段 “\(key)”", "the form has no field '\(key)'"))))
                 continue
             }
             let field = form.fields[index]
             if let repeatIndex = field.repeatIndex {
                 let repeatName = form.fields[form.repeats[repeatIndex]].name
-                issues.append(ValidationIssue(path: key, field: key, code: .unknownField, message: L("字段 “\(key)” 属于重复组 “\(repeatName)”,应填在其条目中", "field '\(key)' belongs inside the entries of the repeat '\(repeatName)'")))
+                issues.append(((-1, 0), ValidationIssue(path: key, field: key, code: .unknownField, message: L("字段 “\(key)” 属于重复组 “\(repeatName)”,应填在其条目中", "field '\(key)' belongs inside the entries of the repeat '\(repeatName)'"))))
                 continue
             }
             if field.type == .repeat {
                 readRepeat(field, json)
                 continue
             }
-            readValue(field, json, repeatIndex: -1, entry: 0) { key }
+            readValue(field, index: index, json, repeatIndex: -1, entry: 0) { key }
         }
     }
 
-    mutating func readValue(_ field: Field, _ json: JSONValue, repeatIndex: Int, entry: Int, path: () -> String) {
-        guard field.takesAnswer else { return }
+    mutating func readValue(_ field: Field, index: Int, _ json: JSONValue, repeatIndex: Int, entry: Int, path: () -> String) {
+        guard field.takesAnswer else {
+            if field.type.holdsValue, json != .null {
+                warnings.append(ValidationIssue(path: path(), field: field.name, code: .computed, message: L("此项由表单自动计算,提交的值已被替换", "this value is computed by the form; the value sent was replaced")))
+            }
+            return
+        }
         switch AnswerReader.read(json, type: field.type, choices: field.choices) {
         case .success(let value):
             if repeatIndex < 0 {
@@ -152,9 +203,12 @@ struct ValidationRun {
             } else {
                 sheet.repeats[repeatIndex][entry][field.slot] = value
             }
+            if plan.conditional[index], !value.isEmpty {
+                conditionalAnswers.append((index, repeatIndex, entry))
+            }
         case .failure(let message):
             let code: ValidationIssue.Code = field.choices == nil ? .type : .choice
-            pending.append((repeatIndex, entry, field.slot, ValidationIssue(path: path(), field: field.name, code: code, message: message)))
+            pending.append(Pending(repeatIndex: repeatIndex, entry: entry, field: field, issue: ValidationIssue(path: path(), field: field.name, code: code, message: message)))
         }
     }
 
@@ -165,7 +219,7 @@ struct ValidationRun {
         case .null: items = []
         case .array(let array): items = array
         default:
-            issues.append(ValidationIssue(path: field.name, field: field.name, code: .type, message: L("重复组应为条目列表", "a repeat must be a list of entries")))
+            fail(field, entry: -1, ValidationIssue(path: field.name, field: field.name, code: .type, message: L("重复组应为条目列表", "a repeat must be a list of entries")))
             return
         }
         let slots = plan.repeatSlots[repeatIndex]
@@ -176,15 +230,15 @@ struct ValidationRun {
             var lookup = template
             var entryPath: String { "\(field.name)[\(entry + 1)]" }
             guard case .object(let object) = item else {
-                issues.append(ValidationIssue(path: entryPath, field: field.name, code: .type, message: L("每个条目应为键值对象", "each entry must be an object of answers")))
+                fail(field, entry: entry, ValidationIssue(path: entryPath, field: field.name, code: .type, message: L("每个条目应为键值对象", "each entry must be an object of answers")))
                 continue
             }
             for (key, value) in object {
                 guard let index = lookup.find(key) else {
-                    issues.append(ValidationIssue(path: "\(entryPath).\(key)", field: key, code: .unknownField, message: L("重复组 “\(field.name)” 中没有字段 “\(key)”", "the repeat '\(field.name)' has no field '\(key)'")))
+                    issues.append(((-1, 0), ValidationIssue(path: "\(entryPath).\(key)", field: key, code: .unknownField, message: L("重复组 “\(field.name)” 中没有字段 “\(key)”", "the repeat '\(field.name)' has no field '\(key)'"))))
                     continue
                 }
-                readValue(form.fields[index], value, repeatIndex: repeatIndex, entry: entry) { "\(entryPath).\(key)" }
+                readValue(form.fields[index], index: index, value, repeatIndex: repeatIndex, entry: entry) { "\(entryPath).\(key)" }
             }
         }
     }
@@ -208,6 +262,9 @@ struct ValidationRun {
                 let relevant = parentRelevant && (field.relevant?.bound.evaluate(context).bool ?? true)
                 topRelevant[field.slot] = relevant
                 if !relevant {
+                    if !sheet.repeats[repeatIndex].isEmpty {
+                        warnings.append(ValidationIssue(path: field.name, field: field.name, code: .notRelevant, message: L("此重复组不需填写(显示条件不成立),条目已忽略", "this repeat is not asked (its condition is false); its entries were dropped")))
+                    }
                     sheet.repeats[repeatIndex] = []
                     repeatRelevant[repeatIndex] = []
                     continue
@@ -230,10 +287,28 @@ struct ValidationRun {
                 }
             }
         }
-        // Keep type problems only for questions that are asked.
+        // Problems and dropped answers count only for questions that are asked.
         for item in pending {
-            let relevant = item.repeatIndex < 0 ? topRelevant[item.slot] : (repeatRelevant[item.repeatIndex].indices.contains(item.entry) && repeatRelevant[item.repeatIndex][item.entry][item.slot])
-            if relevant { issues.append(item.issue) }
+            let slot = item.field.slot
+            let relevant = item.repeatIndex < 0
+                ? topRelevant[slot]
+                : (repeatRelevant[item.repeatIndex].indices.contains(item.entry) && repeatRelevant[item.repeatIndex][item.entry][slot])
+            if relevant {
+                fail(item.field, entry: item.repeatIndex < 0 ? -1 : item.entry, item.issue)
+            }
+        }
+        for (index, repeatIndex, entry) in conditionalAnswers {
+            let field = form.fields[index]
+            let path: String
+            if repeatIndex < 0 {
+                guard !topRelevant[field.slot] else { continue }
+                path = field.name
+            } else {
+                // A repeat that is not asked at all was reported as a whole.
+                guard repeatRelevant[repeatIndex].indices.contains(entry), !repeatRelevant[repeatIndex][entry][field.slot] else { continue }
+                path = "\(form.fields[form.repeats[repeatIndex]].name)[\(entry + 1)].\(field.name)"
+            }
+            warnings.append(ValidationIssue(path: path, field: field.name, code: .notRelevant, message: L("此题不需回答(显示条件不成立),答案已忽略", "this question is not asked (its condition is false); the answer was dropped")))
         }
     }
 
@@ -290,70 +365,107 @@ struct ValidationRun {
 
     // MARK: Checking
 
+    /// Checks answers in two passes: first that each is there and within
+    /// its limits, then the constraints, skipping a constraint that reads
+    /// an answer which already failed.
     mutating func check() {
         var context = EvaluationContext(sheet: sheet, today: today)
         for index in plan.topFields {
             let field = form.fields[index]
             guard topRelevant[field.slot] else { continue }
-            if field.type == .repeat {
-                checkRepeat(field)
+            if let repeatIndex = field.repeatPosition {
+                checkRepeatCount(field, repeatIndex: repeatIndex)
+                checkEntries(repeatIndex: repeatIndex, fields: plan.repeatFields[repeatIndex], pass: .presence)
                 continue
             }
             context.current = sheet.top[field.slot]
-            checkValue(field, context: context) { field.name }
+            checkValue(field, index: index, entry: -1, context: context, pass: .presence) { field.name }
+        }
+        for index in plan.topConstrained {
+            let field = form.fields[index]
+            guard topRelevant[field.slot] else { continue }
+            context.current = sheet.top[field.slot]
+            checkValue(field, index: index, entry: -1, context: context, pass: .constraints) { field.name }
+        }
+        for (repeatIndex, fields) in plan.repeatConstrained.enumerated() where !fields.isEmpty {
+            checkEntries(repeatIndex: repeatIndex, fields: fields, pass: .constraints)
         }
     }
 
-    mutating func checkRepeat(_ field: Field) {
-        guard let repeatIndex = field.repeatPosition else { return }
+    enum Pass { case presence, constraints }
+
+    mutating func checkRepeatCount(_ field: Field, repeatIndex: Int) {
         let count = sheet.repeats[repeatIndex].count
         if count < field.minCount {
-            issues.append(ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) entries, has \(count)")))
+            fail(field, entry: -1, ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) entries, has \(count)")))
         }
         if let maxCount = field.maxCount, count > maxCount {
-            issues.append(ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("最多 \(maxCount) 个条目,实际 \(count) 个", "allows at most \(maxCount) entries, has \(count)")))
+            fail(field, entry: -1, ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("最多 \(maxCount) 个条目,实际 \(count) 个", "allows at most \(maxCount) entries, has \(count)")))
         }
+    }
+
+    mutating func checkEntries(repeatIndex: Int, fields: [Int], pass: Pass) {
+        let repeatName = form.fields[form.repeats[repeatIndex]].name
         var context = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
-        for entry in 0..<count {
+        for entry in sheet.repeats[repeatIndex].indices {
             context.entry = entry
-            for index in plan.repeatFields[repeatIndex] {
-                let inner = form.fields[index]
+            for innerIndex in fields {
+                let inner = form.fields[innerIndex]
                 guard repeatRelevant[repeatIndex][entry][inner.slot] else { continue }
                 context.current = sheet.repeats[repeatIndex][entry][inner.slot]
-                checkValue(inner, context: context) { "\(field.name)[\(entry + 1)].\(inner.name)" }
+                checkValue(inner, index: innerIndex, entry: entry, context: context, pass: pass) { "\(repeatName)[\(entry + 1)].\(inner.name)" }
             }
         }
     }
 
-    mutating func checkValue(_ field: Field, context: EvaluationContext, path makePath: () -> String) {
+    mutating func checkValue(_ field: Field, index: Int, entry: Int, context: EvaluationContext, pass: Pass, path makePath: () -> String) {
         let value = context.current
-        if value.isEmpty {
-            let required: Bool
-            switch field.requirement {
-            case .optional: required = false
-            case .required: required = true
-            case .when(let expression): required = expression.bound.evaluate(context).bool
+        if !failed.isEmpty, failed.contains(key(index, entry: entry)) { return }
+        switch pass {
+        case .presence:
+            if value.isEmpty {
+                let required: Bool
+                switch field.requirement {
+                case .optional: required = false
+                case .required: required = true
+                case .when(let expression): required = expression.bound.evaluate(context).bool
+                }
+                if required {
+                    fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .required, message: field.requiredMessage ?? L("此题必须回答", "this question must be answered")))
+                }
+                return
             }
-            let path = required ? makePath() : ""
-            if required, !issues.contains(where: { $0.path == path }) {
-                issues.append(ValidationIssue(path: path, field: field.name, code: .required, message: field.requiredMessage ?? L("此题必须回答", "this question must be answered")))
+            if let minimum = field.minimum, compare(value, limit(minimum)) < 0 {
+                let shown = display(minimum)
+                fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .min, message: L("不能小于 \(shown)", "must be at least \(shown)")))
+                return
             }
-            return
+            if let maximum = field.maximum, compare(value, limit(maximum)) > 0 {
+                let shown = display(maximum)
+                let message = maximum == .today ? L("不能晚于今天(\(shown))", "cannot be after today (\(shown))") : L("不能大于 \(shown)", "must be at most \(shown)")
+                fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .max, message: message))
+            }
+        case .constraints:
+            guard !value.isEmpty, let constraint = field.constraint else { return }
+            if !failed.isEmpty, readsFailedAnswer(constraint, entry: entry, in: field.repeatIndex) { return }
+            if !constraint.bound.evaluate(context).bool {
+                fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .constraint, message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
+            }
         }
-        if let minimum = field.minimum, compare(value, limit(minimum)) < 0 {
-            let shown = display(minimum)
-            issues.append(ValidationIssue(path: makePath(), field: field.name, code: .min, message: L("不能小于 \(shown)", "must be at least \(shown)")))
-            return
+    }
+
+    /// Whether an expression reads an answer that already has an error.
+    private func readsFailedAnswer(_ expression: FormExpression, entry: Int, in repeatIndex: Int?) -> Bool {
+        for name in expression.references {
+            guard let target = form.fieldIndex[name] else { continue }
+            let targetRepeat = form.fields[target].repeatIndex
+            if targetRepeat == nil {
+                if failed.contains(key(target, entry: -1)) { return true }
+            } else if targetRepeat == repeatIndex {
+                if failed.contains(key(target, entry: entry)) { return true }
+            }
         }
-        if let maximum = field.maximum, compare(value, limit(maximum)) > 0 {
-            let shown = display(maximum)
-            let message = maximum == .today ? L("不能晚于今天(\(shown))", "cannot be after today (\(shown))") : L("不能大于 \(shown)", "must be at most \(shown)")
-            issues.append(ValidationIssue(path: makePath(), field: field.name, code: .max, message: message))
-            return
-        }
-        if let constraint = field.constraint, !constraint.bound.evaluate(context).bool {
-            issues.append(ValidationIssue(path: makePath(), field: field.name, code: .constraint, message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
-        }
+        return false
     }
 
     private func limit(_ limit: Limit) -> Double {
