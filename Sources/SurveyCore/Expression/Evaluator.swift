@@ -1,14 +1,37 @@
 import Foundation
 
 /// The answers of one survey while it is being checked: values of the
-/// top-level fields by slot, and of each repeat's entries by slot.
+/// top-level fields by slot, and of each repeat's entries by slot. A
+/// repeat's entries share one flat array, `entry * width + slot`.
 public final class AnswerSheet {
     public var top: [Value]
-    public var repeats: [[[Value]]]
+    private var entries: [[Value]]
+    /// Slots per entry, for each repeat.
+    public let widths: [Int]
+    public private(set) var entryCounts: [Int]
 
-    public init(topSlots: Int, repeatCount: Int) {
+    public init(topSlots: Int, repeatWidths: [Int]) {
         top = Array(repeating: .empty, count: topSlots)
-        repeats = Array(repeating: [], count: repeatCount)
+        widths = repeatWidths
+        entries = Array(repeating: [], count: repeatWidths.count)
+        entryCounts = Array(repeating: 0, count: repeatWidths.count)
+    }
+
+    /// Makes `count` empty entries for a repeat, dropping any it had.
+    public func resetEntries(_ repeatIndex: Int, count: Int) {
+        entries[repeatIndex] = Array(repeating: .empty, count: count * widths[repeatIndex])
+        entryCounts[repeatIndex] = count
+    }
+
+    public subscript(repeatIndex: Int, entry: Int, slot: Int) -> Value {
+        get { entries[repeatIndex][entry * widths[repeatIndex] + slot] }
+        set { entries[repeatIndex][entry * widths[repeatIndex] + slot] = newValue }
+    }
+
+    /// One field's values across a repeat's entries.
+    public func column(_ repeatIndex: Int, slot: Int) -> [Value] {
+        let width = widths[repeatIndex]
+        return (0..<entryCounts[repeatIndex]).map { entries[repeatIndex][$0 * width + slot] }
     }
 }
 
@@ -37,11 +60,11 @@ extension BoundExpression {
         switch self {
         case .constant(let value): return value
         case .top(let slot): return context.sheet.top[slot]
-        case .sameEntry(let slot): return context.sheet.repeats[context.repeatIndex][context.entry][slot]
+        case .sameEntry(let slot): return context.sheet[context.repeatIndex, context.entry, slot]
         case .acrossEntries(let repeatIndex, let slot):
-            return .nodeset(context.sheet.repeats[repeatIndex].map { $0[slot] })
+            return .nodeset(context.sheet.column(repeatIndex, slot: slot))
         case .entries(let repeatIndex):
-            return .nodeset(Array(repeating: .bool(true), count: context.sheet.repeats[repeatIndex].count))
+            return .nodeset(Array(repeating: .bool(true), count: context.sheet.entryCounts[repeatIndex]))
         case .current: return context.current
         case .negate(let operand): return .number(-operand.evaluate(context).number)
         case .binary(let op, let lhs, let rhs):

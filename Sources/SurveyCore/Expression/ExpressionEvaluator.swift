@@ -38,9 +38,14 @@ public enum ExpressionEvaluator {
         }
         let (bound, errors) = binder.bind(tree)
         if let first = errors.first { throw first }
-        let sheet = AnswerSheet(topSlots: topValues.count, repeatCount: repeatEntries.count)
+        let sheet = AnswerSheet(topSlots: topValues.count, repeatWidths: innerSlots.map(\.count))
         sheet.top = topValues
-        sheet.repeats = repeatEntries
+        for (repeatIndex, entries) in repeatEntries.enumerated() {
+            sheet.resetEntries(repeatIndex, count: entries.count)
+            for (entry, values) in entries.enumerated() {
+                for (slot, value) in values.enumerated() { sheet[repeatIndex, entry, slot] = value }
+            }
+        }
         return bound.evaluate(EvaluationContext(sheet: sheet, today: today))
     }
 

@@ -218,15 +218,25 @@ public struct ChoiceList: Sendable {
     public static let yesNoName = "yes_no"
     public let name: String
     public let choices: [Choice]
-    let names: Set<String>
+    private let names: [String]
+    private let lookup: Set<String>
 
     public init(name: String, choices: [Choice]) {
         self.name = name
         self.choices = choices
-        self.names = Set(choices.map(\.name))
+        names = choices.map(\.name)
+        lookup = Set(names)
     }
 
-    public func contains(_ name: String) -> Bool { names.contains(name) }
+    /// Whether `name` is one of the choices. Short lists are scanned:
+    /// comparing a few short strings is cheaper than hashing one.
+    public func contains(_ name: String) -> Bool {
+        if names.count <= 12 {
+            for candidate in names where candidate == name { return true }
+            return false
+        }
+        return lookup.contains(name)
+    }
 
     public func label(of name: String) -> LocalizedText? {
         choices.first { $0.name == name }?.label

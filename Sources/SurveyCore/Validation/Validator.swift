@@ -96,7 +96,8 @@ struct ValidationRun {
     let today: Int
     let sheet: AnswerSheet
     var topRelevant: [Bool]
-    var repeatRelevant: [[[Bool]]]
+    /// Per repeat, flat like the sheet: `entry * width + slot`.
+    var repeatRelevant: [[Bool]]
     /// Errors with the position that orders them: (field index, entry).
     var issues: [(order: (Int, Int), issue: ValidationIssue)] = []
     var warnings: [ValidationIssue] = []
@@ -121,7 +122,7 @@ struct ValidationRun {
         self.form = form
         self.plan = form.plan
         self.today = today
-        sheet = AnswerSheet(topSlots: plan.topSlots, repeatCount: plan.repeatSlots.count)
+        sheet = AnswerSheet(topSlots: plan.topSlots, repeatWidths: plan.repeatSlots)
         topRelevant = Array(repeating: false, count: plan.topSlots)
         repeatRelevant = Array(repeating: [], count: plan.repeatSlots.count)
     }
@@ -201,7 +202,7 @@ struct ValidationRun {
             if repeatIndex < 0 {
                 sheet.top[field.slot] = value
             } else {
-                sheet.repeats[repeatIndex][entry][field.slot] = value
+                sheet[repeatIndex, entry, field.slot] = value
             }
             if plan.conditional[index], !value.isEmpty {
                 conditionalAnswers.append((index, repeatIndex, entry))
@@ -223,8 +224,8 @@ struct ValidationRun {
             return
         }
         let slots = plan.repeatSlots[repeatIndex]
-        sheet.repeats[repeatIndex] = Array(repeating: Array(repeating: .empty, count: slots), count: items.count)
-        repeatRelevant[repeatIndex] = Array(repeating: Array(repeating: false, count: slots), count: items.count)
+        sheet.resetEntries(repeatIndex, count: items.count)
+        repeatRelevant[repeatIndex] = Array(repeating: false, count: slots * items.count)
         let template = plan.repeatLookups[repeatIndex]
         for (entry, item) in items.enumerated() {
             var lookup = template
@@ -262,27 +263,28 @@ struct ValidationRun {
                 let relevant = parentRelevant && (field.relevant?.bound.evaluate(context).bool ?? true)
                 topRelevant[field.slot] = relevant
                 if !relevant {
-                    if !sheet.repeats[repeatIndex].isEmpty {
+                    if sheet.entryCounts[repeatIndex] > 0 {
                         warnings.append(ValidationIssue(path: field.name, field: field.name, code: .notRelevant, message: L("此重复组不需填写(显示条件不成立),条目已忽略", "this repeat is not asked (its condition is false); its entries were dropped")))
                     }
-                    sheet.repeats[repeatIndex] = []
+                    sheet.resetEntries(repeatIndex, count: 0)
                     repeatRelevant[repeatIndex] = []
                     continue
                 }
                 var entryContext = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
-                for entry in sheet.repeats[repeatIndex].indices {
+                let width = plan.repeatSlots[repeatIndex]
+                for entry in 0..<sheet.entryCounts[repeatIndex] {
                     entryContext.entry = entry
                     for index in plan.repeatOrders[repeatIndex] {
                         let inner = form.fields[index]
                         let parentRelevant: Bool
                         if let parent = inner.parent, form.fields[parent].repeatIndex == repeatIndex {
-                            parentRelevant = repeatRelevant[repeatIndex][entry][form.fields[parent].slot]
+                            parentRelevant = repeatRelevant[repeatIndex][entry * width + form.fields[parent].slot]
                         } else {
                             parentRelevant = true
                         }
-                        repeatRelevant[repeatIndex][entry][inner.slot] = settleField(inner, parentRelevant: parentRelevant, context: &entryContext) { sheet, value in
-                            sheet.repeats[repeatIndex][entry][inner.slot] = value
-                        } current: { sheet in sheet.repeats[repeatIndex][entry][inner.slot] }
+                        repeatRelevant[repeatIndex][entry * width + inner.slot] = settleField(inner, parentRelevant: parentRelevant, context: &entryContext) { sheet, value in
+                            sheet[repeatIndex, entry, inner.slot] = value
+                        } current: { sheet in sheet[repeatIndex, entry, inner.slot] }
                     }
                 }
             }
@@ -292,7 +294,7 @@ struct ValidationRun {
             let slot = item.field.slot
             let relevant = item.repeatIndex < 0
                 ? topRelevant[slot]
-                : (repeatRelevant[item.repeatIndex].indices.contains(item.entry) && repeatRelevant[item.repeatIndex][item.entry][slot])
+                : isRelevant(item.repeatIndex, item.entry, slot)
             if relevant {
                 fail(item.field, entry: item.repeatIndex < 0 ? -1 : item.entry, item.issue)
             }
@@ -305,11 +307,17 @@ struct ValidationRun {
                 path = field.name
             } else {
                 // A repeat that is not asked at all was reported as a whole.
-                guard repeatRelevant[repeatIndex].indices.contains(entry), !repeatRelevant[repeatIndex][entry][field.slot] else { continue }
+                guard entry < sheet.entryCounts[repeatIndex], !isRelevant(repeatIndex, entry, field.slot) else { continue }
                 path = "\(form.fields[form.repeats[repeatIndex]].name)[\(entry + 1)].\(field.name)"
             }
             warnings.append(ValidationIssue(path: path, field: field.name, code: .notRelevant, message: L("此题不需回答(显示条件不成立),答案已忽略", "this question is not asked (its condition is false); the answer was dropped")))
         }
+    }
+
+    /// Whether a field of a repeat entry is asked; false for entries dropped.
+    private func isRelevant(_ repeatIndex: Int, _ entry: Int, _ slot: Int) -> Bool {
+        let position = entry * plan.repeatSlots[repeatIndex] + slot
+        return position < repeatRelevant[repeatIndex].count && repeatRelevant[repeatIndex][position]
     }
 
     /// Decides a field's relevance and computes its value; returns relevance.
@@ -395,7 +403,7 @@ struct ValidationRun {
     enum Pass { case presence, constraints }
 
     mutating func checkRepeatCount(_ field: Field, repeatIndex: Int) {
-        let count = sheet.repeats[repeatIndex].count
+        let count = sheet.entryCounts[repeatIndex]
         if count < field.minCount {
             fail(field, entry: -1, ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) entries, has \(count)")))
         }
@@ -407,12 +415,13 @@ struct ValidationRun {
     mutating func checkEntries(repeatIndex: Int, fields: [Int], pass: Pass) {
         let repeatName = form.fields[form.repeats[repeatIndex]].name
         var context = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
-        for entry in sheet.repeats[repeatIndex].indices {
+        let width = plan.repeatSlots[repeatIndex]
+        for entry in 0..<sheet.entryCounts[repeatIndex] {
             context.entry = entry
             for innerIndex in fields {
                 let inner = form.fields[innerIndex]
-                guard repeatRelevant[repeatIndex][entry][inner.slot] else { continue }
-                context.current = sheet.repeats[repeatIndex][entry][inner.slot]
+                guard repeatRelevant[repeatIndex][entry * width + inner.slot] else { continue }
+                context.current = sheet[repeatIndex, entry, inner.slot]
                 checkValue(inner, index: innerIndex, entry: entry, context: context, pass: pass) { "\(repeatName)[\(entry + 1)].\(inner.name)" }
             }
         }
@@ -498,14 +507,15 @@ struct ValidationRun {
             let field = form.fields[index]
             guard topRelevant[field.slot] else { continue }
             if field.type == .repeat {
-                guard let repeatIndex = field.repeatPosition, !sheet.repeats[repeatIndex].isEmpty else { continue }
+                guard let repeatIndex = field.repeatPosition, sheet.entryCounts[repeatIndex] > 0 else { continue }
+                let width = plan.repeatSlots[repeatIndex]
                 var entries: [JSONValue] = []
-                entries.reserveCapacity(sheet.repeats[repeatIndex].count)
-                for (entry, values) in sheet.repeats[repeatIndex].enumerated() {
-                    var object = JSONObject(minimumCapacity: values.count)
+                entries.reserveCapacity(sheet.entryCounts[repeatIndex])
+                for entry in 0..<sheet.entryCounts[repeatIndex] {
+                    var object = JSONObject(minimumCapacity: width)
                     for innerIndex in plan.repeatFields[repeatIndex] {
                         let inner = form.fields[innerIndex]
-                        guard repeatRelevant[repeatIndex][entry][inner.slot], let json = values[inner.slot].json else { continue }
+                        guard repeatRelevant[repeatIndex][entry * width + inner.slot], let json = sheet[repeatIndex, entry, inner.slot].json else { continue }
                         object.appendUnique(inner.name, json)
                     }
                     entries.append(.object(object))
