@@ -22,7 +22,7 @@ extension FormCommand {
             let catalog = try options.catalog(console)
             let rows = catalog.allForms.map { form in
                 [
-                    form.id, form.version, form.title.text(console.language), form.periodType.rawValue,
+                    form.id, form.version, form.title.text(console.language), FormPresenter.periodName(form.periodType, console.language),
                     form.unitLevel.label.text(console.language),
                     String(form.fields.filter { $0.type.holdsValue && !$0.isComputed }.count),
                 ]
@@ -34,6 +34,9 @@ extension FormCommand {
             if !catalog.problems.isEmpty {
                 let files = Set(catalog.problems.map(\.file)).sorted()
                 console.error(L("以下表单有错误,未载入(运行 vsurvey form check 查看):\(files.joined(separator: "、"))", "these forms have errors and were not loaded (run vsurvey form check): \(files.joined(separator: ", "))"))
+            }
+            if !catalog.registryProblems.isEmpty {
+                console.error(L("单位名录有错误(运行 vsurvey form check 查看)", "the unit registry has errors (run vsurvey form check)"))
             }
         }
     }
@@ -68,14 +71,16 @@ extension FormCommand {
         func run() throws {
             let console = options.console()
             var urls = files.map { URL(fileURLWithPath: $0) }
-            var registryIssues: [RegistryIssue] = []
+            var registryFiles: [URL] = []
             if urls.isEmpty {
                 let catalog = try options.catalog(console)
                 for directory in catalog.directories {
                     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
                     urls += names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { directory.appendingPathComponent($0) }
+                    let unitsDirectory = directory.appendingPathComponent("units")
+                    let csvNames = (try? FileManager.default.contentsOfDirectory(atPath: unitsDirectory.path)) ?? []
+                    registryFiles += csvNames.filter { $0.hasSuffix(".csv") }.sorted().map { unitsDirectory.appendingPathComponent($0) }
                 }
-                registryIssues = catalog.registryProblems
             }
             var failed = 0
             for url in urls {
@@ -89,9 +94,29 @@ extension FormCommand {
                     for issue in error.issues { console.out("  " + issue.rendered(console.language)) }
                 }
             }
-            for issue in registryIssues { console.out(console.red("✗") + " " + issue.rendered(console.language)) }
-            if failed > 0 || !registryIssues.isEmpty {
-                console.out(L("\(failed) 个表单未通过检查(共 \(urls.count) 个)", "\(failed) of \(urls.count) forms failed the check"))
+            var failedRegistries = 0
+            for url in registryFiles {
+                do {
+                    let registry = try UnitRegistry.load(contentsOf: url)
+                    let counts = UnitLevel.allCases.compactMap { level -> String? in
+                        let count = registry.units.filter { $0.level == level }.count
+                        guard count > 0 else { return nil }
+                        return console.language == .zh ? "\(level.label.zh) \(count) 个" : "\(count) \(level.rawValue)\(count == 1 ? "" : level == .community ? "" : "s")"
+                    }
+                    console.out(console.green("✓") + " \(url.relativePath): " + console.text(L("单位名录,", "unit registry: ")) + counts.joined(separator: console.language == .zh ? "," : ", "))
+                } catch let error as RegistryError {
+                    failedRegistries += 1
+                    console.out(console.red("✗") + " \(url.relativePath): " + console.text(L("单位名录有 \(error.issues.count) 个问题", "the unit registry has \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")))
+                    for issue in error.issues { console.out("  " + issue.rendered(console.language)) }
+                }
+            }
+            if failed > 0 || failedRegistries > 0 {
+                var summary = L("\(failed) 个表单未通过检查(共 \(urls.count) 个)", "\(failed) of \(urls.count) forms failed the check")
+                if failedRegistries > 0 {
+                    summary.zh += ",\(failedRegistries) 个单位名录文件有错误"
+                    summary.en! += "; \(failedRegistries) registry file\(failedRegistries == 1 ? " has" : "s have") errors"
+                }
+                console.out(summary)
                 throw ExitCode.failure
             }
             console.out(L("全部 \(urls.count) 个表单通过检查", "all \(urls.count) forms are sound"))
@@ -118,6 +143,7 @@ extension FormCommand {
             let console = options.console()
             let catalog = try options.catalog(console)
             let form = try options.form(self.form, in: catalog, console)
+            let registry = try options.registry(catalog, console)
             let document: JSONValue
             do {
                 document = try AnswerFile.read(URL(fileURLWithPath: answers))
@@ -133,18 +159,25 @@ extension FormCommand {
                 throw ExitCode.failure
             }
             let result = form.validate(submission.answers, today: options.todayNumber)
-            let issues = submission.envelopeIssues(for: form, registry: catalog.registry) + result.issues
+            let issues = submission.envelopeIssues(for: form, registry: registry) + result.issues
             if json {
+                func list(_ items: [ValidationIssue]) -> JSONValue {
+                    .array(items.map { issue in
+                        ["path": .string(issue.path), "code": .string(issue.code.rawValue), "message": .string(issue.message.text(console.language))]
+                    })
+                }
                 let object: JSONValue = [
                     "valid": .bool(issues.isEmpty),
-                    "issues": .array(issues.map { issue in
-                        ["path": .string(issue.path), "code": .string(issue.code.rawValue), "message": .string(issue.message.text(console.language))]
-                    }),
+                    "issues": list(issues),
+                    "warnings": list(result.warnings),
                     "answers": .object(result.answers),
                 ]
                 console.out(object.serialized(pretty: true))
             } else {
-                report(issues, form: form, submission: submission, registry: catalog.registry, console: console)
+                report(issues, form: form, submission: submission, registry: registry, console: console)
+                for warning in result.warnings {
+                    console.out("  " + console.dim(console.text(L("提示:", "note: ")) + warning.path + (console.language == .zh ? ":" : ": ") + warning.message.text(console.language)))
+                }
             }
             if !issues.isEmpty { throw ExitCode.failure }
         }

@@ -10,15 +10,45 @@ struct FormPresenter {
     func show() {
         let language = console.language
         console.out(console.bold("\(form.title.text(language))") + console.dim("  \(form.id)@\(form.version)"))
-        let period = zh
-            ? ["annual": "年度", "quarterly": "季度", "monthly": "月度"][form.periodType.rawValue]!
-            : form.periodType.rawValue
+        let period = Self.periodName(form.periodType, language)
         console.out(console.text(L("填报单位:\(form.unitLevel.label.zh)  报告期:\(period)", "Filled per \(form.unitLevel.rawValue), \(period) periods")))
         for constant in form.constants {
             console.out(console.dim(console.text(L("常量 \(constant.name) = \(constant.value.string)", "constant \(constant.name) = \(constant.value.string)"))))
         }
         var number = 0
         for index in form.rootFields { show(index, depth: 0, number: &number) }
+        showIndicators()
+    }
+
+    static func periodName(_ type: PeriodType, _ language: Language) -> String {
+        switch (type, language) {
+        case (.annual, .zh): return "年度"
+        case (.quarterly, .zh): return "季度"
+        case (.monthly, .zh): return "月度"
+        default: return type.rawValue
+        }
+    }
+
+    private func showIndicators() {
+        guard !form.indicators.isEmpty else { return }
+        console.out()
+        console.out(console.bold(console.text(L("汇总指标", "Indicators"))))
+        for indicator in form.indicators {
+            var line = "  " + indicator.label.text(console.language) + console.dim("  \(indicator.name)")
+            let definition: String
+            switch indicator.kind {
+            case .sum(let value): definition = "sum(\(value.source))"
+            case .average(let value): definition = "average(\(value.source))"
+            case .count(let condition): definition = "count(\(condition?.source ?? ""))"
+            case .share(let condition): definition = "share(\(condition.source))"
+            case .ratio(let numerator, let denominator):
+                definition = "sum(\(numerator.source)) / sum(\(denominator.source))" + (indicator.scale == 1 ? "" : " × \(Value.format(indicator.scale))")
+            case .completeness: definition = zh ? "已报送 / 名录中的单位" : "reported / units in the registry"
+            }
+            line += console.dim("  = " + definition)
+            if indicator.watch { line += "  " + console.text(L("[关注名单]", "[watch list]")) }
+            console.out(line)
+        }
     }
 
     private func show(_ index: Int, depth: Int, number: inout Int) {
@@ -59,8 +89,8 @@ struct FormPresenter {
         case .when(let expression): tags.append((zh ? "必答条件:" : "required when ") + expression.source)
         case .optional: break
         }
-        if let minimum = field.minimum { tags.append("≥ \(minimum)") }
-        if let maximum = field.maximum { tags.append("≤ \(maximum)") }
+        if let minimum = field.minimum { tags.append("≥ " + limit(minimum)) }
+        if let maximum = field.maximum { tags.append("≤ " + limit(maximum)) }
         line += console.dim("  [" + tags.joined(separator: zh ? "," : ", ") + "]")
         console.out(line)
         let detail = indent + "   "
@@ -71,6 +101,9 @@ struct FormPresenter {
             }
         }
         if let relevant = field.relevant { console.out(detail + console.dim(condition(relevant))) }
+        if let message = field.requiredMessage {
+            console.out(detail + console.dim((zh ? "未答提示:" : "if unanswered: ") + message.text(console.language)))
+        }
         if let calculation = field.calculation {
             console.out(detail + console.dim((zh ? "计算:" : "calculated: ") + calculation.source))
         }
@@ -78,6 +111,11 @@ struct FormPresenter {
             let message = field.constraintMessage?.text(console.language) ?? constraint.source
             console.out(detail + console.dim((zh ? "规则:" : "rule: ") + message + "  (\(constraint.source))"))
         }
+    }
+
+    private func limit(_ limit: Limit) -> String {
+        if case .today = limit { return zh ? "今天" : "today" }
+        return limit.description
     }
 
     private func condition(_ expression: FormExpression) -> String {

@@ -10,7 +10,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("表单目录 / Directory of forms (also VSURVEY_FORMS).", valueName: "dir"))
     var forms: String?
 
-    @Option(name: .long, help: .hidden)
+    @Option(name: .long, help: ArgumentHelp("把这一天当作今天,用于复核 / Treat this date (YYYY-MM-DD) as today, for reproducible checks", valueName: "date"))
     var today: String?
 
     func validate() throws {
@@ -49,6 +49,17 @@ struct GlobalOptions: ParsableArguments {
             throw ExitCode.failure
         }
         return FormCatalog(directories: directories)
+    }
+
+    /// The unit registry, or a stop with every problem when it is broken:
+    /// checking units against half a registry would mislead.
+    func registry(_ catalog: FormCatalog, _ console: Console) throws -> UnitRegistry? {
+        guard catalog.registryProblems.isEmpty else {
+            console.error(L("单位名录有错误,无法核对单位代码:", "the unit registry has errors, so unit codes cannot be checked:"))
+            for issue in catalog.registryProblems { console.error("  " + issue.rendered(console.language)) }
+            throw ExitCode.failure
+        }
+        return catalog.registry
     }
 
     /// The form named on the command line, or a message listing what exists.

@@ -106,12 +106,19 @@ final class YAMLSource {
             issue(Self.line(node), field, L("“\(key)” 缺少中文(zh)文本", "'\(key)' has no Chinese (zh) text"))
             return nil
         }
-        guard let entries = entries(node, what: L("“\(key)”", "'\(key)'"), field: field, allowed: Set(Language.allCases.map(\.rawValue))) else {
+        guard let entries = entries(node, what: L("“\(key)”", "'\(key)'"), field: field) else {
             return nil
+        }
+        for (language, line, _) in entries.pairs where Language(rawValue: language) == nil {
+            issue(
+                line, field,
+                L(
+                    "“\(key)” 中出现未知语言 “\(language)”(只能用 zh、en);文字含逗号、冒号或引号时,请把整段文字用引号括起来",
+                    "'\(key)' has an unknown language '\(language)' (use zh and en); text with a comma, colon or quote must be put in quotes"))
         }
         var zh: String?
         var en: String?
-        for (language, line, value) in entries.pairs {
+        for (language, line, value) in entries.pairs where Language(rawValue: language) != nil {
             guard let text = string(value, key: "\(key).\(language)", field: field) else { continue }
             if text.trimmingCharacters(in: .whitespaces).isEmpty {
                 issue(line, field, L("“\(key).\(language)” 为空", "'\(key).\(language)' is empty"))

@@ -24,7 +24,7 @@ enum AnswerReader {
             default: return .failure(L("应为整数,收到的是\(json.typeName)", "must be a whole number, got a \(json.typeName)"))
             }
             guard number.isFinite, number == number.rounded() else {
-                return .failure(L("应为整数", "must be a whole number"))
+                return .failure(L("应为整数,而不是 “\(shown(json))”", "must be a whole number, not '\(shown(json))'"))
             }
             guard abs(number) <= largestNumber else { return .failure(L("数值过大", "the number is too large")) }
             return .success(.number(number))
@@ -39,7 +39,7 @@ enum AnswerReader {
                 number = Value.parseNumber(trimmed)
             default: return .failure(L("应为数字,收到的是\(json.typeName)", "must be a number, got a \(json.typeName)"))
             }
-            guard number.isFinite else { return .failure(L("应为数字", "must be a number")) }
+            guard number.isFinite else { return .failure(L("应为数字,而不是 “\(shown(json))”", "must be a number, not '\(shown(json))'")) }
             guard abs(number) <= largestNumber else { return .failure(L("数值过大", "the number is too large")) }
             return .success(.number(number))
         case .text, .calculate:
@@ -101,6 +101,18 @@ enum AnswerReader {
         case .note, .group, .repeat:
             return .success(.empty)
         }
+    }
+
+    /// An answer as it was sent, shortened for a message.
+    private static func shown(_ json: JSONValue) -> String {
+        let text: String
+        switch json {
+        case .string(let value): text = value
+        case .integer(let value): text = String(value)
+        case .number(let value): text = Value.format(value)
+        default: text = json.serialized()
+        }
+        return text.count > 40 ? String(text.prefix(40)) + "…" : text
     }
 
     private static func notAChoice(_ name: String, _ choices: ChoiceList) -> LocalizedText {

@@ -10,6 +10,8 @@ public struct Submission: Sendable {
     public var unit: String?
     public var period: String?
     public var answers: JSONObject
+    /// Problems with the envelope's own shape (unknown keys, wrong types).
+    public var shapeIssues: [ValidationIssue] = []
 
     public static let envelopeKeys: Set<String> = ["instance_id", "form", "version", "unit", "period", "answers", "revision", "replaces"]
 
@@ -26,29 +28,33 @@ public struct Submission: Sendable {
         guard case .object(let answerObject) = answers else {
             throw L("answers 应为对象", "answers must be an object")
         }
+        var issues: [ValidationIssue] = []
         for key in object.keys where !Self.envelopeKeys.contains(key) {
-            throw L("未知的键 “\(key)”(可用:\(Self.envelopeKeys.sorted().joined(separator: "、")))", "unknown key '\(key)' (use \(Self.envelopeKeys.sorted().joined(separator: ", ")))")
+            issues.append(ValidationIssue(path: key, field: key, code: .envelope, message: L("未知的键 “\(key)”(可用:\(Self.envelopeKeys.sorted().joined(separator: "、")))", "unknown key '\(key)' (use \(Self.envelopeKeys.sorted().joined(separator: ", ")))")))
         }
-        func text(_ key: String) throws(LocalizedText) -> String? {
+        func text(_ key: String) -> String? {
             switch object[key] {
             case nil, .null?: return nil
             case .string(let value)?: return value
             case .integer(let value)?: return String(value)
-            default: throw L("\(key) 应为文字", "\(key) must be a string")
+            default:
+                issues.append(ValidationIssue(path: key, field: key, code: .envelope, message: L("\(key) 应为文字", "\(key) must be a string")))
+                return nil
             }
         }
         self.answers = answerObject
-        instanceID = try text("instance_id")
-        formID = try text("form")
-        formVersion = try text("version")
-        unit = try text("unit")
-        period = try text("period")
+        instanceID = text("instance_id")
+        formID = text("form")
+        formVersion = text("version")
+        unit = text("unit")
+        period = text("period")
+        shapeIssues = issues
     }
 
     /// Checks the envelope against a form and registry: the unit code is
     /// valid, at the form's level and registered; the period has the form's type.
     public func envelopeIssues(for form: Form, registry: UnitRegistry?) -> [ValidationIssue] {
-        var issues: [ValidationIssue] = []
+        var issues = shapeIssues
         func add(_ field: String, _ message: LocalizedText) {
             issues.append(ValidationIssue(path: field, field: field, code: .envelope, message: message))
         }
@@ -130,7 +136,21 @@ public enum AnswerFile {
         }
         do {
             guard let node = try Yams.compose(yaml: text) else { return .object(JSONObject()) }
-            return try json(from: node, file: file)
+            guard case .mapping(let mapping) = node else { return try json(from: node, file: file) }
+            // Envelope values are identifiers, kept as written: `version: 2026.10`
+            // is the text "2026.10", not a number.
+            var object = JSONObject()
+            for (key, value) in mapping {
+                guard let name = key.scalar?.string else {
+                    throw AnswerFileError(file: file, line: key.mark?.line, message: L("键名应为文字", "keys must be plain text"))
+                }
+                if name != "answers", Submission.envelopeKeys.contains(name), let scalar = value.scalar {
+                    object[name] = .string(scalar.string)
+                } else {
+                    object[name] = try json(from: value, file: file)
+                }
+            }
+            return .object(object)
         } catch let error as AnswerFileError {
             throw error
         } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _) {
