@@ -253,7 +253,9 @@ private struct FormBuilder {
     }
 
     func readField(_ node: Node, insideRepeat: Bool) -> RawField? {
-        guard let entries = source.entries(node, what: L("字段", "a field"), field: nil, allowed: FormLoader.fieldKeys) else { return nil }
+        // The name first, so that every problem of the field can name it.
+        let declaredName = node.mapping?["name"]?.scalar?.string
+        guard let entries = source.entries(node, what: L("字段", "a field"), field: declaredName, allowed: FormLoader.fieldKeys) else { return nil }
         let line = entries.line
         var name = ""
         if let (nameLine, nameNode) = entries["name"], let text = source.string(nameNode, key: "name", field: nil) {
