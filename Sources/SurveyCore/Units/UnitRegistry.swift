@@ -98,9 +98,8 @@ public struct UnitRegistry: Sendable {
         }
         var body = text
         if body.hasPrefix("\u{FEFF}") { body.removeFirst() }
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
+        // "\r\n" is one Character in Swift, so both line ends are named.
+        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map(String.init)
         guard let header = lines.first, CSV.fields(header).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) == ["code", "name", "level", "parent"] else {
             throw RegistryError(issues: [RegistryIssue(file: file, line: 1, message: L("第一行应为表头 code,name,level,parent", "the first line must be the header code,name,level,parent"))])
         }
