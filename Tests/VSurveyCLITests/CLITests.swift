@@ -1,0 +1,235 @@
+import ArgumentParser
+import Foundation
+import SurveyCore
+import SurveyFixtures
+import Testing
+@testable import VSurveyCLI
+
+/// The output of one run of the built `vsurvey` binary.
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the built binary, from `directory` (the repository by default), in
+/// a clean environment with `LANG` set as given.
+func vsurvey(_ arguments: [String], in directory: URL = Fixtures.root, environment: [String: String] = [:]) throws -> Run {
+    let process = Process()
+    process.executableURL = try binary()
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+    env.merge(environment) { _, new in new }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// The `vsurvey` executable beside the test bundle, as SwiftPM builds it.
+func binary() throws -> URL {
+    let candidates = [
+        Bundle.main.bundleURL.appendingPathComponent("vsurvey"),
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vsurvey"),
+        Fixtures.root.appendingPathComponent(".build/debug/vsurvey"),
+    ]
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates[0].path])
+    }
+    return found
+}
+
+/// A scratch directory for one test.
+func scratchDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+let today = ["--today", "2026-11-26"]
+
+@Suite("The vsurvey command, run as a user runs it")
+struct CLITests {
+    @Test func checksTheShippedForms() throws {
+        let run = try vsurvey(["form", "check"])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("✓ forms/village-branch.yaml: village-branch@2026.1 村党组织建设情况调查"))
+        #expect(run.stdout.contains("forms/units/sample-county.csv: 单位名录"))
+        #expect(run.stdout.contains("全部 3 个表单通过检查"))
+    }
+
+    @Test func checkListsEveryProblemAndFails() throws {
+        let directory = try scratchDirectory()
+        let file = directory.appendingPathComponent("bad.yaml")
+        try """
+            settings:
+              form_id: bad
+              version: "1"
+              title: {zh: 坏}
+              period_type: annual
+              unit_level: village
+            survey:
+              - type: integr
+                name: a
+                label: A
+              - type: note
+                name: n
+                label: N
+                constraint: . > 1
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let run = try vsurvey(["form", "check", file.path, "forms/village-branch.yaml", "--lang", "en"])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("\(file.path):8: field 'a': unknown type 'integr'"), "\(run.stdout)")
+        #expect(run.stdout.contains("\(file.path):14: field 'n': a note field cannot have 'constraint'"))
+        #expect(run.stdout.contains("✓ forms/village-branch.yaml"))
+        #expect(run.stdout.contains("1 of 2 forms failed the check"))
+    }
+
+    @Test func validatesAValidSample() throws {
+        let run = try vsurvey(["form", "validate", "village-branch", "forms/samples/village-branch-valid.json"] + today)
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("130102001203 东关村"))
+        #expect(!run.stdout.contains("\u{1B}["), "no colour when not a terminal")
+    }
+
+    @Test func invalidSampleFailsWithTheRulesMessage() throws {
+        let file = "forms/samples/village-branch-invalid-age-sum.json"
+        let zh = try vsurvey(["form", "validate", "village-branch", file] + today)
+        #expect(zh.status == 1)
+        #expect(zh.stdout.contains("members_age_60_over(60岁及以上):四个年龄段人数之和应等于党员总数"), "\(zh.stdout)")
+        let en = try vsurvey(["form", "validate", "village-branch", file, "--lang", "en"] + today)
+        #expect(en.stdout.contains("members_age_60_over (Aged 60 and over): The four age groups must add up to the total number of members"), "\(en.stdout)")
+        let locale = try vsurvey(["form", "validate", "village-branch", file] + today, environment: ["LANG": "en_US.UTF-8"])
+        #expect(locale.stdout.contains("The four age groups"))
+    }
+
+    @Test func validateAsJSON() throws {
+        let run = try vsurvey(["form", "validate", "village-branch", "forms/samples/village-branch-invalid-member-birth-year-missing.json", "--json", "--lang", "en"] + today)
+        #expect(run.status == 1)
+        let result = try JSONParser().parse(run.stdout)
+        #expect(result["valid"] == false)
+        #expect(result["issues"]?.arrayValue?.first?["path"] == "committee_members[2].birth_year")
+        #expect(result["issues"]?.arrayValue?.first?["code"] == "required")
+        #expect(result["answers"]?["secretary_age"] != nil)
+    }
+
+    @Test func badAnswerFileSaysWhere() throws {
+        let directory = try scratchDirectory()
+        let file = directory.appendingPathComponent("broken.json")
+        try "{\n  \"members_total\": 12,\n  \"branch_type\" \"branch\"\n}\n".write(to: file, atomically: true, encoding: .utf8)
+        let run = try vsurvey(["form", "validate", "village-branch", file.path, "--lang", "en"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("\(file.path):3:17: expected ':' after the key"), "\(run.stderr)")
+    }
+
+    @Test func unknownFormListsTheForms() throws {
+        let run = try vsurvey(["form", "show", "village", "--lang", "en"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("no form 'village'. Forms available: cadre-team@2026.1, community-branch@2026.1, village-branch@2026.1"))
+    }
+
+    @Test func showsAFormAsAPersonReadsIt() throws {
+        let zh = try vsurvey(["form", "show", "village-branch"])
+        #expect(zh.status == 0)
+        #expect(zh.stdout.contains("1. 组织类型  [单选,必答]"))
+        #expect(zh.stdout.contains("党员总数(人)"))
+        #expect(zh.stdout.contains("其他“两委”成员  (重复组,0–15 条)"))
+        #expect(zh.stdout.contains("≤ 今天"))
+        #expect(zh.stdout.contains("汇总指标"))
+        let en = try vsurvey(["form", "show", "village-branch@2026.1", "--lang", "en"])
+        #expect(en.stdout.contains("1. Type of party organisation  [choose one, required]"))
+    }
+
+    @Test func listsForms() throws {
+        let run = try vsurvey(["form", "list", "--lang", "en"])
+        #expect(run.status == 0)
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[0].hasPrefix("form"))
+        #expect(run.stdout.contains("village-branch"))
+    }
+
+    @Test func formsFromAnotherDirectory() throws {
+        let directory = try scratchDirectory()
+        let run = try vsurvey(["form", "list", "--lang", "en"], in: directory)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("no forms directory"))
+        let explicit = try vsurvey(["form", "list", "--forms", Fixtures.formsDirectory.path], in: directory)
+        #expect(explicit.status == 0)
+        #expect(explicit.stdout.contains("village-branch"))
+        let environment = try vsurvey(["form", "list"], in: directory, environment: ["VSURVEY_FORMS": Fixtures.formsDirectory.path])
+        #expect(environment.stdout.contains("cadre-team"))
+    }
+
+    @Test func brokenRegistryStopsValidation() throws {
+        let directory = try scratchDirectory()
+        let forms = directory.appendingPathComponent("forms")
+        try FileManager.default.createDirectory(at: forms.appendingPathComponent("units"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"), to: forms.appendingPathComponent("village-branch.yaml"))
+        try "code,name,level,parent\n130102000000,县,county,\n13010200100,坏,township,130102000000\n".write(to: forms.appendingPathComponent("units/u.csv"), atomically: true, encoding: .utf8)
+        let sample = Fixtures.samplesDirectory.appendingPathComponent("village-branch-valid.json").path
+        let run = try vsurvey(["form", "validate", "village-branch", sample, "--lang", "en"] + today, in: directory)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("the unit registry has errors"))
+        #expect(run.stderr.contains("forms/units/u.csv:3: code '13010200100' is not 12 digits"), "\(run.stderr)")
+        let check = try vsurvey(["form", "check", "--lang", "en"], in: directory)
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("1 registry file has errors"))
+    }
+
+    @Test func evaluatesExpressions() throws {
+        let plain = try vsurvey(["expr", "1 + 2 * 3"])
+        #expect(plain.status == 0)
+        #expect(plain.stdout == "7 (number)\n")
+        let withForm = try vsurvey(["expr", "${secretary_age} >= 60 or ${committee_size}", "--form", "village-branch", "--answers", "forms/samples/village-branch-valid.json"] + today)
+        #expect(withForm.stdout == "true (boolean)\n", "\(withForm)")
+        let raw = try vsurvey(["expr", "${members_total} * 2", "--answers", "forms/samples/village-branch-valid.json"])
+        #expect(raw.status == 0)
+        #expect(raw.stdout.hasSuffix("(number)\n"))
+    }
+
+    @Test func expressionErrorPointsAtTheColumn() throws {
+        let run = try vsurvey(["expr", "1 + (2 * 3", "--lang", "en"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("column 5: '(' lacks its closing ')'"), "\(run.stderr)")
+        #expect(run.stdout == "1 + (2 * 3\n    ^\n")
+    }
+
+    @Test func helpExplains() throws {
+        let run = try vsurvey(["form", "validate", "--help"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("答案文件为 JSON 或 YAML"))
+        #expect(run.stdout.contains("--today"))
+    }
+}
+
+@Suite("Parsing the command line in process")
+struct CommandParsingTests {
+    @Test func rejectsAnUnknownLanguage() {
+        #expect(throws: (any Error).self) { try VSurvey.parseAsRoot(["form", "list", "--lang", "fr"]) }
+    }
+
+    @Test func rejectsABadToday() {
+        #expect(throws: (any Error).self) { try VSurvey.parseAsRoot(["form", "list", "--today", "2026-02-30"]) }
+    }
+
+    @Test func requiresTheAnswersFile() {
+        #expect(throws: (any Error).self) { try VSurvey.parseAsRoot(["form", "validate", "village-branch"]) }
+    }
+
+    @Test func parsesValidate() throws {
+        let command = try VSurvey.parseAsRoot(["form", "validate", "village-branch", "a.json", "--json", "--lang", "en"])
+        let validate = try #require(command as? FormCommand.Validate)
+        #expect(validate.form == "village-branch")
+        #expect(validate.json)
+        #expect(validate.options.language == .en)
+    }
+}
