@@ -76,7 +76,9 @@ public struct VillageBranchGenerator {
         let operating = chance(0.1) ? 0 : int(0...(income / 1000)) * 1000
         a.appendUnique("collective_income", .integer(income))
         a.appendUnique("operating_income", .integer(operating))
-        a.appendUnique("income_sources", operating == 0 && income == 0 ? ["none"] : .array(pickSome(["land", "rental", "enterprise", "cooperative", "services", "assets", "other"])))
+        a.appendUnique(
+            "income_sources",
+            operating == 0 && income == 0 ? ["none"] : .array(pickSome(["land", "rental", "enterprise", "cooperative", "services", "assets", "other"])))
         a.appendUnique("collective_assets", .integer(int(0...5000) * 1000))
         a.appendUnique("collective_debt", .integer(int(0...800) * 1000))
         a.appendUnique("office_funding", .integer(int(10...80) * 1000))

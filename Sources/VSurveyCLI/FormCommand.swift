@@ -27,13 +27,17 @@ extension FormCommand {
                     String(form.fields.filter { $0.type.holdsValue && !$0.isComputed }.count),
                 ]
             }
-            let header = console.language == .zh
+            let header =
+                console.language == .zh
                 ? ["表单", "版本", "标题", "周期", "填报单位", "题数"]
                 : ["form", "version", "title", "period", "unit level", "questions"]
             console.table(header, rows)
             if !catalog.problems.isEmpty {
                 let files = Set(catalog.problems.map(\.file)).sorted()
-                console.error(L("以下表单有错误,未载入(运行 vsurvey form check 查看):\(files.joined(separator: "、"))", "these forms have errors and were not loaded (run vsurvey form check): \(files.joined(separator: ", "))"))
+                console.error(
+                    L(
+                        "以下表单有错误,未载入(运行 vsurvey form check 查看):\(files.joined(separator: "、"))",
+                        "these forms have errors and were not loaded (run vsurvey form check): \(files.joined(separator: ", "))"))
             }
             if !catalog.registryProblems.isEmpty {
                 console.error(L("单位名录有错误(运行 vsurvey form check 查看)", "the unit registry has errors (run vsurvey form check)"))
@@ -61,7 +65,9 @@ extension FormCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "检查表单文件,列出全部问题 / Check form files and list every problem",
-            discussion: "不给文件时检查表单目录中的全部表单和单位名录。退出码:0 全部通过,1 有问题。\nWithout files, checks every form and the unit registry in the forms directory. Exit status 0 when all are sound, 1 otherwise.")
+            discussion:
+                "不给文件时检查表单目录中的全部表单和单位名录。退出码:0 全部通过,1 有问题。\nWithout files, checks every form and the unit registry in the forms directory. Exit status 0 when all are sound, 1 otherwise."
+        )
 
         @OptionGroup var options: GlobalOptions
 
@@ -90,7 +96,9 @@ extension FormCommand {
                     console.out(console.green("✓") + " \(display): \(form.id)@\(form.version) " + form.title.text(console.language))
                 } catch let error as FormLoadError {
                     failed += 1
-                    console.out(console.red("✗") + " \(display): " + console.text(L("\(error.issues.count) 个问题", "\(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")))
+                    console.out(
+                        console.red("✗") + " \(display): "
+                            + console.text(L("\(error.issues.count) 个问题", "\(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")))
                     for issue in error.issues { console.out("  " + issue.rendered(console.language)) }
                 }
             }
@@ -101,12 +109,19 @@ extension FormCommand {
                     let counts = UnitLevel.allCases.compactMap { level -> String? in
                         let count = registry.units.filter { $0.level == level }.count
                         guard count > 0 else { return nil }
-                        return console.language == .zh ? "\(level.label.zh) \(count) 个" : "\(count) \(level.rawValue)\(count == 1 ? "" : level == .community ? "" : "s")"
+                        return console.language == .zh
+                            ? "\(level.label.zh) \(count) 个" : "\(count) \(level.rawValue)\(count == 1 ? "" : level == .community ? "" : "s")"
                     }
-                    console.out(console.green("✓") + " \(url.relativePath): " + console.text(L("单位名录,", "unit registry: ")) + counts.joined(separator: console.language == .zh ? "," : ", "))
+                    console.out(
+                        console.green("✓") + " \(url.relativePath): " + console.text(L("单位名录,", "unit registry: "))
+                            + counts.joined(separator: console.language == .zh ? "," : ", "))
                 } catch let error as RegistryError {
                     failedRegistries += 1
-                    console.out(console.red("✗") + " \(url.relativePath): " + console.text(L("单位名录有 \(error.issues.count) 个问题", "the unit registry has \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")))
+                    console.out(
+                        console.red("✗") + " \(url.relativePath): "
+                            + console.text(
+                                L("单位名录有 \(error.issues.count) 个问题", "the unit registry has \(error.issues.count) problem\(error.issues.count == 1 ? "" : "s")")
+                            ))
                     for issue in error.issues { console.out("  " + issue.rendered(console.language)) }
                 }
             }
@@ -126,7 +141,9 @@ extension FormCommand {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "按表单检查一份答案文件 / Check an answers file against a form",
-            discussion: "答案文件为 JSON 或 YAML:可以是含 form、unit、period、answers 的完整调查,也可以只有答案。有错误时退出码为 1。\nThe file is JSON or YAML: a whole survey with form, unit, period and answers, or the answers alone. Exit status 1 when there is any error.")
+            discussion:
+                "答案文件为 JSON 或 YAML:可以是含 form、unit、period、answers 的完整调查,也可以只有答案。有错误时退出码为 1。\nThe file is JSON or YAML: a whole survey with form, unit, period and answers, or the answers alone. Exit status 1 when there is any error."
+        )
 
         @OptionGroup var options: GlobalOptions
 
@@ -162,9 +179,10 @@ extension FormCommand {
             let issues = submission.envelopeIssues(for: form, registry: registry) + result.issues
             if json {
                 func list(_ items: [ValidationIssue]) -> JSONValue {
-                    .array(items.map { issue in
-                        ["path": .string(issue.path), "code": .string(issue.code.rawValue), "message": .string(issue.message.text(console.language))]
-                    })
+                    .array(
+                        items.map { issue in
+                            ["path": .string(issue.path), "code": .string(issue.code.rawValue), "message": .string(issue.message.text(console.language))]
+                        })
                 }
                 let object: JSONValue = [
                     "valid": .bool(issues.isEmpty),
@@ -176,7 +194,11 @@ extension FormCommand {
             } else {
                 report(issues, form: form, submission: submission, registry: registry, console: console)
                 for warning in result.warnings {
-                    console.out("  " + console.dim(console.text(L("提示:", "note: ")) + warning.path + (console.language == .zh ? ":" : ": ") + warning.message.text(console.language)))
+                    console.out(
+                        "  "
+                            + console.dim(
+                                console.text(L("提示:", "note: ")) + warning.path + (console.language == .zh ? ":" : ": ")
+                                    + warning.message.text(console.language)))
                 }
             }
             if !issues.isEmpty { throw ExitCode.failure }
@@ -193,7 +215,8 @@ extension FormCommand {
                 console.out(console.green("✓ ") + console.text(L("\(answers):通过检查(\(what))", "\(answers): valid (\(what))")))
                 return
             }
-            console.out(console.red("✗ ") + console.text(L("\(answers):\(issues.count) 个问题", "\(answers): \(issues.count) problem\(issues.count == 1 ? "" : "s")")))
+            console.out(
+                console.red("✗ ") + console.text(L("\(answers):\(issues.count) 个问题", "\(answers): \(issues.count) problem\(issues.count == 1 ? "" : "s")")))
             for issue in issues {
                 var place = issue.path
                 if let label = form.field(named: issue.field)?.label?.text(console.language) {

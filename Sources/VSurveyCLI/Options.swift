@@ -45,7 +45,10 @@ struct GlobalOptions: ParsableArguments {
     func catalog(_ console: Console) throws -> FormCatalog {
         let directories = formDirectories
         guard !directories.isEmpty else {
-            console.error(L("找不到表单目录:当前目录下没有 forms/,请用 --forms 或 VSURVEY_FORMS 指定", "no forms directory: there is no ./forms here; name one with --forms or VSURVEY_FORMS"))
+            console.error(
+                L(
+                    "找不到表单目录:当前目录下没有 forms/,请用 --forms 或 VSURVEY_FORMS 指定",
+                    "no forms directory: there is no ./forms here; name one with --forms or VSURVEY_FORMS"))
             throw ExitCode.failure
         }
         return FormCatalog(directories: directories)
@@ -66,7 +69,8 @@ struct GlobalOptions: ParsableArguments {
     func form(_ reference: String, in catalog: FormCatalog, _ console: Console) throws -> Form {
         if let form = catalog.form(reference) { return form }
         let known = catalog.allForms.map { "\($0.id)@\($0.version)" }.joined(separator: ", ")
-        var message = L("找不到表单 “\(reference)”。现有表单:\(known.isEmpty ? "无" : known)", "no form '\(reference)'. Forms available: \(known.isEmpty ? "none" : known)")
+        var message = L(
+            "找不到表单 “\(reference)”。现有表单:\(known.isEmpty ? "无" : known)", "no form '\(reference)'. Forms available: \(known.isEmpty ? "none" : known)")
         if !catalog.problems.isEmpty {
             message.zh += "\n有表单无法载入,请运行 vsurvey form check 查看"
             message.en! += "\nsome forms could not be loaded; run vsurvey form check to see why"

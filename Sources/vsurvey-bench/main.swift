@@ -87,7 +87,10 @@ let averageBytes = texts.reduce(0) { $0 + $1.utf8.count } / max(texts.count, 1)
 if !onlyValidate {
     print(String(format: "form load (YAML, checks, plan):   %8.2f ms per load", microseconds(loadTime) / Double(loadRuns) / 1000))
 }
-print(String(format: "validate:                          %8.2f µs per survey  (%.2f s for %d; %d invalid, %d issues)", perSurvey, microseconds(validateTime) / 1e6, count, invalid, issues))
+print(
+    String(
+        format: "validate:                          %8.2f µs per survey  (%.2f s for %d; %d invalid, %d issues)", perSurvey, microseconds(validateTime) / 1e6,
+        count, invalid, issues))
 if !onlyValidate {
     print(String(format: "parse JSON + validate:             %8.2f µs per survey  (%d surveys of ~%d bytes)", perParsed, texts.count, averageBytes))
 }

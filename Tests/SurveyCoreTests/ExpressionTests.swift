@@ -4,9 +4,9 @@ import Testing
 /// The answers every expression case is evaluated against.
 private let answers: JSONObject = {
     let document: JSONValue = [
-    "a": 5, "b": 2, "zero": 0, "neg": -3, "half": 0.5, "s": "abc", "num_text": "12", "empty": "", "nothing": nil,
-    "yes": "yes", "multi": ["x", "y"], "d": "2026-03-15", "cn": "东关村",
-    "items": [["v": 1, "w": "p"], ["v": 2, "w": "q"], ["v": 3, "w": ""]],
+        "a": 5, "b": 2, "zero": 0, "neg": -3, "half": 0.5, "s": "abc", "num_text": "12", "empty": "", "nothing": nil,
+        "yes": "yes", "multi": ["x", "y"], "d": "2026-03-15", "cn": "东关村",
+        "items": [["v": 1, "w": "p"], ["v": 2, "w": "q"], ["v": 3, "w": ""]],
     ]
     return document.objectValue!
 }()
@@ -278,7 +278,11 @@ struct ExpressionTests {
 
     @Test func parserKeepsPrecedence() throws {
         let tree = try ExpressionParser.parse("1 or 2 and 3 = 4 + 5 * 6")
-        #expect(tree == .binary(.or, .number(1), .binary(.and, .number(2), .binary(.equal, .number(3), .binary(.plus, .number(4), .binary(.times, .number(5), .number(6)))))))
+        #expect(
+            tree
+                == .binary(
+                    .or, .number(1), .binary(.and, .number(2), .binary(.equal, .number(3), .binary(.plus, .number(4), .binary(.times, .number(5), .number(6)))))
+                ))
     }
 
     @Test func referencesAreListedInOrder() throws {

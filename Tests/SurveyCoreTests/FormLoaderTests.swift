@@ -85,11 +85,14 @@ struct FormLoaderTests {
     }
 
     @Test func missingChoiceList() {
-        expectProblem(withField("  - type: select_one shapes\n    name: shape\n    label: X\n"), line: 22, field: "shape", "choice list 'shapes' does not exist")
+        expectProblem(
+            withField("  - type: select_one shapes\n    name: shape\n    label: X\n"), line: 22, field: "shape", "choice list 'shapes' does not exist")
     }
 
     @Test func referenceToMissingField() {
-        expectProblem(withField("  - type: text\n    name: x\n    label: X\n    relevant: ${total} > 0 and ${nope} = 1\n"), line: 25, field: "x", "${nope}, which does not exist", column: 18)
+        expectProblem(
+            withField("  - type: text\n    name: x\n    label: X\n    relevant: ${total} > 0 and ${nope} = 1\n"), line: 25, field: "x",
+            "${nope}, which does not exist", column: 18)
     }
 
     @Test func calculationCycle() {
@@ -102,12 +105,14 @@ struct FormLoaderTests {
     }
 
     @Test func relevanceCycle() {
-        let yaml = withField("  - type: text\n    name: a\n    label: A\n    relevant: ${b} = 'x'\n  - type: text\n    name: b\n    label: B\n    relevant: ${a} = 'y'\n")
+        let yaml = withField(
+            "  - type: text\n    name: a\n    label: A\n    relevant: ${b} = 'x'\n  - type: text\n    name: b\n    label: B\n    relevant: ${a} = 'y'\n")
         expectProblem(yaml, line: 22, field: "a", "cycle")
     }
 
     @Test func constraintOnNote() {
-        expectProblem(withField("  - type: note\n    name: n\n    label: N\n    constraint: . > 1\n"), line: 25, field: "n", "a note field cannot have 'constraint'")
+        expectProblem(
+            withField("  - type: note\n    name: n\n    label: N\n    constraint: . > 1\n"), line: 25, field: "n", "a note field cannot have 'constraint'")
     }
 
     @Test func expressionThatDoesNotParse() {
@@ -115,7 +120,8 @@ struct FormLoaderTests {
     }
 
     @Test func repeatMaxBelowMin() {
-        let yaml = withField("  - type: repeat\n    name: r\n    label: R\n    min_count: 3\n    max_count: 2\n    children:\n      - {type: text, name: t, label: T}\n")
+        let yaml = withField(
+            "  - type: repeat\n    name: r\n    label: R\n    min_count: 3\n    max_count: 2\n    children:\n      - {type: text, name: t, label: T}\n")
         expectProblem(yaml, line: 26, field: "r", "max_count (2) is below min_count (3)")
     }
 
@@ -128,7 +134,9 @@ struct FormLoaderTests {
     }
 
     @Test func misspeltKeyGetsASuggestion() {
-        expectProblem(withField("  - type: text\n    name: x\n    label: X\n    requried: true\n"), line: 25, field: "x", "unknown key 'requried'; did you mean 'required'?")
+        expectProblem(
+            withField("  - type: text\n    name: x\n    label: X\n    requried: true\n"), line: 25, field: "x",
+            "unknown key 'requried'; did you mean 'required'?")
     }
 
     @Test func unquotedCommaInALabel() {
@@ -148,7 +156,8 @@ struct FormLoaderTests {
     }
 
     @Test func defaultNotAChoice() {
-        expectProblem(withField("  - type: select_one colour\n    name: x\n    label: X\n    default: green\n"), line: 25, field: "x", "default 'green' is not valid")
+        expectProblem(
+            withField("  - type: select_one colour\n    name: x\n    label: X\n    default: green\n"), line: 25, field: "x", "default 'green' is not valid")
     }
 
     @Test func duplicateChoice() {
@@ -157,7 +166,9 @@ struct FormLoaderTests {
     }
 
     @Test func nestedRepeat() {
-        let yaml = withField("  - type: repeat\n    name: r\n    label: R\n    children:\n      - type: repeat\n        name: inner\n        label: I\n        children:\n          - {type: text, name: t, label: T}\n")
+        let yaml = withField(
+            "  - type: repeat\n    name: r\n    label: R\n    children:\n      - type: repeat\n        name: inner\n        label: I\n        children:\n          - {type: text, name: t, label: T}\n"
+        )
         expectProblem(yaml, line: 26, field: "inner", "repeats inside repeats are not supported")
     }
 
@@ -170,7 +181,9 @@ struct FormLoaderTests {
     }
 
     @Test func readOnlyWithoutValue() {
-        expectProblem(withField("  - type: integer\n    name: x\n    label: X\n    read_only: true\n"), line: 25, field: "x", "read-only field needs a default or a calculation")
+        expectProblem(
+            withField("  - type: integer\n    name: x\n    label: X\n    read_only: true\n"), line: 25, field: "x",
+            "read-only field needs a default or a calculation")
     }
 
     @Test func invalidFieldName() {
@@ -178,7 +191,9 @@ struct FormLoaderTests {
     }
 
     @Test func badPeriodType() {
-        expectProblem(base.replacingOccurrences(of: "period_type: annual", with: "period_type: yearly"), line: 5, field: nil, "period_type must be annual, quarterly or monthly")
+        expectProblem(
+            base.replacingOccurrences(of: "period_type: annual", with: "period_type: yearly"), line: 5, field: nil,
+            "period_type must be annual, quarterly or monthly")
     }
 
     @Test func missingSetting() {
@@ -186,36 +201,39 @@ struct FormLoaderTests {
     }
 
     @Test func yamlSyntaxError() {
-        expectProblem(base.replacingOccurrences(of: "  - type: integer\n    name: total", with: "  - type: integer\n   name: total"), line: 11, field: nil, "YAML syntax error")
+        expectProblem(
+            base.replacingOccurrences(of: "  - type: integer\n    name: total", with: "  - type: integer\n   name: total"), line: 11, field: nil,
+            "YAML syntax error")
     }
 
     @Test func indicatorProblems() {
-        let yaml = base + """
-            indicators:
-              - name: a
-                type: median
-                label: A
-                value: ${total}
-              - name: b
-                type: ratio
-                label: B
-                numerator: ${total}
-              - name: c
-                type: count
-                label: C
-                condition: ${missing} = 1
-              - name: d
-                type: sum
-                label: D
-                value: ${total}
-                watch: true
-              - name: e
-                type: share
-                label: E
-                condition: ${part} > 0
-                format: percentage
+        let yaml =
+            base + """
+                indicators:
+                  - name: a
+                    type: median
+                    label: A
+                    value: ${total}
+                  - name: b
+                    type: ratio
+                    label: B
+                    numerator: ${total}
+                  - name: c
+                    type: count
+                    label: C
+                    condition: ${missing} = 1
+                  - name: d
+                    type: sum
+                    label: D
+                    value: ${total}
+                    watch: true
+                  - name: e
+                    type: share
+                    label: E
+                    condition: ${part} > 0
+                    format: percentage
 
-            """
+                """
         let found = problems(yaml)
         let messages = found.map { "\($0.line) \($0.field ?? "") \($0.message.text(.en))" }
         #expect(found.count == 5, "\(messages)")
@@ -227,7 +245,8 @@ struct FormLoaderTests {
     }
 
     @Test func everyProblemIsReportedAtOnce() {
-        let yaml = withField("""
+        let yaml = withField(
+            """
               - type: integr
                 name: a
                 label: A

@@ -6,16 +6,17 @@ import Testing
 @Suite("Unit codes and the registry")
 struct UnitRegistryTests {
     static let header = "code,name,level,parent\n"
-    static let good = header + """
-        130102000000,示范县,county,
-        130102001000,城关镇,township,130102000000
-        130102001201,东关村,village,130102001000
-        130102001202,西关村,village,130102001000
-        130102001001,城关社区,community,130102001000
-        130102002000,河西镇,township,130102000000
-        130102002201,河西村,village,130102002000
+    static let good =
+        header + """
+            130102000000,示范县,county,
+            130102001000,城关镇,township,130102000000
+            130102001201,东关村,village,130102001000
+            130102001202,西关村,village,130102001000
+            130102001001,城关社区,community,130102001000
+            130102002000,河西镇,township,130102000000
+            130102002201,河西村,village,130102002000
 
-        """
+            """
 
     @Test func codesAndPrefixes() throws {
         let village = try #require(UnitCode("130102001203"))

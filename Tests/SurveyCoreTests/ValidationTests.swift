@@ -152,8 +152,14 @@ struct ValidationTests {
         answers["income_sources"] = ["none"]
         answers["weak_economy"] = "no"
         answers["committee_members"] = .array([
-            ["position": "director", "sex": "female", "birth_year": 1980, "education": "college", "is_party_member": "yes", "cross_post": "no", "annual_pay": 30000],
-            ["position": "committee_member", "sex": "male", "birth_year": 1990, "education": "college", "is_party_member": "no", "cross_post": "no", "annual_pay": 20000],
+            [
+                "position": "director", "sex": "female", "birth_year": 1980, "education": "college", "is_party_member": "yes", "cross_post": "no",
+                "annual_pay": 30000,
+            ],
+            [
+                "position": "committee_member", "sex": "male", "birth_year": 1990, "education": "college", "is_party_member": "no", "cross_post": "no",
+                "annual_pay": 20000,
+            ],
         ])
         let result = form.validate(answers, today: today)
         #expect(result.issues.isEmpty, "\(result.issues)")
@@ -254,7 +260,12 @@ struct SampleTests {
         let form: String
         let path: String
         let code: String
-        let message_zh: String
+        let messageZh: String
+
+        enum CodingKeys: String, CodingKey {
+            case form, path, code
+            case messageZh = "message_zh"
+        }
     }
 
     static let expectations: [String: Expectation] = {
@@ -301,12 +312,12 @@ struct SampleTests {
         let issue = try #require(found.first)
         #expect(issue.path == expected.path, "\(name)")
         #expect(issue.code.rawValue == expected.code, "\(name)")
-        #expect(issue.message.zh.contains(expected.message_zh), "\(name): \(issue.message.zh)")
+        #expect(issue.message.zh.contains(expected.messageZh), "\(name): \(issue.message.zh)")
         #expect(issue.message.en?.isEmpty == false)
     }
 
     @Test func distinctRulesAreBroken() {
-        let rules = Set(Self.expectations.values.map { "\($0.form) \($0.path) \($0.code) \($0.message_zh)" })
+        let rules = Set(Self.expectations.values.map { "\($0.form) \($0.path) \($0.code) \($0.messageZh)" })
         #expect(rules.count == Self.expectations.count)
     }
 }

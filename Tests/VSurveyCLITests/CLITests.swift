@@ -3,6 +3,7 @@ import Foundation
 import SurveyCore
 import SurveyFixtures
 import Testing
+
 @testable import VSurveyCLI
 
 /// The output of one run of the built `vsurvey` binary.
@@ -69,22 +70,22 @@ struct CLITests {
         let directory = try scratchDirectory()
         let file = directory.appendingPathComponent("bad.yaml")
         try """
-            settings:
-              form_id: bad
-              version: "1"
-              title: {zh: 坏}
-              period_type: annual
-              unit_level: village
-            survey:
-              - type: integr
-                name: a
-                label: A
-              - type: note
-                name: n
-                label: N
-                constraint: . > 1
+        settings:
+          form_id: bad
+          version: "1"
+          title: {zh: 坏}
+          period_type: annual
+          unit_level: village
+        survey:
+          - type: integr
+            name: a
+            label: A
+          - type: note
+            name: n
+            label: N
+            constraint: . > 1
 
-            """.write(to: file, atomically: true, encoding: .utf8)
+        """.write(to: file, atomically: true, encoding: .utf8)
         let run = try vsurvey(["form", "check", file.path, "forms/village-branch.yaml", "--lang", "en"])
         #expect(run.status == 1)
         #expect(run.stdout.contains("\(file.path):8: field 'a': unknown type 'integr'"), "\(run.stdout)")
@@ -112,7 +113,8 @@ struct CLITests {
     }
 
     @Test func validateAsJSON() throws {
-        let run = try vsurvey(["form", "validate", "village-branch", "forms/samples/village-branch-invalid-member-birth-year-missing.json", "--json", "--lang", "en"] + today)
+        let run = try vsurvey(
+            ["form", "validate", "village-branch", "forms/samples/village-branch-invalid-member-birth-year-missing.json", "--json", "--lang", "en"] + today)
         #expect(run.status == 1)
         let result = try JSONParser().parse(run.stdout)
         #expect(result["valid"] == false)
@@ -173,8 +175,10 @@ struct CLITests {
         let directory = try scratchDirectory()
         let forms = directory.appendingPathComponent("forms")
         try FileManager.default.createDirectory(at: forms.appendingPathComponent("units"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"), to: forms.appendingPathComponent("village-branch.yaml"))
-        try "code,name,level,parent\n130102000000,县,county,\n13010200100,坏,township,130102000000\n".write(to: forms.appendingPathComponent("units/u.csv"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            at: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"), to: forms.appendingPathComponent("village-branch.yaml"))
+        try "code,name,level,parent\n130102000000,县,county,\n13010200100,坏,township,130102000000\n".write(
+            to: forms.appendingPathComponent("units/u.csv"), atomically: true, encoding: .utf8)
         let sample = Fixtures.samplesDirectory.appendingPathComponent("village-branch-valid.json").path
         let run = try vsurvey(["form", "validate", "village-branch", sample, "--lang", "en"] + today, in: directory)
         #expect(run.status == 1)
@@ -189,7 +193,8 @@ struct CLITests {
         let plain = try vsurvey(["expr", "1 + 2 * 3"])
         #expect(plain.status == 0)
         #expect(plain.stdout == "7 (number)\n")
-        let withForm = try vsurvey(["expr", "${secretary_age} >= 60 or ${committee_size}", "--form", "village-branch", "--answers", "forms/samples/village-branch-valid.json"] + today)
+        let withForm = try vsurvey(
+            ["expr", "${secretary_age} >= 60 or ${committee_size}", "--form", "village-branch", "--answers", "forms/samples/village-branch-valid.json"] + today)
         #expect(withForm.stdout == "true (boolean)\n", "\(withForm)")
         let raw = try vsurvey(["expr", "${members_total} * 2", "--answers", "forms/samples/village-branch-valid.json"])
         #expect(raw.status == 0)

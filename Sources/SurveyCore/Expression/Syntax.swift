@@ -16,10 +16,16 @@ public struct ExpressionError: Error, Sendable, Equatable, CustomStringConvertib
 /// The binary operators, in XPath 1.0 spelling.
 public enum BinaryOperator: String, Sendable, CaseIterable {
     case or, and
-    case equal = "=", notEqual = "!="
-    case less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
-    case plus = "+", minus = "-"
-    case times = "*", div, mod
+    case equal = "="
+    case notEqual = "!="
+    case less = "<"
+    case lessOrEqual = "<="
+    case greater = ">"
+    case greaterOrEqual = ">="
+    case plus = "+"
+    case minus = "-"
+    case times = "*"
+    case div, mod
 
     /// Binding strength: a larger number binds tighter (XPath 1.0 §3).
     var precedence: Int {

@@ -147,7 +147,6 @@ public final class Field: Sendable {
     /// engine does not compute.
     public let takesAnswer: Bool
 
-
     init(
         name: String,
         type: FieldType,

@@ -57,9 +57,13 @@ public enum FormLoader {
         if let yaml = error as? YamlError {
             switch yaml {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                return FormIssue(file: file, line: mark.line, message: L("YAML 语法错误:\(problem)(第 \(mark.column) 列)", "YAML syntax error: \(problem) (column \(mark.column))"))
+                return FormIssue(
+                    file: file, line: mark.line, message: L("YAML 语法错误:\(problem)(第 \(mark.column) 列)", "YAML syntax error: \(problem) (column \(mark.column))")
+                )
             case .duplicatedKeysInMapping(let duplicates, let context):
-                return FormIssue(file: file, line: context.mark.line, message: L("键重复:\(duplicates.joined(separator: "、"))", "duplicate keys: \(duplicates.joined(separator: ", "))"))
+                return FormIssue(
+                    file: file, line: context.mark.line,
+                    message: L("键重复:\(duplicates.joined(separator: "、"))", "duplicate keys: \(duplicates.joined(separator: ", "))"))
             default:
                 break
             }
@@ -198,7 +202,11 @@ private struct FormBuilder {
         if let (line, value) = entries["unit_level"], let text = source.string(value, key: "unit_level", field: nil) {
             unitLevel = UnitLevel(rawValue: text)
             if unitLevel == nil {
-                issue(line, nil, L("unit_level “\(text)” 无效(可用:\(UnitLevel.allCases.map(\.rawValue).joined(separator: "、")))", "unit_level '\(text)' is not valid (use one of \(UnitLevel.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                issue(
+                    line, nil,
+                    L(
+                        "unit_level “\(text)” 无效(可用:\(UnitLevel.allCases.map(\.rawValue).joined(separator: "、")))",
+                        "unit_level '\(text)' is not valid (use one of \(UnitLevel.allCases.map(\.rawValue).joined(separator: ", ")))"))
             }
         }
         var constants: [(name: String, value: Value)] = []
@@ -214,7 +222,8 @@ private struct FormBuilder {
             }
         }
         guard let id, let version, let title, let periodType, let unitLevel else { return nil }
-        return Settings(id: id, version: version, title: title, periodType: periodType, unitLevel: unitLevel, defaultLanguage: defaultLanguage, constants: constants)
+        return Settings(
+            id: id, version: version, title: title, periodType: periodType, unitLevel: unitLevel, defaultLanguage: defaultLanguage, constants: constants)
     }
 
     func readChoiceList(name: String, node: Node) -> ChoiceList? {
@@ -262,7 +271,11 @@ private struct FormBuilder {
             if FieldName.isValid(text) {
                 name = text
             } else {
-                issue(nameLine, text, L("字段名 “\(text)” 无效:应以字母或 _ 开头,只含字母、数字、_、-、.", "field name '\(text)' is not valid: start with a letter or _, then letters, digits, _, - or ."))
+                issue(
+                    nameLine, text,
+                    L(
+                        "字段名 “\(text)” 无效:应以字母或 _ 开头,只含字母、数字、_、-、.",
+                        "field name '\(text)' is not valid: start with a letter or _, then letters, digits, _, - or ."))
             }
         } else if entries["name"] == nil {
             issue(line, nil, L("字段缺少 name", "a field has no name"))
@@ -334,7 +347,11 @@ private struct FormBuilder {
                 if let parsed = IndicatorFormat(rawValue: text) {
                     format = parsed
                 } else {
-                    issue(formatLine, name, L("未知格式 “\(text)”(可用:\(IndicatorFormat.allCases.map(\.rawValue).joined(separator: "、")))", "unknown format '\(text)' (use one of \(IndicatorFormat.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                    issue(
+                        formatLine, name,
+                        L(
+                            "未知格式 “\(text)”(可用:\(IndicatorFormat.allCases.map(\.rawValue).joined(separator: "、")))",
+                            "unknown format '\(text)' (use one of \(IndicatorFormat.allCases.map(\.rawValue).joined(separator: ", ")))"))
                 }
             }
             var scale = 1.0
@@ -355,14 +372,20 @@ private struct FormBuilder {
                 "ratio": ["numerator", "denominator", "scale"], "completeness": [],
             ]
             guard let typeKeys = allowedKeys[typeName] else {
-                issue(typeLine, name, L("未知指标类型 “\(typeName)”(可用:sum、average、count、share、ratio、completeness)", "unknown indicator type '\(typeName)' (use sum, average, count, share, ratio or completeness)"))
+                issue(
+                    typeLine, name,
+                    L(
+                        "未知指标类型 “\(typeName)”(可用:sum、average、count、share、ratio、completeness)",
+                        "unknown indicator type '\(typeName)' (use sum, average, count, share, ratio or completeness)"))
                 continue
             }
             for key in ["value", "condition", "numerator", "denominator", "scale"] where entries[key] != nil && !typeKeys.contains(key) {
                 issue(entries[key]!.line, name, L("\(typeName) 指标不使用 “\(key)”", "a \(typeName) indicator takes no '\(key)'"))
             }
             if watch && !["count", "share", "completeness"].contains(typeName) {
-                issue(entries["watch"]!.line, name, L("只有 count、share 和 completeness 指标可以设 watch", "only count, share and completeness indicators can have watch"))
+                issue(
+                    entries["watch"]!.line, name, L("只有 count、share 和 completeness 指标可以设 watch", "only count, share and completeness indicators can have watch")
+                )
             }
             let kind: Indicator.Kind?
             switch typeName {
@@ -436,9 +459,13 @@ private struct FieldCompiler {
             }
             if !item.name.isEmpty {
                 if let first = indexByName[item.name] {
-                    issue(item.line, item.name, L("字段名 “\(item.name)” 重复(第 \(raw[first].line) 行已有)", "duplicate field name '\(item.name)' (first on line \(raw[first].line))"))
+                    issue(
+                        item.line, item.name,
+                        L("字段名 “\(item.name)” 重复(第 \(raw[first].line) 行已有)", "duplicate field name '\(item.name)' (first on line \(raw[first].line))"))
                 } else if constants.contains(where: { $0.name == item.name }) {
-                    issue(item.line, item.name, L("字段名 “\(item.name)” 与 settings.constants 中的常量同名", "field name '\(item.name)' is also the name of a constant in settings.constants"))
+                    issue(
+                        item.line, item.name,
+                        L("字段名 “\(item.name)” 与 settings.constants 中的常量同名", "field name '\(item.name)' is also the name of a constant in settings.constants"))
                 } else {
                     indexByName[item.name] = index
                 }
@@ -471,7 +498,9 @@ private struct FieldCompiler {
         do {
             tree = try ExpressionParser.parse(text)
         } catch {
-            issue(line, field, L("表达式 “\(text)” 有误:\(error.message.zh)", "expression '\(text)' does not parse: \(error.message.en ?? error.message.zh)"), column: error.column)
+            issue(
+                line, field, L("表达式 “\(text)” 有误:\(error.message.zh)", "expression '\(text)' does not parse: \(error.message.en ?? error.message.zh)"),
+                column: error.column)
             return nil
         }
         let (bound, errors) = ExpressionBinder(scope: scope, resolve: resolve).bind(tree)
@@ -540,18 +569,32 @@ private struct FieldCompiler {
         if let (line, value) = text("data_type") {
             dataType = DataType(rawValue: value)
             if dataType == nil {
-                issue(line, name, L("data_type “\(value)” 无效(可用:\(DataType.allCases.map(\.rawValue).joined(separator: "、")))", "data_type '\(value)' is not valid (use one of \(DataType.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                issue(
+                    line, name,
+                    L(
+                        "data_type “\(value)” 无效(可用:\(DataType.allCases.map(\.rawValue).joined(separator: "、")))",
+                        "data_type '\(value)' is not valid (use one of \(DataType.allCases.map(\.rawValue).joined(separator: ", ")))"))
             }
         }
 
         // Keys that do not fit the type.
         switch type {
         case .note:
-            forbid(["constraint", "constraint_message", "required", "required_message", "calculation", "default", "min", "max", "data_type"], L("说明不接受回答", "a note takes no answer"))
+            forbid(
+                ["constraint", "constraint_message", "required", "required_message", "calculation", "default", "min", "max", "data_type"],
+                L("说明不接受回答", "a note takes no answer"))
         case .group:
-            forbid(["constraint", "constraint_message", "required", "required_message", "calculation", "default", "min", "max", "data_type", "read_only", "measure"], L("分组本身没有答案", "a group holds no answer itself"))
+            forbid(
+                [
+                    "constraint", "constraint_message", "required", "required_message", "calculation", "default", "min", "max", "data_type", "read_only",
+                    "measure",
+                ], L("分组本身没有答案", "a group holds no answer itself"))
         case .repeat:
-            forbid(["constraint", "constraint_message", "required", "required_message", "calculation", "default", "min", "max", "data_type", "read_only", "measure"], L("请对重复组里的字段设置", "set it on the fields inside the repeat"))
+            forbid(
+                [
+                    "constraint", "constraint_message", "required", "required_message", "calculation", "default", "min", "max", "data_type", "read_only",
+                    "measure",
+                ], L("请对重复组里的字段设置", "set it on the fields inside the repeat"))
         case .calculate:
             if calculation == nil, entries["calculation"] == nil {
                 issue(item.line, name, L("calculate 字段缺少 calculation", "a calculate field needs a calculation"))
@@ -600,7 +643,9 @@ private struct FieldCompiler {
             if key == "min" { minimum = limit } else { maximum = limit }
         }
         if case .number(let low)? = minimum, case .number(let high)? = maximum, low > high {
-            issue(entries["max"]!.line, name, L("max(\(Value.format(high)))小于 min(\(Value.format(low)))", "max (\(Value.format(high))) is below min (\(Value.format(low)))"))
+            issue(
+                entries["max"]!.line, name,
+                L("max(\(Value.format(high)))小于 min(\(Value.format(low)))", "max (\(Value.format(high))) is below min (\(Value.format(low)))"))
         }
         if case .date(let low)? = minimum, case .date(let high)? = maximum, low > high {
             issue(entries["max"]!.line, name, L("max 早于 min", "max is before min"))
@@ -656,7 +701,11 @@ private struct FieldCompiler {
         for cycle in builder.cycles {
             let names = cycle.map { fields[$0].name }
             let first = fields[cycle[0]]
-            issue(first.line, first.name, L("计算或显示条件形成循环:\(names.joined(separator: " → ")) → \(names[0])", "calculations or relevance conditions form a cycle: \(names.joined(separator: " → ")) → \(names[0])"))
+            issue(
+                first.line, first.name,
+                L(
+                    "计算或显示条件形成循环:\(names.joined(separator: " → ")) → \(names[0])",
+                    "calculations or relevance conditions form a cycle: \(names.joined(separator: " → ")) → \(names[0])"))
         }
         return builder.cycles.isEmpty ? plan : nil
     }

@@ -1,5 +1,4 @@
 import Foundation
-
 import Yams
 
 /// Reads YAML nodes with their line numbers and records problems instead of

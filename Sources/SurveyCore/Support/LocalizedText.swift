@@ -49,6 +49,7 @@ public struct LocalizedText: Sendable, Hashable, Codable {
 }
 
 /// Builds a message in both languages in one expression: `L("必填", "required")`.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 @inline(__always)
 public func L(_ zh: String, _ en: String) -> LocalizedText {
     LocalizedText(zh: zh, en: en)

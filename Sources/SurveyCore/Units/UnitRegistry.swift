@@ -100,8 +100,11 @@ public struct UnitRegistry: Sendable {
         if body.hasPrefix("\u{FEFF}") { body.removeFirst() }
         // "\r\n" is one Character in Swift, so both line ends are named.
         let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map(String.init)
-        guard let header = lines.first, CSV.fields(header).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) == ["code", "name", "level", "parent"] else {
-            throw RegistryError(issues: [RegistryIssue(file: file, line: 1, message: L("第一行应为表头 code,name,level,parent", "the first line must be the header code,name,level,parent"))])
+        guard let header = lines.first, CSV.fields(header).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) == ["code", "name", "level", "parent"]
+        else {
+            throw RegistryError(issues: [
+                RegistryIssue(file: file, line: 1, message: L("第一行应为表头 code,name,level,parent", "the first line must be the header code,name,level,parent"))
+            ])
         }
         var rows: [(line: Int, unit: OrgUnit)] = []
         var lineOfCode: [UnitCode: Int] = [:]
@@ -122,11 +125,19 @@ public struct UnitRegistry: Sendable {
                 continue
             }
             guard let level = UnitLevel(rawValue: columns[2]) else {
-                issue(line, L("未知级别 “\(columns[2])”(可用:\(UnitLevel.allCases.map(\.rawValue).joined(separator: "、")))", "unknown level '\(columns[2])' (use one of \(UnitLevel.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                issue(
+                    line,
+                    L(
+                        "未知级别 “\(columns[2])”(可用:\(UnitLevel.allCases.map(\.rawValue).joined(separator: "、")))",
+                        "unknown level '\(columns[2])' (use one of \(UnitLevel.allCases.map(\.rawValue).joined(separator: ", ")))"))
                 continue
             }
             if code.significantLength != level.prefixLength {
-                issue(line, L("代码 \(code) 与级别 \(level.rawValue) 不符:应有 \(level.prefixLength) 位有效数字,其后补 0", "code \(code) does not fit level \(level.rawValue): it should have \(level.prefixLength) significant digits followed by zeros"))
+                issue(
+                    line,
+                    L(
+                        "代码 \(code) 与级别 \(level.rawValue) 不符:应有 \(level.prefixLength) 位有效数字,其后补 0",
+                        "code \(code) does not fit level \(level.rawValue): it should have \(level.prefixLength) significant digits followed by zeros"))
                 continue
             }
             var parent: UnitCode?
@@ -152,9 +163,17 @@ public struct UnitRegistry: Sendable {
                 continue
             }
             if parent == unit.code || !unit.code.rawValue.hasPrefix(parent.prefix) {
-                issue(line, L("代码 \(unit.code) 不在上级 \(parent) 的代码前缀 \(parent.prefix) 之下", "code \(unit.code) is not under its parent's prefix \(parent.prefix) (\(parent))"))
+                issue(
+                    line,
+                    L(
+                        "代码 \(unit.code) 不在上级 \(parent) 的代码前缀 \(parent.prefix) 之下",
+                        "code \(unit.code) is not under its parent's prefix \(parent.prefix) (\(parent))"))
             } else if parentLevel.prefixLength >= unit.level.prefixLength {
-                issue(line, L("上级 \(parent)(\(parentLevel.rawValue))不高于本单位级别 \(unit.level.rawValue)", "parent \(parent) (\(parentLevel.rawValue)) is not above level \(unit.level.rawValue)"))
+                issue(
+                    line,
+                    L(
+                        "上级 \(parent)(\(parentLevel.rawValue))不高于本单位级别 \(unit.level.rawValue)",
+                        "parent \(parent) (\(parentLevel.rawValue)) is not above level \(unit.level.rawValue)"))
             }
         }
         if !issues.isEmpty {

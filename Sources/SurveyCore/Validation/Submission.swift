@@ -30,7 +30,12 @@ public struct Submission: Sendable {
         }
         var issues: [ValidationIssue] = []
         for key in object.keys where !Self.envelopeKeys.contains(key) {
-            issues.append(ValidationIssue(path: key, field: key, code: .envelope, message: L("未知的键 “\(key)”(可用:\(Self.envelopeKeys.sorted().joined(separator: "、")))", "unknown key '\(key)' (use \(Self.envelopeKeys.sorted().joined(separator: ", ")))")))
+            issues.append(
+                ValidationIssue(
+                    path: key, field: key, code: .envelope,
+                    message: L(
+                        "未知的键 “\(key)”(可用:\(Self.envelopeKeys.sorted().joined(separator: "、")))",
+                        "unknown key '\(key)' (use \(Self.envelopeKeys.sorted().joined(separator: ", ")))")))
         }
         func text(_ key: String) -> String? {
             switch object[key] {
@@ -62,14 +67,20 @@ public struct Submission: Sendable {
             add("form", L("文件属于表单 “\(formID)”,而不是 “\(form.id)”", "the file is for form '\(formID)', not '\(form.id)'"))
         }
         if let formVersion, formVersion != form.version {
-            add("version", L("文件属于版本 \(formVersion),当前检查的是版本 \(form.version)", "the file is for version \(formVersion); checking against version \(form.version)"))
+            add(
+                "version",
+                L("文件属于版本 \(formVersion),当前检查的是版本 \(form.version)", "the file is for version \(formVersion); checking against version \(form.version)"))
         }
         if let unit {
             if let code = UnitCode(unit) {
                 if let registry {
                     if let known = registry.unit(code) {
                         if known.level != form.unitLevel {
-                            add("unit", L("\(code) \(known.name) 是\(known.level.label.zh),本表单用于\(form.unitLevel.label.zh)", "\(code) \(known.name) is a \(known.level.rawValue); this form is for a \(form.unitLevel.rawValue)"))
+                            add(
+                                "unit",
+                                L(
+                                    "\(code) \(known.name) 是\(known.level.label.zh),本表单用于\(form.unitLevel.label.zh)",
+                                    "\(code) \(known.name) is a \(known.level.rawValue); this form is for a \(form.unitLevel.rawValue)"))
                         }
                     } else {
                         add("unit", L("单位 \(code) 不在单位名录中", "unit \(code) is not in the registry"))
@@ -84,7 +95,11 @@ public struct Submission: Sendable {
         if let period {
             if let parsed = Period(period) {
                 if parsed.type != form.periodType {
-                    add("period", L("报告期 \(period) 不是本表单要求的类型(\(form.periodType.rawValue),如 \(Period.example(of: form.periodType)))", "period \(period) is not of the form's type (\(form.periodType.rawValue), e.g. \(Period.example(of: form.periodType)))"))
+                    add(
+                        "period",
+                        L(
+                            "报告期 \(period) 不是本表单要求的类型(\(form.periodType.rawValue),如 \(Period.example(of: form.periodType)))",
+                            "period \(period) is not of the form's type (\(form.periodType.rawValue), e.g. \(Period.example(of: form.periodType)))"))
                 }
             } else {
                 add("period", L("“\(period)” 不是有效的报告期(如 2026、2026Q3、202607)", "'\(period)' is not a valid period (e.g. 2026, 2026Q3, 202607)"))

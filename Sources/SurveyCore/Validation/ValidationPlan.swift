@@ -116,7 +116,8 @@ struct PlanBuilder {
         }
         func lookup(_ indices: [Int]) -> ValidationRun.FieldLookup {
             let names = indices.map { fields[$0].name }
-            return ValidationRun.FieldLookup(names: names, indices: indices, index: Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }))
+            return ValidationRun.FieldLookup(
+                names: names, indices: indices, index: Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }))
         }
         var conditional = Array(repeating: false, count: fields.count)
         for (index, field) in fields.enumerated() {

@@ -173,13 +173,20 @@ struct ValidationRun {
         var lookup = plan.topLookup
         for (key, json) in answers {
             guard let index = lookup.find(key) ?? form.fieldIndex[key] else {
-                issues.append(((-1, 0), ValidationIssue(path: key, field: key, code: .unknownField, message: L("表单中没有字段 “\(key)”", "the form has no field '\(key)'"))))
+                issues.append(
+                    ((-1, 0), ValidationIssue(path: key, field: key, code: .unknownField, message: L("表单中没有字段 “\(key)”", "the form has no field '\(key)'"))))
                 continue
             }
             let field = form.fields[index]
             if let repeatIndex = field.repeatIndex {
                 let repeatName = form.fields[form.repeats[repeatIndex]].name
-                issues.append(((-1, 0), ValidationIssue(path: key, field: key, code: .unknownField, message: L("字段 “\(key)” 属于重复组 “\(repeatName)”,应填在其条目中", "field '\(key)' belongs inside the entries of the repeat '\(repeatName)'"))))
+                issues.append(
+                    (
+                        (-1, 0),
+                        ValidationIssue(
+                            path: key, field: key, code: .unknownField,
+                            message: L("字段 “\(key)” 属于重复组 “\(repeatName)”,应填在其条目中", "field '\(key)' belongs inside the entries of the repeat '\(repeatName)'"))
+                    ))
                 continue
             }
             if field.type == .repeat {
@@ -193,7 +200,10 @@ struct ValidationRun {
     mutating func readValue(_ field: Field, index: Int, _ json: JSONValue, repeatIndex: Int, entry: Int, path: () -> String) {
         guard field.takesAnswer else {
             if field.type.holdsValue, json != .null {
-                warnings.append(ValidationIssue(path: path(), field: field.name, code: .computed, message: L("此项由表单自动计算,提交的值已被替换", "this value is computed by the form; the value sent was replaced")))
+                warnings.append(
+                    ValidationIssue(
+                        path: path(), field: field.name, code: .computed,
+                        message: L("此项由表单自动计算,提交的值已被替换", "this value is computed by the form; the value sent was replaced")))
             }
             return
         }
@@ -209,7 +219,10 @@ struct ValidationRun {
             }
         case .failure(let message):
             let code: ValidationIssue.Code = field.choices == nil ? .type : .choice
-            pending.append(Pending(repeatIndex: repeatIndex, entry: entry, field: field, issue: ValidationIssue(path: path(), field: field.name, code: code, message: message)))
+            pending.append(
+                Pending(
+                    repeatIndex: repeatIndex, entry: entry, field: field, issue: ValidationIssue(path: path(), field: field.name, code: code, message: message))
+            )
         }
     }
 
@@ -220,7 +233,9 @@ struct ValidationRun {
         case .null: items = []
         case .array(let array): items = array
         default:
-            fail(field, entry: -1, ValidationIssue(path: field.name, field: field.name, code: .type, message: L("重复组应为条目列表", "a repeat must be a list of entries")))
+            fail(
+                field, entry: -1,
+                ValidationIssue(path: field.name, field: field.name, code: .type, message: L("重复组应为条目列表", "a repeat must be a list of entries")))
             return
         }
         let slots = plan.repeatSlots[repeatIndex]
@@ -231,12 +246,20 @@ struct ValidationRun {
             var lookup = template
             var entryPath: String { "\(field.name)[\(entry + 1)]" }
             guard case .object(let object) = item else {
-                fail(field, entry: entry, ValidationIssue(path: entryPath, field: field.name, code: .type, message: L("每个条目应为键值对象", "each entry must be an object of answers")))
+                fail(
+                    field, entry: entry,
+                    ValidationIssue(path: entryPath, field: field.name, code: .type, message: L("每个条目应为键值对象", "each entry must be an object of answers")))
                 continue
             }
             for (key, value) in object {
                 guard let index = lookup.find(key) else {
-                    issues.append(((-1, 0), ValidationIssue(path: "\(entryPath).\(key)", field: key, code: .unknownField, message: L("重复组 “\(field.name)” 中没有字段 “\(key)”", "the repeat '\(field.name)' has no field '\(key)'"))))
+                    issues.append(
+                        (
+                            (-1, 0),
+                            ValidationIssue(
+                                path: "\(entryPath).\(key)", field: key, code: .unknownField,
+                                message: L("重复组 “\(field.name)” 中没有字段 “\(key)”", "the repeat '\(field.name)' has no field '\(key)'"))
+                        ))
                     continue
                 }
                 readValue(form.fields[index], index: index, value, repeatIndex: repeatIndex, entry: entry) { "\(entryPath).\(key)" }
@@ -255,7 +278,9 @@ struct ValidationRun {
                 let parentRelevant = field.parent.map { topRelevant[form.fields[$0].slot] } ?? true
                 topRelevant[field.slot] = settleField(field, parentRelevant: parentRelevant, context: &context) { sheet, value in
                     sheet.top[field.slot] = value
-                } current: { sheet in sheet.top[field.slot] }
+                } current: { sheet in
+                    sheet.top[field.slot]
+                }
             case .repeatGroup(let repeatIndex):
                 let field = form.fields[form.repeats[repeatIndex]]
                 let parentRelevant = field.parent.map { topRelevant[form.fields[$0].slot] } ?? true
@@ -264,7 +289,10 @@ struct ValidationRun {
                 topRelevant[field.slot] = relevant
                 if !relevant {
                     if sheet.entryCounts[repeatIndex] > 0 {
-                        warnings.append(ValidationIssue(path: field.name, field: field.name, code: .notRelevant, message: L("此重复组不需填写(显示条件不成立),条目已忽略", "this repeat is not asked (its condition is false); its entries were dropped")))
+                        warnings.append(
+                            ValidationIssue(
+                                path: field.name, field: field.name, code: .notRelevant,
+                                message: L("此重复组不需填写(显示条件不成立),条目已忽略", "this repeat is not asked (its condition is false); its entries were dropped")))
                     }
                     sheet.resetEntries(repeatIndex, count: 0)
                     repeatRelevant[repeatIndex] = []
@@ -282,9 +310,12 @@ struct ValidationRun {
                         } else {
                             parentRelevant = true
                         }
-                        repeatRelevant[repeatIndex][entry * width + inner.slot] = settleField(inner, parentRelevant: parentRelevant, context: &entryContext) { sheet, value in
+                        repeatRelevant[repeatIndex][entry * width + inner.slot] = settleField(inner, parentRelevant: parentRelevant, context: &entryContext) {
+                            sheet, value in
                             sheet[repeatIndex, entry, inner.slot] = value
-                        } current: { sheet in sheet[repeatIndex, entry, inner.slot] }
+                        } current: { sheet in
+                            sheet[repeatIndex, entry, inner.slot]
+                        }
                     }
                 }
             }
@@ -292,7 +323,8 @@ struct ValidationRun {
         // Problems and dropped answers count only for questions that are asked.
         for item in pending {
             let slot = item.field.slot
-            let relevant = item.repeatIndex < 0
+            let relevant =
+                item.repeatIndex < 0
                 ? topRelevant[slot]
                 : isRelevant(item.repeatIndex, item.entry, slot)
             if relevant {
@@ -310,7 +342,10 @@ struct ValidationRun {
                 guard entry < sheet.entryCounts[repeatIndex], !isRelevant(repeatIndex, entry, field.slot) else { continue }
                 path = "\(form.fields[form.repeats[repeatIndex]].name)[\(entry + 1)].\(field.name)"
             }
-            warnings.append(ValidationIssue(path: path, field: field.name, code: .notRelevant, message: L("此题不需回答(显示条件不成立),答案已忽略", "this question is not asked (its condition is false); the answer was dropped")))
+            warnings.append(
+                ValidationIssue(
+                    path: path, field: field.name, code: .notRelevant,
+                    message: L("此题不需回答(显示条件不成立),答案已忽略", "this question is not asked (its condition is false); the answer was dropped")))
         }
     }
 
@@ -405,10 +440,18 @@ struct ValidationRun {
     mutating func checkRepeatCount(_ field: Field, repeatIndex: Int) {
         let count = sheet.entryCounts[repeatIndex]
         if count < field.minCount {
-            fail(field, entry: -1, ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) entries, has \(count)")))
+            fail(
+                field, entry: -1,
+                ValidationIssue(
+                    path: field.name, field: field.name, code: .repeatCount,
+                    message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) entries, has \(count)")))
         }
         if let maxCount = field.maxCount, count > maxCount {
-            fail(field, entry: -1, ValidationIssue(path: field.name, field: field.name, code: .repeatCount, message: L("最多 \(maxCount) 个条目,实际 \(count) 个", "allows at most \(maxCount) entries, has \(count)")))
+            fail(
+                field, entry: -1,
+                ValidationIssue(
+                    path: field.name, field: field.name, code: .repeatCount,
+                    message: L("最多 \(maxCount) 个条目,实际 \(count) 个", "allows at most \(maxCount) entries, has \(count)")))
         }
     }
 
@@ -440,13 +483,19 @@ struct ValidationRun {
                 case .when(let expression): required = expression.bound.evaluate(context).bool
                 }
                 if required {
-                    fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .required, message: field.requiredMessage ?? L("此题必须回答", "this question must be answered")))
+                    fail(
+                        field, entry: entry,
+                        ValidationIssue(
+                            path: makePath(), field: field.name, code: .required,
+                            message: field.requiredMessage ?? L("此题必须回答", "this question must be answered")))
                 }
                 return
             }
             if let minimum = field.minimum, compare(value, limit(minimum)) < 0 {
                 let shown = display(minimum)
-                fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .min, message: L("不能小于 \(shown)", "must be at least \(shown)")))
+                fail(
+                    field, entry: entry,
+                    ValidationIssue(path: makePath(), field: field.name, code: .min, message: L("不能小于 \(shown)", "must be at least \(shown)")))
                 return
             }
             if let maximum = field.maximum, compare(value, limit(maximum)) > 0 {
@@ -458,7 +507,11 @@ struct ValidationRun {
             guard !value.isEmpty, let constraint = field.constraint else { return }
             if !failed.isEmpty, readsFailedAnswer(constraint, entry: entry, in: field.repeatIndex) { return }
             if !constraint.bound.evaluate(context).bool {
-                fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .constraint, message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
+                fail(
+                    field, entry: entry,
+                    ValidationIssue(
+                        path: makePath(), field: field.name, code: .constraint,
+                        message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
             }
         }
     }
