@@ -12,7 +12,9 @@ enum AnswerReader {
     static func read(_ json: JSONValue, type: FieldType, choices: ChoiceList?) -> Result<Value, LocalizedText> {
         if case .null = json { return .success(.empty) }
         switch type {
-        case .integer:
+        case .integer, .decimal:
+            let whole = type == .integer
+            let expected = whole ? L("整数", "a whole number") : L("数字", "a number")
             let number: Double
             switch json {
             case .integer(let value): number = Double(value)
@@ -21,25 +23,12 @@ enum AnswerReader {
                 let trimmed = text.trimmingCharacters(in: .whitespaces)
                 if trimmed.isEmpty { return .success(.empty) }
                 number = Value.parseNumber(trimmed)
-            default: return .failure(L("应为整数,收到的是\(json.typeName)", "must be a whole number, got a \(json.typeName)"))
+            default:
+                return .failure(L("应为\(expected.zh),收到的是\(json.typeName)", "must be \(expected.en!), got a \(json.typeName)"))
             }
-            guard number.isFinite, number == number.rounded() else {
-                return .failure(L("应为整数,而不是 “\(shown(json))”", "must be a whole number, not '\(shown(json))'"))
+            guard number.isFinite, !whole || number == number.rounded() else {
+                return .failure(L("应为\(expected.zh),而不是 “\(shown(json))”", "must be \(expected.en!), not '\(shown(json))'"))
             }
-            guard abs(number) <= largestNumber else { return .failure(L("数值过大", "the number is too large")) }
-            return .success(.number(number))
-        case .decimal:
-            let number: Double
-            switch json {
-            case .integer(let value): number = Double(value)
-            case .number(let value): number = value
-            case .string(let text):
-                let trimmed = text.trimmingCharacters(in: .whitespaces)
-                if trimmed.isEmpty { return .success(.empty) }
-                number = Value.parseNumber(trimmed)
-            default: return .failure(L("应为数字,收到的是\(json.typeName)", "must be a number, got a \(json.typeName)"))
-            }
-            guard number.isFinite else { return .failure(L("应为数字,而不是 “\(shown(json))”", "must be a number, not '\(shown(json))'")) }
             guard abs(number) <= largestNumber else { return .failure(L("数值过大", "the number is too large")) }
             return .success(.number(number))
         case .text, .calculate:
