@@ -121,7 +121,8 @@ private struct Reader {
         }
         index += 1
         var object = JSONObject()
-        var seen: Set<String> = []
+        // Duplicate keys: small objects are scanned, larger ones hashed.
+        var seen: Set<String>?
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -134,7 +135,14 @@ private struct Reader {
             }
             let keyStart = index
             let key = try parseString()
-            if !seen.insert(key).inserted {
+            let duplicate: Bool
+            if object.count < 16 {
+                duplicate = object.pairs.contains { $0.key == key }
+            } else {
+                if seen == nil { seen = Set(object.keys) }
+                duplicate = !seen!.insert(key).inserted
+            }
+            if duplicate {
                 throw error(L("键 \"\(key)\" 重复", "duplicate key \"\(key)\""), at: keyStart)
             }
             skipWhitespace()
@@ -239,10 +247,19 @@ private struct Reader {
         let end = index
         index += 1
         if simple {
-            return String(try decodeUTF8(runStart..<end))
+            return try text(runStart..<end)
         }
         scalars.append(contentsOf: try decodeUTF8(runStart..<end))
         return String(scalars)
+    }
+
+    /// A run of bytes with no escapes as a String, validated in one step; the
+    /// slow decoder runs only to find where invalid UTF-8 starts.
+    func text(_ range: Range<Int>) throws(JSONParseError) -> String {
+        if let string = bytes.withUnsafeBufferPointer({ String(validating: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }) {
+            return string
+        }
+        return String(try decodeUTF8(range))
     }
 
     /// Reads `\uXXXX` (index on the `u`), joining surrogate pairs.

@@ -61,6 +61,12 @@ extension JSONValue {
 
     static func writeString(_ value: String, into output: inout String) {
         output += "\""
+        // Most text needs no escaping and is appended whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output += value
+            output += "\""
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
