@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 /// One list of settings for every target, so that the whole package builds
@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -31,6 +32,11 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(
+            name: "SurveyStore",
+            dependencies: ["SurveyCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SurveyFixtures",
             dependencies: ["SurveyCore"],
             swiftSettings: swiftSettings
@@ -39,6 +45,7 @@ let package = Package(
             name: "VSurveyCLI",
             dependencies: [
                 "SurveyCore",
+                "SurveyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -53,12 +60,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "vsurvey-bench",
-            dependencies: ["SurveyCore", "SurveyFixtures"],
+            dependencies: ["SurveyCore", "SurveyStore", "SurveyFixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SurveyCoreTests",
             dependencies: ["SurveyCore", "SurveyFixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SurveyStoreTests",
+            dependencies: ["SurveyStore", "SurveyCore", "SurveyFixtures", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

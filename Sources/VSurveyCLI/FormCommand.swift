@@ -110,7 +110,7 @@ extension FormCommand {
                         let count = registry.units.filter { $0.level == level }.count
                         guard count > 0 else { return nil }
                         return console.language == .zh
-                            ? "\(level.label.zh) \(count) 个" : "\(count) \(level.rawValue)\(count == 1 ? "" : level == .community ? "" : "s")"
+                            ? "\(level.label.zh) \(count) 个" : "\(count) \(count == 1 ? level.rawValue : level.plural)"
                     }
                     console.out(
                         console.green("✓") + " \(url.relativePath): " + console.text(L("单位名录,", "unit registry: "))
@@ -134,7 +134,7 @@ extension FormCommand {
                 console.out(summary)
                 throw ExitCode.failure
             }
-            console.out(L("全部 \(urls.count) 个表单通过检查", "all \(urls.count) forms are sound"))
+            console.out(L("全部 \(urls.count) 个表单通过检查", "\(urls.count == 1 ? "the form is" : "all \(urls.count) forms are") sound"))
         }
     }
 

@@ -14,6 +14,9 @@ struct GlobalOptions: ParsableArguments {
     var today: String?
 
     func validate() throws {
+        if let forms, !FileManager.default.fileExists(atPath: forms) {
+            throw ValidationError("表单目录不存在 / no such forms directory: \(forms)")
+        }
         if let lang, Language(code: lang) == nil {
             throw ValidationError("--lang 应为 zh 或 en / --lang must be zh or en, not '\(lang)'")
         }

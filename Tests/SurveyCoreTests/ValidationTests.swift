@@ -126,6 +126,23 @@ struct ValidationTests {
         #expect(found.first?.message.en == "allows at most 15 entries, has 16")
     }
 
+    @Test func repeatThatIsNotAListIsOneError() {
+        var answers = valid()
+        answers["committee_members"] = "none"
+        let found = issues(answers)
+        #expect(found.map(\.path) == ["committee_members"])
+        #expect(found.first?.code == .type)
+    }
+
+    @Test func entryThatIsNotAnObjectIsOneError() {
+        var answers = valid()
+        var entries = answers["committee_members"]!.arrayValue!
+        entries[1] = 5
+        answers["committee_members"] = .array(entries)
+        let found = issues(answers)
+        #expect(found.map(\.path) == ["committee_members[2]"], "\(found)")
+    }
+
     @Test func unknownFields() {
         var answers = valid()
         answers["members_deceased"] = 3

@@ -22,9 +22,9 @@ extension BoundExpression {
             return .number(n.isFinite ? n.rounded(.towardZero) : n)
         case .selected:
             let list = arguments[0].evaluate(context)
-            let wanted = arguments[1].evaluate(context).string
+            let wanted = arguments[1].evaluate(context).string.trimmingCharacters(in: .whitespaces)
             if case .choices(let names) = list { return .bool(names.contains(wanted)) }
-            return .bool(choiceList(list).contains(wanted.trimmingCharacters(in: .whitespaces)))
+            return .bool(choiceList(list).contains(wanted))
         case .countSelected:
             let list = arguments[0].evaluate(context)
             if case .choices(let names) = list { return .number(Double(names.count)) }

@@ -129,9 +129,9 @@ private struct FormBuilder {
             issue(surveyNode.line, nil, L("survey 中没有字段", "survey has no fields"))
         }
 
-        var compiler = FieldCompiler(source: source, constants: settings?.constants ?? [], choiceLists: choiceLists)
+        var compiler = FieldCompiler(source: source, constants: settings?.constants ?? [], choiceLists: choiceLists, defaultLanguage: defaultLanguage)
         compiler.declare(rawFields, parent: nil, repeatIndex: nil)
-        compiler.checkChoiceListsUsed(choiceListLines)
+        compiler.checkChoiceListsExist()
         compiler.compileAll()
         let plan = compiler.makePlan()
 
@@ -180,7 +180,7 @@ private struct FormBuilder {
             if FieldName.isValid(text), !text.contains("@") {
                 id = text
             } else {
-                issue(line, nil, L("form_id “\(text)” 无效:只能用字母、数字、_、-", "form_id '\(text)' is not valid: use letters, digits, _ and -"))
+                issue(line, nil, L("form_id “\(text)” 无效:应以字母或 _ 开头,只含字母、数字、_、-、.", "form_id '\(text)' is not valid: start with a letter or _, then letters, digits, _, - or ."))
             }
         }
         if let (line, value) = entries["version"], let text = source.string(value, key: "version", field: nil) {
@@ -380,7 +380,7 @@ private struct FormBuilder {
                 continue
             }
             for key in ["value", "condition", "numerator", "denominator", "scale"] where entries[key] != nil && !typeKeys.contains(key) {
-                issue(entries[key]!.line, name, L("\(typeName) 指标不使用 “\(key)”", "a \(typeName) indicator takes no '\(key)'"))
+                issue(entries[key]!.line, name, L("\(typeName) 指标不使用 “\(key)”", "\(typeName == "average" ? "an" : "a") \(typeName) indicator takes no '\(key)'"))
             }
             if watch && !["count", "share", "completeness"].contains(typeName) {
                 issue(
@@ -428,12 +428,14 @@ private struct FieldCompiler {
     private var slots: [Int] = []
     private var topSlots = 0
     private var repeatSlots: [Int] = []
-    private var usedLists: Set<String> = []
 
-    init(source: YAMLSource, constants: [(name: String, value: Value)], choiceLists: [String: ChoiceList]) {
+    let defaultLanguage: Language
+
+    init(source: YAMLSource, constants: [(name: String, value: Value)], choiceLists: [String: ChoiceList], defaultLanguage: Language) {
         self.source = source
         self.constants = constants
         self.choiceLists = choiceLists
+        self.defaultLanguage = defaultLanguage
     }
 
     func issue(_ line: Int, _ field: String?, _ message: LocalizedText, column: Int? = nil) {
@@ -510,10 +512,9 @@ private struct FieldCompiler {
         return errors.isEmpty ? FormExpression(source: text, bound: bound, references: tree.references) : nil
     }
 
-    mutating func checkChoiceListsUsed(_ lines: [String: Int]) {
+    func checkChoiceListsExist() {
         for item in raw {
             guard let list = item.type?.choiceList else { continue }
-            usedLists.insert(list)
             if choiceLists[list] == nil {
                 let line = item.entries["type"]?.line ?? item.line
                 issue(line, item.name, L("选项表 “\(list)” 不存在", "choice list '\(list)' does not exist"))
@@ -538,7 +539,7 @@ private struct FieldCompiler {
             return (line, value)
         }
         func localized(_ key: String) -> LocalizedText? {
-            entries[key].flatMap { source.localized($0.value, key: key, field: name, defaultLanguage: .zh) }
+            entries[key].flatMap { source.localized($0.value, key: key, field: name, defaultLanguage: defaultLanguage) }
         }
         func expression(_ key: String) -> FormExpression? {
             guard let (line, value) = text(key) else { return nil }

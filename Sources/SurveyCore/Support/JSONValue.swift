@@ -48,6 +48,14 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The type's name with "a" or "an", for English messages.
+    public var typeNameWithArticle: String {
+        switch self {
+        case .array, .object: return "an \(typeName)"
+        default: return "a \(typeName)"
+        }
+    }
+
     public subscript(key: String) -> JSONValue? {
         objectValue?[key]
     }

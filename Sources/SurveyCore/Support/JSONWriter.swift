@@ -53,7 +53,7 @@ extension JSONValue {
     /// Formats a double the way a person writes it: `42`, `0.5`, `1e+21`.
     static func format(_ value: Double) -> String {
         guard value.isFinite else { return "null" }
-        if value == value.rounded(), abs(value) < 1e15 {
+        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
             return String(Int64(value))
         }
         return "\(value)"

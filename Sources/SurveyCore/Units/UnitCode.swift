@@ -13,6 +13,16 @@ public enum UnitLevel: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The English plural, for counts.
+    public var plural: String {
+        switch self {
+        case .city: return "cities"
+        case .county: return "counties"
+        case .community: return "communities"
+        default: return rawValue + "s"
+        }
+    }
+
     public var label: LocalizedText {
         switch self {
         case .province: return L("省", "province")

@@ -24,7 +24,7 @@ enum AnswerReader {
                 if trimmed.isEmpty { return .success(.empty) }
                 number = Value.parseNumber(trimmed)
             default:
-                return .failure(L("应为\(expected.zh),收到的是\(json.typeName)", "must be \(expected.en!), got a \(json.typeName)"))
+                return .failure(L("应为\(expected.zh),收到的是\(json.typeName)", "must be \(expected.en!), got \(json.typeNameWithArticle)"))
             }
             guard number.isFinite, !whole || number == number.rounded() else {
                 return .failure(L("应为\(expected.zh),而不是 “\(shown(json))”", "must be \(expected.en!), not '\(shown(json))'"))
@@ -40,7 +40,7 @@ enum AnswerReader {
                 return .success(text.isEmpty ? .empty : .string(text))
             case .integer(let value): return .success(.string(String(value)))
             case .number(let value): return .success(.string(Value.format(value)))
-            default: return .failure(L("应为文字,收到的是\(json.typeName)", "must be text, got a \(json.typeName)"))
+            default: return .failure(L("应为文字,收到的是\(json.typeName)", "must be text, got \(json.typeNameWithArticle)"))
             }
         case .date:
             guard case .string(let text) = json else {
@@ -57,7 +57,7 @@ enum AnswerReader {
             case .string(let text): name = text
             case .integer(let value): name = String(value)
             case .bool(let flag) where type == .yesNo: name = flag ? "yes" : "no"
-            default: return .failure(L("应为一个选项名,收到的是\(json.typeName)", "must be one choice name, got a \(json.typeName)"))
+            default: return .failure(L("应为一个选项名,收到的是\(json.typeName)", "must be one choice name, got \(json.typeNameWithArticle)"))
             }
             if name.isEmpty { return .success(.empty) }
             guard let choices else { return .success(.string(name)) }
@@ -77,7 +77,7 @@ enum AnswerReader {
             case .string(let text):
                 names = text.split(separator: " ").map(String.init)
             default:
-                return .failure(L("多选答案应为选项名的列表,收到的是\(json.typeName)", "a multiple-choice answer must be a list of choice names, got a \(json.typeName)"))
+                return .failure(L("多选答案应为选项名的列表,收到的是\(json.typeName)", "a multiple-choice answer must be a list of choice names, got \(json.typeNameWithArticle)"))
             }
             var seen: Set<String> = []
             for name in names {

@@ -75,6 +75,18 @@ extension Form {
         return ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output())
     }
 
+    /// Checks a survey and keeps what the engine worked out on the way:
+    /// which questions are asked and every value, for entry screens.
+    public func settle(_ answers: JSONObject, today: Int = CivilDate.today()) -> SettledSurvey {
+        var run = ValidationRun(form: self, today: today)
+        run.read(answers)
+        run.settle()
+        run.check()
+        return SettledSurvey(
+            form: self, result: ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output()),
+            sheet: run.sheet, topRelevant: run.topRelevant, repeatRelevant: run.repeatRelevant)
+    }
+
     /// Settles a survey and returns its values for evaluating further
     /// expressions (used by `vsurvey expr`).
     public func evaluate(_ expression: String, answers: JSONObject, today: Int = CivilDate.today()) throws(ExpressionError) -> Value {
@@ -110,6 +122,9 @@ struct ValidationRun {
     /// has an error: constraints that read them are not checked, so one
     /// mistake gives one message.
     var failed: Set<Int> = []
+    /// Repeat entries that were not objects (`entry * 1000 + repeat`): their
+    /// fields are not checked, the one error says it all.
+    var badEntries: Set<Int> = []
 
     struct Pending {
         var repeatIndex: Int
@@ -199,7 +214,7 @@ struct ValidationRun {
 
     mutating func readValue(_ field: Field, index: Int, _ json: JSONValue, repeatIndex: Int, entry: Int, path: () -> String) {
         guard field.takesAnswer else {
-            if field.type.holdsValue, json != .null {
+            if field.type.holdsValue, json != .null, json != .string("") {
                 warnings.append(
                     ValidationIssue(
                         path: path(), field: field.name, code: .computed,
@@ -233,9 +248,11 @@ struct ValidationRun {
         case .null: items = []
         case .array(let array): items = array
         default:
-            fail(
-                field, entry: -1,
-                ValidationIssue(path: field.name, field: field.name, code: .type, message: L("重复组应为条目列表", "a repeat must be a list of entries")))
+            // Reported only if the repeat is asked, like any other answer.
+            pending.append(
+                Pending(
+                    repeatIndex: -1, entry: 0, field: field,
+                    issue: ValidationIssue(path: field.name, field: field.name, code: .type, message: L("重复组应为条目列表", "a repeat must be a list of entries"))))
             return
         }
         let slots = plan.repeatSlots[repeatIndex]
@@ -246,6 +263,7 @@ struct ValidationRun {
             var lookup = template
             var entryPath: String { "\(field.name)[\(entry + 1)]" }
             guard case .object(let object) = item else {
+                badEntries.insert(entry * 1_000 + repeatIndex)
                 fail(
                     field, entry: entry,
                     ValidationIssue(path: entryPath, field: field.name, code: .type, message: L("每个条目应为键值对象", "each entry must be an object of answers")))
@@ -398,6 +416,7 @@ struct ValidationRun {
         case .yesNo:
             switch value {
             case .string(let text) where text == "yes" || text == "no": return value
+            case .string(let text) where text == "true" || text == "false": return .string(text == "true" ? "yes" : "no")
             default: return .string(value.bool ? "yes" : "no")
             }
         case nil:
@@ -438,20 +457,21 @@ struct ValidationRun {
     enum Pass { case presence, constraints }
 
     mutating func checkRepeatCount(_ field: Field, repeatIndex: Int) {
+        if !failed.isEmpty, failed.contains(key(index(of: field), entry: -1)) { return }
         let count = sheet.entryCounts[repeatIndex]
         if count < field.minCount {
             fail(
                 field, entry: -1,
                 ValidationIssue(
                     path: field.name, field: field.name, code: .repeatCount,
-                    message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) entries, has \(count)")))
+                    message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) \(field.minCount == 1 ? "entry" : "entries"), has \(count)")))
         }
         if let maxCount = field.maxCount, count > maxCount {
             fail(
                 field, entry: -1,
                 ValidationIssue(
                     path: field.name, field: field.name, code: .repeatCount,
-                    message: L("最多 \(maxCount) 个条目,实际 \(count) 个", "allows at most \(maxCount) entries, has \(count)")))
+                    message: L("最多 \(maxCount) 个条目,实际 \(count) 个", "allows at most \(maxCount) \(maxCount == 1 ? "entry" : "entries"), has \(count)")))
         }
     }
 
@@ -459,7 +479,7 @@ struct ValidationRun {
         let repeatName = form.fields[form.repeats[repeatIndex]].name
         var context = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
         let width = plan.repeatSlots[repeatIndex]
-        for entry in 0..<sheet.entryCounts[repeatIndex] {
+        for entry in 0..<sheet.entryCounts[repeatIndex] where !badEntries.contains(entry * 1_000 + repeatIndex) {
             context.entry = entry
             for innerIndex in fields {
                 let inner = form.fields[innerIndex]
@@ -579,5 +599,41 @@ struct ValidationRun {
             }
         }
         return result
+    }
+}
+
+/// A survey as the engine settled it: the validation result, and for each
+/// field whether it is asked and what its value is.
+public struct SettledSurvey: @unchecked Sendable {
+    public let form: Form
+    public let result: ValidationResult
+    let sheet: AnswerSheet
+    let topRelevant: [Bool]
+    let repeatRelevant: [[Bool]]
+
+    /// Whether the field is asked: at the top level (`entry` nil) or in one
+    /// entry of its repeat.
+    public func isRelevant(_ field: Field, entry: Int? = nil) -> Bool {
+        guard let repeatIndex = field.repeatIndex else { return topRelevant[field.slot] }
+        guard let entry, entry < sheet.entryCounts[repeatIndex] else { return false }
+        return repeatRelevant[repeatIndex][entry * sheet.widths[repeatIndex] + field.slot]
+    }
+
+    /// The number of entries a repeat has.
+    public func entryCount(of repeatField: Field) -> Int {
+        guard let position = repeatField.repeatPosition else { return 0 }
+        return sheet.entryCounts[position]
+    }
+
+    /// The settled value of a field (empty when it is not asked).
+    public func value(of field: Field, entry: Int? = nil) -> Value {
+        guard let repeatIndex = field.repeatIndex else { return sheet.top[field.slot] }
+        guard let entry, entry < sheet.entryCounts[repeatIndex] else { return .empty }
+        return sheet[repeatIndex, entry, field.slot]
+    }
+
+    /// The errors of one field path, as `ValidationIssue.path` writes it.
+    public func issues(at path: String) -> [ValidationIssue] {
+        result.issues.filter { $0.path == path }
     }
 }

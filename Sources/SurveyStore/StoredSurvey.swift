@@ -1,0 +1,125 @@
+import Foundation
+import GRDB
+import SurveyCore
+
+/// Where a survey stands on the device, in the words of the sync rules.
+public enum SurveyStatus: String, Codable, CaseIterable, Sendable, DatabaseValueConvertible {
+    /// Being filled; may be incomplete.
+    case draft
+    /// Complete and checked; waiting to be sent.
+    case finalized
+    /// Acknowledged by the server.
+    case sent
+    /// The server found errors; kept until someone edits it.
+    case rejected
+    /// The server holds different content under the same id and revision.
+    case mismatch
+    /// A second survey for a unit and period; the county resolves it.
+    case held
+
+    public var label: LocalizedText {
+        switch self {
+        case .draft: return L("草稿", "draft")
+        case .finalized: return L("已定稿", "finalized")
+        case .sent: return L("已上报", "sent")
+        case .rejected: return L("被退回", "rejected")
+        case .mismatch: return L("内容冲突", "mismatch")
+        case .held: return L("待县里处理", "held")
+        }
+    }
+
+    /// Whether a change makes a new revision rather than editing in place.
+    public var editMakesRevision: Bool { self != .draft }
+}
+
+/// One revision of one survey on the device.
+public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "survey"
+
+    public var id: Int64?
+    /// The survey's identity, a UUID made on the device; shared by its revisions.
+    public var instanceID: String
+    public var revision: Int
+    /// The revision this one replaces, for edits after finalizing or sending.
+    public var replacesRevision: Int?
+    public var formID: String
+    public var formVersion: String
+    public var unitCode: String
+    public var period: String
+    public var status: SurveyStatus
+    /// The answers as JSON text: as typed for drafts, as checked once finalized.
+    public var answers: String
+    /// Where interactive entry stopped (a field path), to resume there.
+    public var position: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var finalizedAt: Date?
+    public var sentAt: Date?
+    /// Sync bookkeeping: attempts to send, the last error, the server's receipt.
+    public var syncAttempts: Int
+    public var lastError: String?
+    public var serverReceipt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case instanceID = "instance_id"
+        case revision
+        case replacesRevision = "replaces_revision"
+        case formID = "form_id"
+        case formVersion = "form_version"
+        case unitCode = "unit_code"
+        case period, status, answers, position
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case finalizedAt = "finalized_at"
+        case sentAt = "sent_at"
+        case syncAttempts = "sync_attempts"
+        case lastError = "last_error"
+        case serverReceipt = "server_receipt"
+    }
+
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let instanceID = Column(CodingKeys.instanceID)
+        public static let revision = Column(CodingKeys.revision)
+        public static let formID = Column(CodingKeys.formID)
+        public static let unitCode = Column(CodingKeys.unitCode)
+        public static let period = Column(CodingKeys.period)
+        public static let status = Column(CodingKeys.status)
+        public static let updatedAt = Column(CodingKeys.updatedAt)
+    }
+
+    /// A new first revision of a survey.
+    public init(formID: String, formVersion: String, unitCode: String, period: String, answers: JSONObject, status: SurveyStatus = .draft, now: Date = Date()) {
+        id = nil
+        instanceID = UUID().uuidString.lowercased()
+        revision = 1
+        replacesRevision = nil
+        self.formID = formID
+        self.formVersion = formVersion
+        self.unitCode = unitCode
+        self.period = period
+        self.status = status
+        self.answers = JSONValue.object(answers).serialized()
+        position = nil
+        createdAt = now
+        updatedAt = now
+        finalizedAt = status == .finalized ? now : nil
+        sentAt = nil
+        syncAttempts = 0
+        lastError = nil
+        serverReceipt = nil
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+
+    /// The first eight characters of the instance id, as people type it.
+    public var shortID: String { String(instanceID.prefix(8)) }
+
+    /// The answers as an object (empty if the stored text were damaged).
+    public var answerObject: JSONObject {
+        (try? JSONParser().parse(answers))?.objectValue ?? JSONObject()
+    }
+}

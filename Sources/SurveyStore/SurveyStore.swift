@@ -1,0 +1,318 @@
+import Foundation
+import GRDB
+import SurveyCore
+
+/// A problem with the local survey database, said so a person can act on it.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case notADatabase, cannotOpen, notFound, ambiguous, duplicate, notAllowed, database }
+    public var kind: Kind
+    public var message: LocalizedText
+
+    public init(_ kind: Kind, _ message: LocalizedText) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message.text(.en) }
+}
+
+/// Which surveys to list or export.
+public struct SurveyFilter: Sendable {
+    public var statuses: [SurveyStatus] = []
+    public var formID: String?
+    /// A unit code: the unit itself and every unit under it.
+    public var unit: UnitCode?
+    public var period: String?
+
+    public init(statuses: [SurveyStatus] = [], formID: String? = nil, unit: UnitCode? = nil, period: String? = nil) {
+        self.statuses = statuses
+        self.formID = formID
+        self.unit = unit
+        self.period = period
+    }
+}
+
+/// The field device's survey database: SQLite through GRDB, in WAL mode,
+/// with versioned migrations. Every change is one short transaction that
+/// is on disk before it returns, so a killed process or a power cut loses
+/// nothing that was saved, and two processes can share the file.
+public final class SurveyStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// The database file name inside the data directory.
+    public static let fileName = "vsurvey.sqlite"
+
+    /// The data directory: `--data-dir`, else `VSURVEY_HOME`, else
+    /// `$XDG_DATA_HOME/vsurvey`, else `~/.local/share/vsurvey`.
+    public static func dataDirectory(explicit: String?, environment: [String: String]) -> URL {
+        if let explicit, !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
+        if let home = environment["VSURVEY_HOME"], !home.isEmpty { return URL(fileURLWithPath: home) }
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("vsurvey")
+        }
+        let home = environment["HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser
+        return home.appendingPathComponent(".local/share/vsurvey")
+    }
+
+    /// Opens (creating if needed) the database in `directory`.
+    public convenience init(directory: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError(.cannotOpen, L("无法创建数据目录 \(directory.path)", "cannot create the data directory \(directory.path)"))
+        }
+        try self.init(path: directory.appendingPathComponent(Self.fileName).path)
+    }
+
+    /// Opens (creating if needed) the database file at `path` and brings
+    /// its schema up to date. A file that is not an SQLite database is
+    /// refused and left untouched.
+    public init(path: String) throws {
+        self.path = path
+        try Self.checkHeader(path)
+        var configuration = Configuration()
+        // Another process may hold the write lock for a moment: wait for it.
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // Each commit reaches the disk before it returns.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            let created = !FileManager.default.fileExists(atPath: path)
+            let previousMask = umask(0o077)
+            defer { umask(previousMask) }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+            if created { chmod(path, 0o600) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw StoreError(.notADatabase, L("\(path) 已损坏或不是调查数据库;文件未作改动。请移走它,或用 --data-dir 指定其他目录", "\(path) is damaged or not a survey database; the file was left untouched. Move it away, or choose another directory with --data-dir"))
+        } catch let error as DatabaseError {
+            throw StoreError(.cannotOpen, L("无法打开数据库 \(path):\(error.message ?? "\(error.resultCode)")", "cannot open the database \(path): \(error.message ?? "\(error.resultCode)")"))
+        }
+    }
+
+    /// Refuses a file that exists, is not empty and does not start with
+    /// SQLite's header, before SQLite touches it.
+    static func checkHeader(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        if !header.isEmpty, header != Data("SQLite format 3\u{0}".utf8) {
+            throw StoreError(.notADatabase, L("\(path) 不是调查数据库(不是 SQLite 文件);文件未作改动。请移走它,或用 --data-dir 指定其他目录", "\(path) is not a survey database (not an SQLite file); the file was left untouched. Move it away, or choose another directory with --data-dir"))
+        }
+    }
+
+    /// The schema, one migration per shipped change. A shipped migration is
+    /// never edited; changes come as new ones.
+    public static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 surveys") { db in
+            try db.create(table: "survey") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("instance_id", .text).notNull()
+                t.column("revision", .integer).notNull()
+                t.column("replaces_revision", .integer)
+                t.column("form_id", .text).notNull()
+                t.column("form_version", .text).notNull()
+                t.column("unit_code", .text).notNull()
+                t.column("period", .text).notNull()
+                t.column("status", .text).notNull()
+                    .check(sql: "status IN ('draft', 'finalized', 'sent', 'rejected', 'mismatch', 'held')")
+                t.column("answers", .text).notNull()
+                t.column("position", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("finalized_at", .datetime)
+                t.uniqueKey(["instance_id", "revision"])
+            }
+            try db.create(index: "survey_by_unit", on: "survey", columns: ["form_id", "unit_code", "period"])
+        }
+        migrator.registerMigration("v2 sync bookkeeping") { db in
+            try db.alter(table: "survey") { t in
+                t.add(column: "sent_at", .datetime)
+                t.add(column: "sync_attempts", .integer).notNull().defaults(to: 0)
+                t.add(column: "last_error", .text)
+                t.add(column: "server_receipt", .text)
+            }
+        }
+        return migrator
+    }
+
+    // MARK: Reading
+
+    /// The current (latest) revision of each survey matching `filter`,
+    /// newest change first.
+    public func list(_ filter: SurveyFilter = SurveyFilter()) throws -> [StoredSurvey] {
+        try read { db in
+            var sql = "SELECT * FROM survey s WHERE revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id)"
+            var arguments = StatementArguments()
+            if !filter.statuses.isEmpty {
+                sql += " AND status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ", ")))"
+                _ = arguments.append(contentsOf: StatementArguments(filter.statuses.map(\.rawValue)))
+            }
+            if let formID = filter.formID {
+                sql += " AND form_id = ?"
+                _ = arguments.append(contentsOf: [formID])
+            }
+            if let unit = filter.unit {
+                sql += " AND unit_code LIKE ? ESCAPE '\\'"
+                _ = arguments.append(contentsOf: [unit.prefix + "%"])
+            }
+            if let period = filter.period {
+                sql += " AND period = ?"
+                _ = arguments.append(contentsOf: [period])
+            }
+            sql += " ORDER BY updated_at DESC, id DESC"
+            return try StoredSurvey.fetchAll(db, sql: sql, arguments: arguments)
+        }
+    }
+
+    /// Every revision of one survey, oldest first.
+    public func revisions(of instanceID: String) throws -> [StoredSurvey] {
+        try read { db in
+            try StoredSurvey.filter(StoredSurvey.Columns.instanceID == instanceID).order(StoredSurvey.Columns.revision).fetchAll(db)
+        }
+    }
+
+    /// The current revision of the survey whose instance id starts with
+    /// `reference` (at least 4 characters, as `list` shows them).
+    public func find(_ reference: String) throws -> StoredSurvey {
+        let prefix = reference.lowercased()
+        guard prefix.count >= 4, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw StoreError(.notFound, L("“\(reference)” 不是调查编号(至少 4 位,见 vsurvey list)", "'\(reference)' is not a survey id (at least 4 characters, see vsurvey list)"))
+        }
+        let found = try read { db in
+            try StoredSurvey.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM survey s WHERE instance_id LIKE ? ESCAPE '\\'
+                    AND revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id)
+                    """,
+                arguments: [prefix + "%"])
+        }
+        guard let first = found.first else {
+            throw StoreError(.notFound, L("没有编号为 \(reference) 的调查(见 vsurvey list)", "no survey with id \(reference) (see vsurvey list)"))
+        }
+        guard found.count == 1 else {
+            throw StoreError(.ambiguous, L("编号 \(reference) 对应多份调查:\(found.map(\.shortID).joined(separator: "、"));请多写几位", "id \(reference) matches several surveys: \(found.map(\.shortID).joined(separator: ", ")); type more of it"))
+        }
+        return first
+    }
+
+    /// The current revision of the survey for a form, unit and period, if any.
+    public func existing(formID: String, unit: String, period: String) throws -> StoredSurvey? {
+        try read { db in
+            try StoredSurvey.fetchOne(
+                db,
+                sql: """
+                    SELECT * FROM survey s WHERE form_id = ? AND unit_code = ? AND period = ?
+                    AND revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id)
+                    ORDER BY updated_at DESC LIMIT 1
+                    """,
+                arguments: [formID, unit, period])
+        }
+    }
+
+    // MARK: Writing
+
+    /// Stores a new survey. Refuses a second survey for the same form, unit
+    /// and period: the existing one is to be edited instead.
+    @discardableResult
+    public func create(_ survey: StoredSurvey) throws -> StoredSurvey {
+        try write { db in
+            var survey = survey
+            if let other = try StoredSurvey.fetchOne(
+                db, sql: "SELECT * FROM survey WHERE form_id = ? AND unit_code = ? AND period = ? LIMIT 1",
+                arguments: [survey.formID, survey.unitCode, survey.period])
+            {
+                throw StoreError(.duplicate, L("\(survey.unitCode) 在 \(survey.period) 已有一份“\(survey.formID)”调查(\(other.shortID));请用 vsurvey edit \(other.shortID) 修改", "\(survey.unitCode) already has a '\(survey.formID)' survey for \(survey.period) (\(other.shortID)); change it with vsurvey edit \(other.shortID)"))
+            }
+            try survey.insert(db)
+            return survey
+        }
+    }
+
+    /// Saves a draft's answers and where entry stopped. Only drafts change in place.
+    public func saveDraft(_ id: Int64, answers: JSONObject, position: String?, now: Date = Date()) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE survey SET answers = ?, position = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
+                arguments: [JSONValue.object(answers).serialized(), position, now, id])
+            if db.changesCount == 0 {
+                throw StoreError(.notAllowed, L("只有草稿可以修改", "only a draft can be changed"))
+            }
+        }
+    }
+
+    /// Finalizes a draft with its checked answers.
+    public func finalize(_ id: Int64, answers: JSONObject, now: Date = Date()) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE survey SET answers = ?, status = 'finalized', position = NULL, finalized_at = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
+                arguments: [JSONValue.object(answers).serialized(), now, now, id])
+            if db.changesCount == 0 {
+                throw StoreError(.notAllowed, L("只有草稿可以定稿", "only a draft can be finalized"))
+            }
+        }
+    }
+
+    /// Starts editing a survey: a draft is edited in place; any other
+    /// status gets a new draft revision that names the one it replaces.
+    public func edit(_ survey: StoredSurvey, now: Date = Date()) throws -> StoredSurvey {
+        guard survey.status.editMakesRevision else { return survey }
+        return try write { db in
+            let latest = try Int.fetchOne(db, sql: "SELECT MAX(revision) FROM survey WHERE instance_id = ?", arguments: [survey.instanceID]) ?? survey.revision
+            guard latest == survey.revision else {
+                throw StoreError(.notAllowed, L("这份调查已有更新的修订 \(latest)", "this survey already has a newer revision \(latest)"))
+            }
+            var next = survey
+            next.id = nil
+            next.revision = survey.revision + 1
+            next.replacesRevision = survey.revision
+            next.status = .draft
+            next.position = nil
+            next.createdAt = now
+            next.updatedAt = now
+            next.finalizedAt = nil
+            next.sentAt = nil
+            next.syncAttempts = 0
+            next.lastError = nil
+            next.serverReceipt = nil
+            try next.insert(db)
+            return next
+        }
+    }
+
+    /// Deletes a draft revision. Finalized and sent revisions are never deleted.
+    public func discard(_ survey: StoredSurvey) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM survey WHERE id = ? AND status = 'draft'", arguments: [survey.id])
+            if db.changesCount == 0 {
+                throw StoreError(.notAllowed, L("只能删除草稿", "only a draft can be discarded"))
+            }
+        }
+    }
+
+    // MARK: Access
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StoreError(.database, L("数据库错误:\(error.message ?? "\(error.resultCode)")", "database error: \(error.message ?? "\(error.resultCode)")"))
+        }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StoreError(.database, L("数据库错误:\(error.message ?? "\(error.resultCode)")", "database error: \(error.message ?? "\(error.resultCode)")"))
+        }
+    }
+}
