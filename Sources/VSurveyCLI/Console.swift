@@ -20,6 +20,22 @@ struct Console {
 
     func out(_ message: LocalizedText) { print(text(message)) }
 
+    /// Writes a prompt without a line end and makes sure it is shown, even
+    /// when standard output is a pipe.
+    func prompt(_ text: String) {
+        print(text, terminator: "")
+        fflush(nil)
+    }
+
+    /// Reads one line of input; nil at the end of input (Ctrl-D).
+    func readAnswer() -> String? {
+        fflush(nil)
+        return readLine(strippingNewline: true)
+    }
+
+    func yellow(_ text: String) -> String { paint(text, "33") }
+    func cyan(_ text: String) -> String { paint(text, "36") }
+
     func error(_ message: LocalizedText) { error(text(message)) }
 
     func error(_ line: String) {

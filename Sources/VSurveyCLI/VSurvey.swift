@@ -12,7 +12,10 @@ public struct VSurvey: ParsableCommand {
             Messages are in Chinese unless --lang en is given or the locale is English.
             """,
         version: "0.1.0",
-        subcommands: [FormCommand.self, ExprCommand.self]
+        subcommands: [
+            FillCommand.self, ResumeCommand.self, EditCommand.self, FinalizeCommand.self, DiscardCommand.self,
+            ListCommand.self, ShowCommand.self, ExportCommand.self, FormCommand.self, ExprCommand.self,
+        ]
     )
 
     public init() {}

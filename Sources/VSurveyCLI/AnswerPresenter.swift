@@ -1,0 +1,60 @@
+import SurveyCore
+
+/// Shows a survey's answers as a person reads them: by section, with
+/// choice labels instead of codes and units of measure.
+struct AnswerPresenter {
+    let form: Form
+    let console: Console
+
+    private var zh: Bool { console.language == .zh }
+
+    /// An answer as text, e.g. `42 人`, `党支部`, `是`.
+    func display(_ value: Value, of field: Field) -> String {
+        if value.isEmpty { return zh ? "(未答)" : "(no answer)" }
+        var text: String
+        switch value {
+        case .string(let name) where field.choices != nil:
+            text = field.choices?.label(of: name)?.text(console.language) ?? name
+        case .choices(let names):
+            text = names.map { field.choices?.label(of: $0)?.text(console.language) ?? $0 }.joined(separator: zh ? "、" : ", ")
+        case .number(let number):
+            text = Value.format(number)
+        default:
+            text = value.string
+        }
+        if let measure = field.measure { text += (zh ? "" : " ") + measure.text(console.language) }
+        return text
+    }
+
+    /// Every question that is asked, with its answer, section by section.
+    func show(_ settled: SettledSurvey) {
+        for index in form.rootFields { show(index, settled, entry: nil, depth: 0) }
+    }
+
+    private func show(_ index: Int, _ settled: SettledSurvey, entry: Int?, depth: Int) {
+        let field = form.fields[index]
+        let indent = String(repeating: "  ", count: depth)
+        let label = field.label?.text(console.language) ?? field.name
+        switch field.type {
+        case .note:
+            return
+        case .group:
+            guard settled.isRelevant(field, entry: entry) else { return }
+            console.out(indent + console.bold(label))
+            for child in field.children { show(child, settled, entry: entry, depth: depth + 1) }
+        case .repeat:
+            guard settled.isRelevant(field) else { return }
+            let count = settled.entryCount(of: field)
+            console.out(indent + console.bold(label) + console.dim(zh ? "(\(count) 条)" : " (\(count) entries)"))
+            for entry in 0..<count {
+                console.out(indent + "  " + console.cyan(zh ? "第 \(entry + 1) 条" : "Entry \(entry + 1)"))
+                for child in field.children { show(child, settled, entry: entry, depth: depth + 2) }
+            }
+        default:
+            guard settled.isRelevant(field, entry: entry) else { return }
+            let value = settled.value(of: field, entry: entry)
+            let mark = field.isComputed ? "= " : ""
+            console.out(indent + mark + label + (zh ? ":" : ": ") + display(value, of: field))
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import SurveyCore
+import SurveyStore
+
+/// Surveys as documents for export and `show --json`.
+enum SurveyExport {
+    /// One survey with its envelope, as the server will receive it.
+    static func document(_ survey: StoredSurvey) -> JSONValue {
+        var object = JSONObject()
+        object["instance_id"] = .string(survey.instanceID)
+        object["revision"] = .integer(survey.revision)
+        if let replaced = survey.replacesRevision { object["replaces"] = .integer(replaced) }
+        object["form"] = .string(survey.formID)
+        object["version"] = .string(survey.formVersion)
+        object["unit"] = .string(survey.unitCode)
+        object["period"] = .string(survey.period)
+        object["status"] = .string(survey.status.rawValue)
+        object["updated_at"] = .string(ListCommand.timestamp(survey.updatedAt))
+        object["answers"] = .object(survey.answerObject)
+        return .object(object)
+    }
+
+    /// A CSV field: quoted when it holds a comma, quote or line break.
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func csvLine(_ fields: [String]) -> String {
+        fields.map(csvField).joined(separator: ",") + "\r\n"
+    }
+
+    /// An answer in a CSV cell: choices joined by spaces, as XLSForm exports them.
+    static func cell(_ value: JSONValue?) -> String {
+        switch value {
+        case nil, .null?: return ""
+        case .string(let text)?: return text
+        case .integer(let number)?: return String(number)
+        case .number(let number)?: return Value.format(number)
+        case .bool(let flag)?: return flag ? "true" : "false"
+        case .array(let items)?: return items.map { cell($0) }.joined(separator: " ")
+        case .object?: return value!.serialized()
+        }
+    }
+}
+
+/// `vsurvey export`: the surveys as CSV (for Excel), JSON or JSON Lines.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "导出调查 / Export surveys as CSV, JSON or JSON Lines",
+        discussion: """
+            CSV:每份调查一行,UTF-8 带 BOM(Excel 可直接打开中文);重复组写入另一个文件 <输出>-<重复组>.csv,以 instance_id 关联。CSV 一次导出一个表单。
+            CSV has one row per survey, in UTF-8 with a byte order mark so that Excel shows Chinese text; each repeat goes to
+            a second file <output>-<repeat>.csv joined by instance_id. CSV exports one form at a time.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case csv, json, jsonl
+    }
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "格式 csv、json 或 jsonl / Format: csv, json or jsonl")
+    var format: Format = .csv
+    @Option(name: [.short, .long], help: ArgumentHelp("输出文件;json/jsonl 默认输出到屏幕 / Output file; json and jsonl default to standard output", valueName: "file"))
+    var output: String?
+    @Option(help: ArgumentHelp("表单 ID / Form id", valueName: "id"))
+    var form: String?
+    @Option(help: ArgumentHelp("状态(可重复)/ Status (repeatable)", valueName: "status"))
+    var status: [String] = []
+    @Option(help: ArgumentHelp("单位代码,含下属单位 / Unit code, units under it included", valueName: "code"))
+    var unit: String?
+    @Option(help: ArgumentHelp("报告期 / Period", valueName: "period"))
+    var period: String?
+
+    func validate() throws {
+        for value in status where SurveyStatus(rawValue: value) == nil {
+            throw ValidationError("未知状态 / unknown status '\(value)'")
+        }
+        if let unit, UnitCode(unit) == nil { throw ValidationError("单位代码应为 12 位数字 / the unit code must be 12 digits") }
+    }
+
+    func run() throws {
+        let console = options.console()
+        let catalog = try options.catalog(console)
+        let store = try storeOptions.open(console, environment: options.environment)
+        let filter = SurveyFilter(statuses: status.compactMap(SurveyStatus.init(rawValue:)), formID: form, unit: unit.flatMap(UnitCode.init), period: period)
+        let surveys = try storeStep(console) { try store.list(filter) }.sorted { ($0.formID, $0.unitCode, $0.period) < ($1.formID, $1.unitCode, $1.period) }
+        switch format {
+        case .json:
+            try write(JSONValue.array(surveys.map(SurveyExport.document)).serialized(pretty: true) + "\n", console: console)
+        case .jsonl:
+            try write(surveys.map { SurveyExport.document($0).serialized() + "\n" }.joined(), console: console)
+        case .csv:
+            try exportCSV(surveys, catalog: catalog, console: console)
+        }
+        if output != nil {
+            console.out(console.text(L("已导出 \(surveys.count) 份调查", "Exported \(surveys.count) survey\(surveys.count == 1 ? "" : "s")")))
+        }
+    }
+
+    private func write(_ text: String, to path: String? = nil, console: Console) throws {
+        guard let path = path ?? output else {
+            print(text, terminator: "")
+            return
+        }
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            console.error(L("无法写入 \(path)", "cannot write \(path)"))
+            throw ExitCode.failure
+        }
+    }
+
+    private func exportCSV(_ surveys: [StoredSurvey], catalog: FormCatalog, console: Console) throws {
+        let formIDs = Set(surveys.map(\.formID))
+        guard let formID = form ?? formIDs.first, formIDs.count <= 1 else {
+            console.error(L("CSV 一次只能导出一个表单,请用 --form 指定(现有:\(formIDs.sorted().joined(separator: "、")))", "CSV exports one form at a time; choose it with --form (present: \(formIDs.sorted().joined(separator: ", ")))"))
+            throw ExitCode(64)
+        }
+        let form = try options.form(formID, in: catalog, console)
+        let base = output ?? "vsurvey-\(formID).csv"
+        let stem = base.hasSuffix(".csv") ? String(base.dropLast(4)) : base
+        let registry = catalog.registry
+        let topFields = form.fields.filter { $0.repeatIndex == nil && $0.type.holdsValue }
+        var main = "\u{FEFF}" + SurveyExport.csvLine(["instance_id", "revision", "status", "form", "version", "unit", "unit_name", "period", "updated_at"] + topFields.map(\.name))
+        for survey in surveys {
+            let answers = survey.answerObject
+            let unitName = UnitCode(survey.unitCode).flatMap { registry?.unit($0)?.name } ?? ""
+            main += SurveyExport.csvLine(
+                [survey.instanceID, String(survey.revision), survey.status.rawValue, survey.formID, survey.formVersion, survey.unitCode, unitName, survey.period, ListCommand.timestamp(survey.updatedAt)]
+                    + topFields.map { SurveyExport.cell(answers[$0.name]) })
+        }
+        try write(main, to: stem + ".csv", console: console)
+        for repeatIndex in form.repeats {
+            let repeatField = form.fields[repeatIndex]
+            let inner = form.fields.filter { $0.repeatIndex == repeatField.repeatPosition && $0.type.holdsValue }
+            var text = "\u{FEFF}" + SurveyExport.csvLine(["instance_id", "entry"] + inner.map(\.name))
+            for survey in surveys {
+                let entries = survey.answerObject[repeatField.name]?.arrayValue ?? []
+                for (entry, item) in entries.enumerated() {
+                    text += SurveyExport.csvLine([survey.instanceID, String(entry + 1)] + inner.map { SurveyExport.cell(item[$0.name]) })
+                }
+            }
+            try write(text, to: "\(stem)-\(repeatField.name).csv", console: console)
+        }
+    }
+}

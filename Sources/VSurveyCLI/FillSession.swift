@@ -1,0 +1,338 @@
+import Foundation
+import SurveyCore
+import SurveyStore
+
+/// Interactive entry of one survey in the terminal. Every accepted answer
+/// is saved to the draft before the next question is asked, so stopping at
+/// any moment loses at most the answer being typed.
+struct FillSession {
+    let form: Form
+    let store: SurveyStore
+    var survey: StoredSurvey
+    let console: Console
+    let registry: UnitRegistry?
+    let today: Int
+    var answers: JSONObject
+
+    enum Outcome { case finalized, savedDraft }
+
+    init(form: Form, store: SurveyStore, survey: StoredSurvey, console: Console, registry: UnitRegistry?, today: Int) {
+        self.form = form
+        self.store = store
+        self.survey = survey
+        self.console = console
+        self.registry = registry
+        self.today = today
+        answers = survey.answerObject
+    }
+
+    private var zh: Bool { console.language == .zh }
+    private func t(_ zh: String, _ en: String) -> String { console.text(L(zh, en)) }
+
+    mutating func run() throws -> Outcome {
+        console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, registry) + "  " + survey.period)
+        console.out(console.dim(t("编号 \(survey.shortID)(修订 \(survey.revision))。每答一题即自动保存;输入 ? 查看帮助,< 返回上一题。", "Survey \(survey.shortID) (revision \(survey.revision)). Each answer is saved at once; type ? for help, < to go back.")))
+        var position = survey.position
+        var lastSection: Int? = -1
+        while true {
+            let settled = form.settle(answers, today: today)
+            let steps = Questionnaire.steps(settled)
+            guard let index = locate(position, in: steps, settled: settled) else {
+                switch try review(settled) {
+                case .finalized: return .finalized
+                case .savedDraft: return .savedDraft
+                case .goTo(let path):
+                    position = path
+                    continue
+                }
+            }
+            let step = steps[index]
+            let field = form.fields[step.fieldIndex]
+            let section = form.ancestors(of: step.fieldIndex).first { form.fields[$0].type == .group }
+            if section != lastSection {
+                lastSection = section
+                if let section, let label = form.fields[section].label {
+                    console.out()
+                    console.out(console.bold("== " + label.text(console.language) + " =="))
+                }
+            }
+            let next = index + 1 < steps.count ? steps[index + 1].path : "$end"
+            switch step.kind {
+            case .note:
+                console.out(console.dim("※ " + (field.label?.text(console.language) ?? "")))
+                position = next
+            case .addEntry:
+                guard let action = askAddEntry(field, count: step.entry ?? 0) else { return try stop() }
+                switch action {
+                case .back: position = previousQuestion(before: index, in: steps)
+                case .add:
+                    let entry = answers.addEntry(to: field)
+                    position = "\(field.name)[\(entry + 1)]."
+                    try save(position: position)
+                case .done: position = next
+                }
+            case .question:
+                let questionNumber = steps[...index].filter { $0.kind == .question }.count
+                let questionTotal = steps.filter { $0.kind == .question }.count
+                guard let action = try ask(step, field, settled: settled, number: questionNumber, total: questionTotal) else { return try stop() }
+                switch action {
+                case .back: position = previousQuestion(before: index, in: steps)
+                case .next:
+                    position = next
+                    try save(position: position)
+                }
+            }
+        }
+    }
+
+    /// The step to show: the saved position, a prefix such as
+    /// `committee_members[3].` for a new entry, else the first unanswered question.
+    private func locate(_ position: String?, in steps: [FillStep], settled: SettledSurvey) -> Int? {
+        if position == "$end" { return nil }
+        guard let position else { return steps.isEmpty ? nil : 0 }
+        do {
+            if let exact = steps.firstIndex(where: { $0.path == position }) { return exact }
+            if position.hasSuffix("."), let first = steps.firstIndex(where: { $0.path.hasPrefix(position) }) { return first }
+        }
+        // The saved place is gone (its question is no longer asked): the first unanswered question.
+        return steps.firstIndex { step in
+            step.kind == .question && answers.answer(form.fields[step.fieldIndex], in: form, entry: step.entry) == nil
+        }
+    }
+
+    private func previousQuestion(before index: Int, in steps: [FillStep]) -> String? {
+        var candidate = index - 1
+        while candidate >= 0 {
+            if steps[candidate].kind != .note { return steps[candidate].path }
+            candidate -= 1
+        }
+        console.out(console.dim(t("已经是第一题", "This is the first question")))
+        return steps[index].path
+    }
+
+    private mutating func save(position: String?) throws {
+        guard let id = survey.id else { return }
+        try store.saveDraft(id, answers: answers, position: position)
+        survey.position = position
+    }
+
+    private func stop() throws -> Outcome {
+        console.out()
+        console.out(t("草稿已保存。继续填写:vsurvey resume \(survey.shortID)", "The draft is saved. Continue with: vsurvey resume \(survey.shortID)"))
+        return .savedDraft
+    }
+
+    // MARK: Questions
+
+    enum QuestionAction { case next, back }
+
+    /// Asks one question until it gets an acceptable answer; nil at the end of input.
+    private mutating func ask(_ step: FillStep, _ field: Field, settled: SettledSurvey, number: Int, total: Int) throws -> QuestionAction? {
+        let presenter = AnswerPresenter(form: form, console: console)
+        while true {
+            console.out()
+            var heading = console.dim(zh ? "第 \(number)/\(total) 题" : "Question \(number)/\(total)")
+            if let entry = step.entry, let repeatIndex = field.repeatIndex {
+                let repeatLabel = form.fields[form.repeats[repeatIndex]].label?.text(console.language) ?? ""
+                heading += console.dim(zh ? "  \(repeatLabel) 第 \(entry + 1) 条" : "  \(repeatLabel), entry \(entry + 1)")
+            }
+            console.out(heading)
+            var label = field.label?.text(console.language) ?? field.name
+            if let measure = field.measure { label += zh ? "(\(measure.zh))" : " (\(measure.text(.en)))" }
+            if isRequired(field, settled: settled, path: step.path) { label += console.red(" *") }
+            console.out(console.bold(label))
+            if let hint = field.hint { console.out(console.dim(hint.text(console.language))) }
+            if let choices = field.choices, field.type != .yesNo {
+                for (offset, choice) in choices.choices.enumerated() {
+                    console.out("  \(offset + 1)) " + choice.label.text(console.language))
+                }
+            }
+            let existing = answers.answer(field, in: form, entry: step.entry)
+            var promptText = "> "
+            if existing != nil {
+                promptText = t("[当前:\(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ", "[now: \(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ")
+            } else if field.type == .yesNo {
+                promptText = t("(1 是 / 2 否) > ", "(1 yes / 2 no) > ")
+            }
+            console.prompt(promptText)
+            guard let line = console.readAnswer() else { return nil }
+            let input = line.trimmingCharacters(in: .whitespaces)
+            switch input {
+            case "<":
+                return .back
+            case "?", "？":
+                help(field)
+                continue
+            case ":q":
+                return nil
+            case "":
+                if existing != nil { return .next }
+                if isRequired(field, settled: settled, path: step.path) {
+                    console.out(console.red(t("此题必须回答", "This question must be answered")))
+                    continue
+                }
+                return .next
+            case "-":
+                answers.setAnswer(nil, for: field, in: form, entry: step.entry)
+                if isRequired(field, settled: settled, path: step.path) {
+                    console.out(console.yellow(t("已清空;此题必答,请重新回答", "Cleared; this question is required, answer it again")))
+                    continue
+                }
+                return .next
+            default:
+                break
+            }
+            let previous = existing
+            answers.setAnswer(AnswerInput.parse(input, for: field, today: today), for: field, in: form, entry: step.entry)
+            let problems = form.settle(answers, today: today).issues(at: step.path).filter { $0.code != .required }
+            if let problem = problems.first {
+                console.out(console.red("✗ " + problem.message.text(console.language)))
+                answers.setAnswer(previous, for: field, in: form, entry: step.entry)
+                continue
+            }
+            return .next
+        }
+    }
+
+    private func isRequired(_ field: Field, settled: SettledSurvey, path: String) -> Bool {
+        switch field.requirement {
+        case .optional: return false
+        case .required: return true
+        // The engine reports a conditional requirement only while it holds and the answer is missing.
+        case .when: return settled.issues(at: path).contains { $0.code == .required }
+        }
+    }
+
+    private func help(_ field: Field) {
+        console.out(console.dim(t("输入答案后回车。选择题可输入序号(多选用空格分开)。", "Type the answer and press Enter. For choices type their numbers (several separated by spaces).")))
+        console.out(console.dim(t("回车:保留当前答案或跳过选答题;-:清空;<:上一题;:q 或 Ctrl-D:保存并退出。", "Enter: keep the current answer or skip an optional question; -: clear; <: previous question; :q or Ctrl-D: save and quit.")))
+        if let constraint = field.constraint {
+            console.out(console.dim(t("规则:", "Rule: ") + (field.constraintMessage?.text(console.language) ?? constraint.source)))
+        }
+        if let minimum = field.minimum { console.out(console.dim("≥ \(minimum)")) }
+        if let maximum = field.maximum { console.out(console.dim("≤ \(maximum)")) }
+        if field.type == .date { console.out(console.dim(t("日期格式 YYYY-MM-DD,或输入“今天”", "Dates are written YYYY-MM-DD, or type 'today'"))) }
+    }
+
+    enum EntryAction { case add, done, back }
+
+    private func askAddEntry(_ field: Field, count: Int) -> EntryAction? {
+        let label = field.label?.text(console.language) ?? field.name
+        console.out()
+        if count < field.minCount {
+            console.out(t("“\(label)”至少需要 \(field.minCount) 条,现有 \(count) 条,添加一条。", "'\(label)' needs at least \(field.minCount) entries and has \(count); adding one."))
+            return .add
+        }
+        while true {
+            console.prompt(t("添加一条“\(label)”?(已有 \(count) 条)[y/N] > ", "Add an entry to '\(label)'? (\(count) so far) [y/N] > "))
+            guard let line = console.readAnswer() else { return nil }
+            switch line.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "y", "yes", "是", "1": return .add
+            case "", "n", "no", "否", "2": return .done
+            case "<": return .back
+            case ":q": return nil
+            default: console.out(console.red(t("请回答 y 或 n", "Answer y or n")))
+            }
+        }
+    }
+
+    // MARK: Review and finalizing
+
+    enum ReviewAction { case finalized, savedDraft, goTo(String) }
+
+    private mutating func review(_ settled: SettledSurvey) throws -> ReviewAction {
+        console.out()
+        console.out(console.bold(t("== 核对答案 ==", "== Review ==")))
+        AnswerPresenter(form: form, console: console).show(settled)
+        let issues = settled.result.issues
+        console.out()
+        if !issues.isEmpty {
+            console.out(console.red(t("还有 \(issues.count) 个问题,不能定稿:", "\(issues.count) problem\(issues.count == 1 ? "" : "s") left; the survey cannot be finalized:")))
+            for issue in issues { console.out("  " + describe(issue)) }
+            console.prompt(t("回到第一个问题修改?[Y/n] > ", "Go to the first problem to fix it? [Y/n] > "))
+            guard let line = console.readAnswer(), !["n", "no", "否"].contains(line.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                _ = try stop()
+                return .savedDraft
+            }
+            return .goTo(issues[0].path)
+        }
+        console.prompt(t("全部通过检查。现在定稿吗?定稿后等待上报。[y/N] > ", "Everything checks out. Finalize now? It then waits to be sent. [y/N] > "))
+        guard let line = console.readAnswer() else { return .savedDraft }
+        switch line.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "y", "yes", "是":
+            guard let id = survey.id else { return .savedDraft }
+            try store.finalize(id, answers: settled.result.answers)
+            console.out(console.green(t("✓ 已定稿:\(survey.shortID)", "✓ Finalized: \(survey.shortID)")))
+            return .finalized
+        case "<":
+            let steps = Questionnaire.steps(settled)
+            return .goTo(steps.last(where: { $0.kind == .question })?.path ?? "")
+        default:
+            try save(position: "$end")
+            _ = try stop()
+            return .savedDraft
+        }
+    }
+
+    private func describe(_ issue: ValidationIssue) -> String {
+        var place = issue.path
+        if let label = form.field(named: issue.field)?.label?.text(console.language) {
+            place += zh ? "(\(label))" : " (\(label))"
+        }
+        return place + (zh ? ":" : ": ") + issue.message.text(console.language)
+    }
+}
+
+/// Turns what a person types into an answer: choice numbers into choice
+/// names, 是/否 and y/n into yes/no, full-width digits into digits.
+enum AnswerInput {
+    static func parse(_ input: String, for field: Field, today: Int) -> JSONValue {
+        let text = normalize(input)
+        switch field.type {
+        case .selectOne:
+            return .string(choice(text, field.choices))
+        case .selectMultiple:
+            let parts = text.split { $0 == " " || $0 == "," || $0 == "、" || $0 == "," }.map(String.init)
+            return .array(parts.map { .string(choice($0, field.choices)) })
+        case .yesNo:
+            switch text.lowercased() {
+            case "1", "y", "yes", "是", "有": return "yes"
+            case "2", "n", "no", "否", "无", "没有": return "no"
+            default: return .string(text)
+            }
+        case .date:
+            if ["today", "今天"].contains(text.lowercased()) { return .string(CivilDate.format(days: today)) }
+            return .string(text)
+        case .integer, .decimal:
+            return .string(text.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "_", with: ""))
+        default:
+            return .string(input.trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    /// Full-width digits, letters and punctuation as their ASCII forms.
+    static func normalize(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if (0xFF01...0xFF5E).contains(scalar.value), let ascii = Unicode.Scalar(scalar.value - 0xFEE0) {
+                scalars.append(ascii)
+            } else if scalar.value == 0x3000 {
+                scalars.append(" ")
+            } else {
+                scalars.append(scalar)
+            }
+        }
+        return String(scalars).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// A choice by its number, name or label.
+    static func choice(_ text: String, _ list: ChoiceList?) -> String {
+        guard let list else { return text }
+        if let number = Int(text), number >= 1, number <= list.choices.count { return list.choices[number - 1].name }
+        if list.contains(text) { return text }
+        if let match = list.choices.first(where: { $0.label.zh == text || $0.label.en?.lowercased() == text.lowercased() }) {
+            return match.name
+        }
+        return text
+    }
+}

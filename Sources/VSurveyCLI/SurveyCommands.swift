@@ -1,0 +1,426 @@
+import ArgumentParser
+import Foundation
+import SurveyCore
+import SurveyStore
+
+/// What every command that works on stored surveys needs.
+struct Workspace {
+    let console: Console
+    let catalog: FormCatalog
+    let registry: UnitRegistry?
+    let store: SurveyStore
+    let options: GlobalOptions
+
+    init(_ options: GlobalOptions, _ storeOptions: StoreOptions) throws {
+        self.options = options
+        console = options.console()
+        catalog = try options.catalog(console)
+        registry = try options.registry(catalog, console)
+        store = try storeOptions.open(console, environment: options.environment)
+    }
+
+    /// The form version a stored survey was filled with.
+    func form(of survey: StoredSurvey) throws -> Form {
+        try options.form("\(survey.formID)@\(survey.formVersion)", in: catalog, console)
+    }
+
+    func find(_ reference: String) throws -> StoredSurvey {
+        try storeStep(console) { try store.find(reference) }
+    }
+
+    /// Runs the interactive session and says how it ended.
+    func fill(_ survey: StoredSurvey, form: Form) throws {
+        var session = FillSession(form: form, store: store, survey: survey, console: console, registry: registry, today: options.todayNumber)
+        _ = try storeStep(console) { try session.run() }
+    }
+
+    func confirm(_ question: LocalizedText) -> Bool {
+        console.prompt(console.text(question) + " [y/N] > ")
+        guard let line = console.readAnswer() else { return false }
+        return ["y", "yes", "是"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+}
+
+/// `vsurvey fill`: start a survey, interactively or from an answers file.
+struct FillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fill",
+        abstract: "填写一份调查 / Fill in a survey",
+        discussion: """
+            交互填写:逐题提问,每答一题即保存;? 帮助,< 上一题,回车跳过选答题,:q 或 Ctrl-D 保存退出。
+            用 --answers 从 JSON/YAML 文件读入答案(批量或先在纸上填写的情况);有错误时不保存,除非加 --draft。
+            同一表单、单位、报告期只能有一份调查;要修改已有的,用 --edit-existing 或 vsurvey edit。
+            Interactive entry asks question by question and saves each answer at once; ? for help, < to go back,
+            Enter skips an optional question, :q or Ctrl-D saves and quits. With --answers the answers come from a
+            JSON or YAML file; nothing is stored when it has errors unless --draft is given. A form, unit and period
+            have one survey; change an existing one with --edit-existing or vsurvey edit.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: "表单 ID / Form id (id or id@version)")
+    var form: String
+
+    @Option(help: ArgumentHelp("单位代码(12 位)/ Unit code (12 digits)", valueName: "code"))
+    var unit: String?
+
+    @Option(help: ArgumentHelp("报告期,如 2026、2026Q3、202607;默认为当前 / Period, e.g. 2026, 2026Q3, 202607; default: the current one", valueName: "period"))
+    var period: String?
+
+    @Option(help: ArgumentHelp("答案文件(JSON 或 YAML)/ Answers file (JSON or YAML)", valueName: "file"))
+    var answers: String?
+
+    @Flag(help: "与 --answers 同用:检查通过即定稿 / With --answers: finalize when the answers check out")
+    var finalize = false
+
+    @Flag(help: "与 --answers 同用:有错误也存为草稿 / With --answers: keep a draft even when there are errors")
+    var draft = false
+
+    @Flag(name: .customLong("edit-existing"), help: "已有同一单位和报告期的调查时修改它 / Edit the existing survey for this unit and period")
+    var editExisting = false
+
+    func validate() throws {
+        if answers == nil, finalize || draft {
+            throw ValidationError("--finalize 和 --draft 需与 --answers 同用 / --finalize and --draft go with --answers")
+        }
+        if finalize && draft {
+            throw ValidationError("--finalize 与 --draft 不能同用 / --finalize and --draft cannot be combined")
+        }
+        if let unit, UnitCode(unit) == nil {
+            throw ValidationError("单位代码应为 12 位数字 / the unit code must be 12 digits, not '\(unit)'")
+        }
+        if let period, Period(period) == nil {
+            throw ValidationError("“\(period)” 不是报告期(如 2026、2026Q3、202607)/ '\(period)' is not a period (e.g. 2026, 2026Q3, 202607)")
+        }
+    }
+
+    func run() throws {
+        let workspace = try Workspace(options, storeOptions)
+        let console = workspace.console
+        let form = try options.form(self.form, in: workspace.catalog, console)
+
+        var fileAnswers: JSONObject?
+        var unitText = unit
+        var periodText = period
+        if let answers {
+            let submission: Submission
+            do {
+                submission = try Submission(json: try AnswerFile.read(URL(fileURLWithPath: answers)))
+            } catch let error as AnswerFileError {
+                console.error(error.rendered(console.language))
+                throw ExitCode.failure
+            } catch let error as LocalizedText {
+                console.error("\(answers): " + console.text(error))
+                throw ExitCode.failure
+            }
+            fileAnswers = submission.answers
+            unitText = unitText ?? submission.unit
+            periodText = periodText ?? submission.period
+        }
+        guard let unitText else {
+            console.error(L("请用 --unit 指定单位代码", "name the unit with --unit"))
+            throw ExitCode(64)
+        }
+        let periodValue = periodText ?? Self.currentPeriod(form.periodType, today: options.todayNumber)
+        let envelope = try Submission(json: ["unit": .string(unitText), "period": .string(periodValue), "answers": [:]])
+        let envelopeIssues = envelope.envelopeIssues(for: form, registry: workspace.registry)
+        if !envelopeIssues.isEmpty {
+            for issue in envelopeIssues { console.error(issue.message) }
+            throw ExitCode.failure
+        }
+
+        if let existing = try storeStep(console, { try workspace.store.existing(formID: form.id, unit: unitText, period: periodValue) }) {
+            guard editExisting || (fileAnswers == nil && workspace.confirm(L(
+                "\(console.unitName(unitText, workspace.registry)) 在 \(periodValue) 已有调查 \(existing.shortID)(\(existing.status.label.zh)),修改它吗?",
+                "\(console.unitName(unitText, workspace.registry)) already has survey \(existing.shortID) (\(existing.status.label.en!)) for \(periodValue). Edit it?")))
+            else {
+                console.error(L("\(unitText) 在 \(periodValue) 已有调查 \(existing.shortID);用 --edit-existing 或 vsurvey edit \(existing.shortID) 修改", "\(unitText) already has survey \(existing.shortID) for \(periodValue); change it with --edit-existing or vsurvey edit \(existing.shortID)"))
+                throw ExitCode.failure
+            }
+            let editForm = try workspace.form(of: existing)
+            // Check before anything is written: bad answers leave no revision behind.
+            let result = fileAnswers.map { check($0, form: editForm, console: console) }
+            if let result, !result.isValid, !draft { throw ExitCode.failure }
+            var editing = try storeStep(console) { try workspace.store.edit(existing) }
+            if let fileAnswers, let result {
+                try store(fileAnswers, result: result, into: &editing, workspace: workspace)
+            } else {
+                try workspace.fill(editing, form: editForm)
+            }
+            return
+        }
+
+        var survey = StoredSurvey(formID: form.id, formVersion: form.version, unitCode: unitText, period: periodValue, answers: JSONObject())
+        if let fileAnswers {
+            let result = check(fileAnswers, form: form, console: console)
+            if !result.isValid, !draft { throw ExitCode.failure }
+            try store(fileAnswers, result: result, into: &survey, workspace: workspace)
+            return
+        }
+        survey = try storeStep(console) { try workspace.store.create(survey) }
+        console.out(console.text(L("新建调查 \(survey.shortID)", "New survey \(survey.shortID)")))
+        try workspace.fill(survey, form: form)
+    }
+
+    /// Checks answers from a file; lists the errors when there are any and
+    /// no --draft was given (the caller then stores nothing).
+    func check(_ answers: JSONObject, form: Form, console: Console) -> ValidationResult {
+        let result = form.validate(answers, today: options.todayNumber)
+        if !result.isValid && !draft {
+            console.out(console.red("✗ ") + console.text(L("\(self.answers ?? ""):\(result.issues.count) 个问题,未保存", "\(self.answers ?? ""): \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); nothing was stored")))
+            for issue in result.issues {
+                var place = issue.path
+                if let label = form.field(named: issue.field)?.label?.text(console.language) { place += console.language == .zh ? "(\(label))" : " (\(label))" }
+                console.out("  " + place + (console.language == .zh ? ":" : ": ") + issue.message.text(console.language))
+            }
+            console.out(console.dim(console.text(L("加 --draft 可先存为草稿", "add --draft to keep it as a draft anyway"))))
+        }
+        return result
+    }
+
+    /// Stores checked answers: finalized, or a draft (as typed, when they have errors).
+    func store(_ answers: JSONObject, result: ValidationResult, into survey: inout StoredSurvey, workspace: Workspace) throws {
+        let console = workspace.console
+        let keep = result.isValid ? result.answers : answers
+        let finalizeNow = finalize && result.isValid
+        let target = survey
+        let saved: StoredSurvey = try storeStep(console) {
+            var record = target
+            record.answers = JSONValue.object(keep).serialized()
+            if record.id == nil {
+                record.status = .draft
+                record = try workspace.store.create(record)
+            } else {
+                try workspace.store.saveDraft(record.id!, answers: keep, position: nil)
+            }
+            if finalizeNow { try workspace.store.finalize(record.id!, answers: keep) }
+            return record
+        }
+        survey = saved
+        let what = console.unitName(saved.unitCode, workspace.registry) + " " + saved.period
+        if finalizeNow {
+            console.out(console.green("✓ ") + console.text(L("已定稿 \(saved.shortID)(\(what))", "Finalized \(saved.shortID) (\(what))")))
+        } else {
+            let note = result.isValid ? L("", "") : L(",有 \(result.issues.count) 个问题待改", ", with \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s") to fix")
+            console.out(console.text(L("已存为草稿 \(saved.shortID)(\(what))\(note.zh)", "Saved as draft \(saved.shortID) (\(what))\(note.en ?? "")")))
+        }
+    }
+
+    /// The period that contains `today`, of the form's type.
+    static func currentPeriod(_ type: PeriodType, today: Int) -> String {
+        let (year, month, _) = CivilDate.components(days: today)
+        switch type {
+        case .annual: return Period.annual(year: year).description
+        case .quarterly: return Period.quarterly(year: year, quarter: (month - 1) / 3 + 1).description
+        case .monthly: return Period.monthly(year: year, month: month).description
+        }
+    }
+}
+
+/// `vsurvey resume ID`: continue a draft where it stopped.
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "继续填写草稿 / Continue filling a draft")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "调查编号(vsurvey list 所示,至少 4 位)/ Survey id as vsurvey list shows it (4 characters or more)")
+    var id: String
+
+    func run() throws {
+        let workspace = try Workspace(options, storeOptions)
+        let survey = try workspace.find(id)
+        guard survey.status == .draft else {
+            workspace.console.error(L("调查 \(survey.shortID) 已\(survey.status.label.zh),要修改请用 vsurvey edit \(survey.shortID)", "survey \(survey.shortID) is \(survey.status.label.en!); to change it use vsurvey edit \(survey.shortID)"))
+            throw ExitCode.failure
+        }
+        try workspace.fill(survey, form: try workspace.form(of: survey))
+    }
+}
+
+/// `vsurvey edit ID`: change a survey; after finalizing this makes a new revision.
+struct EditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edit", abstract: "修改调查;已定稿或已上报的会生成新修订 / Change a survey; a finalized or sent one gets a new revision")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "调查编号 / Survey id")
+    var id: String
+
+    func run() throws {
+        let workspace = try Workspace(options, storeOptions)
+        let survey = try workspace.find(id)
+        let editing = try storeStep(workspace.console) { try workspace.store.edit(survey) }
+        if editing.revision != survey.revision {
+            workspace.console.out(workspace.console.text(L("新修订 \(editing.revision)(替换修订 \(survey.revision))", "New revision \(editing.revision) (replaces revision \(survey.revision))")))
+        }
+        try workspace.fill(editing, form: try workspace.form(of: editing))
+    }
+}
+
+/// `vsurvey finalize ID`: check a draft in full and finalize it.
+struct FinalizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "finalize", abstract: "检查并定稿草稿 / Check a draft and finalize it")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "调查编号 / Survey id")
+    var id: String
+
+    func run() throws {
+        let workspace = try Workspace(options, storeOptions)
+        let console = workspace.console
+        let survey = try workspace.find(id)
+        guard survey.status == .draft, let rowID = survey.id else {
+            console.error(L("调查 \(survey.shortID) 已\(survey.status.label.zh)", "survey \(survey.shortID) is already \(survey.status.label.en!)"))
+            throw ExitCode.failure
+        }
+        let form = try workspace.form(of: survey)
+        let result = form.validate(survey.answerObject, today: options.todayNumber)
+        guard result.isValid else {
+            console.out(console.red("✗ ") + console.text(L("\(result.issues.count) 个问题,不能定稿:", "\(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); it cannot be finalized:")))
+            for issue in result.issues { console.out("  \(issue.path): " + issue.message.text(console.language)) }
+            console.out(console.dim(console.text(L("用 vsurvey resume \(survey.shortID) 修改", "fix them with vsurvey resume \(survey.shortID)"))))
+            throw ExitCode.failure
+        }
+        try storeStep(console) { try workspace.store.finalize(rowID, answers: result.answers) }
+        console.out(console.green("✓ ") + console.text(L("已定稿 \(survey.shortID)", "Finalized \(survey.shortID)")))
+    }
+}
+
+/// `vsurvey discard ID`: delete a draft after confirmation.
+struct DiscardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "discard", abstract: "删除草稿(需确认)/ Delete a draft (asks first)")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "调查编号 / Survey id")
+    var id: String
+    @Flag(name: [.short, .long], help: "不再询问 / Do not ask")
+    var yes = false
+
+    func run() throws {
+        let workspace = try Workspace(options, storeOptions)
+        let console = workspace.console
+        let survey = try workspace.find(id)
+        guard survey.status == .draft else {
+            console.error(L("只能删除草稿;调查 \(survey.shortID) 已\(survey.status.label.zh)", "only drafts can be discarded; survey \(survey.shortID) is \(survey.status.label.en!)"))
+            throw ExitCode.failure
+        }
+        let what = "\(survey.shortID) \(survey.formID) " + console.unitName(survey.unitCode, workspace.registry) + " \(survey.period)"
+        guard yes || workspace.confirm(L("删除草稿 \(what)?此操作不能撤销。", "Delete the draft \(what)? This cannot be undone.")) else {
+            console.out(L("未删除", "Nothing was deleted"))
+            return
+        }
+        try storeStep(console) { try workspace.store.discard(survey) }
+        console.out(L("已删除草稿 \(survey.shortID)", "Deleted draft \(survey.shortID)"))
+    }
+}
+
+/// `vsurvey list`: the surveys on this device.
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "列出本机的调查 / List the surveys on this device")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: ArgumentHelp("状态:draft、finalized、sent、rejected、mismatch、held(可重复)/ Status (repeatable)", valueName: "status"))
+    var status: [String] = []
+    @Option(help: ArgumentHelp("表单 ID / Form id", valueName: "id"))
+    var form: String?
+    @Option(help: ArgumentHelp("单位代码,含下属单位 / Unit code, units under it included", valueName: "code"))
+    var unit: String?
+    @Option(help: ArgumentHelp("报告期 / Period", valueName: "period"))
+    var period: String?
+    @Flag(help: "以 JSON 输出 / Print JSON")
+    var json = false
+
+    func validate() throws {
+        for value in status where SurveyStatus(rawValue: value) == nil {
+            throw ValidationError("未知状态 / unknown status '\(value)' (draft, finalized, sent, rejected, mismatch, held)")
+        }
+        if let unit, UnitCode(unit) == nil { throw ValidationError("单位代码应为 12 位数字 / the unit code must be 12 digits") }
+    }
+
+    var filter: SurveyFilter {
+        SurveyFilter(statuses: status.compactMap(SurveyStatus.init(rawValue:)), formID: form, unit: unit.flatMap(UnitCode.init), period: period)
+    }
+
+    func run() throws {
+        let options = self.options
+        let console = options.console()
+        let catalog = try options.catalog(console)
+        let registry = catalog.registry
+        let store = try storeOptions.open(console, environment: options.environment)
+        let surveys = try storeStep(console) { try store.list(filter) }
+        if json {
+            let items: [JSONValue] = surveys.map { survey in
+                [
+                    "id": .string(survey.instanceID), "revision": .integer(survey.revision), "status": .string(survey.status.rawValue),
+                    "form": .string(survey.formID), "version": .string(survey.formVersion), "unit": .string(survey.unitCode),
+                    "unit_name": UnitCode(survey.unitCode).flatMap { registry?.unit($0)?.name }.map(JSONValue.string) ?? .null,
+                    "period": .string(survey.period), "updated_at": .string(Self.timestamp(survey.updatedAt)),
+                ]
+            }
+            console.out(JSONValue.array(items).serialized(pretty: true))
+            return
+        }
+        if surveys.isEmpty {
+            console.out(L("没有调查", "No surveys"))
+            return
+        }
+        let header = console.language == .zh
+            ? ["编号", "表单", "单位", "名称", "报告期", "状态", "修订", "更新时间"]
+            : ["id", "form", "unit", "name", "period", "status", "rev", "updated"]
+        let rows = surveys.map { survey in
+            [
+                survey.shortID, survey.formID, survey.unitCode,
+                UnitCode(survey.unitCode).flatMap { registry?.unit($0)?.name } ?? "", survey.period,
+                survey.status.label.text(console.language), String(survey.revision), Self.timestamp(survey.updatedAt, short: true),
+            ]
+        }
+        console.table(header, rows)
+        console.out(console.dim(console.text(L("共 \(surveys.count) 份", "\(surveys.count) survey\(surveys.count == 1 ? "" : "s")"))))
+    }
+
+    static func timestamp(_ date: Date, short: Bool = false) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = short ? "yyyy-MM-dd HH:mm" : "yyyy-MM-dd'T'HH:mm:ssXXXXX"
+        return formatter.string(from: date)
+    }
+}
+
+/// `vsurvey show ID`: one survey's answers as a person reads them.
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "显示一份调查的答案 / Show a survey's answers")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "调查编号 / Survey id")
+    var id: String
+    @Flag(help: "以 JSON 输出(调查信息与答案)/ Print the survey and its answers as JSON")
+    var json = false
+
+    func run() throws {
+        let workspace = try Workspace(options, storeOptions)
+        let console = workspace.console
+        let survey = try workspace.find(id)
+        if json {
+            console.out(SurveyExport.document(survey).serialized(pretty: true))
+            return
+        }
+        let form = try workspace.form(of: survey)
+        let settled = form.settle(survey.answerObject, today: options.todayNumber)
+        console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, workspace.registry) + "  " + survey.period)
+        var status = console.text(L("编号 \(survey.instanceID) · 修订 \(survey.revision) · \(survey.status.label.zh)", "id \(survey.instanceID) · revision \(survey.revision) · \(survey.status.label.en!)"))
+        if let replaced = survey.replacesRevision { status += console.text(L("(替换修订 \(replaced))", " (replaces revision \(replaced))")) }
+        console.out(console.dim(status))
+        console.out()
+        AnswerPresenter(form: form, console: console).show(settled)
+        if survey.status == .draft, !settled.result.issues.isEmpty {
+            console.out()
+            console.out(console.yellow(console.text(L("尚有 \(settled.result.issues.count) 个问题待改", "\(settled.result.issues.count) problem\(settled.result.issues.count == 1 ? "" : "s") still to fix"))))
+        }
+    }
+}
