@@ -38,7 +38,7 @@ public struct SurveyFilter: Sendable {
 /// nothing that was saved, and two processes can share the file.
 public final class SurveyStore: Sendable {
     public let path: String
-    let pool: DatabasePool
+    public let pool: DatabasePool
 
     /// The database file name inside the data directory.
     public static let fileName = "vsurvey.sqlite"
@@ -83,7 +83,7 @@ public final class SurveyStore: Sendable {
             let previousMask = umask(0o077)
             defer { umask(previousMask) }
             pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(pool)
+            try Self.migrate(pool, path: path)
             if created { chmod(path, 0o600) }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
             throw StoreError(.notADatabase, L("\(path) 已损坏或不是调查数据库;文件未作改动。请移走它,或用 --data-dir 指定其他目录", "\(path) is damaged or not a survey database; the file was left untouched. Move it away, or choose another directory with --data-dir"))
@@ -101,6 +101,24 @@ public final class SurveyStore: Sendable {
         if !header.isEmpty, header != Data("SQLite format 3\u{0}".utf8) {
             throw StoreError(.notADatabase, L("\(path) 不是调查数据库(不是 SQLite 文件);文件未作改动。请移走它,或用 --data-dir 指定其他目录", "\(path) is not a survey database (not an SQLite file); the file was left untouched. Move it away, or choose another directory with --data-dir"))
         }
+    }
+
+    /// Brings the schema up to date. GRDB reads which migrations ran before
+    /// it starts them, so two processes opening a new database at once could
+    /// both run the first one: a lock file beside the database lets one
+    /// process migrate at a time.
+    static func migrate(_ pool: DatabasePool, path: String) throws {
+        if try pool.writeWithoutTransaction({ try migrator.hasCompletedMigrations($0) }) { return }
+        let lockPath = path + ".migrating"
+        let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o600)
+        guard descriptor >= 0 else {
+            try migrator.migrate(pool)
+            return
+        }
+        defer { close(descriptor) }
+        flock(descriptor, LOCK_EX)
+        defer { flock(descriptor, LOCK_UN) }
+        try migrator.migrate(pool)
     }
 
     /// The schema, one migration per shipped change. A shipped migration is
@@ -142,10 +160,15 @@ public final class SurveyStore: Sendable {
     // MARK: Reading
 
     /// The current (latest) revision of each survey matching `filter`,
-    /// newest change first.
-    public func list(_ filter: SurveyFilter = SurveyFilter()) throws -> [StoredSurvey] {
+    /// newest change first. Without `answers`, their text is left out (empty),
+    /// which keeps listing thousands of surveys fast.
+    public func list(_ filter: SurveyFilter = SurveyFilter(), answers: Bool = true) throws -> [StoredSurvey] {
         try read { db in
-            var sql = "SELECT * FROM survey s WHERE revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id)"
+            let columns =
+                answers
+                ? "*"
+                : "id, instance_id, revision, replaces_revision, form_id, form_version, unit_code, period, status, '' AS answers, position, created_at, updated_at, finalized_at, sent_at, sync_attempts, last_error, server_receipt"
+            var sql = "SELECT \(columns) FROM survey s WHERE revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id)"
             var arguments = StatementArguments()
             if !filter.statuses.isEmpty {
                 sql += " AND status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ", ")))"

@@ -78,7 +78,14 @@ struct FillSession {
                 switch action {
                 case .back: position = previousQuestion(before: index, in: steps)
                 case .next:
-                    position = next
+                    // The answer may have made later questions asked or not: step on
+                    // from this question in the steps as they are now.
+                    let now = Questionnaire.steps(form.settle(answers, today: today))
+                    if let here = now.firstIndex(where: { $0.path == step.path }) {
+                        position = here + 1 < now.count ? now[here + 1].path : "$end"
+                    } else {
+                        position = next
+                    }
                     try save(position: position)
                 }
             }
@@ -184,12 +191,14 @@ struct FillSession {
             }
             let previous = existing
             answers.setAnswer(AnswerInput.parse(input, for: field, today: today), for: field, in: form, entry: step.entry)
-            let problems = form.settle(answers, today: today).issues(at: step.path).filter { $0.code != .required }
-            if let problem = problems.first {
+            let checked = form.settle(answers, today: today)
+            if let problem = checked.issues(at: step.path).first(where: { $0.code != .required }) {
                 console.out(console.red("✗ " + problem.message.text(console.language)))
                 answers.setAnswer(previous, for: field, in: form, entry: step.entry)
                 continue
             }
+            // Keep the answer as the engine read it: 40, not "40".
+            answers.setAnswer(checked.value(of: field, entry: step.entry).json, for: field, in: form, entry: step.entry)
             return .next
         }
     }

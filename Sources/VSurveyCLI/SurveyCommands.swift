@@ -352,7 +352,7 @@ struct ListCommand: ParsableCommand {
         let catalog = try options.catalog(console)
         let registry = catalog.registry
         let store = try storeOptions.open(console, environment: options.environment)
-        let surveys = try storeStep(console) { try store.list(filter) }
+        let surveys = try storeStep(console) { try store.list(filter, answers: false) }
         if json {
             let items: [JSONValue] = surveys.map { survey in
                 [

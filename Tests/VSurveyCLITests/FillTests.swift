@@ -1,0 +1,331 @@
+import Foundation
+import SurveyCore
+import SurveyFixtures
+import Testing
+
+/// A running `vsurvey` whose input is written line by line and whose output
+/// is read as it comes, like a person at a terminal.
+final class InteractiveProcess: @unchecked Sendable {
+    let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private let lock = NSLock()
+    private var received = Data()
+
+    init(_ arguments: [String], environment: [String: String]) throws {
+        process.executableURL = try binary()
+        process.arguments = arguments
+        process.currentDirectoryURL = Fixtures.root
+        var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        // Output is collected as it arrives, so waiting never blocks on a read.
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            self.lock.lock()
+            self.received.append(data)
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var transcript: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func send(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Waits until `text` has appeared `count` times in the output.
+    @discardableResult
+    func waitFor(_ text: String, count: Int = 1, timeout: TimeInterval = 20) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let seen = transcript
+            if seen.components(separatedBy: text).count - 1 >= count { return seen }
+            guard Date() < deadline else {
+                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "timed out waiting for '\(text)'; output so far:\n\(seen)"])
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    /// The number of prompts shown so far.
+    var prompts: Int { transcript.components(separatedBy: "> ").count - 1 }
+
+    func finish() -> Int32 {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        Thread.sleep(forTimeInterval: 0.05)
+        output.fileHandleForReading.readabilityHandler = nil
+        return process.terminationStatus
+    }
+
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// Every question of village-branch in order, with answers a person would
+/// type, including mistakes, going back and two committee members.
+let scriptedSession: [(answer: String, expect: String?)] = [
+    ("3", nil), ("2026-06-01", nil), ("1", nil),
+    ("abc", "must be a whole number, not 'abc'"), ("40", nil),
+    ("8", nil), ("5", nil), ("10", nil), ("15", nil),
+    ("11", "The four age groups must add up to the total number of members"),
+    ("<", nil), ("", nil), ("10", nil),
+    ("20", nil), ("15", nil), ("5", nil),
+    ("3", nil), ("2", nil), ("1", nil), ("4", nil), ("3", nil), ("6", nil), ("30", nil),
+    ("1970", nil), ("2", nil), ("8", nil), ("是", nil), ("40000", nil),
+    ("y", nil), ("1", nil), ("2", nil), ("1985", nil), ("3", nil), ("y", nil), ("n", nil), ("25000", nil),
+    ("y", nil), ("5", nil), ("1", nil), ("1990", nil), ("2", nil), ("n", nil), ("n", nil), ("18000", nil),
+    ("n", nil),
+    ("2", nil), ("3", "Cannot exceed the number of reserve cadres"), ("1", nil), ("2", nil),
+    ("120000", nil), ("30000", nil), ("1 2", nil), ("500000", nil), ("0", nil),
+    ("30000", nil), ("1 2", nil), ("100000", nil), ("20000", nil), ("3", nil),
+    ("2", nil), ("2", nil), ("4", nil), ("1", nil), ("2", nil), ("1", nil),
+    ("2 5", nil), ("", nil),
+    ("y", "Finalized"),
+]
+
+func dataDirectory() throws -> String {
+    try scratchDirectory().path
+}
+
+@Suite("Filling surveys with vsurvey")
+struct FillTests {
+    @Test func scriptedInteractiveSessionFinalizes() throws {
+        let home = try dataDirectory()
+        let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--period", "2026", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home])
+        try session.waitFor("Question 1/")
+        for (answer, expected) in scriptedSession {
+            let prompts = session.prompts
+            session.send(answer)
+            if let expected {
+                try session.waitFor(expected)
+            } else {
+                try session.waitFor("> ", count: prompts + 1)
+            }
+        }
+        #expect(session.finish() == 0, "\(session.transcript)")
+        let transcript = session.transcript
+        #expect(transcript.contains("130102001203 东关村"))
+        #expect(transcript.contains("== B. Party members =="))
+        #expect(transcript.contains("Add an entry to 'Other members of the two committees'? (1 so far)"))
+        #expect(transcript.contains("== Review =="))
+
+        let list = try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home])
+        let surveys = try JSONParser().parse(list.stdout).arrayValue ?? []
+        #expect(surveys.count == 1)
+        #expect(surveys.first?["status"] == "finalized")
+        let id = try #require(surveys.first?["id"]?.stringValue)
+        let shown = try JSONParser().parse(try vsurvey(["show", id, "--json"], environment: ["VSURVEY_HOME": home]).stdout)
+        let answers = try #require(shown["answers"])
+        #expect(answers["members_total"] == 40)
+        #expect(answers["members_age_60_over"] == 10)
+        #expect(answers["members_age_46_59"] == 15)
+        #expect(answers["secretary_is_director"] == "yes")
+        #expect(answers["committee_members"]?.arrayValue?.count == 2)
+        #expect(answers["committee_members"]?.arrayValue?[1]["position"] == "committee_member")
+        #expect(answers["reserve_cadres_35_under"] == 1)
+        #expect(answers["weak_economy"] == "yes")
+        #expect(answers["income_sources"] == ["land", "rental"])
+        #expect(answers["problems"] == ["ageing", "weak_economy"])
+    }
+
+    @Test func killedMidwayThenResumedLosesNothing() throws {
+        let home = try dataDirectory()
+        let environment = ["VSURVEY_HOME": home]
+        let first = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
+        try first.waitFor("Question 1/")
+        for answer in ["3", "2026-06-01", "1", "40", "8", "5"] {
+            let prompts = first.prompts
+            first.send(answer)
+            try first.waitFor("> ", count: prompts + 1)
+        }
+        // The sixth answer was accepted (the next question is shown): kill hard.
+        first.kill()
+        let id = try #require(first.transcript.firstMatch(of: /New survey ([0-9a-f]{8})/)?.1).description
+
+        let shown = try JSONParser().parse(try vsurvey(["show", id, "--json"], environment: environment).stdout)
+        #expect(shown["status"] == "draft")
+        #expect(shown["answers"]?["members_total"] == 40)
+        #expect(shown["answers"]?["members_age_35_under"] == 5)
+
+        let second = try InteractiveProcess(["resume", id, "--lang", "en"] + today, environment: environment)
+        let resumed = try second.waitFor("> ")
+        #expect(resumed.contains("Aged 36 to 45"), "\(resumed)")
+        second.send("10")
+        try second.waitFor("Aged 46 to 59")
+        #expect(second.finish() == 0)
+        let after = try JSONParser().parse(try vsurvey(["show", id, "--json"], environment: environment).stdout)
+        #expect(after["answers"]?["members_age_36_45"] == 10)
+        #expect(after["answers"]?["members_women"] == 8)
+    }
+
+    @Test func fillFromAnswerFiles() throws {
+        let environment = ["VSURVEY_HOME": try dataDirectory()]
+        let valid = "forms/samples/village-branch-valid.json"
+        let finalized = try vsurvey(["fill", "village-branch", "--answers", valid, "--finalize", "--lang", "en"] + today, environment: environment)
+        #expect(finalized.status == 0, "\(finalized)")
+        #expect(finalized.stdout.contains("Finalized"))
+        #expect(finalized.stdout.contains("130102001203 东关村 2026"))
+
+        let again = try vsurvey(["fill", "village-branch", "--answers", valid, "--lang", "en"] + today, environment: environment)
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already has survey"))
+
+        let invalid = "forms/samples/village-branch-invalid-age-sum.json"
+        let refused = try vsurvey(["fill", "village-branch", "--answers", invalid, "--unit", "130102001204", "--lang", "en"] + today, environment: environment)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("nothing was stored"))
+        #expect(refused.stdout.contains("members_age_60_over (Aged 60 and over): The four age groups"))
+        #expect(try vsurvey(["list", "--json"], environment: environment).stdout.components(separatedBy: "\"id\"").count == 2)
+
+        let draft = try vsurvey(["fill", "village-branch", "--answers", invalid, "--unit", "130102001204", "--draft", "--lang", "en"] + today, environment: environment)
+        #expect(draft.status == 0)
+        #expect(draft.stdout.contains("Saved as draft"))
+        let id = try #require(draft.stdout.firstMatch(of: /draft ([0-9a-f]{8})/)?.1).description
+        let finalize = try vsurvey(["finalize", id, "--lang", "en"] + today, environment: environment)
+        #expect(finalize.status == 1)
+        #expect(finalize.stdout.contains("members_age_60_over"))
+
+        let edited = try vsurvey(["fill", "village-branch", "--answers", valid, "--edit-existing", "--finalize", "--lang", "en"] + today, environment: environment)
+        #expect(edited.status == 0, "\(edited)")
+        let list = try JSONParser().parse(try vsurvey(["list", "--json", "--unit", "130102001203"], environment: environment).stdout)
+        #expect(list.arrayValue?.first?["revision"] == 2)
+        #expect(list.arrayValue?.first?["status"] == "finalized")
+    }
+
+    @Test func discardAsksFirst() throws {
+        let environment = ["VSURVEY_HOME": try dataDirectory()]
+        let draft = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.yaml", "--lang", "en"] + today, environment: environment)
+        let id = try #require(draft.stdout.firstMatch(of: /draft ([0-9a-f]{8})/)?.1).description
+        let kept = try InteractiveProcess(["discard", id, "--lang", "en"], environment: environment)
+        try kept.waitFor("Delete the draft")
+        kept.send("n")
+        #expect(kept.finish() == 0)
+        #expect(kept.transcript.contains("Nothing was deleted"))
+        let gone = try vsurvey(["discard", id, "--yes", "--lang", "en"], environment: environment)
+        #expect(gone.stdout.contains("Deleted draft"))
+        #expect(try vsurvey(["list", "--lang", "en"], environment: environment).stdout.contains("No surveys"))
+    }
+
+    @Test func exportWritesCSVForExcel() throws {
+        let home = try dataDirectory()
+        let environment = ["VSURVEY_HOME": home]
+        _ = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize"] + today, environment: environment)
+        _ = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid-shell-village.json", "--finalize"] + today, environment: environment)
+        let output = URL(fileURLWithPath: home).appendingPathComponent("out.csv")
+        let run = try vsurvey(["export", "--form", "village-branch", "--output", output.path], environment: environment)
+        #expect(run.status == 0, "\(run)")
+        let bytes = try Data(contentsOf: output)
+        #expect(bytes.starts(with: [0xEF, 0xBB, 0xBF]))
+        let text = String(decoding: bytes.dropFirst(3), as: UTF8.self)
+        let lines = text.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("instance_id,revision,status,form,version,unit,unit_name,period,updated_at,branch_type"))
+        #expect(text.contains("东关村"))
+        let repeatBytes = try Data(contentsOf: URL(fileURLWithPath: home).appendingPathComponent("out-committee_members.csv"))
+        #expect(repeatBytes.starts(with: [0xEF, 0xBB, 0xBF]))
+        let repeats = String(decoding: repeatBytes.dropFirst(3), as: UTF8.self)
+        #expect(repeats.hasPrefix("instance_id,entry,position"))
+        #expect(repeats.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 5)
+
+        let jsonl = try vsurvey(["export", "--format", "jsonl"], environment: environment)
+        let documents = try jsonl.stdout.split(separator: "\n").map { try JSONParser().parse(String($0)) }
+        #expect(documents.count == 2)
+        #expect(documents.allSatisfy { $0["answers"]?["members_total"] != nil })
+    }
+
+    @Test func corruptDatabaseFileIsRefusedAndKept() throws {
+        let home = try dataDirectory()
+        let file = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")
+        try Data("not sqlite at all".utf8).write(to: file)
+        let run = try vsurvey(["list", "--lang", "en"], environment: ["VSURVEY_HOME": home])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("is not a survey database"), "\(run.stderr)")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "not sqlite at all")
+    }
+
+    @Test func twoProcessesWritingAtOnce() throws {
+        let home = try dataDirectory()
+        let units = (201...216).map { "130102005\($0)" }
+        let processes = try units.map { unit in
+            let process = Process()
+            process.executableURL = try binary()
+            process.arguments = ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--unit", unit, "--finalize"] + today
+            process.currentDirectoryURL = Fixtures.root
+            process.environment = ["VSURVEY_HOME": home, "PATH": "/usr/bin:/bin"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        for process in processes { process.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let list = try JSONParser().parse(try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home]).stdout)
+        #expect(Set(list.arrayValue?.compactMap { $0["unit"]?.stringValue } ?? []) == Set(units))
+    }
+
+    struct BadArguments: Sendable, CustomTestStringConvertible {
+        let arguments: [String]
+        let message: String
+        var testDescription: String { arguments.joined(separator: " ") }
+    }
+
+    @Test(arguments: [
+        BadArguments(arguments: ["fill"], message: "Missing expected argument '<form>'"),
+        BadArguments(arguments: ["fill", "village-branch", "--unit", "123"], message: "the unit code must be 12 digits"),
+        BadArguments(arguments: ["fill", "village-branch", "--unit", "130102001203", "--period", "2026Q9"], message: "is not a period"),
+        BadArguments(arguments: ["fill", "village-branch", "--unit", "130102001203", "--finalize"], message: "--finalize and --draft go with --answers"),
+        BadArguments(arguments: ["fill", "village-branch", "--answers", "x.json", "--finalize", "--draft"], message: "cannot be combined"),
+        BadArguments(arguments: ["fill", "village-branch", "--unit", "130102001000"], message: "this form is for a village"),
+        BadArguments(arguments: ["fill", "village-branch", "--unit", "130102099203"], message: "is not in the registry"),
+        BadArguments(arguments: ["fill", "village-branch", "--unit", "130102001203", "--period", "2026Q3"], message: "is not of the form's type"),
+        BadArguments(arguments: ["fill", "nonesuch", "--unit", "130102001203"], message: "no form 'nonesuch'"),
+        BadArguments(arguments: ["fill", "village-branch", "--answers", "missing.json"], message: "cannot read the file"),
+        BadArguments(arguments: ["resume"], message: "Missing expected argument '<id>'"),
+        BadArguments(arguments: ["resume", "zz"], message: "is not a survey id"),
+        BadArguments(arguments: ["resume", "abcdef12"], message: "no survey with id abcdef12"),
+        BadArguments(arguments: ["edit", "abcdef12"], message: "no survey with id abcdef12"),
+        BadArguments(arguments: ["finalize"], message: "Missing expected argument '<id>'"),
+        BadArguments(arguments: ["finalize", "abcdef12"], message: "no survey with id"),
+        BadArguments(arguments: ["discard", "abcdef12", "--yes"], message: "no survey with id"),
+        BadArguments(arguments: ["show"], message: "Missing expected argument '<id>'"),
+        BadArguments(arguments: ["show", "abcdef12"], message: "no survey with id"),
+        BadArguments(arguments: ["list", "--status", "lost"], message: "unknown status 'lost'"),
+        BadArguments(arguments: ["list", "--unit", "12"], message: "the unit code must be 12 digits"),
+        BadArguments(arguments: ["export", "--format", "xml"], message: "The value 'xml' is invalid for '--format <format>'"),
+        BadArguments(arguments: ["export", "--status", "old"], message: "unknown status 'old'"),
+        BadArguments(arguments: ["form", "validate", "village-branch"], message: "Missing expected argument '<answers>'"),
+        BadArguments(arguments: ["list", "--lang", "fr"], message: "--lang must be zh or en"),
+        BadArguments(arguments: ["list", "--forms", "/nonexistent/forms"], message: "no such forms directory"),
+    ])
+    func badArgumentsAreExplained(_ bad: BadArguments) throws {
+        let language = bad.arguments.contains("--lang") ? [] : ["--lang", "en"]
+        let run = try vsurvey(bad.arguments + language, environment: ["VSURVEY_HOME": try dataDirectory()])
+        #expect(run.status != 0)
+        #expect((run.stderr + run.stdout).contains(bad.message), "\(run.stderr)\(run.stdout)")
+    }
+
+    @Test func helpInBothLanguages() throws {
+        let root = try vsurvey(["--help"])
+        #expect(root.stdout.contains("fill"))
+        #expect(root.stdout.contains("填写一份调查 / Fill in a survey"))
+        for command in ["fill", "resume", "edit", "finalize", "discard", "list", "show", "export"] {
+            let help = try vsurvey([command, "--help"])
+            #expect(help.status == 0)
+            #expect(help.stdout.contains("--data-dir"), "\(command)")
+            #expect(help.stdout.contains(" / "), "\(command)")
+        }
+    }
+}
