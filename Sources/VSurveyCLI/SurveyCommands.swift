@@ -189,12 +189,14 @@ struct FillCommand: ParsableCommand {
             var record = target
             record.answers = JSONValue.object(keep).serialized()
             if record.id == nil {
-                record.status = .draft
+                // A new survey is stored in its final state in one transaction.
+                record.status = finalizeNow ? .finalized : .draft
+                record.finalizedAt = finalizeNow ? record.createdAt : nil
                 record = try workspace.store.create(record)
             } else {
                 try workspace.store.saveDraft(record.id!, answers: keep, position: nil)
+                if finalizeNow { try workspace.store.finalize(record.id!, answers: keep) }
             }
-            if finalizeNow { try workspace.store.finalize(record.id!, answers: keep) }
             return record
         }
         survey = saved
@@ -383,12 +385,21 @@ struct ListCommand: ParsableCommand {
         console.out(console.dim(console.text(L("共 \(surveys.count) 份", "\(surveys.count) survey\(surveys.count == 1 ? "" : "s")"))))
     }
 
+    /// A time in the machine's zone: `2026-11-26 08:05`, or RFC 3339 when
+    /// not `short`. Formatted by hand: a DateFormatter per row makes long
+    /// lists slow.
     static func timestamp(_ date: Date, short: Bool = false) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = short ? "yyyy-MM-dd HH:mm" : "yyyy-MM-dd'T'HH:mm:ssXXXXX"
-        return formatter.string(from: date)
+        let offset = TimeZone.current.secondsFromGMT(for: date)
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down)) + offset
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        let secondOfDay = seconds - days * 86_400
+        let clock = CivilDate.format(days: days) + (short ? " " : "T") + pad(secondOfDay / 3600) + ":" + pad(secondOfDay / 60 % 60)
+        if short { return clock }
+        let zone = offset == 0 ? "Z" : (offset > 0 ? "+" : "-") + pad(abs(offset) / 3600) + ":" + pad(abs(offset) / 60 % 60)
+        return clock + ":" + pad(secondOfDay % 60) + zone
     }
+
+    private static func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
 }
 
 /// `vsurvey show ID`: one survey's answers as a person reads them.

@@ -3,12 +3,19 @@ import SurveyCore
 import SurveyFixtures
 
 // Validates generated village-branch surveys and prints the time per survey.
-// Build in release mode: `swift run -c release vsurvey-bench [--count N]`.
+// Build in release mode: `swift run -c release vsurvey-bench [--count N]`;
+// `vsurvey-bench store` measures the device store instead.
 
 let arguments = CommandLine.arguments
 var count = 100_000
 if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count, let value = Int(arguments[index + 1]), value > 0 {
     count = value
+}
+
+// `vsurvey-bench store [--count N]`: the device store (default 10,000 surveys).
+if arguments.count > 1, arguments[1] == "store" {
+    try StoreBenchmark.run(count: arguments.contains("--count") ? count : 10_000)
+    exit(0)
 }
 
 func peakMemoryMiB() -> Double {
