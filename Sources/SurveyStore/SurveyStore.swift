@@ -86,9 +86,15 @@ public final class SurveyStore: Sendable {
             try Self.migrate(pool, path: path)
             if created { chmod(path, 0o600) }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
-            throw StoreError(.notADatabase, L("\(path) 已损坏或不是调查数据库;文件未作改动。请移走它,或用 --data-dir 指定其他目录", "\(path) is damaged or not a survey database; the file was left untouched. Move it away, or choose another directory with --data-dir"))
+            throw StoreError(
+                .notADatabase,
+                L(
+                    "\(path) 已损坏或不是调查数据库;文件未作改动。请移走它,或用 --data-dir 指定其他目录",
+                    "\(path) is damaged or not a survey database; the file was left untouched. Move it away, or choose another directory with --data-dir"))
         } catch let error as DatabaseError {
-            throw StoreError(.cannotOpen, L("无法打开数据库 \(path):\(error.message ?? "\(error.resultCode)")", "cannot open the database \(path): \(error.message ?? "\(error.resultCode)")"))
+            throw StoreError(
+                .cannotOpen,
+                L("无法打开数据库 \(path):\(error.message ?? "\(error.resultCode)")", "cannot open the database \(path): \(error.message ?? "\(error.resultCode)")"))
         }
     }
 
@@ -99,18 +105,21 @@ public final class SurveyStore: Sendable {
         defer { try? handle.close() }
         let header = (try? handle.read(upToCount: 16)) ?? Data()
         if !header.isEmpty, header != Data("SQLite format 3\u{0}".utf8) {
-            throw StoreError(.notADatabase, L("\(path) 不是调查数据库(不是 SQLite 文件);文件未作改动。请移走它,或用 --data-dir 指定其他目录", "\(path) is not a survey database (not an SQLite file); the file was left untouched. Move it away, or choose another directory with --data-dir"))
+            throw StoreError(
+                .notADatabase,
+                L(
+                    "\(path) 不是调查数据库(不是 SQLite 文件);文件未作改动。请移走它,或用 --data-dir 指定其他目录",
+                    "\(path) is not a survey database (not an SQLite file); the file was left untouched. Move it away, or choose another directory with --data-dir"
+                ))
         }
     }
 
     /// Brings the schema up to date. GRDB reads which migrations ran before
     /// it starts them, so two processes opening a new database at once could
     /// both run the first one: a lock file beside the database lets one
-    /// process migrate at a time.
+    /// process at a time check and migrate.
     static func migrate(_ pool: DatabasePool, path: String) throws {
-        if try pool.writeWithoutTransaction({ try migrator.hasCompletedMigrations($0) }) { return }
-        let lockPath = path + ".migrating"
-        let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o600)
+        let descriptor = open(path + ".migrating", O_CREAT | O_RDWR, 0o600)
         guard descriptor >= 0 else {
             try migrator.migrate(pool)
             return
@@ -203,7 +212,8 @@ public final class SurveyStore: Sendable {
     public func find(_ reference: String) throws -> StoredSurvey {
         let prefix = reference.lowercased()
         guard prefix.count >= 4, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
-            throw StoreError(.notFound, L("“\(reference)” 不是调查编号(至少 4 位,见 vsurvey list)", "'\(reference)' is not a survey id (at least 4 characters, see vsurvey list)"))
+            throw StoreError(
+                .notFound, L("“\(reference)” 不是调查编号(至少 4 位,见 vsurvey list)", "'\(reference)' is not a survey id (at least 4 characters, see vsurvey list)"))
         }
         let found = try read { db in
             try StoredSurvey.fetchAll(
@@ -218,7 +228,11 @@ public final class SurveyStore: Sendable {
             throw StoreError(.notFound, L("没有编号为 \(reference) 的调查(见 vsurvey list)", "no survey with id \(reference) (see vsurvey list)"))
         }
         guard found.count == 1 else {
-            throw StoreError(.ambiguous, L("编号 \(reference) 对应多份调查:\(found.map(\.shortID).joined(separator: "、"));请多写几位", "id \(reference) matches several surveys: \(found.map(\.shortID).joined(separator: ", ")); type more of it"))
+            throw StoreError(
+                .ambiguous,
+                L(
+                    "编号 \(reference) 对应多份调查:\(found.map(\.shortID).joined(separator: "、"));请多写几位",
+                    "id \(reference) matches several surveys: \(found.map(\.shortID).joined(separator: ", ")); type more of it"))
         }
         return first
     }
@@ -249,7 +263,12 @@ public final class SurveyStore: Sendable {
                 db, sql: "SELECT * FROM survey WHERE form_id = ? AND unit_code = ? AND period = ? LIMIT 1",
                 arguments: [survey.formID, survey.unitCode, survey.period])
             {
-                throw StoreError(.duplicate, L("\(survey.unitCode) 在 \(survey.period) 已有一份“\(survey.formID)”调查(\(other.shortID));请用 vsurvey edit \(other.shortID) 修改", "\(survey.unitCode) already has a '\(survey.formID)' survey for \(survey.period) (\(other.shortID)); change it with vsurvey edit \(other.shortID)"))
+                throw StoreError(
+                    .duplicate,
+                    L(
+                        "\(survey.unitCode) 在 \(survey.period) 已有一份“\(survey.formID)”调查(\(other.shortID));请用 vsurvey edit \(other.shortID) 修改",
+                        "\(survey.unitCode) already has a '\(survey.formID)' survey for \(survey.period) (\(other.shortID)); change it with vsurvey edit \(other.shortID)"
+                    ))
             }
             try survey.insert(db)
             return survey

@@ -117,7 +117,10 @@ struct ExportCommand: ParsableCommand {
     private func exportCSV(_ surveys: [StoredSurvey], catalog: FormCatalog, console: Console) throws {
         let formIDs = Set(surveys.map(\.formID))
         guard let formID = form ?? formIDs.first, formIDs.count <= 1 else {
-            console.error(L("CSV 一次只能导出一个表单,请用 --form 指定(现有:\(formIDs.sorted().joined(separator: "、")))", "CSV exports one form at a time; choose it with --form (present: \(formIDs.sorted().joined(separator: ", ")))"))
+            console.error(
+                L(
+                    "CSV 一次只能导出一个表单,请用 --form 指定(现有:\(formIDs.sorted().joined(separator: "、")))",
+                    "CSV exports one form at a time; choose it with --form (present: \(formIDs.sorted().joined(separator: ", ")))"))
             throw ExitCode(64)
         }
         let form = try options.form(formID, in: catalog, console)
@@ -125,12 +128,18 @@ struct ExportCommand: ParsableCommand {
         let stem = base.hasSuffix(".csv") ? String(base.dropLast(4)) : base
         let registry = catalog.registry
         let topFields = form.fields.filter { $0.repeatIndex == nil && $0.type.holdsValue }
-        var main = "\u{FEFF}" + SurveyExport.csvLine(["instance_id", "revision", "status", "form", "version", "unit", "unit_name", "period", "updated_at"] + topFields.map(\.name))
+        var main =
+            "\u{FEFF}"
+            + SurveyExport.csvLine(
+                ["instance_id", "revision", "status", "form", "version", "unit", "unit_name", "period", "updated_at"] + topFields.map(\.name))
         for survey in surveys {
             let answers = survey.answerObject
             let unitName = UnitCode(survey.unitCode).flatMap { registry?.unit($0)?.name } ?? ""
             main += SurveyExport.csvLine(
-                [survey.instanceID, String(survey.revision), survey.status.rawValue, survey.formID, survey.formVersion, survey.unitCode, unitName, survey.period, ListCommand.timestamp(survey.updatedAt)]
+                [
+                    survey.instanceID, String(survey.revision), survey.status.rawValue, survey.formID, survey.formVersion, survey.unitCode, unitName,
+                    survey.period, ListCommand.timestamp(survey.updatedAt),
+                ]
                     + topFields.map { SurveyExport.cell(answers[$0.name]) })
         }
         try write(main, to: stem + ".csv", console: console)

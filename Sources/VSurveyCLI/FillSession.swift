@@ -31,7 +31,11 @@ struct FillSession {
 
     mutating func run() throws -> Outcome {
         console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, registry) + "  " + survey.period)
-        console.out(console.dim(t("编号 \(survey.shortID)(修订 \(survey.revision))。每答一题即自动保存;输入 ? 查看帮助,< 返回上一题。", "Survey \(survey.shortID) (revision \(survey.revision)). Each answer is saved at once; type ? for help, < to go back.")))
+        console.out(
+            console.dim(
+                t(
+                    "编号 \(survey.shortID)(修订 \(survey.revision))。每答一题即自动保存;输入 ? 查看帮助,< 返回上一题。",
+                    "Survey \(survey.shortID) (revision \(survey.revision)). Each answer is saved at once; type ? for help, < to go back.")))
         var position = survey.position
         var lastSection: Int? = -1
         while true {
@@ -157,7 +161,9 @@ struct FillSession {
             let existing = answers.answer(field, in: form, entry: step.entry)
             var promptText = "> "
             if existing != nil {
-                promptText = t("[当前:\(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ", "[now: \(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ")
+                promptText = t(
+                    "[当前:\(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ",
+                    "[now: \(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ")
             } else if field.type == .yesNo {
                 promptText = t("(1 是 / 2 否) > ", "(1 yes / 2 no) > ")
             }
@@ -213,8 +219,13 @@ struct FillSession {
     }
 
     private func help(_ field: Field) {
-        console.out(console.dim(t("输入答案后回车。选择题可输入序号(多选用空格分开)。", "Type the answer and press Enter. For choices type their numbers (several separated by spaces).")))
-        console.out(console.dim(t("回车:保留当前答案或跳过选答题;-:清空;<:上一题;:q 或 Ctrl-D:保存并退出。", "Enter: keep the current answer or skip an optional question; -: clear; <: previous question; :q or Ctrl-D: save and quit.")))
+        console.out(
+            console.dim(t("输入答案后回车。选择题可输入序号(多选用空格分开)。", "Type the answer and press Enter. For choices type their numbers (several separated by spaces).")))
+        console.out(
+            console.dim(
+                t(
+                    "回车:保留当前答案或跳过选答题;-:清空;<:上一题;:q 或 Ctrl-D:保存并退出。",
+                    "Enter: keep the current answer or skip an optional question; -: clear; <: previous question; :q or Ctrl-D: save and quit.")))
         if let constraint = field.constraint {
             console.out(console.dim(t("规则:", "Rule: ") + (field.constraintMessage?.text(console.language) ?? constraint.source)))
         }
@@ -229,7 +240,9 @@ struct FillSession {
         let label = field.label?.text(console.language) ?? field.name
         console.out()
         if count < field.minCount {
-            console.out(t("“\(label)”至少需要 \(field.minCount) 条,现有 \(count) 条,添加一条。", "'\(label)' needs at least \(field.minCount) entries and has \(count); adding one."))
+            console.out(
+                t("“\(label)”至少需要 \(field.minCount) 条,现有 \(count) 条,添加一条。", "'\(label)' needs at least \(field.minCount) entries and has \(count); adding one.")
+            )
             return .add
         }
         while true {
@@ -247,7 +260,10 @@ struct FillSession {
 
     // MARK: Review and finalizing
 
-    enum ReviewAction { case finalized, savedDraft, goTo(String) }
+    enum ReviewAction {
+        case finalized, savedDraft
+        case goTo(String)
+    }
 
     private mutating func review(_ settled: SettledSurvey) throws -> ReviewAction {
         console.out()
@@ -256,7 +272,8 @@ struct FillSession {
         let issues = settled.result.issues
         console.out()
         if !issues.isEmpty {
-            console.out(console.red(t("还有 \(issues.count) 个问题,不能定稿:", "\(issues.count) problem\(issues.count == 1 ? "" : "s") left; the survey cannot be finalized:")))
+            console.out(
+                console.red(t("还有 \(issues.count) 个问题,不能定稿:", "\(issues.count) problem\(issues.count == 1 ? "" : "s") left; the survey cannot be finalized:")))
             for issue in issues { console.out("  " + describe(issue)) }
             console.prompt(t("回到第一个问题修改?[Y/n] > ", "Go to the first problem to fix it? [Y/n] > "))
             guard let line = console.readAnswer(), !["n", "no", "否"].contains(line.trimmingCharacters(in: .whitespaces).lowercased()) else {

@@ -131,11 +131,20 @@ struct FillCommand: ParsableCommand {
         }
 
         if let existing = try storeStep(console, { try workspace.store.existing(formID: form.id, unit: unitText, period: periodValue) }) {
-            guard editExisting || (fileAnswers == nil && workspace.confirm(L(
-                "\(console.unitName(unitText, workspace.registry)) 在 \(periodValue) 已有调查 \(existing.shortID)(\(existing.status.label.zh)),修改它吗?",
-                "\(console.unitName(unitText, workspace.registry)) already has survey \(existing.shortID) (\(existing.status.label.en!)) for \(periodValue). Edit it?")))
+            guard
+                editExisting
+                    || (fileAnswers == nil
+                        && workspace.confirm(
+                            L(
+                                "\(console.unitName(unitText, workspace.registry)) 在 \(periodValue) 已有调查 \(existing.shortID)(\(existing.status.label.zh)),修改它吗?",
+                                "\(console.unitName(unitText, workspace.registry)) already has survey \(existing.shortID) (\(existing.status.label.en!)) for \(periodValue). Edit it?"
+                            )))
             else {
-                console.error(L("\(unitText) 在 \(periodValue) 已有调查 \(existing.shortID);用 --edit-existing 或 vsurvey edit \(existing.shortID) 修改", "\(unitText) already has survey \(existing.shortID) for \(periodValue); change it with --edit-existing or vsurvey edit \(existing.shortID)"))
+                console.error(
+                    L(
+                        "\(unitText) 在 \(periodValue) 已有调查 \(existing.shortID);用 --edit-existing 或 vsurvey edit \(existing.shortID) 修改",
+                        "\(unitText) already has survey \(existing.shortID) for \(periodValue); change it with --edit-existing or vsurvey edit \(existing.shortID)"
+                    ))
                 throw ExitCode.failure
             }
             let editForm = try workspace.form(of: existing)
@@ -168,7 +177,12 @@ struct FillCommand: ParsableCommand {
     func check(_ answers: JSONObject, form: Form, console: Console) -> ValidationResult {
         let result = form.validate(answers, today: options.todayNumber)
         if !result.isValid && !draft {
-            console.out(console.red("✗ ") + console.text(L("\(self.answers ?? ""):\(result.issues.count) 个问题,未保存", "\(self.answers ?? ""): \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); nothing was stored")))
+            console.out(
+                console.red("✗ ")
+                    + console.text(
+                        L(
+                            "\(self.answers ?? ""):\(result.issues.count) 个问题,未保存",
+                            "\(self.answers ?? ""): \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); nothing was stored")))
             for issue in result.issues {
                 var place = issue.path
                 if let label = form.field(named: issue.field)?.label?.text(console.language) { place += console.language == .zh ? "(\(label))" : " (\(label))" }
@@ -200,11 +214,14 @@ struct FillCommand: ParsableCommand {
             return record
         }
         survey = saved
-        let what = console.unitName(saved.unitCode, workspace.registry) + " " + saved.period
+        var what = console.unitName(saved.unitCode, workspace.registry) + " " + saved.period
+        if saved.revision > 1 { what += console.text(L(",修订 \(saved.revision)", ", revision \(saved.revision)")) }
         if finalizeNow {
             console.out(console.green("✓ ") + console.text(L("已定稿 \(saved.shortID)(\(what))", "Finalized \(saved.shortID) (\(what))")))
         } else {
-            let note = result.isValid ? L("", "") : L(",有 \(result.issues.count) 个问题待改", ", with \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s") to fix")
+            let note =
+                result.isValid
+                ? L("", "") : L(",有 \(result.issues.count) 个问题待改", ", with \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s") to fix")
             console.out(console.text(L("已存为草稿 \(saved.shortID)(\(what))\(note.zh)", "Saved as draft \(saved.shortID) (\(what))\(note.en ?? "")")))
         }
     }
@@ -233,7 +250,10 @@ struct ResumeCommand: ParsableCommand {
         let workspace = try Workspace(options, storeOptions)
         let survey = try workspace.find(id)
         guard survey.status == .draft else {
-            workspace.console.error(L("调查 \(survey.shortID) 已\(survey.status.label.zh),要修改请用 vsurvey edit \(survey.shortID)", "survey \(survey.shortID) is \(survey.status.label.en!); to change it use vsurvey edit \(survey.shortID)"))
+            workspace.console.error(
+                L(
+                    "调查 \(survey.shortID) 已\(survey.status.label.zh),要修改请用 vsurvey edit \(survey.shortID)",
+                    "survey \(survey.shortID) is \(survey.status.label.en!); to change it use vsurvey edit \(survey.shortID)"))
             throw ExitCode.failure
         }
         try workspace.fill(survey, form: try workspace.form(of: survey))
@@ -255,7 +275,9 @@ struct EditCommand: ParsableCommand {
         let survey = try workspace.find(id)
         let editing = try storeStep(workspace.console) { try workspace.store.edit(survey) }
         if editing.revision != survey.revision {
-            workspace.console.out(workspace.console.text(L("新修订 \(editing.revision)(替换修订 \(survey.revision))", "New revision \(editing.revision) (replaces revision \(survey.revision))")))
+            workspace.console.out(
+                workspace.console.text(
+                    L("新修订 \(editing.revision)(替换修订 \(survey.revision))", "New revision \(editing.revision) (replaces revision \(survey.revision))")))
         }
         try workspace.fill(editing, form: try workspace.form(of: editing))
     }
@@ -281,7 +303,10 @@ struct FinalizeCommand: ParsableCommand {
         let form = try workspace.form(of: survey)
         let result = form.validate(survey.answerObject, today: options.todayNumber)
         guard result.isValid else {
-            console.out(console.red("✗ ") + console.text(L("\(result.issues.count) 个问题,不能定稿:", "\(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); it cannot be finalized:")))
+            console.out(
+                console.red("✗ ")
+                    + console.text(
+                        L("\(result.issues.count) 个问题,不能定稿:", "\(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); it cannot be finalized:")))
             for issue in result.issues { console.out("  \(issue.path): " + issue.message.text(console.language)) }
             console.out(console.dim(console.text(L("用 vsurvey resume \(survey.shortID) 修改", "fix them with vsurvey resume \(survey.shortID)"))))
             throw ExitCode.failure
@@ -307,7 +332,10 @@ struct DiscardCommand: ParsableCommand {
         let console = workspace.console
         let survey = try workspace.find(id)
         guard survey.status == .draft else {
-            console.error(L("只能删除草稿;调查 \(survey.shortID) 已\(survey.status.label.zh)", "only drafts can be discarded; survey \(survey.shortID) is \(survey.status.label.en!)"))
+            console.error(
+                L(
+                    "只能删除草稿;调查 \(survey.shortID) 已\(survey.status.label.zh)",
+                    "only drafts can be discarded; survey \(survey.shortID) is \(survey.status.label.en!)"))
             throw ExitCode.failure
         }
         let what = "\(survey.shortID) \(survey.formID) " + console.unitName(survey.unitCode, workspace.registry) + " \(survey.period)"
@@ -371,7 +399,8 @@ struct ListCommand: ParsableCommand {
             console.out(L("没有调查", "No surveys"))
             return
         }
-        let header = console.language == .zh
+        let header =
+            console.language == .zh
             ? ["编号", "表单", "单位", "名称", "报告期", "状态", "修订", "更新时间"]
             : ["id", "form", "unit", "name", "period", "status", "rev", "updated"]
         let rows = surveys.map { survey in
@@ -424,14 +453,22 @@ struct ShowCommand: ParsableCommand {
         let form = try workspace.form(of: survey)
         let settled = form.settle(survey.answerObject, today: options.todayNumber)
         console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, workspace.registry) + "  " + survey.period)
-        var status = console.text(L("编号 \(survey.instanceID) · 修订 \(survey.revision) · \(survey.status.label.zh)", "id \(survey.instanceID) · revision \(survey.revision) · \(survey.status.label.en!)"))
+        var status = console.text(
+            L(
+                "编号 \(survey.instanceID) · 修订 \(survey.revision) · \(survey.status.label.zh)",
+                "id \(survey.instanceID) · revision \(survey.revision) · \(survey.status.label.en!)"))
         if let replaced = survey.replacesRevision { status += console.text(L("(替换修订 \(replaced))", " (replaces revision \(replaced))")) }
         console.out(console.dim(status))
         console.out()
         AnswerPresenter(form: form, console: console).show(settled)
         if survey.status == .draft, !settled.result.issues.isEmpty {
             console.out()
-            console.out(console.yellow(console.text(L("尚有 \(settled.result.issues.count) 个问题待改", "\(settled.result.issues.count) problem\(settled.result.issues.count == 1 ? "" : "s") still to fix"))))
+            console.out(
+                console.yellow(
+                    console.text(
+                        L(
+                            "尚有 \(settled.result.issues.count) 个问题待改",
+                            "\(settled.result.issues.count) problem\(settled.result.issues.count == 1 ? "" : "s") still to fix"))))
         }
     }
 }

@@ -36,7 +36,10 @@ enum StoreBenchmark {
             slowest = max(slowest, saved - checked)
         }
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(SurveyStore.fileName).path)[.size] as? Int) ?? 0
-        print(String(format: "check + save:      %7.3f ms per survey (check %.3f ms, save %.3f ms, slowest save %.1f ms)", ms(checkTime + saveTime) / Double(count), ms(checkTime) / Double(count), ms(saveTime) / Double(count), ms(slowest)))
+        print(
+            String(
+                format: "check + save:      %7.3f ms per survey (check %.3f ms, save %.3f ms, slowest save %.1f ms)", ms(checkTime + saveTime) / Double(count),
+                ms(checkTime) / Double(count), ms(saveTime) / Double(count), ms(slowest)))
         print(String(format: "database:          %7.1f MiB for %d surveys", Double(fileSize) / 1_048_576, count))
 
         let start = clock.now

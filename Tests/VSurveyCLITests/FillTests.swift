@@ -104,7 +104,8 @@ func dataDirectory() throws -> String {
 struct FillTests {
     @Test func scriptedInteractiveSessionFinalizes() throws {
         let home = try dataDirectory()
-        let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--period", "2026", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home])
+        let session = try InteractiveProcess(
+            ["fill", "village-branch", "--unit", "130102001203", "--period", "2026", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home])
         try session.waitFor("Question 1/")
         for (answer, expected) in scriptedSession {
             let prompts = session.prompts
@@ -190,7 +191,8 @@ struct FillTests {
         #expect(refused.stdout.contains("members_age_60_over (Aged 60 and over): The four age groups"))
         #expect(try vsurvey(["list", "--json"], environment: environment).stdout.components(separatedBy: "\"id\"").count == 2)
 
-        let draft = try vsurvey(["fill", "village-branch", "--answers", invalid, "--unit", "130102001204", "--draft", "--lang", "en"] + today, environment: environment)
+        let draft = try vsurvey(
+            ["fill", "village-branch", "--answers", invalid, "--unit", "130102001204", "--draft", "--lang", "en"] + today, environment: environment)
         #expect(draft.status == 0)
         #expect(draft.stdout.contains("Saved as draft"))
         let id = try #require(draft.stdout.firstMatch(of: /draft ([0-9a-f]{8})/)?.1).description
@@ -198,7 +200,8 @@ struct FillTests {
         #expect(finalize.status == 1)
         #expect(finalize.stdout.contains("members_age_60_over"))
 
-        let edited = try vsurvey(["fill", "village-branch", "--answers", valid, "--edit-existing", "--finalize", "--lang", "en"] + today, environment: environment)
+        let edited = try vsurvey(
+            ["fill", "village-branch", "--answers", valid, "--edit-existing", "--finalize", "--lang", "en"] + today, environment: environment)
         #expect(edited.status == 0, "\(edited)")
         let list = try JSONParser().parse(try vsurvey(["list", "--json", "--unit", "130102001203"], environment: environment).stdout)
         #expect(list.arrayValue?.first?["revision"] == 2)
@@ -207,7 +210,8 @@ struct FillTests {
 
     @Test func discardAsksFirst() throws {
         let environment = ["VSURVEY_HOME": try dataDirectory()]
-        let draft = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.yaml", "--lang", "en"] + today, environment: environment)
+        let draft = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.yaml", "--lang", "en"] + today, environment: environment)
         let id = try #require(draft.stdout.firstMatch(of: /draft ([0-9a-f]{8})/)?.1).description
         let kept = try InteractiveProcess(["discard", id, "--lang", "en"], environment: environment)
         try kept.waitFor("Delete the draft")
@@ -223,7 +227,8 @@ struct FillTests {
         let home = try dataDirectory()
         let environment = ["VSURVEY_HOME": home]
         _ = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize"] + today, environment: environment)
-        _ = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid-shell-village.json", "--finalize"] + today, environment: environment)
+        _ = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid-shell-village.json", "--finalize"] + today, environment: environment)
         let output = URL(fileURLWithPath: home).appendingPathComponent("out.csv")
         let run = try vsurvey(["export", "--form", "village-branch", "--output", output.path], environment: environment)
         #expect(run.status == 0, "\(run)")

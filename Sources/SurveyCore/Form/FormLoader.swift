@@ -180,7 +180,11 @@ private struct FormBuilder {
             if FieldName.isValid(text), !text.contains("@") {
                 id = text
             } else {
-                issue(line, nil, L("form_id “\(text)” 无效:应以字母或 _ 开头,只含字母、数字、_、-、.", "form_id '\(text)' is not valid: start with a letter or _, then letters, digits, _, - or ."))
+                issue(
+                    line, nil,
+                    L(
+                        "form_id “\(text)” 无效:应以字母或 _ 开头,只含字母、数字、_、-、.",
+                        "form_id '\(text)' is not valid: start with a letter or _, then letters, digits, _, - or ."))
             }
         }
         if let (line, value) = entries["version"], let text = source.string(value, key: "version", field: nil) {
@@ -380,7 +384,8 @@ private struct FormBuilder {
                 continue
             }
             for key in ["value", "condition", "numerator", "denominator", "scale"] where entries[key] != nil && !typeKeys.contains(key) {
-                issue(entries[key]!.line, name, L("\(typeName) 指标不使用 “\(key)”", "\(typeName == "average" ? "an" : "a") \(typeName) indicator takes no '\(key)'"))
+                issue(
+                    entries[key]!.line, name, L("\(typeName) 指标不使用 “\(key)”", "\(typeName == "average" ? "an" : "a") \(typeName) indicator takes no '\(key)'"))
             }
             if watch && !["count", "share", "completeness"].contains(typeName) {
                 issue(

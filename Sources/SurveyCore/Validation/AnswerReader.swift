@@ -77,7 +77,8 @@ enum AnswerReader {
             case .string(let text):
                 names = text.split(separator: " ").map(String.init)
             default:
-                return .failure(L("多选答案应为选项名的列表,收到的是\(json.typeName)", "a multiple-choice answer must be a list of choice names, got \(json.typeNameWithArticle)"))
+                return .failure(
+                    L("多选答案应为选项名的列表,收到的是\(json.typeName)", "a multiple-choice answer must be a list of choice names, got \(json.typeNameWithArticle)"))
             }
             var seen: Set<String> = []
             for name in names {

@@ -464,7 +464,9 @@ struct ValidationRun {
                 field, entry: -1,
                 ValidationIssue(
                     path: field.name, field: field.name, code: .repeatCount,
-                    message: L("至少需要 \(field.minCount) 个条目,实际 \(count) 个", "needs at least \(field.minCount) \(field.minCount == 1 ? "entry" : "entries"), has \(count)")))
+                    message: L(
+                        "至少需要 \(field.minCount) 个条目,实际 \(count) 个",
+                        "needs at least \(field.minCount) \(field.minCount == 1 ? "entry" : "entries"), has \(count)")))
         }
         if let maxCount = field.maxCount, count > maxCount {
             fail(
