@@ -66,28 +66,15 @@ struct ExportCommand: ParsableCommand {
     var format: Format = .csv
     @Option(name: [.short, .long], help: ArgumentHelp("输出文件;json/jsonl 默认输出到屏幕 / Output file; json and jsonl default to standard output", valueName: "file"))
     var output: String?
-    @Option(help: ArgumentHelp("表单 ID / Form id", valueName: "id"))
-    var form: String?
-    @Option(help: ArgumentHelp("状态(可重复)/ Status (repeatable)", valueName: "status"))
-    var status: [String] = []
-    @Option(help: ArgumentHelp("单位代码,含下属单位 / Unit code, units under it included", valueName: "code"))
-    var unit: String?
-    @Option(help: ArgumentHelp("报告期 / Period", valueName: "period"))
-    var period: String?
-
-    func validate() throws {
-        for value in status where SurveyStatus(rawValue: value) == nil {
-            throw ValidationError("未知状态 / unknown status '\(value)'")
-        }
-        if let unit, UnitCode(unit) == nil { throw ValidationError("单位代码应为 12 位数字 / the unit code must be 12 digits") }
-    }
+    @OptionGroup var selection: FilterOptions
 
     func run() throws {
         let console = options.console()
         let catalog = try options.catalog(console)
         let store = try storeOptions.open(console, environment: options.environment)
-        let filter = SurveyFilter(statuses: status.compactMap(SurveyStatus.init(rawValue:)), formID: form, unit: unit.flatMap(UnitCode.init), period: period)
-        let surveys = try storeStep(console) { try store.list(filter) }.sorted { ($0.formID, $0.unitCode, $0.period) < ($1.formID, $1.unitCode, $1.period) }
+        let surveys = try storeStep(console) { try store.list(selection.filter) }.sorted {
+            ($0.formID, $0.unitCode, $0.period) < ($1.formID, $1.unitCode, $1.period)
+        }
         switch format {
         case .json:
             try write(JSONValue.array(surveys.map(SurveyExport.document)).serialized(pretty: true) + "\n", console: console)
@@ -116,7 +103,7 @@ struct ExportCommand: ParsableCommand {
 
     private func exportCSV(_ surveys: [StoredSurvey], catalog: FormCatalog, console: Console) throws {
         let formIDs = Set(surveys.map(\.formID))
-        guard let formID = form ?? formIDs.first, formIDs.count <= 1 else {
+        guard let formID = selection.form ?? formIDs.first, formIDs.count <= 1 else {
             console.error(
                 L(
                     "CSV 一次只能导出一个表单,请用 --form 指定(现有:\(formIDs.sorted().joined(separator: "、")))",

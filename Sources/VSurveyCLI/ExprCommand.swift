@@ -32,15 +32,7 @@ struct ExprCommand: ParsableCommand {
         let console = options.console()
         var object = JSONObject()
         if let answers {
-            do {
-                object = try Submission(json: try AnswerFile.read(URL(fileURLWithPath: answers))).answers
-            } catch let error as AnswerFileError {
-                console.error(error.rendered(console.language))
-                throw ExitCode.failure
-            } catch let error as LocalizedText {
-                console.error("\(answers): " + console.text(error))
-                throw ExitCode.failure
-            }
+            object = try console.readSubmission(answers).answers
         }
         let value: Value
         do {

@@ -274,7 +274,7 @@ struct FillSession {
         if !issues.isEmpty {
             console.out(
                 console.red(t("还有 \(issues.count) 个问题,不能定稿:", "\(issues.count) problem\(issues.count == 1 ? "" : "s") left; the survey cannot be finalized:")))
-            for issue in issues { console.out("  " + describe(issue)) }
+            for issue in issues { console.out("  " + console.describe(issue, in: form)) }
             console.prompt(t("回到第一个问题修改?[Y/n] > ", "Go to the first problem to fix it? [Y/n] > "))
             guard let line = console.readAnswer(), !["n", "no", "否"].contains(line.trimmingCharacters(in: .whitespaces).lowercased()) else {
                 _ = try stop()
@@ -298,14 +298,6 @@ struct FillSession {
             _ = try stop()
             return .savedDraft
         }
-    }
-
-    private func describe(_ issue: ValidationIssue) -> String {
-        var place = issue.path
-        if let label = form.field(named: issue.field)?.label?.text(console.language) {
-            place += zh ? "(\(label))" : " (\(label))"
-        }
-        return place + (zh ? ":" : ": ") + issue.message.text(console.language)
     }
 }
 

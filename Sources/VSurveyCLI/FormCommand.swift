@@ -161,20 +161,7 @@ extension FormCommand {
             let catalog = try options.catalog(console)
             let form = try options.form(self.form, in: catalog, console)
             let registry = try options.registry(catalog, console)
-            let document: JSONValue
-            do {
-                document = try AnswerFile.read(URL(fileURLWithPath: answers))
-            } catch {
-                console.error(error.rendered(console.language))
-                throw ExitCode.failure
-            }
-            let submission: Submission
-            do {
-                submission = try Submission(json: document)
-            } catch {
-                console.error("\(answers): " + console.text(error))
-                throw ExitCode.failure
-            }
+            let submission = try console.readSubmission(answers)
             let result = form.validate(submission.answers, today: options.todayNumber)
             let issues = submission.envelopeIssues(for: form, registry: registry) + result.issues
             if json {
@@ -217,13 +204,7 @@ extension FormCommand {
             }
             console.out(
                 console.red("✗ ") + console.text(L("\(answers):\(issues.count) 个问题", "\(answers): \(issues.count) problem\(issues.count == 1 ? "" : "s")")))
-            for issue in issues {
-                var place = issue.path
-                if let label = form.field(named: issue.field)?.label?.text(console.language) {
-                    place += console.language == .zh ? "(\(label))" : " (\(label))"
-                }
-                console.out("  \(place)" + (console.language == .zh ? ":" : ": ") + issue.message.text(console.language))
-            }
+            for issue in issues { console.out("  " + console.describe(issue, in: form)) }
         }
     }
 }

@@ -25,6 +25,29 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
+/// Which stored surveys a command works on (`list`, `export`).
+struct FilterOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("状态:draft、finalized、sent、rejected、mismatch、held(可重复)/ Status (repeatable)", valueName: "status"))
+    var status: [String] = []
+    @Option(help: ArgumentHelp("表单 ID / Form id", valueName: "id"))
+    var form: String?
+    @Option(help: ArgumentHelp("单位代码,含下属单位 / Unit code, units under it included", valueName: "code"))
+    var unit: String?
+    @Option(help: ArgumentHelp("报告期 / Period", valueName: "period"))
+    var period: String?
+
+    func validate() throws {
+        for value in status where SurveyStatus(rawValue: value) == nil {
+            throw ValidationError("未知状态 / unknown status '\(value)' (draft, finalized, sent, rejected, mismatch, held)")
+        }
+        if let unit, UnitCode(unit) == nil { throw ValidationError("单位代码应为 12 位数字 / the unit code must be 12 digits") }
+    }
+
+    var filter: SurveyFilter {
+        SurveyFilter(statuses: status.compactMap(SurveyStatus.init(rawValue:)), formID: form, unit: unit.flatMap(UnitCode.init), period: period)
+    }
+}
+
 /// Runs a store operation, turning its errors into a message and exit 1.
 func storeStep<T>(_ console: Console, _ body: () throws -> T) throws -> T {
     do {
@@ -36,6 +59,29 @@ func storeStep<T>(_ console: Console, _ body: () throws -> T) throws -> T {
 }
 
 extension Console {
+    /// Reads a survey file (JSON or YAML), or stops with a message saying
+    /// where it is wrong.
+    func readSubmission(_ path: String) throws -> Submission {
+        do {
+            return try Submission(json: try AnswerFile.read(URL(fileURLWithPath: path)))
+        } catch let error as AnswerFileError {
+            self.error(error.rendered(language))
+            throw ExitCode.failure
+        } catch let error as LocalizedText {
+            self.error("\(path): " + text(error))
+            throw ExitCode.failure
+        }
+    }
+
+    /// `path(label): message`, as every command lists an answer's problem.
+    func describe(_ issue: ValidationIssue, in form: Form) -> String {
+        var place = issue.path
+        if let label = form.field(named: issue.field)?.label?.text(language) {
+            place += language == .zh ? "(\(label))" : " (\(label))"
+        }
+        return place + (language == .zh ? ":" : ": ") + issue.message.text(language)
+    }
+
     /// `130102001203 东关村`, or the code alone when the registry does not know it.
     func unitName(_ code: String, _ registry: UnitRegistry?) -> String {
         guard let unit = UnitCode(code), let known = registry?.unit(unit) else { return code }

@@ -104,16 +104,7 @@ struct FillCommand: ParsableCommand {
         var unitText = unit
         var periodText = period
         if let answers {
-            let submission: Submission
-            do {
-                submission = try Submission(json: try AnswerFile.read(URL(fileURLWithPath: answers)))
-            } catch let error as AnswerFileError {
-                console.error(error.rendered(console.language))
-                throw ExitCode.failure
-            } catch let error as LocalizedText {
-                console.error("\(answers): " + console.text(error))
-                throw ExitCode.failure
-            }
+            let submission = try console.readSubmission(answers)
             fileAnswers = submission.answers
             unitText = unitText ?? submission.unit
             periodText = periodText ?? submission.period
@@ -183,11 +174,7 @@ struct FillCommand: ParsableCommand {
                         L(
                             "\(self.answers ?? ""):\(result.issues.count) 个问题,未保存",
                             "\(self.answers ?? ""): \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); nothing was stored")))
-            for issue in result.issues {
-                var place = issue.path
-                if let label = form.field(named: issue.field)?.label?.text(console.language) { place += console.language == .zh ? "(\(label))" : " (\(label))" }
-                console.out("  " + place + (console.language == .zh ? ":" : ": ") + issue.message.text(console.language))
-            }
+            for issue in result.issues { console.out("  " + console.describe(issue, in: form)) }
             console.out(console.dim(console.text(L("加 --draft 可先存为草稿", "add --draft to keep it as a draft anyway"))))
         }
         return result
@@ -307,7 +294,7 @@ struct FinalizeCommand: ParsableCommand {
                 console.red("✗ ")
                     + console.text(
                         L("\(result.issues.count) 个问题,不能定稿:", "\(result.issues.count) problem\(result.issues.count == 1 ? "" : "s"); it cannot be finalized:")))
-            for issue in result.issues { console.out("  \(issue.path): " + issue.message.text(console.language)) }
+            for issue in result.issues { console.out("  " + console.describe(issue, in: form)) }
             console.out(console.dim(console.text(L("用 vsurvey resume \(survey.shortID) 修改", "fix them with vsurvey resume \(survey.shortID)"))))
             throw ExitCode.failure
         }
@@ -354,27 +341,9 @@ struct ListCommand: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var storeOptions: StoreOptions
-    @Option(help: ArgumentHelp("状态:draft、finalized、sent、rejected、mismatch、held(可重复)/ Status (repeatable)", valueName: "status"))
-    var status: [String] = []
-    @Option(help: ArgumentHelp("表单 ID / Form id", valueName: "id"))
-    var form: String?
-    @Option(help: ArgumentHelp("单位代码,含下属单位 / Unit code, units under it included", valueName: "code"))
-    var unit: String?
-    @Option(help: ArgumentHelp("报告期 / Period", valueName: "period"))
-    var period: String?
+    @OptionGroup var selection: FilterOptions
     @Flag(help: "以 JSON 输出 / Print JSON")
     var json = false
-
-    func validate() throws {
-        for value in status where SurveyStatus(rawValue: value) == nil {
-            throw ValidationError("未知状态 / unknown status '\(value)' (draft, finalized, sent, rejected, mismatch, held)")
-        }
-        if let unit, UnitCode(unit) == nil { throw ValidationError("单位代码应为 12 位数字 / the unit code must be 12 digits") }
-    }
-
-    var filter: SurveyFilter {
-        SurveyFilter(statuses: status.compactMap(SurveyStatus.init(rawValue:)), formID: form, unit: unit.flatMap(UnitCode.init), period: period)
-    }
 
     func run() throws {
         let options = self.options
@@ -382,7 +351,7 @@ struct ListCommand: ParsableCommand {
         let catalog = try options.catalog(console)
         let registry = catalog.registry
         let store = try storeOptions.open(console, environment: options.environment)
-        let surveys = try storeStep(console) { try store.list(filter, answers: false) }
+        let surveys = try storeStep(console) { try store.list(selection.filter, answers: false) }
         if json {
             let items: [JSONValue] = surveys.map { survey in
                 [
