@@ -111,6 +111,29 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         serverReceipt = nil
     }
 
+    /// Reads a row by column name. Written out rather than decoded through
+    /// Codable: listing thousands of surveys is several times faster.
+    public init(row: Row) throws {
+        id = row["id"]
+        instanceID = row["instance_id"]
+        revision = row["revision"]
+        replacesRevision = row["replaces_revision"]
+        formID = row["form_id"]
+        formVersion = row["form_version"]
+        unitCode = row["unit_code"]
+        period = row["period"]
+        status = row["status"]
+        answers = row["answers"]
+        position = row["position"]
+        createdAt = row["created_at"]
+        updatedAt = row["updated_at"]
+        finalizedAt = row["finalized_at"]
+        sentAt = row["sent_at"]
+        syncAttempts = row["sync_attempts"]
+        lastError = row["last_error"]
+        serverReceipt = row["server_receipt"]
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }

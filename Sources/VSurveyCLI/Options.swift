@@ -57,6 +57,15 @@ struct GlobalOptions: ParsableArguments {
         return FormCatalog(directories: directories)
     }
 
+    /// The unit registry alone, for unit names in listings; nil without a
+    /// forms directory or when the registry has errors (codes are shown alone).
+    func registryIfAvailable() -> UnitRegistry? {
+        let directories = formDirectories
+        guard !directories.isEmpty else { return nil }
+        let catalog = FormCatalog(directories: directories, forms: false)
+        return catalog.registryProblems.isEmpty ? catalog.registry : nil
+    }
+
     /// The unit registry, or a stop with every problem when it is broken:
     /// checking units against half a registry would mislead.
     func registry(_ catalog: FormCatalog, _ console: Console) throws -> UnitRegistry? {

@@ -348,8 +348,7 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let options = self.options
         let console = options.console()
-        let catalog = try options.catalog(console)
-        let registry = catalog.registry
+        let registry = options.registryIfAvailable()
         let store = try storeOptions.open(console, environment: options.environment)
         let surveys = try storeStep(console) { try store.list(selection.filter, answers: false) }
         if json {

@@ -7,11 +7,12 @@ import SurveyStore
 /// --finalize` does (check, then one transaction on disk), then times the
 /// `vsurvey` binary listing them and starting for `--help`.
 enum StoreBenchmark {
-    static func run(count: Int) throws {
+    /// With `keep`, the database is made there and left for inspection.
+    static func run(count: Int, keep: String? = nil) throws {
         let clock = ContinuousClock()
         let form = try Fixtures.form("village-branch")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-\(UUID().uuidString)")
+        defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
         let store = try SurveyStore(directory: directory)
         var generator = VillageBranchGenerator(seed: 11)
         print("vsurvey-bench store: \(count) finalized village-branch surveys in \(directory.path)")

@@ -14,7 +14,8 @@ if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count,
 
 // `vsurvey-bench store [--count N]`: the device store (default 10,000 surveys).
 if arguments.count > 1, arguments[1] == "store" {
-    try StoreBenchmark.run(count: arguments.contains("--count") ? count : 10_000)
+    let keep = arguments.firstIndex(of: "--keep").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+    try StoreBenchmark.run(count: arguments.contains("--count") ? count : 10_000, keep: keep)
     exit(0)
 }
 

@@ -13,14 +13,16 @@ public struct FormCatalog: Sendable {
     public private(set) var registryProblems: [RegistryIssue] = []
     public let directories: [URL]
 
-    public init(directories: [URL]) {
+    /// Loads the directories' forms and registry; with `forms: false` only
+    /// the registry, for commands that need unit names and no form.
+    public init(directories: [URL], forms loadForms: Bool = true) {
         self.directories = directories
         var units: [OrgUnit] = []
         var unitFiles = 0
         for directory in directories {
             let fileManager = FileManager.default
             let names = (try? fileManager.contentsOfDirectory(atPath: directory.path))?.sorted() ?? []
-            for name in names where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+            for name in names where loadForms && (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) {
                 let url = directory.appendingPathComponent(name)
                 do {
                     add(try FormLoader.load(contentsOf: url))
