@@ -32,6 +32,22 @@ extension BoundExpression {
         case .formatDate:
             guard case .date(let days) = toDate(arguments[0].evaluate(context)) else { return .string("") }
             return .string(formatDate(days: days, pattern: arguments[1].evaluate(context).string))
+        case .count:
+            // Counting a repeat's entries needs no node-set.
+            switch arguments[0] {
+            case .entries(let repeatIndex), .acrossEntries(let repeatIndex, _):
+                return .number(Double(context.sheet.entryCounts[repeatIndex]))
+            default: break
+            }
+        case .sum:
+            // Summing one field across a repeat reads the entries in place.
+            if arguments.count == 1, case .acrossEntries(let repeatIndex, let slot) = arguments[0] {
+                var total = 0.0
+                for entry in 0..<context.sheet.entryCounts[repeatIndex] {
+                    total += context.sheet[repeatIndex, entry, slot].number
+                }
+                return .number(total)
+            }
         default: break
         }
         let values = arguments.map { $0.evaluate(context) }
