@@ -67,6 +67,24 @@ public enum FieldType: Sendable, Equatable, CustomStringConvertible {
     public var isNumeric: Bool { self == .integer || self == .decimal }
 }
 
+/// How an answer is read: a field type without payload.
+enum AnswerKind: Sendable {
+    case integer, decimal, text, date, selectOne, selectMultiple, yesNo, none
+
+    init(_ type: FieldType) {
+        switch type {
+        case .integer: self = .integer
+        case .decimal: self = .decimal
+        case .text, .calculate: self = .text
+        case .date: self = .date
+        case .selectOne: self = .selectOne
+        case .selectMultiple: self = .selectMultiple
+        case .yesNo: self = .yesNo
+        case .note, .group, .repeat: self = .none
+        }
+    }
+}
+
 /// The type a calculation's result is stored as (`data_type:`).
 public enum DataType: String, Sendable, CaseIterable {
     case integer, decimal, text, date
@@ -90,11 +108,18 @@ public enum Limit: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// An expression as written in the form, with its bound, runnable form.
-public struct FormExpression: Sendable {
+/// A class, so that the validator passes it around with one reference count.
+public final class FormExpression: Sendable {
     public let source: String
     public let bound: BoundExpression
     /// The names it refers to, for dependency order and cycle checks.
     public let references: [String]
+
+    public init(source: String, bound: BoundExpression, references: [String]) {
+        self.source = source
+        self.bound = bound
+        self.references = references
+    }
 }
 
 /// Whether a question must be answered.
@@ -146,6 +171,10 @@ public final class Field: Sendable {
     /// Whether a person answers this field: it holds a value that the
     /// engine does not compute.
     public let takesAnswer: Bool
+    /// The type without its choice list's name, for the validator's hot path.
+    let answerKind: AnswerKind
+    /// Whether the field must always be answered (when it is asked).
+    let alwaysRequired: Bool
 
     init(
         name: String,
@@ -200,6 +229,8 @@ public final class Field: Sendable {
         self.line = line
         self.choices = choices
         takesAnswer = type.holdsValue && calculation == nil && !(readOnly && defaultValue != nil)
+        answerKind = AnswerKind(type)
+        if case .required = requirement { alwaysRequired = true } else { alwaysRequired = false }
     }
 
     /// Whether the engine, not the person, supplies the value.
@@ -213,7 +244,7 @@ public struct Choice: Sendable, Equatable {
 }
 
 /// A named list of choices.
-public struct ChoiceList: Sendable {
+public final class ChoiceList: Sendable {
     public static let yesNoName = "yes_no"
     public let name: String
     public let choices: [Choice]

@@ -10,11 +10,16 @@ enum AnswerReader {
     static let longestText = 10_000
 
     static func read(_ json: JSONValue, type: FieldType, choices: ChoiceList?) -> Result<Value, LocalizedText> {
+        read(json, kind: AnswerKind(type), choices: choices)
+    }
+
+    static func read(_ json: JSONValue, kind: AnswerKind, choices: ChoiceList?) -> Result<Value, LocalizedText> {
         if case .null = json { return .success(.empty) }
-        switch type {
+        switch kind {
         case .integer, .decimal:
-            let whole = type == .integer
-            let expected = whole ? L("整数", "a whole number") : L("数字", "a number")
+            let whole = kind == .integer
+            // Built only for a message: this runs for every numeric answer.
+            var expected: LocalizedText { whole ? L("整数", "a whole number") : L("数字", "a number") }
             let number: Double
             switch json {
             case .integer(let value): number = Double(value)
@@ -31,10 +36,11 @@ enum AnswerReader {
             }
             guard abs(number) <= largestNumber else { return .failure(L("数值过大", "the number is too large")) }
             return .success(.number(number))
-        case .text, .calculate:
+        case .text:
             switch json {
             case .string(let text):
-                if text.count > longestText {
+                // Bytes bound characters from above: count characters only for long text.
+                if text.utf8.count > longestText, text.count > longestText {
                     return .failure(L("文字过长(最多 \(longestText) 字)", "the text is too long (at most \(longestText) characters)"))
                 }
                 return .success(text.isEmpty ? .empty : .string(text))
@@ -56,7 +62,7 @@ enum AnswerReader {
             switch json {
             case .string(let text): name = text
             case .integer(let value): name = String(value)
-            case .bool(let flag) where type == .yesNo: name = flag ? "yes" : "no"
+            case .bool(let flag) where kind == .yesNo: name = flag ? "yes" : "no"
             default: return .failure(L("应为一个选项名,收到的是\(json.typeName)", "must be one choice name, got \(json.typeNameWithArticle)"))
             }
             if name.isEmpty { return .success(.empty) }
@@ -67,6 +73,7 @@ enum AnswerReader {
             var names: [String] = []
             switch json {
             case .array(let items):
+                names.reserveCapacity(items.count)
                 for item in items {
                     switch item {
                     case .string(let text): names.append(text)
@@ -80,15 +87,15 @@ enum AnswerReader {
                 return .failure(
                     L("多选答案应为选项名的列表,收到的是\(json.typeName)", "a multiple-choice answer must be a list of choice names, got \(json.typeNameWithArticle)"))
             }
-            var seen: Set<String> = []
-            for name in names {
+            for (position, name) in names.enumerated() {
                 if let choices, !choices.contains(name) { return .failure(notAChoice(name, choices)) }
-                if !seen.insert(name).inserted {
+                // Lists are short: a scan finds a repeated choice without hashing.
+                if names[..<position].contains(name) {
                     return .failure(L("选项 “\(name)” 重复", "choice '\(name)' is given twice"))
                 }
             }
             return .success(names.isEmpty ? .empty : .choices(names))
-        case .note, .group, .repeat:
+        case .none:
             return .success(.empty)
         }
     }

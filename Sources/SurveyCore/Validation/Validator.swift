@@ -204,7 +204,7 @@ struct ValidationRun {
                     ))
                 continue
             }
-            if field.type == .repeat {
+            if field.repeatPosition != nil {
                 readRepeat(field, json)
                 continue
             }
@@ -222,7 +222,7 @@ struct ValidationRun {
             }
             return
         }
-        switch AnswerReader.read(json, type: field.type, choices: field.choices) {
+        switch AnswerReader.read(json, kind: field.answerKind, choices: field.choices) {
         case .success(let value):
             if repeatIndex < 0 {
                 sheet.top[field.slot] = value
@@ -498,11 +498,9 @@ struct ValidationRun {
         switch pass {
         case .presence:
             if value.isEmpty {
-                let required: Bool
-                switch field.requirement {
-                case .optional: required = false
-                case .required: required = true
-                case .when(let expression): required = expression.bound.evaluate(context).bool
+                var required = field.alwaysRequired
+                if !required, case .when(let expression) = field.requirement {
+                    required = expression.bound.evaluate(context).bool
                 }
                 if required {
                     fail(
