@@ -87,6 +87,23 @@ extension BoundExpression {
         }
         let a = lhs.evaluate(context)
         let b = rhs.evaluate(context)
+        // Two numbers, the common case in constraints, compare directly.
+        if case .number(let x) = a, case .number(let y) = b {
+            switch op {
+            case .plus: return .number(x + y)
+            case .minus: return .number(x - y)
+            case .times: return .number(x * y)
+            case .div: return .number(x / y)
+            case .mod: return .number(fmod(x, y))
+            case .equal: return .bool(x == y)
+            case .notEqual: return .bool(x != y)
+            case .less: return .bool(x < y)
+            case .lessOrEqual: return .bool(x <= y)
+            case .greater: return .bool(x > y)
+            case .greaterOrEqual: return .bool(x >= y)
+            case .and, .or: break
+            }
+        }
         switch op {
         case .plus: return .number(a.number + b.number)
         case .minus: return .number(a.number - b.number)

@@ -22,7 +22,7 @@ extension BoundExpression {
             return .number(n.isFinite ? n.rounded(.towardZero) : n)
         case .selected:
             let list = arguments[0].evaluate(context)
-            let wanted = arguments[1].evaluate(context).string.trimmingCharacters(in: .whitespaces)
+            let wanted = arguments[1].evaluate(context).string.trimmingSpaces
             if case .choices(let names) = list { return .bool(names.contains(wanted)) }
             return .bool(choiceList(list).contains(wanted))
         case .countSelected:

@@ -57,3 +57,19 @@ public func L(_ zh: String, _ en: String) -> LocalizedText {
 
 /// A message can be thrown where only the words matter.
 extension LocalizedText: Error {}
+
+extension String {
+    /// The text without leading and trailing spaces and tabs. Cheap when
+    /// there are none, unlike Foundation's `trimmingCharacters(in:)`, which
+    /// runs on the hot path of validation.
+    var trimmingSpaces: String {
+        let utf8 = self.utf8
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        guard let first = utf8.first, let last = utf8.last, isSpace(first) || isSpace(last) else { return self }
+        var start = utf8.startIndex
+        var end = utf8.endIndex
+        while start < end, isSpace(utf8[start]) { start = utf8.index(after: start) }
+        while end > start, isSpace(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
+        return String(self[start..<end])
+    }
+}

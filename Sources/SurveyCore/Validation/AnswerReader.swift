@@ -25,7 +25,7 @@ enum AnswerReader {
             case .integer(let value): number = Double(value)
             case .number(let value): number = value
             case .string(let text):
-                let trimmed = text.trimmingCharacters(in: .whitespaces)
+                let trimmed = text.trimmingSpaces
                 if trimmed.isEmpty { return .success(.empty) }
                 number = Value.parseNumber(trimmed)
             default:
