@@ -59,6 +59,9 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
     public var syncAttempts: Int
     public var lastError: String?
     public var serverReceipt: String?
+    /// Counts the changes to a draft, so that a save made from an older copy
+    /// (another window, another process) is refused instead of overwriting.
+    public var changeCount: Int
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -76,6 +79,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         case syncAttempts = "sync_attempts"
         case lastError = "last_error"
         case serverReceipt = "server_receipt"
+        case changeCount = "change_count"
     }
 
     public enum Columns {
@@ -109,6 +113,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         syncAttempts = 0
         lastError = nil
         serverReceipt = nil
+        changeCount = 0
     }
 
     /// Reads a row by column name. Written out rather than decoded through
@@ -132,6 +137,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         syncAttempts = row["sync_attempts"]
         lastError = row["last_error"]
         serverReceipt = row["server_receipt"]
+        changeCount = row["change_count"]
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -4,7 +4,7 @@ import SurveyCore
 
 /// A problem with the local survey database, said so a person can act on it.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case notADatabase, cannotOpen, notFound, ambiguous, duplicate, notAllowed, database }
+    public enum Kind: Sendable { case notADatabase, cannotOpen, notFound, ambiguous, duplicate, notAllowed, conflict, database }
     public var kind: Kind
     public var message: LocalizedText
 
@@ -74,17 +74,18 @@ public final class SurveyStore: Sendable {
         var configuration = Configuration()
         // Another process may hold the write lock for a moment: wait for it.
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            // Each commit reaches the disk before it returns.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
+
         do {
             let created = !FileManager.default.fileExists(atPath: path)
             let previousMask = umask(0o077)
             defer { umask(previousMask) }
             pool = try DatabasePool(path: path, configuration: configuration)
+            // Each commit reaches the disk before it returns. Set after opening:
+            // GRDB sets NORMAL on the writer when it turns WAL on.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrate(pool, path: path)
-            if created { chmod(path, 0o600) }
+            _ = created
+            Self.restrictPermissions(path)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
             throw StoreError(
                 .notADatabase,
@@ -95,6 +96,20 @@ public final class SurveyStore: Sendable {
             throw StoreError(
                 .cannotOpen,
                 L("无法打开数据库 \(path):\(error.message ?? "\(error.resultCode)")", "cannot open the database \(path): \(error.message ?? "\(error.resultCode)")"))
+        }
+    }
+
+    /// Keeps the database and its WAL files owner-only, even when they were
+    /// created by something else with looser permissions.
+    static func restrictPermissions(_ path: String) {
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            if stat(file, &info) == 0, info.st_mode & 0o077 != 0 { chmod(file, 0o600) }
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        var info = stat()
+        if stat(directory, &info) == 0, info.st_mode & 0o077 != 0, directory != "/tmp", !directory.isEmpty {
+            chmod(directory, 0o700)
         }
     }
 
@@ -163,6 +178,11 @@ public final class SurveyStore: Sendable {
                 t.add(column: "server_receipt", .text)
             }
         }
+        migrator.registerMigration("v3 change count") { db in
+            try db.alter(table: "survey") { t in
+                t.add(column: "change_count", .integer).notNull().defaults(to: 0)
+            }
+        }
         return migrator
     }
 
@@ -176,7 +196,7 @@ public final class SurveyStore: Sendable {
             let columns =
                 answers
                 ? "*"
-                : "id, instance_id, revision, replaces_revision, form_id, form_version, unit_code, period, status, '' AS answers, position, created_at, updated_at, finalized_at, sent_at, sync_attempts, last_error, server_receipt"
+                : "id, instance_id, revision, replaces_revision, form_id, form_version, unit_code, period, status, '' AS answers, position, created_at, updated_at, finalized_at, sent_at, sync_attempts, last_error, server_receipt, change_count"
             var sql = "SELECT \(columns) FROM survey s WHERE revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id)"
             var arguments = StatementArguments()
             if !filter.statuses.isEmpty {
@@ -275,35 +295,85 @@ public final class SurveyStore: Sendable {
         }
     }
 
-    /// Saves a draft's answers and where entry stopped. Only drafts change in place.
-    public func saveDraft(_ id: Int64, answers: JSONObject, position: String?, now: Date = Date()) throws {
+    /// Saves a draft's answers and where entry stopped, and returns the new
+    /// change count. Only drafts change in place; with `expectedChange`, a
+    /// draft changed meanwhile by someone else is refused, not overwritten.
+    @discardableResult
+    public func saveDraft(_ id: Int64, answers: JSONObject, position: String?, expectedChange: Int? = nil, now: Date = Date()) throws -> Int {
         try write { db in
             try db.execute(
-                sql: "UPDATE survey SET answers = ?, position = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
-                arguments: [JSONValue.object(answers).serialized(), position, now, id])
-            if db.changesCount == 0 {
-                throw StoreError(.notAllowed, L("只有草稿可以修改", "only a draft can be changed"))
-            }
+                sql: """
+                    UPDATE survey SET answers = ?, position = ?, updated_at = ?, change_count = change_count + 1
+                    WHERE id = ? AND status = 'draft' AND (? IS NULL OR change_count = ?)
+                    """,
+                arguments: [JSONValue.object(answers).serialized(), position, now, id, expectedChange, expectedChange])
+            if db.changesCount == 0 { throw try Self.whyUnchanged(db, id) }
+            return try Int.fetchOne(db, sql: "SELECT change_count FROM survey WHERE id = ?", arguments: [id]) ?? 0
         }
     }
 
-    /// Finalizes a draft with its checked answers.
-    public func finalize(_ id: Int64, answers: JSONObject, now: Date = Date()) throws {
+    /// Finalizes a draft with its checked answers (refused, like `saveDraft`,
+    /// when the draft changed since `expectedChange`).
+    public func finalize(_ id: Int64, answers: JSONObject, expectedChange: Int? = nil, now: Date = Date()) throws {
         try write { db in
-            try db.execute(
-                sql: "UPDATE survey SET answers = ?, status = 'finalized', position = NULL, finalized_at = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
-                arguments: [JSONValue.object(answers).serialized(), now, now, id])
-            if db.changesCount == 0 {
-                throw StoreError(.notAllowed, L("只有草稿可以定稿", "only a draft can be finalized"))
-            }
+            try Self.finalize(db, id, answers: answers, expectedChange: expectedChange, now: now)
         }
+    }
+
+    static func finalize(_ db: Database, _ id: Int64, answers: JSONObject, expectedChange: Int?, now: Date) throws {
+        try db.execute(
+            sql: """
+                UPDATE survey SET answers = ?, status = 'finalized', position = NULL, finalized_at = ?, updated_at = ?,
+                change_count = change_count + 1
+                WHERE id = ? AND status = 'draft' AND (? IS NULL OR change_count = ?)
+                """,
+            arguments: [JSONValue.object(answers).serialized(), now, now, id, expectedChange, expectedChange])
+        if db.changesCount == 0 { throw try whyUnchanged(db, id) }
+    }
+
+    /// Says why an update of a draft changed nothing.
+    static func whyUnchanged(_ db: Database, _ id: Int64) throws -> StoreError {
+        guard let row = try Row.fetchOne(db, sql: "SELECT status FROM survey WHERE id = ?", arguments: [id]) else {
+            return StoreError(.conflict, L("这份草稿已在别处被删除", "this draft was discarded elsewhere"))
+        }
+        let status: SurveyStatus = row["status"]
+        if status != .draft {
+            return StoreError(
+                .notAllowed,
+                L("这份调查已\(status.label.zh),不能再作为草稿修改;请用 vsurvey edit", "this survey is \(status.label.en!) and no longer a draft; use vsurvey edit"))
+        }
+        return StoreError(
+            .conflict,
+            L(
+                "这份草稿已在另一个窗口中被修改;请重新用 vsurvey resume 打开,以免覆盖",
+                "this draft was changed in another window; open it again with vsurvey resume so that nothing is overwritten"))
     }
 
     /// Starts editing a survey: a draft is edited in place; any other
     /// status gets a new draft revision that names the one it replaces.
-    public func edit(_ survey: StoredSurvey, now: Date = Date()) throws -> StoredSurvey {
-        guard survey.status.editMakesRevision else { return survey }
+    ///
+    /// With `answers`, they are stored in the same transaction (and the
+    /// result finalized when `finalize` is set), so no half-made revision is
+    /// ever left behind.
+    public func edit(_ survey: StoredSurvey, answers: JSONObject? = nil, finalize: Bool = false, now: Date = Date()) throws -> StoredSurvey {
         return try write { db in
+            guard survey.status.editMakesRevision else {
+                guard let answers, let id = survey.id else { return survey }
+                var updated = survey
+                try db.execute(
+                    sql:
+                        "UPDATE survey SET answers = ?, position = NULL, updated_at = ?, change_count = change_count + 1 WHERE id = ? AND status = 'draft' AND change_count = ?",
+                    arguments: [JSONValue.object(answers).serialized(), now, id, survey.changeCount])
+                if db.changesCount == 0 { throw try Self.whyUnchanged(db, id) }
+                updated.changeCount += 1
+                if finalize {
+                    try Self.finalize(db, id, answers: answers, expectedChange: updated.changeCount, now: now)
+                    updated.status = .finalized
+                    updated.changeCount += 1
+                }
+                updated.answers = JSONValue.object(answers).serialized()
+                return updated
+            }
             let latest = try Int.fetchOne(db, sql: "SELECT MAX(revision) FROM survey WHERE instance_id = ?", arguments: [survey.instanceID]) ?? survey.revision
             guard latest == survey.revision else {
                 throw StoreError(.notAllowed, L("这份调查已有更新的修订 \(latest)", "this survey already has a newer revision \(latest)"))
@@ -321,6 +391,14 @@ public final class SurveyStore: Sendable {
             next.syncAttempts = 0
             next.lastError = nil
             next.serverReceipt = nil
+            next.changeCount = 0
+            if let answers {
+                next.answers = JSONValue.object(answers).serialized()
+                if finalize {
+                    next.status = .finalized
+                    next.finalizedAt = now
+                }
+            }
             try next.insert(db)
             return next
         }

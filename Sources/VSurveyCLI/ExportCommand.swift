@@ -31,11 +31,15 @@ enum SurveyExport {
         fields.map(csvField).joined(separator: ",") + "\r\n"
     }
 
-    /// An answer in a CSV cell: choices joined by spaces, as XLSForm exports them.
+    /// An answer in a CSV cell: choices joined by spaces, as XLSForm exports
+    /// them. Text that a spreadsheet would run as a formula (`=`, `+`, `-`,
+    /// `@` first) is prefixed with an apostrophe.
     static func cell(_ value: JSONValue?) -> String {
         switch value {
         case nil, .null?: return ""
-        case .string(let text)?: return text
+        case .string(let text)?:
+            if let first = text.first, "=+-@".contains(first) { return "'" + text }
+            return text
         case .integer(let number)?: return String(number)
         case .number(let number)?: return Value.format(number)
         case .bool(let flag)?: return flag ? "true" : "false"
@@ -70,7 +74,6 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
-        let catalog = try options.catalog(console)
         let store = try storeOptions.open(console, environment: options.environment)
         let surveys = try storeStep(console) { try store.list(selection.filter) }.sorted {
             ($0.formID, $0.unitCode, $0.period) < ($1.formID, $1.unitCode, $1.period)
@@ -81,7 +84,7 @@ struct ExportCommand: ParsableCommand {
         case .jsonl:
             try write(surveys.map { SurveyExport.document($0).serialized() + "\n" }.joined(), console: console)
         case .csv:
-            try exportCSV(surveys, catalog: catalog, console: console)
+            try exportCSV(surveys, catalog: try options.catalog(console), console: console)
         }
         if output != nil {
             console.out(console.text(L("已导出 \(surveys.count) 份调查", "Exported \(surveys.count) survey\(surveys.count == 1 ? "" : "s")")))
@@ -103,22 +106,43 @@ struct ExportCommand: ParsableCommand {
 
     private func exportCSV(_ surveys: [StoredSurvey], catalog: FormCatalog, console: Console) throws {
         let formIDs = Set(surveys.map(\.formID))
-        guard let formID = selection.form ?? formIDs.first, formIDs.count <= 1 else {
+        if formIDs.count > 1, selection.form == nil {
             console.error(
                 L(
                     "CSV 一次只能导出一个表单,请用 --form 指定(现有:\(formIDs.sorted().joined(separator: "、")))",
                     "CSV exports one form at a time; choose it with --form (present: \(formIDs.sorted().joined(separator: ", ")))"))
             throw ExitCode(64)
         }
-        let form = try options.form(formID, in: catalog, console)
-        let base = output ?? "vsurvey-\(formID).csv"
-        let stem = base.hasSuffix(".csv") ? String(base.dropLast(4)) : base
+        guard let formID = selection.form ?? formIDs.first else {
+            console.error(L("没有符合条件的调查", "no surveys match"))
+            throw ExitCode.failure
+        }
+        // Columns: every field of every version present, newest version's order first,
+        // so that surveys filled with an older version lose nothing.
+        let versions = Set(surveys.map(\.formVersion)).sorted(by: FormCatalog.compareVersions).reversed()
+        var forms = versions.compactMap { catalog.form(formID, version: $0) }
+        if forms.isEmpty { forms = [try options.form(formID, in: catalog, console)] }
+        var topNames: [String] = []
+        var repeatColumns: [(name: String, fields: [String])] = []
+        for form in forms {
+            for field in form.fields where field.repeatIndex == nil && field.type.holdsValue && !topNames.contains(field.name) {
+                topNames.append(field.name)
+            }
+            for repeatIndex in form.repeats {
+                let repeatField = form.fields[repeatIndex]
+                let inner = form.fields.filter { $0.repeatIndex == repeatField.repeatPosition && $0.type.holdsValue }.map(\.name)
+                if let existing = repeatColumns.firstIndex(where: { $0.name == repeatField.name }) {
+                    repeatColumns[existing].fields += inner.filter { !repeatColumns[existing].fields.contains($0) }
+                } else {
+                    repeatColumns.append((repeatField.name, inner))
+                }
+            }
+        }
+        let mainPath = output ?? "vsurvey-\(formID).csv"
+        let stem = mainPath.hasSuffix(".csv") ? String(mainPath.dropLast(4)) : mainPath
         let registry = catalog.registry
-        let topFields = form.fields.filter { $0.repeatIndex == nil && $0.type.holdsValue }
         var main =
-            "\u{FEFF}"
-            + SurveyExport.csvLine(
-                ["instance_id", "revision", "status", "form", "version", "unit", "unit_name", "period", "updated_at"] + topFields.map(\.name))
+            "\u{FEFF}" + SurveyExport.csvLine(["instance_id", "revision", "status", "form", "version", "unit", "unit_name", "period", "updated_at"] + topNames)
         for survey in surveys {
             let answers = survey.answerObject
             let unitName = UnitCode(survey.unitCode).flatMap { registry?.unit($0)?.name } ?? ""
@@ -126,21 +150,18 @@ struct ExportCommand: ParsableCommand {
                 [
                     survey.instanceID, String(survey.revision), survey.status.rawValue, survey.formID, survey.formVersion, survey.unitCode, unitName,
                     survey.period, ListCommand.timestamp(survey.updatedAt),
-                ]
-                    + topFields.map { SurveyExport.cell(answers[$0.name]) })
+                ] + topNames.map { SurveyExport.cell(answers[$0]) })
         }
-        try write(main, to: stem + ".csv", console: console)
-        for repeatIndex in form.repeats {
-            let repeatField = form.fields[repeatIndex]
-            let inner = form.fields.filter { $0.repeatIndex == repeatField.repeatPosition && $0.type.holdsValue }
-            var text = "\u{FEFF}" + SurveyExport.csvLine(["instance_id", "entry"] + inner.map(\.name))
+        try write(main, to: mainPath, console: console)
+        for (name, fields) in repeatColumns {
+            var text = "\u{FEFF}" + SurveyExport.csvLine(["instance_id", "entry"] + fields)
             for survey in surveys {
-                let entries = survey.answerObject[repeatField.name]?.arrayValue ?? []
+                let entries = survey.answerObject[name]?.arrayValue ?? []
                 for (entry, item) in entries.enumerated() {
-                    text += SurveyExport.csvLine([survey.instanceID, String(entry + 1)] + inner.map { SurveyExport.cell(item[$0.name]) })
+                    text += SurveyExport.csvLine([survey.instanceID, String(entry + 1)] + fields.map { SurveyExport.cell(item[$0]) })
                 }
             }
-            try write(text, to: "\(stem)-\(repeatField.name).csv", console: console)
+            try write(text, to: "\(stem)-\(name).csv", console: console)
         }
     }
 }

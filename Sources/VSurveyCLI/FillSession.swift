@@ -122,8 +122,8 @@ struct FillSession {
     }
 
     private mutating func save(position: String?) throws {
-        guard let id = survey.id else { return }
-        try store.saveDraft(id, answers: answers, position: position)
+        guard let id = survey.id else { preconditionFailure("a session always works on a stored draft") }
+        survey.changeCount = try store.saveDraft(id, answers: answers, position: position, expectedChange: survey.changeCount)
         survey.position = position
     }
 
@@ -275,6 +275,19 @@ struct FillSession {
             console.out(
                 console.red(t("还有 \(issues.count) 个问题,不能定稿:", "\(issues.count) problem\(issues.count == 1 ? "" : "s") left; the survey cannot be finalized:")))
             for issue in issues { console.out("  " + console.describe(issue, in: form)) }
+            // Problems no question can fix (an unknown field or too many entries
+            // from an answers file) cannot be reached by going back.
+            let reachable = Questionnaire.steps(settled).contains { $0.path == issues[0].path && $0.kind == .question }
+            guard reachable else {
+                console.out(
+                    console.yellow(
+                        t(
+                            "这个问题不能在逐题填写中修改:请改正答案文件后用 vsurvey fill --answers --edit-existing 重新导入,或用 vsurvey discard 删除草稿。",
+                            "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing, or delete the draft with vsurvey discard."
+                        )))
+                try save(position: "$end")
+                return .savedDraft
+            }
             console.prompt(t("回到第一个问题修改?[Y/n] > ", "Go to the first problem to fix it? [Y/n] > "))
             guard let line = console.readAnswer(), !["n", "no", "否"].contains(line.trimmingCharacters(in: .whitespaces).lowercased()) else {
                 _ = try stop()
@@ -287,7 +300,7 @@ struct FillSession {
         switch line.trimmingCharacters(in: .whitespaces).lowercased() {
         case "y", "yes", "是":
             guard let id = survey.id else { return .savedDraft }
-            try store.finalize(id, answers: settled.result.answers)
+            try store.finalize(id, answers: settled.result.answers, expectedChange: survey.changeCount)
             console.out(console.green(t("✓ 已定稿:\(survey.shortID)", "✓ Finalized: \(survey.shortID)")))
             return .finalized
         case "<":

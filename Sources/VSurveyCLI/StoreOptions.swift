@@ -73,6 +73,13 @@ extension Console {
         }
     }
 
+    /// Asks a yes/no question; anything but yes (or the end of input) is no.
+    func confirm(_ question: LocalizedText) -> Bool {
+        prompt(text(question) + " [y/N] > ")
+        guard let line = readAnswer() else { return false }
+        return ["y", "yes", "是"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+
     /// `path(label): message`, as every command lists an answer's problem.
     func describe(_ issue: ValidationIssue, in form: Form) -> String {
         var place = issue.path

@@ -34,11 +34,7 @@ struct Workspace {
         _ = try storeStep(console) { try session.run() }
     }
 
-    func confirm(_ question: LocalizedText) -> Bool {
-        console.prompt(console.text(question) + " [y/N] > ")
-        guard let line = console.readAnswer() else { return false }
-        return ["y", "yes", "是"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())
-    }
+    func confirm(_ question: LocalizedText) -> Bool { console.confirm(question) }
 }
 
 /// `vsurvey fill`: start a survey, interactively or from an answers file.
@@ -140,12 +136,25 @@ struct FillCommand: ParsableCommand {
             }
             let editForm = try workspace.form(of: existing)
             // Check before anything is written: bad answers leave no revision behind.
-            let result = fileAnswers.map { check($0, form: editForm, console: console) }
-            if let result, !result.isValid, !draft { throw ExitCode.failure }
-            var editing = try storeStep(console) { try workspace.store.edit(existing) }
-            if let fileAnswers, let result {
-                try store(fileAnswers, result: result, into: &editing, workspace: workspace)
+            if editForm.version != form.version {
+                console.out(
+                    console.dim(
+                        console.text(
+                            L(
+                                "已有调查用的是表单版本 \(editForm.version),按该版本修改",
+                                "the existing survey uses form version \(editForm.version); it is changed in that version"))))
+            }
+            if let fileAnswers {
+                // Checked before anything is written, then stored in one transaction.
+                let result = check(fileAnswers, form: editForm, console: console)
+                if !result.isValid, !draft { throw ExitCode.failure }
+                let finalizeNow = finalize && result.isValid
+                let saved = try storeStep(console) {
+                    try workspace.store.edit(existing, answers: result.isValid ? result.answers : fileAnswers, finalize: finalizeNow)
+                }
+                report(saved, result: result, finalized: finalizeNow, workspace: workspace)
             } else {
+                let editing = try storeStep(console) { try workspace.store.edit(existing) }
                 try workspace.fill(editing, form: editForm)
             }
             return
@@ -180,30 +189,24 @@ struct FillCommand: ParsableCommand {
         return result
     }
 
-    /// Stores checked answers: finalized, or a draft (as typed, when they have errors).
+    /// Stores a new survey's checked answers in one transaction: finalized,
+    /// or a draft (as typed, when they have errors).
     func store(_ answers: JSONObject, result: ValidationResult, into survey: inout StoredSurvey, workspace: Workspace) throws {
-        let console = workspace.console
-        let keep = result.isValid ? result.answers : answers
         let finalizeNow = finalize && result.isValid
-        let target = survey
-        let saved: StoredSurvey = try storeStep(console) {
-            var record = target
-            record.answers = JSONValue.object(keep).serialized()
-            if record.id == nil {
-                // A new survey is stored in its final state in one transaction.
-                record.status = finalizeNow ? .finalized : .draft
-                record.finalizedAt = finalizeNow ? record.createdAt : nil
-                record = try workspace.store.create(record)
-            } else {
-                try workspace.store.saveDraft(record.id!, answers: keep, position: nil)
-                if finalizeNow { try workspace.store.finalize(record.id!, answers: keep) }
-            }
-            return record
-        }
+        var record = survey
+        record.answers = JSONValue.object(result.isValid ? result.answers : answers).serialized()
+        record.status = finalizeNow ? .finalized : .draft
+        record.finalizedAt = finalizeNow ? record.createdAt : nil
+        let saved = try storeStep(workspace.console) { try workspace.store.create(record) }
         survey = saved
+        report(saved, result: result, finalized: finalizeNow, workspace: workspace)
+    }
+
+    func report(_ saved: StoredSurvey, result: ValidationResult, finalized: Bool, workspace: Workspace) {
+        let console = workspace.console
         var what = console.unitName(saved.unitCode, workspace.registry) + " " + saved.period
         if saved.revision > 1 { what += console.text(L(",修订 \(saved.revision)", ", revision \(saved.revision)")) }
-        if finalizeNow {
+        if finalized {
             console.out(console.green("✓ ") + console.text(L("已定稿 \(saved.shortID)(\(what))", "Finalized \(saved.shortID) (\(what))")))
         } else {
             let note =
@@ -284,7 +287,10 @@ struct FinalizeCommand: ParsableCommand {
         let console = workspace.console
         let survey = try workspace.find(id)
         guard survey.status == .draft, let rowID = survey.id else {
-            console.error(L("调查 \(survey.shortID) 已\(survey.status.label.zh)", "survey \(survey.shortID) is already \(survey.status.label.en!)"))
+            console.error(
+                L(
+                    "只有草稿可以定稿;调查 \(survey.shortID) 的状态是\(survey.status.label.zh)。要修改请用 vsurvey edit \(survey.shortID)",
+                    "only drafts can be finalized; survey \(survey.shortID) is \(survey.status.label.en!). To change it use vsurvey edit \(survey.shortID)"))
             throw ExitCode.failure
         }
         let form = try workspace.form(of: survey)
@@ -298,7 +304,7 @@ struct FinalizeCommand: ParsableCommand {
             console.out(console.dim(console.text(L("用 vsurvey resume \(survey.shortID) 修改", "fix them with vsurvey resume \(survey.shortID)"))))
             throw ExitCode.failure
         }
-        try storeStep(console) { try workspace.store.finalize(rowID, answers: result.answers) }
+        try storeStep(console) { try workspace.store.finalize(rowID, answers: result.answers, expectedChange: survey.changeCount) }
         console.out(console.green("✓ ") + console.text(L("已定稿 \(survey.shortID)", "Finalized \(survey.shortID)")))
     }
 }
@@ -315,9 +321,11 @@ struct DiscardCommand: ParsableCommand {
     var yes = false
 
     func run() throws {
-        let workspace = try Workspace(options, storeOptions)
-        let console = workspace.console
-        let survey = try workspace.find(id)
+        // Needs neither the forms nor a sound registry: a draft can always be deleted.
+        let console = options.console()
+        let store = try storeOptions.open(console, environment: options.environment)
+        let registry = options.registryIfAvailable()
+        let survey = try storeStep(console) { try store.find(id) }
         guard survey.status == .draft else {
             console.error(
                 L(
@@ -325,12 +333,12 @@ struct DiscardCommand: ParsableCommand {
                     "only drafts can be discarded; survey \(survey.shortID) is \(survey.status.label.en!)"))
             throw ExitCode.failure
         }
-        let what = "\(survey.shortID) \(survey.formID) " + console.unitName(survey.unitCode, workspace.registry) + " \(survey.period)"
-        guard yes || workspace.confirm(L("删除草稿 \(what)?此操作不能撤销。", "Delete the draft \(what)? This cannot be undone.")) else {
+        let what = "\(survey.shortID) \(survey.formID) " + console.unitName(survey.unitCode, registry) + " \(survey.period)"
+        guard yes || console.confirm(L("删除草稿 \(what)?此操作不能撤销。", "Delete the draft \(what)? This cannot be undone.")) else {
             console.out(L("未删除", "Nothing was deleted"))
             return
         }
-        try storeStep(console) { try workspace.store.discard(survey) }
+        try storeStep(console) { try store.discard(survey) }
         console.out(L("已删除草稿 \(survey.shortID)", "Deleted draft \(survey.shortID)"))
     }
 }

@@ -11,7 +11,8 @@ enum StoreBenchmark {
     static func run(count: Int, keep: String? = nil) throws {
         let clock = ContinuousClock()
         let form = try Fixtures.form("village-branch")
-        let directory = keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-\(UUID().uuidString)")
+        let directory =
+            keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-\(UUID().uuidString)")
         defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
         let store = try SurveyStore(directory: directory)
         var generator = VillageBranchGenerator(seed: 11)

@@ -172,7 +172,64 @@ struct SurveyStoreTests {
         #expect(upgraded.status == .finalized)
         #expect(upgraded.syncAttempts == 0)
         #expect(upgraded.answerObject["members_total"] == 7)
-        #expect(try store.pool.read { try SurveyStore.migrator.completedMigrations($0) } == ["v1 surveys", "v2 sync bookkeeping"])
+        #expect(try store.pool.read { try SurveyStore.migrator.completedMigrations($0) } == ["v1 surveys", "v2 sync bookkeeping", "v3 change count"])
+    }
+
+    @Test func commitsReachTheDisk() throws {
+        let (store, _) = try temporaryStore()
+        // FULL is 2: every commit is synced before it returns, so a power cut loses nothing saved.
+        #expect(try store.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
+    @Test func aSaveFromAnOlderCopyIsRefused() throws {
+        let (store, _) = try temporaryStore()
+        let created = try store.create(survey())
+        let id = try #require(created.id)
+        // Two windows opened the same draft.
+        let first = try store.find(created.shortID)
+        let second = try store.find(created.shortID)
+        let change = try store.saveDraft(id, answers: ["members_total": 40], position: "a", expectedChange: first.changeCount)
+        #expect(change == first.changeCount + 1)
+        do {
+            try store.saveDraft(id, answers: ["members_total": 12], position: "b", expectedChange: second.changeCount)
+            Issue.record("an older copy overwrote newer answers")
+        } catch let error as StoreError {
+            #expect(error.kind == .conflict)
+            #expect(error.message.text(.en).contains("changed in another window"))
+        }
+        #expect(try store.find(created.shortID).answerObject["members_total"] == 40)
+        #expect(throws: StoreError.self) { try store.finalize(id, answers: JSONObject(), expectedChange: second.changeCount) }
+        try store.finalize(id, answers: ["members_total": 40], expectedChange: change)
+        do {
+            try store.saveDraft(id, answers: JSONObject(), position: nil, expectedChange: change + 1)
+            Issue.record("a finalized survey changed in place")
+        } catch let error as StoreError {
+            #expect(error.kind == .notAllowed)
+            #expect(error.message.text(.en).contains("no longer a draft"))
+        }
+    }
+
+    @Test func editWithAnswersIsOneStep() throws {
+        let (store, _) = try temporaryStore()
+        let created = try store.create(survey())
+        try store.finalize(created.id!, answers: ["members_total": 1])
+        let revised = try store.edit(try store.find(created.shortID), answers: ["members_total": 2], finalize: true)
+        #expect(revised.revision == 2)
+        #expect(revised.status == .finalized)
+        let stored = try store.find(created.shortID)
+        #expect(stored.status == .finalized)
+        #expect(stored.answerObject["members_total"] == 2)
+        #expect(try store.revisions(of: created.instanceID).map(\.status) == [.finalized, .finalized])
+    }
+
+    @Test func loosePermissionsAreTightened() throws {
+        let (_, directory) = try temporaryStore()
+        let path = directory.appendingPathComponent(SurveyStore.fileName).path
+        chmod(path, 0o644)
+        chmod(directory.path, 0o755)
+        _ = try SurveyStore(directory: directory)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.attributesOfItem(atPath: directory.path)[.posixPermissions] as? Int == 0o700)
     }
 
     @Test func filesAreOwnerOnly() throws {

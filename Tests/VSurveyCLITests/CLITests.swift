@@ -230,6 +230,14 @@ struct CommandParsingTests {
         #expect(throws: (any Error).self) { try VSurvey.parseAsRoot(["form", "validate", "village-branch"]) }
     }
 
+    @Test func csvCellsNeverRunAsFormulas() {
+        #expect(SurveyExport.cell(.string("=HYPERLINK(\"x\")")) == "'=HYPERLINK(\"x\")")
+        #expect(SurveyExport.cell(.string("+1")) == "'+1")
+        #expect(SurveyExport.cell(.integer(-5)) == "-5")
+        #expect(SurveyExport.cell(["land", "rental"]) == "land rental")
+        #expect(SurveyExport.csvField("a,\"b\"") == "\"a,\"\"b\"\"\"")
+    }
+
     @Test func parsesValidate() throws {
         let command = try VSurvey.parseAsRoot(["form", "validate", "village-branch", "a.json", "--json", "--lang", "en"])
         let validate = try #require(command as? FormCommand.Validate)

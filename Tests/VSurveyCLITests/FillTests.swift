@@ -245,6 +245,8 @@ struct FillTests {
         #expect(repeats.hasPrefix("instance_id,entry,position"))
         #expect(repeats.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 5)
 
+        #expect(!text.contains(",=") && !repeats.contains(",="), "formulas are neutralised")
+
         let jsonl = try vsurvey(["export", "--format", "jsonl"], environment: environment)
         let documents = try jsonl.stdout.split(separator: "\n").map { try JSONParser().parse(String($0)) }
         #expect(documents.count == 2)
