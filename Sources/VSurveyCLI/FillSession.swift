@@ -30,6 +30,11 @@ struct FillSession {
     private func t(_ zh: String, _ en: String) -> String { console.text(L(zh, en)) }
 
     mutating func run() throws -> Outcome {
+        let interrupt = Self.onInterrupt(
+            t(
+                "\n草稿已保存(最后一个未回车的答案除外)。继续填写:vsurvey resume \(survey.shortID)\n",
+                "\nThe draft is saved (all but an answer not yet entered). Continue with: vsurvey resume \(survey.shortID)\n"))
+        defer { interrupt.cancel() }
         console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, registry) + "  " + survey.period)
         console.out(
             console.dim(
@@ -94,6 +99,19 @@ struct FillSession {
                 }
             }
         }
+    }
+
+    /// On Ctrl-C, says that the draft is safe before the process ends: every
+    /// accepted answer is already on disk, so there is nothing else to do.
+    static func onInterrupt(_ message: String) -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler {
+            FileHandle.standardOutput.write(Data(message.utf8))
+            exit(130)
+        }
+        source.resume()
+        return source
     }
 
     /// The step to show: the saved position, a prefix such as
