@@ -172,6 +172,22 @@ struct FillTests {
         #expect(after["answers"]?["members_women"] == 8)
     }
 
+    @Test func ctrlCSaysTheDraftIsSafe() throws {
+        let environment = ["VSURVEY_HOME": try dataDirectory()]
+        let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
+        try session.waitFor("Question 1/")
+        let prompts = session.prompts
+        session.send("3")
+        try session.waitFor("> ", count: prompts + 1)
+        kill(session.process.processIdentifier, SIGINT)
+        session.process.waitUntilExit()
+        #expect(session.process.terminationStatus == 130)
+        try session.waitFor("The draft is saved")
+        let id = try #require(session.transcript.firstMatch(of: /New survey ([0-9a-f]{8})/)?.1).description
+        let shown = try JSONParser().parse(try vsurvey(["show", id, "--json"], environment: environment).stdout)
+        #expect(shown["answers"]?["branch_type"] == "branch")
+    }
+
     @Test func fillFromAnswerFiles() throws {
         let environment = ["VSURVEY_HOME": try dataDirectory()]
         let valid = "forms/samples/village-branch-valid.json"
