@@ -182,12 +182,18 @@ struct FillSession {
                 promptText = t(
                     "[当前:\(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ",
                     "[now: \(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ")
+            } else if let suggested = field.defaultValue {
+                // The form's default is offered; Enter takes it.
+                promptText = t("[默认:\(presenter.display(suggested, of: field))] > ", "[default: \(presenter.display(suggested, of: field))] > ")
             } else if field.type == .yesNo {
                 promptText = t("(1 是 / 2 否) > ", "(1 yes / 2 no) > ")
             }
             console.prompt(promptText)
             guard let line = console.readAnswer() else { return nil }
-            let input = line.trimmingCharacters(in: .whitespaces)
+            var input = line.trimmingCharacters(in: .whitespaces)
+            if input.isEmpty, existing == nil, let suggested = field.defaultValue?.json {
+                input = AnswerInput.text(of: suggested)
+            }
             switch input {
             case "<":
                 return .back
@@ -356,6 +362,18 @@ enum AnswerInput {
             return .string(text.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "_", with: ""))
         default:
             return .string(input.trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    /// A stored answer as a person would type it (for taking a default).
+    static func text(of value: JSONValue) -> String {
+        switch value {
+        case .string(let text): return text
+        case .integer(let number): return String(number)
+        case .number(let number): return Value.format(number)
+        case .bool(let flag): return flag ? "yes" : "no"
+        case .array(let items): return items.map(text(of:)).joined(separator: " ")
+        case .null, .object: return ""
         }
     }
 

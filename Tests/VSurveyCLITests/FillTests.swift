@@ -172,6 +172,26 @@ struct FillTests {
         #expect(after["answers"]?["members_women"] == 8)
     }
 
+    @Test func enterTakesTheFormsDefault() throws {
+        let environment = ["VSURVEY_HOME": try dataDirectory()]
+        let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
+        try session.waitFor("Question 1/")
+        for answer in ["3", "2026-06-01"] {
+            let prompts = session.prompts
+            session.send(answer)
+            try session.waitFor("> ", count: prompts + 1)
+        }
+        #expect(session.transcript.contains("[default: Secretary] > "))
+        let prompts = session.prompts
+        session.send("")
+        try session.waitFor("> ", count: prompts + 1)
+        session.send(":q")
+        #expect(session.finish() == 0)
+        let id = try #require(session.transcript.firstMatch(of: /New survey ([0-9a-f]{8})/)?.1).description
+        let shown = try JSONParser().parse(try vsurvey(["show", id, "--json"], environment: environment).stdout)
+        #expect(shown["answers"]?["informant_role"] == "secretary")
+    }
+
     @Test func ctrlCSaysTheDraftIsSafe() throws {
         let environment = ["VSURVEY_HOME": try dataDirectory()]
         let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
