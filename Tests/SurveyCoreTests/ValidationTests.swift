@@ -271,6 +271,42 @@ struct ValidationTests {
     }
 }
 
+@Suite("One mistake, one message")
+struct CascadeTests {
+    static let yaml = """
+        settings:
+          form_id: cascade
+          version: "1"
+          title: {zh: 级联}
+          period_type: annual
+          unit_level: village
+        survey:
+          - type: repeat
+            name: items
+            label: 条目
+            children:
+              - {type: integer, name: x, label: X, required: true}
+          - type: calculate
+            name: total
+            calculation: sum(${x})
+          - type: integer
+            name: declared
+            label: 申报合计
+            constraint: . = ${total}
+            constraint_message: {zh: 合计不符, en: the total does not match}
+
+        """
+
+    @Test func constraintReadingAFailedAnswerThroughACalculationIsSkipped() throws {
+        let form = try FormLoader.load(data: Data(Self.yaml.utf8), file: "cascade.yaml")
+        let bad = form.validate(["items": [["x": 1], ["x": "two"]], "declared": 3])
+        #expect(bad.issues.map(\.path) == ["items[2].x"], "\(bad.issues)")
+        let wrong = form.validate(["items": [["x": 1], ["x": 2]], "declared": 4])
+        #expect(wrong.issues.map(\.path) == ["declared"])
+        #expect(form.validate(["items": [["x": 1], ["x": 2]], "declared": 3]).isValid)
+    }
+}
+
 @Suite("The shipped sample answer files")
 struct SampleTests {
     struct Expectation: Decodable {

@@ -443,6 +443,7 @@ struct ValidationRun {
             context.current = sheet.top[field.slot]
             checkValue(field, index: index, entry: -1, context: context, pass: .presence) { field.name }
         }
+        propagateFailures()
         for index in plan.topConstrained {
             let field = form.fields[index]
             guard topRelevant[field.slot] else { continue }
@@ -545,9 +546,37 @@ struct ValidationRun {
                 if failed.contains(key(target, entry: -1)) { return true }
             } else if targetRepeat == repeatIndex {
                 if failed.contains(key(target, entry: entry)) { return true }
+            } else if let other = targetRepeat {
+                // A field of another repeat, read across its entries.
+                for each in 0..<sheet.entryCounts[other] where failed.contains(key(target, entry: each)) { return true }
             }
         }
         return false
+    }
+
+    /// Marks calculations that read a failed answer as failed too, so that a
+    /// constraint reading the calculation is skipped like one reading the
+    /// answer itself.
+    private mutating func propagateFailures() {
+        guard !failed.isEmpty else { return }
+        var changed = true
+        while changed {
+            changed = false
+            for (index, field) in form.fields.enumerated() {
+                guard let calculation = field.calculation else { continue }
+                if let repeatIndex = field.repeatIndex {
+                    for entry in 0..<sheet.entryCounts[repeatIndex] where !failed.contains(key(index, entry: entry)) {
+                        if readsFailedAnswer(calculation, entry: entry, in: repeatIndex) {
+                            failed.insert(key(index, entry: entry))
+                            changed = true
+                        }
+                    }
+                } else if !failed.contains(key(index, entry: -1)), readsFailedAnswer(calculation, entry: -1, in: nil) {
+                    failed.insert(key(index, entry: -1))
+                    changed = true
+                }
+            }
+        }
     }
 
     private func limit(_ limit: Limit) -> Double {
