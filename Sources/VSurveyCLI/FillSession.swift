@@ -253,8 +253,16 @@ struct FillSession {
         if let constraint = field.constraint {
             console.out(console.dim(t("规则:", "Rule: ") + (field.constraintMessage?.text(console.language) ?? constraint.source)))
         }
-        if let minimum = field.minimum { console.out(console.dim("≥ \(minimum)")) }
-        if let maximum = field.maximum { console.out(console.dim("≤ \(maximum)")) }
+        func shown(_ limit: Limit) -> String {
+            if case .today = limit { return t("今天", "today") }
+            return limit.description
+        }
+        switch (field.minimum, field.maximum) {
+        case (let low?, let high?): console.out(console.dim(t("取值范围:\(shown(low)) 至 \(shown(high))", "Allowed: \(shown(low)) to \(shown(high))")))
+        case (let low?, nil): console.out(console.dim(t("不小于 \(shown(low))", "At least \(shown(low))")))
+        case (nil, let high?): console.out(console.dim(t("不大于 \(shown(high))", "At most \(shown(high))")))
+        case (nil, nil): break
+        }
         if field.type == .date { console.out(console.dim(t("日期格式 YYYY-MM-DD,或输入“今天”", "Dates are written YYYY-MM-DD, or type 'today'"))) }
     }
 
