@@ -76,7 +76,6 @@ public final class SurveyStore: Sendable {
         configuration.busyMode = .timeout(10)
 
         do {
-            let created = !FileManager.default.fileExists(atPath: path)
             let previousMask = umask(0o077)
             defer { umask(previousMask) }
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -84,7 +83,6 @@ public final class SurveyStore: Sendable {
             // GRDB sets NORMAL on the writer when it turns WAL on.
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrate(pool, path: path)
-            _ = created
             Self.restrictPermissions(path)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
             throw StoreError(
