@@ -86,8 +86,10 @@ struct ExportCommand: ParsableCommand {
         case .csv:
             try exportCSV(surveys, catalog: try options.catalog(console), console: console)
         }
-        if output != nil {
-            console.out(console.text(L("已导出 \(surveys.count) 份调查", "Exported \(surveys.count) survey\(surveys.count == 1 ? "" : "s")")))
+        // JSON to the screen is the output itself; otherwise say where it went.
+        if output != nil || format == .csv {
+            let place = output ?? "vsurvey-\(selection.form ?? surveys.first?.formID ?? "").csv"
+            console.out(console.text(L("已导出 \(surveys.count) 份调查到 \(place)", "Exported \(surveys.count) survey\(surveys.count == 1 ? "" : "s") to \(place)")))
         }
     }
 
