@@ -95,7 +95,7 @@ struct FillSession {
                     } else {
                         position = next
                     }
-                    try save(position: position)
+                    try save(position: position, accepted: (field, step.entry))
                 }
             }
         }
@@ -139,9 +139,23 @@ struct FillSession {
         return steps[index].path
     }
 
-    private mutating func save(position: String?) throws {
+    /// Saves the draft. When another window changed it meanwhile, the
+    /// answer just accepted is laid over the draft as it now is and saved
+    /// again, so neither that window's answers nor this one are lost.
+    private mutating func save(position: String?, accepted: (field: Field, entry: Int?)? = nil) throws {
         guard let id = survey.id else { preconditionFailure("a session always works on a stored draft") }
-        survey.changeCount = try store.saveDraft(id, answers: answers, position: position, expectedChange: survey.changeCount)
+        do {
+            survey.changeCount = try store.saveDraft(id, answers: answers, position: position, expectedChange: survey.changeCount)
+        } catch let error as StoreError where error.kind == .conflict {
+            guard let accepted, let latest = try? store.find(survey.instanceID), latest.id == id, latest.status == .draft else { throw error }
+            var merged = latest.answerObject
+            merged.setAnswer(answers.answer(accepted.field, in: form, entry: accepted.entry), for: accepted.field, in: form, entry: accepted.entry)
+            survey.changeCount = try store.saveDraft(id, answers: merged, position: position, expectedChange: latest.changeCount)
+            answers = merged
+            console.out(
+                console.yellow(
+                    t("这份草稿刚在另一个窗口中被修改;已合并,本题答案已保存。", "This draft was just changed in another window; the changes are merged and this answer is saved.")))
+        }
         survey.position = position
     }
 

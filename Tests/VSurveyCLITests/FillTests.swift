@@ -192,6 +192,37 @@ struct FillTests {
         #expect(shown["answers"]?["informant_role"] == "secretary")
     }
 
+    @Test func twoWindowsOnOneDraftLoseNothing() throws {
+        let environment = ["VSURVEY_HOME": try dataDirectory()]
+        func answer(_ session: InteractiveProcess, _ text: String) throws {
+            let prompts = session.prompts
+            session.send(text)
+            try session.waitFor("> ", count: prompts + 1)
+        }
+        let first = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
+        try first.waitFor("Question 1/")
+        try answer(first, "3")
+        try answer(first, "2026-06-01")
+        let id = try #require(first.transcript.firstMatch(of: /New survey ([0-9a-f]{8})/)?.1).description
+
+        let second = try InteractiveProcess(["resume", id, "--lang", "en"] + today, environment: environment)
+        try second.waitFor("Role of the informant")
+        try answer(second, "2")
+        try answer(second, "40")
+        second.send(":q")
+        #expect(second.finish() == 0)
+
+        // The first window still shows the informant question; its answer is merged in.
+        try answer(first, "3")
+        try first.waitFor("changes are merged")
+        first.send(":q")
+        #expect(first.finish() == 0)
+        let shown = try JSONParser().parse(try vsurvey(["show", id, "--json"], environment: environment).stdout)
+        #expect(shown["answers"]?["members_total"] == 40)
+        #expect(shown["answers"]?["informant_role"] == "other")
+        #expect(shown["answers"]?["branch_type"] == "branch")
+    }
+
     @Test func ctrlCSaysTheDraftIsSafe() throws {
         let environment = ["VSURVEY_HOME": try dataDirectory()]
         let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
