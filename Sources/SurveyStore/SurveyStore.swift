@@ -415,22 +415,22 @@ public final class SurveyStore: Sendable {
     // MARK: Access
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try pool.read(body)
-        } catch let error as StoreError {
-            throw error
-        } catch let error as DatabaseError {
-            throw StoreError(.database, L("数据库错误:\(error.message ?? "\(error.resultCode)")", "database error: \(error.message ?? "\(error.resultCode)")"))
-        }
+        try translatingErrors { try pool.read(body) }
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try translatingErrors { try pool.write(body) }
+    }
+
+    /// SQLite's errors as a `StoreError` a person can read; the store's own pass through.
+    private func translatingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
-            return try pool.write(body)
+            return try body()
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError {
-            throw StoreError(.database, L("数据库错误:\(error.message ?? "\(error.resultCode)")", "database error: \(error.message ?? "\(error.resultCode)")"))
+            let detail = error.message ?? "\(error.resultCode)"
+            throw StoreError(.database, L("数据库错误:\(detail)", "database error: \(detail)"))
         }
     }
 }
