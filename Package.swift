@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vsurvey", targets: ["vsurvey"]),
+        .executable(name: "vsurvey-server", targets: ["vsurvey-server"]),
         .executable(name: "vsurvey-bench", targets: ["vsurvey-bench"]),
         .library(name: "SurveyCore", targets: ["SurveyCore"]),
     ],
@@ -20,11 +21,18 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // The server. Its optional swift-configuration support is not used.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // zlib (gzip bodies) behind two plain C functions.
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "SurveyCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["CZlib", .product(name: "Yams", package: "Yams")],
             // Validation is the hot path of ingest; its state is a class the
             // evaluator reads while the validator writes, and dynamic
             // exclusivity checks there cost a tenth of the time. Debug builds
@@ -58,6 +66,35 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SurveyServer",
+            dependencies: [
+                "SurveyCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("openapi.json")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "VSurveyServerCLI",
+            dependencies: [
+                "SurveyCore",
+                "SurveyServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vsurvey-server",
+            dependencies: ["VSurveyServerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "vsurvey-bench",
             dependencies: ["SurveyCore", "SurveyStore", "SurveyFixtures"],
@@ -71,6 +108,15 @@ let package = Package(
         .testTarget(
             name: "SurveyStoreTests",
             dependencies: ["SurveyStore", "SurveyCore", "SurveyFixtures", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SurveyServerTests",
+            dependencies: [
+                "SurveyServer", "SurveyCore", "SurveyFixtures",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

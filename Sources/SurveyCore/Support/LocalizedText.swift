@@ -62,7 +62,7 @@ extension String {
     /// The text without leading and trailing spaces and tabs. Cheap when
     /// there are none, unlike Foundation's `trimmingCharacters(in:)`, which
     /// runs on the hot path of validation.
-    var trimmingSpaces: String {
+    public var trimmingSpaces: String {
         let utf8 = self.utf8
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
         guard let first = utf8.first, let last = utf8.last, isSpace(first) || isSpace(last) else { return self }

@@ -13,7 +13,16 @@ public struct Submission: Sendable {
     /// Problems with the envelope's own shape (unknown keys, wrong types).
     public var shapeIssues: [ValidationIssue] = []
 
-    public static let envelopeKeys: Set<String> = ["instance_id", "form", "version", "unit", "period", "answers", "revision", "replaces"]
+    public static let envelopeKeys: Set<String> = ["instance_id", "form", "version", "unit", "period", "answers", "revision", "replaces", "finalized_at"]
+
+    public init(instanceID: String?, formID: String?, formVersion: String?, unit: String?, period: String?, answers: JSONObject) {
+        self.instanceID = instanceID
+        self.formID = formID
+        self.formVersion = formVersion
+        self.unit = unit
+        self.period = period
+        self.answers = answers
+    }
 
     /// Reads a survey document: an object with `answers` (the envelope) or
     /// a bare object of answers.

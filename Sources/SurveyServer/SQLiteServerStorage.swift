@@ -1,0 +1,430 @@
+import Foundation
+import GRDB
+import SurveyCore
+
+/// The server's storage in one SQLite file (GRDB `DatabasePool`, WAL,
+/// `synchronous = FULL`): enough for a county and more. Each batch is one
+/// write transaction, so a crash leaves it wholly stored or wholly absent.
+public final class SQLiteServerStorage: ServerStorage {
+    public let path: String
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        self.path = path
+        if let handle = FileHandle(forReadingAtPath: path) {
+            let header = (try? handle.read(upToCount: 16)) ?? Data()
+            try? handle.close()
+            if !header.isEmpty, header != Data("SQLite format 3\u{0}".utf8) {
+                throw StorageError(
+                    .invalid, L("\(path) 不是 SQLite 数据库;文件未作改动", "\(path) is not an SQLite database; the file was left untouched"))
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        do {
+            let previousMask = umask(0o077)
+            defer { umask(previousMask) }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            try Self.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StorageError(
+                .unavailable,
+                L("无法打开数据库 \(path):\(error.message ?? "\(error.resultCode)")", "cannot open the database \(path): \(error.message ?? "\(error.resultCode)")"))
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 server") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE token (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE,
+                        role TEXT NOT NULL CHECK (role IN ('collector', 'viewer', 'admin')),
+                        unit TEXT NOT NULL,
+                        hash TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    );
+                    CREATE TABLE unit (
+                        code TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        level TEXT NOT NULL,
+                        parent TEXT
+                    ) WITHOUT ROWID;
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                    INSERT INTO meta (key, value) VALUES ('registry_revision', 0);
+                    CREATE TABLE submission (
+                        instance_id TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
+                        replaces INTEGER,
+                        form_id TEXT NOT NULL,
+                        form_version TEXT NOT NULL,
+                        unit TEXT NOT NULL,
+                        period TEXT NOT NULL,
+                        content_hash TEXT NOT NULL,
+                        answers TEXT NOT NULL,
+                        received_at INTEGER NOT NULL,
+                        finalized_at TEXT,
+                        token_id INTEGER,
+                        PRIMARY KEY (instance_id, revision)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE instance (
+                        instance_id TEXT PRIMARY KEY,
+                        form_id TEXT NOT NULL,
+                        unit TEXT NOT NULL,
+                        period TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('current', 'held', 'superseded')),
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE UNIQUE INDEX instance_one_current ON instance (form_id, unit, period) WHERE state = 'current';
+                    CREATE INDEX instance_unit ON instance (unit, period);
+                    CREATE TABLE conflict (
+                        id INTEGER PRIMARY KEY,
+                        form_id TEXT NOT NULL,
+                        unit TEXT NOT NULL,
+                        period TEXT NOT NULL,
+                        held_instance TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        resolved_at INTEGER,
+                        resolved_by TEXT,
+                        kept_instance TEXT
+                    );
+                    CREATE INDEX conflict_unit ON conflict (unit);
+                    """)
+        }
+        return migrator
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+    static func date(_ milliseconds: Int64?) -> Date? { milliseconds.map(date) }
+
+    // MARK: Tokens
+
+    static func token(_ row: Row) -> TokenRecord {
+        TokenRecord(
+            id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .viewer,
+            unit: UnitCode(row["unit"] as String) ?? UnitCode("000000000000")!,
+            createdAt: date(row["created_at"] as Int64), revokedAt: date(row["revoked_at"] as Int64?))
+    }
+
+    public func createToken(name: String, role: Role, unit: UnitCode, hash: String) async throws -> TokenRecord {
+        try await pool.write { db in
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM token WHERE name = ?", arguments: [name]) != nil {
+                throw StorageError(.conflict, L("已有名为 “\(name)” 的令牌", "a token named '\(name)' already exists"))
+            }
+            try db.execute(
+                sql: "INSERT INTO token (name, role, unit, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [name, role.rawValue, unit.rawValue, hash, Self.milliseconds(Date())])
+            let row = try Row.fetchOne(db, sql: "SELECT * FROM token WHERE id = ?", arguments: [db.lastInsertedRowID])!
+            return Self.token(row)
+        }
+    }
+
+    public func tokens() async throws -> [TokenRecord] {
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM token ORDER BY id").map(Self.token) }
+    }
+
+    public func revokeToken(_ reference: String) async throws -> TokenRecord? {
+        try await pool.write { db in
+            let row =
+                try Int64(reference).flatMap { try Row.fetchOne(db, sql: "SELECT * FROM token WHERE id = ?", arguments: [$0]) }
+                ?? Row.fetchOne(db, sql: "SELECT * FROM token WHERE name = ?", arguments: [reference])
+            guard let row else { return nil }
+            let id: Int64 = row["id"]
+            try db.execute(
+                sql: "UPDATE token SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [Self.milliseconds(Date()), id])
+            return Self.token(try Row.fetchOne(db, sql: "SELECT * FROM token WHERE id = ?", arguments: [id])!)
+        }
+    }
+
+    public func principal(tokenHash: String) async throws -> Principal? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM token WHERE hash = ? AND revoked_at IS NULL", arguments: [tokenHash]
+            ).map { Self.token($0).principal }
+        }
+    }
+
+    // MARK: Units
+
+    public func replaceUnits(_ units: [OrgUnit]) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM unit")
+            let insert = try db.cachedStatement(sql: "INSERT INTO unit (code, name, level, parent) VALUES (?, ?, ?, ?)")
+            for unit in units {
+                try insert.execute(arguments: [unit.code.rawValue, unit.name, unit.level.rawValue, unit.parent?.rawValue])
+            }
+            try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'registry_revision'")
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM unit") ?? 0
+        }
+    }
+
+    public func units() async throws -> [OrgUnit] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT code, name, level, parent FROM unit ORDER BY code").compactMap { row in
+                guard let code = UnitCode(row["code"] as String), let level = UnitLevel(rawValue: row["level"]) else { return nil }
+                return OrgUnit(code: code, name: row["name"], level: level, parent: (row["parent"] as String?).flatMap(UnitCode.init))
+            }
+        }
+    }
+
+    public func registryRevision() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'registry_revision'") ?? 0 }
+    }
+
+    // MARK: Surveys
+
+    public func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date) async throws -> [StoreOutcome] {
+        let now = Self.milliseconds(time)
+        return try await pool.write { db in
+            var outcomes: [StoreOutcome] = []
+            outcomes.reserveCapacity(candidates.count)
+            for candidate in candidates {
+                outcomes.append(try Self.apply(candidate, by: principal, now: now, db: db))
+            }
+            return outcomes
+        }
+    }
+
+    /// One survey's rules, inside the batch's transaction.
+    static func apply(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws -> StoreOutcome {
+        let survey = candidate.survey
+        // The same id and revision: a resend, or different content.
+        let sameRevision = try db.cachedStatement(sql: "SELECT content_hash FROM submission WHERE instance_id = ? AND revision = ?")
+        if let storedHash = try String.fetchOne(sameRevision, arguments: [survey.instanceID, survey.revision]) {
+            if storedHash == candidate.contentHash {
+                return StoreOutcome(.duplicate, L("已收到过同一修订,内容相同", "this revision was already received with the same content"), serverRevision: nil)
+            }
+            return StoreOutcome(
+                .mismatch,
+                L(
+                    "服务器已有修订 \(survey.revision),内容不同;不会覆盖。请修改后作为新修订发送",
+                    "the server holds revision \(survey.revision) with different content; it is never overwritten. Edit the survey to send a new revision"))
+        }
+        let instance = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT form_id, unit, period, revision, state FROM instance WHERE instance_id = ?"),
+            arguments: [survey.instanceID])
+        guard let instance else {
+            return try create(candidate, now: now, db: db)
+        }
+        let storedUnit: String = instance["unit"]
+        let storedRevision: Int = instance["revision"]
+        let storedForm: String = instance["form_id"]
+        if let code = UnitCode(storedUnit), !principal.covers(code) {
+            return StoreOutcome(
+                .forbidden, L("该调查属于 \(storedUnit),不在令牌的范围 \(principal.unit) 内", "the survey belongs to \(storedUnit), outside the token's scope \(principal.unit)"))
+        }
+        if storedForm != survey.formID {
+            return StoreOutcome(
+                .mismatch,
+                L("该 instance_id 属于表单 “\(storedForm)”,不能改为 “\(survey.formID)”", "this instance_id belongs to form '\(storedForm)'; it cannot become '\(survey.formID)'"))
+        }
+        if survey.revision < storedRevision {
+            return StoreOutcome(
+                .stale, L("服务器已有更新的修订 \(storedRevision)", "the server already holds a newer revision, \(storedRevision)"),
+                serverRevision: storedRevision)
+        }
+        try insertSubmission(candidate, now: now, db: db)
+        var state = InstanceState(rawValue: instance["state"]) ?? .current
+        let moved = storedUnit != candidate.unit.rawValue || (instance["period"] as String) != survey.period
+        var conflictID: Int64?
+        if moved && state == .current {
+            // The edit moves the survey to another unit or period; there it
+            // may meet a survey that is already current.
+            if let other = try currentInstance(form: survey.formID, unit: candidate.unit.rawValue, period: survey.period, db: db),
+                other != survey.instanceID
+            {
+                state = .held
+                conflictID = try openConflict(candidate, now: now, db: db)
+            }
+        }
+        try db.execute(
+            sql: "UPDATE instance SET unit = ?, period = ?, revision = ?, state = ?, updated_at = ? WHERE instance_id = ?",
+            arguments: [candidate.unit.rawValue, survey.period, survey.revision, state.rawValue, now, survey.instanceID])
+        if conflictID != nil {
+            return StoreOutcome(
+                .held, L("该单位和报告期已有另一份调查;已保存,待县里处理", "another survey is current for this unit and period; stored and held for the county to resolve"),
+                conflictID: conflictID, serverRevision: survey.revision)
+        }
+        let note = state == .held ? L("(仍待县里处理)", " (still held for the county)") : L("", "")
+        return StoreOutcome(
+            .updated, L("已保存修订 \(survey.revision)\(note.zh)", "revision \(survey.revision) stored\(note.en ?? "")"), serverRevision: survey.revision)
+    }
+
+    static func create(_ candidate: IngestCandidate, now: Int64, db: Database) throws -> StoreOutcome {
+        let survey = candidate.survey
+        try insertSubmission(candidate, now: now, db: db)
+        let current = try currentInstance(form: survey.formID, unit: candidate.unit.rawValue, period: survey.period, db: db)
+        let state: InstanceState = current == nil ? .current : .held
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO instance (instance_id, form_id, unit, period, revision, state, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [survey.instanceID, survey.formID, candidate.unit.rawValue, survey.period, survey.revision, state.rawValue, now, now])
+        if let current {
+            let conflictID = try openConflict(candidate, now: now, db: db)
+            return StoreOutcome(
+                .held,
+                L(
+                    "\(candidate.unit) \(survey.period) 已有另一份调查(\(current));已保存,待县里处理",
+                    "\(candidate.unit) already has another survey for \(survey.period) (\(current)); stored and held for the county to resolve"),
+                conflictID: conflictID, serverRevision: survey.revision)
+        }
+        return StoreOutcome(.created, L("已保存", "stored"), serverRevision: survey.revision)
+    }
+
+    static func insertSubmission(_ candidate: IngestCandidate, now: Int64, db: Database) throws {
+        let survey = candidate.survey
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO submission (instance_id, revision, replaces, form_id, form_version, unit, period, content_hash, answers,
+                                        received_at, finalized_at, token_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                """
+        ).execute(arguments: [
+            survey.instanceID, survey.revision, survey.replaces, survey.formID, survey.formVersion, candidate.unit.rawValue, survey.period,
+            candidate.contentHash, candidate.storedAnswers, now, survey.finalizedAt,
+        ])
+    }
+
+    static func currentInstance(form: String, unit: String, period: String, db: Database) throws -> String? {
+        try String.fetchOne(
+            db.cachedStatement(sql: "SELECT instance_id FROM instance WHERE form_id = ? AND unit = ? AND period = ? AND state = 'current'"),
+            arguments: [form, unit, period])
+    }
+
+    static func openConflict(_ candidate: IngestCandidate, now: Int64, db: Database) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO conflict (form_id, unit, period, held_instance, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [candidate.survey.formID, candidate.unit.rawValue, candidate.survey.period, candidate.survey.instanceID, now])
+        return db.lastInsertedRowID
+    }
+
+    static func revision(_ row: Row) -> RevisionRecord {
+        RevisionRecord(
+            instanceID: row["instance_id"], revision: row["revision"], replaces: row["replaces"], formID: row["form_id"],
+            formVersion: row["form_version"], unit: row["unit"], period: row["period"], contentHash: row["content_hash"],
+            answers: row["answers"], receivedAt: date(row["received_at"] as Int64), finalizedAt: row["finalized_at"], sentBy: row["sent_by"])
+    }
+
+    static let revisionColumns = """
+        s.instance_id, s.revision, s.replaces, s.form_id, s.form_version, s.unit, s.period, s.content_hash, s.answers,
+        s.received_at, s.finalized_at, NULL AS sent_by
+        """
+
+    public func revisions(of instanceID: String) async throws -> [RevisionRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.revisionColumns) FROM submission s WHERE s.instance_id = ? ORDER BY s.revision",
+                arguments: [instanceID.lowercased()]
+            ).map(Self.revision)
+        }
+    }
+
+    public func survey(_ instanceID: String) async throws -> SurveyRecord? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT \(Self.revisionColumns), i.state FROM instance i
+                        JOIN submission s ON s.instance_id = i.instance_id AND s.revision = i.revision
+                        WHERE i.instance_id = ?
+                        """, arguments: [instanceID.lowercased()])
+            else { return nil }
+            return SurveyRecord(latest: Self.revision(row), state: InstanceState(rawValue: row["state"]) ?? .current)
+        }
+    }
+
+    static let conflictSelect = """
+        SELECT c.*, (SELECT i.instance_id FROM instance i
+                     WHERE i.form_id = c.form_id AND i.unit = c.unit AND i.period = c.period AND i.state = 'current') AS current_instance
+        FROM conflict c
+        """
+
+    static func conflict(_ row: Row) -> ConflictRecord {
+        ConflictRecord(
+            id: row["id"], formID: row["form_id"], unit: row["unit"], period: row["period"], heldInstance: row["held_instance"],
+            currentInstance: row["current_instance"], createdAt: date(row["created_at"] as Int64), resolvedAt: date(row["resolved_at"] as Int64?),
+            resolvedBy: row["resolved_by"], keptInstance: row["kept_instance"])
+    }
+
+    public func conflicts(under unit: UnitCode, includeResolved: Bool) async throws -> [ConflictRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "\(Self.conflictSelect) WHERE c.unit LIKE ? || '%' \(includeResolved ? "" : "AND c.resolved_at IS NULL") ORDER BY c.id",
+                arguments: [unit.prefix]
+            ).map(Self.conflict)
+        }
+    }
+
+    public func conflict(_ id: Int64) async throws -> ConflictRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "\(Self.conflictSelect) WHERE c.id = ?", arguments: [id]).map(Self.conflict)
+        }
+    }
+
+    public func resolveConflict(_ id: Int64, keep: String, by principal: Principal, at time: Date) async throws -> ConflictRecord {
+        let now = Self.milliseconds(time)
+        let keep = keep.lowercased()
+        return try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "\(Self.conflictSelect) WHERE c.id = ?", arguments: [id]) else {
+                throw StorageError(.notFound, L("没有编号为 \(id) 的冲突", "there is no conflict \(id)"))
+            }
+            let conflict = Self.conflict(row)
+            guard let code = UnitCode(conflict.unit), principal.covers(code) else {
+                throw StorageError(.forbidden, L("冲突 \(id) 不在令牌的范围内", "conflict \(id) is outside the token's scope"))
+            }
+            if conflict.resolvedAt != nil {
+                throw StorageError(.conflict, L("冲突 \(id) 已处理过", "conflict \(id) is already resolved"))
+            }
+            let candidates = [conflict.heldInstance] + (conflict.currentInstance.map { [$0] } ?? [])
+            guard candidates.contains(keep) else {
+                throw StorageError(
+                    .invalid,
+                    L("keep 应为 \(candidates.joined(separator: " 或 ")) 之一", "keep must be one of \(candidates.joined(separator: ", "))"))
+            }
+            let other = candidates.first { $0 != keep }
+            if let other {
+                try db.execute(
+                    sql: "UPDATE instance SET state = 'superseded', updated_at = ? WHERE instance_id = ?", arguments: [now, other])
+            }
+            try db.execute(sql: "UPDATE instance SET state = 'current', updated_at = ? WHERE instance_id = ?", arguments: [now, keep])
+            try db.execute(
+                sql: "UPDATE conflict SET resolved_at = ?, resolved_by = ?, kept_instance = ? WHERE id = ?",
+                arguments: [now, principal.name, keep, id])
+            return Self.conflict(try Row.fetchOne(db, sql: "\(Self.conflictSelect) WHERE c.id = ?", arguments: [id])!)
+        }
+    }
+
+    public func counts() async throws -> StorageCounts {
+        try await pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT count(*) FROM submission) AS revisions,
+                           (SELECT count(*) FROM instance) AS instances,
+                           (SELECT count(*) FROM instance WHERE state = 'current') AS current,
+                           (SELECT count(*) FROM instance WHERE state = 'held') AS held,
+                           (SELECT count(*) FROM conflict WHERE resolved_at IS NULL) AS open_conflicts
+                    """)!
+            return StorageCounts(
+                revisions: row["revisions"], instances: row["instances"], current: row["current"], held: row["held"],
+                openConflicts: row["open_conflicts"])
+        }
+    }
+
+    public func checkHealth() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+}

@@ -1,0 +1,351 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SurveyCore
+
+extension APIError: HTTPResponseError {
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = JSONResponse.make(json(RequestLanguage.of(request)), status: status)
+        if statusCode == 401 { response.headers[.wwwAuthenticate] = "Bearer realm=\"vsurvey\"" }
+        return response
+    }
+}
+
+/// The language of a request's messages: `?lang=en`, else Accept-Language,
+/// else Chinese.
+enum RequestLanguage {
+    static func of(_ request: Request) -> Language {
+        if let explicit = request.uri.queryParameters["lang"], let language = Language(code: String(explicit)) { return language }
+        if let accept = request.headers[.acceptLanguage]?.lowercased(), accept.hasPrefix("en") { return .en }
+        return .zh
+    }
+}
+
+enum JSONResponse {
+    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        var text = value.serialized()
+        text += "\n"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// A route of the API: the OpenAPI document lists exactly these.
+public struct APIRoute: Sendable, Hashable {
+    public var method: String
+    /// In OpenAPI's notation: `/api/v1/forms/{id}/{version}`.
+    public var path: String
+}
+
+/// Sends the request id back as `X-Request-ID`, so that a client's error
+/// report can be found in the server's log.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let id = context.logger[metadataKey: "hb.request.id"].map { "\($0)" }
+        do {
+            var response = try await next(request, context)
+            if let id { response.headers[.requestID] = id }
+            return response
+        } catch let error as APIError {
+            var response = try error.response(from: request, context: context)
+            if let id { response.headers[.requestID] = id }
+            return response
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-ID")!
+    static let apiVersion = Self("X-VSurvey-API")!
+    static let maxBatch = Self("X-VSurvey-Max-Batch")!
+    static let maxBody = Self("X-VSurvey-Max-Body")!
+}
+
+/// The Hummingbird application: routes that translate HTTP to
+/// `SurveyService` and back.
+public enum ServerApplication {
+    public static let apiVersion = 1
+    public static let serverVersion = "0.4.0"
+
+    /// Every route the server answers, as the OpenAPI document must list them.
+    public static let routes: [APIRoute] = [
+        APIRoute(method: "GET", path: "/health"),
+        APIRoute(method: "GET", path: "/api/v1/openapi.json"),
+        APIRoute(method: "GET", path: "/api/v1/handshake"),
+        APIRoute(method: "HEAD", path: "/api/v1/handshake"),
+        APIRoute(method: "POST", path: "/api/v1/surveys"),
+        APIRoute(method: "GET", path: "/api/v1/surveys/{instance_id}"),
+        APIRoute(method: "GET", path: "/api/v1/surveys/{instance_id}/revisions"),
+        APIRoute(method: "GET", path: "/api/v1/forms"),
+        APIRoute(method: "GET", path: "/api/v1/forms/{id}/{version}"),
+        APIRoute(method: "GET", path: "/api/v1/units"),
+        APIRoute(method: "GET", path: "/api/v1/conflicts"),
+        APIRoute(method: "POST", path: "/api/v1/conflicts/{id}/resolve"),
+    ]
+
+    /// The OpenAPI document kept beside the sources.
+    public static func openAPIDocument() -> Data? {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json") else { return nil }
+        return try? Data(contentsOf: url)
+    }
+
+    public static func router(service: SurveyService) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.info))
+        let openAPI = openAPIDocument()
+        let limits = service.limits
+
+        router.get("/health") { _, _ -> Response in
+            do {
+                try await service.storage.checkHealth()
+                return JSONResponse.make(["status": "ok"])
+            } catch {
+                return JSONResponse.make(["status": "unavailable", "message": .string("\(error)")], status: .serviceUnavailable)
+            }
+        }
+
+        router.get("/api/v1/openapi.json") { _, _ -> Response in
+            guard let openAPI else { throw APIError.notFound(L("找不到 OpenAPI 文档", "the OpenAPI document is missing")) }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: openAPI)))
+        }
+
+        let handshakeHeaders: HTTPFields = [
+            .apiVersion: "\(apiVersion)", .maxBatch: "\(limits.maxBatch)", .maxBody: "\(limits.maxBodyBytes)", .cacheControl: "no-store",
+        ]
+        router.head("/api/v1/handshake") { request, _ -> Response in
+            if request.headers[.authorization] != nil { _ = try await service.authenticate(request.headers[.authorization]) }
+            return Response(status: .ok, headers: handshakeHeaders)
+        }
+        router.get("/api/v1/handshake") { request, _ -> Response in
+            var object: JSONObject = [
+                "service": "vsurvey-server", "api_version": .integer(apiVersion), "server_version": .string(serverVersion),
+                "max_batch": .integer(limits.maxBatch), "max_body_bytes": .integer(limits.maxBodyBytes),
+                "max_decoded_bytes": .integer(limits.maxDecodedBytes), "gzip": true, "time": .string(Timestamp.iso(Date())),
+            ]
+            if request.headers[.authorization] != nil {
+                let principal = try await service.authenticate(request.headers[.authorization])
+                object["token"] = ["name": .string(principal.name), "role": .string(principal.role.rawValue), "unit": .string(principal.unit.rawValue)]
+            }
+            return JSONResponse.make(.object(object), headers: handshakeHeaders)
+        }
+
+        router.post("/api/v1/surveys") { request, context -> Response in
+            let language = RequestLanguage.of(request)
+            let principal = try await service.authenticate(request.headers[.authorization])
+            if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limits.maxBodyBytes {
+                throw bodyTooLarge(limits.maxBodyBytes)
+            }
+            let started = ContinuousClock.now
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
+            } catch is NIOTooManyBytesError {
+                throw bodyTooLarge(limits.maxBodyBytes)
+            }
+            let encoding = request.headers[.contentEncoding]?.lowercased()
+            if let encoding, encoding != "gzip", encoding != "identity" {
+                throw APIError(
+                    415, "unsupported_encoding", L("不支持的 Content-Encoding “\(encoding)”(可用 gzip)", "unsupported Content-Encoding '\(encoding)' (use gzip)"))
+            }
+            let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: encoding == "gzip")
+            let results = try await service.ingest(document, by: principal)
+            let reply = SurveyService.reply(results, language: language)
+            context.logger.info(
+                "batch stored",
+                metadata: [
+                    "token": .string(principal.name), "surveys": .stringConvertible(results.count), "bytes": .stringConvertible(buffer.readableBytes),
+                    "summary": .string(reply["summary"]?.serialized() ?? ""), "elapsed_ms": .stringConvertible((ContinuousClock.now - started).milliseconds),
+                ])
+            return JSONResponse.make(reply)
+        }
+
+        router.get("/api/v1/surveys/{instance_id}") { request, context -> Response in
+            let principal = try await reader(service, request)
+            let id = try context.parameters.require("instance_id")
+            guard let record = try await service.storage.survey(id) else {
+                throw APIError.notFound(L("没有调查 \(id)", "there is no survey \(id)"))
+            }
+            try requireScope(principal, record.latest.unit)
+            var object = revisionJSON(record.latest)
+            object["state"] = .string(record.state.rawValue)
+            return JSONResponse.make(.object(object))
+        }
+
+        router.get("/api/v1/surveys/{instance_id}/revisions") { request, context -> Response in
+            let principal = try await reader(service, request)
+            let id = try context.parameters.require("instance_id")
+            let revisions = try await service.storage.revisions(of: id)
+            guard let last = revisions.last else { throw APIError.notFound(L("没有调查 \(id)", "there is no survey \(id)")) }
+            try requireScope(principal, last.unit)
+            return JSONResponse.make(["instance_id": .string(last.instanceID), "revisions": .array(revisions.map { .object(revisionJSON($0)) })])
+        }
+
+        router.get("/api/v1/forms") { request, _ -> Response in
+            _ = try await service.authenticate(request.headers[.authorization])
+            let forms: [JSONValue] = service.published.map { published in
+                let form = published.form
+                return [
+                    "id": .string(form.id), "version": .string(form.version), "hash": .string(published.hash),
+                    "title": ["zh": .string(form.title.zh), "en": form.title.en.map(JSONValue.string) ?? .null],
+                    "period_type": .string(form.periodType.rawValue), "unit_level": .string(form.unitLevel.rawValue),
+                ]
+            }
+            return JSONResponse.make(["forms": .array(forms)])
+        }
+
+        router.get("/api/v1/forms/{id}/{version}") { request, context -> Response in
+            _ = try await service.authenticate(request.headers[.authorization])
+            let id = try context.parameters.require("id")
+            let version = try context.parameters.require("version")
+            guard let published = service.published.first(where: { $0.form.id == id && $0.form.version == version }) else {
+                throw APIError.notFound(L("没有表单 \(id) 版本 \(version)", "there is no form \(id) version \(version)"))
+            }
+            let etag = "\"\(published.hash)\""
+            if request.headers[.ifNoneMatch] == etag { return Response(status: .notModified, headers: [.eTag: etag]) }
+            return JSONResponse.make(
+                ["id": .string(id), "version": .string(version), "hash": .string(published.hash), "source": .string(published.source)],
+                headers: [.eTag: etag])
+        }
+
+        router.get("/api/v1/units") { request, _ -> Response in
+            let principal = try await service.authenticate(request.headers[.authorization])
+            let registry = try await service.registry()
+            let units = registry.units.filter { principal.covers($0.code) }.sorted { $0.code < $1.code }
+            let list: [JSONValue] = units.map { unit in
+                [
+                    "code": .string(unit.code.rawValue), "name": .string(unit.name), "level": .string(unit.level.rawValue),
+                    "parent": unit.parent.map { .string($0.rawValue) } ?? .null,
+                ]
+            }
+            let listJSON = JSONValue.array(list)
+            let hash = SHA256.hex(of: listJSON.serialized().utf8)
+            let etag = "\"\(hash)\""
+            if request.headers[.ifNoneMatch] == etag { return Response(status: .notModified, headers: [.eTag: etag]) }
+            return JSONResponse.make(["scope": .string(principal.unit.rawValue), "hash": .string(hash), "units": listJSON], headers: [.eTag: etag])
+        }
+
+        router.get("/api/v1/conflicts") { request, _ -> Response in
+            let principal = try await reader(service, request)
+            let all = request.uri.queryParameters["all"].map { $0 == "true" || $0 == "1" } ?? false
+            let conflicts = try await service.storage.conflicts(under: principal.unit, includeResolved: all)
+            return JSONResponse.make(["conflicts": .array(conflicts.map(conflictJSON))])
+        }
+
+        router.post("/api/v1/conflicts/{id}/resolve") { request, context -> Response in
+            let principal = try await service.authenticate(request.headers[.authorization])
+            guard principal.role.mayResolve else {
+                throw APIError.forbidden(L("只有管理员令牌能处理冲突", "only an admin token can resolve conflicts"))
+            }
+            guard let id = context.parameters.get("id", as: Int64.self) else {
+                throw APIError.notFound(L("冲突编号应为整数", "a conflict id is a whole number"))
+            }
+            let buffer = try await request.body.collect(upTo: 64 * 1024)
+            let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: false)
+            guard case .object(let object) = document, object.keys.allSatisfy({ $0 == "keep" }), let keep = object["keep"]?.stringValue else {
+                throw APIError.badRequest(L("请求体应为 {\"keep\": \"instance_id\"}", "the body must be {\"keep\": \"instance_id\"}"))
+            }
+            do {
+                let resolved = try await service.storage.resolveConflict(id, keep: keep, by: principal, at: Date())
+                return JSONResponse.make(conflictJSON(resolved))
+            } catch let error as StorageError {
+                switch error.kind {
+                case .notFound: throw APIError.notFound(error.message)
+                case .forbidden: throw APIError.forbidden(error.message)
+                case .conflict: throw APIError(409, "conflict", error.message)
+                case .invalid: throw APIError.badRequest(error.message)
+                case .unavailable: throw APIError(503, "unavailable", error.message)
+                }
+            }
+        }
+        return router
+    }
+
+    static func bodyTooLarge(_ limit: Int) -> APIError {
+        APIError(
+            413, "payload_too_large", L("请求体超过 \(limit) 字节的上限", "the request body is larger than the limit of \(limit) bytes"),
+            details: [("limit", .integer(limit))])
+    }
+
+    static func reader(_ service: SurveyService, _ request: Request) async throws -> Principal {
+        let principal = try await service.authenticate(request.headers[.authorization])
+        guard principal.role.mayRead else {
+            throw APIError.forbidden(L("采集员令牌只能上报,不能查看", "a collector token can send surveys but not read them"))
+        }
+        return principal
+    }
+
+    static func requireScope(_ principal: Principal, _ unit: String) throws {
+        guard let code = UnitCode(unit), principal.covers(code) else {
+            throw APIError.forbidden(L("单位 \(unit) 不在令牌的范围 \(principal.unit) 内", "unit \(unit) is outside the token's scope \(principal.unit)"))
+        }
+    }
+
+    static func revisionJSON(_ record: RevisionRecord) -> JSONObject {
+        let answers = (try? JSONParser().parse(record.answers)) ?? .object(JSONObject())
+        var object = JSONObject(minimumCapacity: 12)
+        object.appendUnique("instance_id", .string(record.instanceID))
+        object.appendUnique("revision", .integer(record.revision))
+        object.appendUnique("replaces", record.replaces.map(JSONValue.integer) ?? .null)
+        object.appendUnique("form", .string(record.formID))
+        object.appendUnique("version", .string(record.formVersion))
+        object.appendUnique("unit", .string(record.unit))
+        object.appendUnique("period", .string(record.period))
+        object.appendUnique("content_hash", .string(record.contentHash))
+        object.appendUnique("received_at", .string(Timestamp.iso(record.receivedAt)))
+        object.appendUnique("finalized_at", record.finalizedAt.map(JSONValue.string) ?? .null)
+        object.appendUnique("answers", answers)
+        return object
+    }
+
+    static func conflictJSON(_ conflict: ConflictRecord) -> JSONValue {
+        [
+            "id": .integer(Int(conflict.id)), "form": .string(conflict.formID), "unit": .string(conflict.unit), "period": .string(conflict.period),
+            "held_instance": .string(conflict.heldInstance), "current_instance": conflict.currentInstance.map(JSONValue.string) ?? .null,
+            "created_at": .string(Timestamp.iso(conflict.createdAt)), "resolved_at": conflict.resolvedAt.map { .string(Timestamp.iso($0)) } ?? .null,
+            "resolved_by": conflict.resolvedBy.map(JSONValue.string) ?? .null, "kept_instance": conflict.keptInstance.map(JSONValue.string) ?? .null,
+        ]
+    }
+
+    /// The application, ready to `runService()`.
+    public static func application(
+        service: SurveyService, host: String, port: Int, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(service: service),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "vsurvey-server"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+/// Times on the wire: UTC, ISO 8601, milliseconds.
+public enum Timestamp {
+    public static func iso(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = Int(milliseconds.floorDivided(by: 1000))
+        let days = seconds.floorDivided(by: 86_400)
+        let secondOfDay = seconds - days * 86_400
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let fraction = Int(milliseconds - Int64(seconds) * 1000)
+        let millis = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
+        return "\(CivilDate.format(days: days))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)).\(millis)Z"
+    }
+}
+
+extension BinaryInteger {
+    fileprivate func floorDivided(by divisor: Self) -> Self {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SurveyCore
+import SurveyServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "启动服务器 / Run the server.",
+        discussion: """
+            SIGTERM 或 Ctrl-C 时停止接收新连接,处理完进行中的请求后退出。
+            若数据库中还没有单位名录,而表单目录下有 units/*.csv,启动时自动导入。
+            On SIGTERM or Ctrl-C the server stops accepting connections, finishes the
+            requests in flight and exits. If the database has no unit registry yet and the
+            forms directory has units/*.csv, that registry is imported at start.
+            """)
+
+    @OptionGroup var options: ServerOptions
+    @OptionGroup var formsOption: FormsOption
+
+    @Option(name: .long, help: "监听地址 / Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "端口,0 表示任选空闲端口 / Port; 0 picks a free one.")
+    var port = 8080
+
+    @Option(name: .long, help: "每批最多调查份数 / Most surveys in one batch.")
+    var maxBatch = 500
+
+    @Option(name: .long, help: ArgumentHelp("请求体上限(字节) / Largest request body in bytes.", valueName: "bytes"))
+    var maxBody = 8 << 20
+
+    @Option(name: .long, help: "日志级别 / Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard (1...100_000).contains(maxBatch) else { throw ValidationError("--max-batch must be 1 to 100000") }
+        guard (1024...(1 << 30)).contains(maxBody) else { throw ValidationError("--max-body must be 1024 to 1073741824 bytes") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "vsurvey-server")
+        let catalog = try formsOption.catalog(options)
+        for problem in catalog.problems {
+            logger.error("form not loaded", metadata: ["problem": .string(problem.rendered(.en))])
+        }
+        guard !catalog.allForms.isEmpty else {
+            throw options.fail(L("表单目录 \(formsOption.directory.relativePath) 中没有可用的表单", "no usable forms in \(formsOption.directory.relativePath)"))
+        }
+        let storage = try options.openStorage()
+        if try await storage.registryRevision() == 0, let registry = catalog.registry, catalog.registryProblems.isEmpty {
+            let count = try await storage.replaceUnits(registry.units)
+            logger.notice("unit registry imported from the forms directory", metadata: ["units": .stringConvertible(count)])
+        }
+        let limits = ServerLimits(maxBodyBytes: maxBody, maxDecodedBytes: max(maxBody * 4, 32 << 20), maxBatch: maxBatch)
+        let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
+        let forms = catalog.allForms.map { "\($0.id)@\($0.version)" }.joined(separator: ", ")
+        let host = host
+        let app = ServerApplication.application(service: service, host: host, port: port, logger: logger) { port in
+            // The first line on standard output says where the server is;
+            // scripts and tests read the port from it.
+            print("vsurvey-server listening on http://\(host):\(port)")
+            fflush(nil)
+            logger.notice("serving", metadata: ["port": .stringConvertible(port), "database": .string(storage.path), "forms": .string(forms)])
+        }
+        try await app.runService()
+        logger.notice("stopped")
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import SurveyCore
+import SurveyServer
+
+/// `vsurvey-server`: the county's central endpoint.
+public struct VSurveyServer: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "vsurvey-server",
+        abstract: "村党组织建设调查 · 中心服务器 / VillageSurvey central server",
+        discussion: """
+            serve 接收并复核各村上报的调查;token 管理访问令牌;units 导入单位名录;forms 列出表单。
+            数据库默认是当前目录下的 vsurvey-server.sqlite(或 --db、VSURVEY_SERVER_DB)。
+            serve receives and re-checks surveys; token manages access tokens; units imports the
+            unit registry; forms lists the forms. The database is ./vsurvey-server.sqlite unless
+            --db or VSURVEY_SERVER_DB names another.
+            """,
+        version: ServerApplication.serverVersion,
+        subcommands: [ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self]
+    )
+
+    public init() {}
+}
+
+/// Options of every server command.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("数据库文件 / Database file (also VSURVEY_SERVER_DB).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .long, help: "界面语言 zh 或 en / Language of messages: zh or en.")
+    var lang: String?
+
+    func validate() throws {
+        if let lang, Language(code: lang) == nil {
+            throw ValidationError("--lang 应为 zh 或 en / --lang must be zh or en, not '\(lang)'")
+        }
+    }
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+    var language: Language { Language.resolve(explicit: lang, environment: environment) }
+    var databasePath: String { db ?? environment["VSURVEY_SERVER_DB"] ?? "vsurvey-server.sqlite" }
+
+    func say(_ message: LocalizedText) { print(message.text(language)) }
+
+    func fail(_ message: LocalizedText) -> ExitCode {
+        FileHandle.standardError.write(Data(((language == .zh ? "错误:" : "error: ") + message.text(language) + "\n").utf8))
+        return ExitCode.failure
+    }
+
+    func openStorage() throws -> SQLiteServerStorage {
+        do {
+            return try SQLiteServerStorage(path: databasePath)
+        } catch let error as StorageError {
+            throw fail(error.message)
+        }
+    }
+}
+
+/// The forms directory option, shared by `serve` and `forms list`.
+struct FormsOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("表单目录 / Directory of forms (also VSURVEY_FORMS).", valueName: "dir"))
+    var forms: String?
+
+    var directory: URL { URL(fileURLWithPath: forms ?? ProcessInfo.processInfo.environment["VSURVEY_FORMS"] ?? "forms") }
+
+    func catalog(_ options: ServerOptions) throws -> FormCatalog {
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            throw options.fail(L("表单目录不存在:\(directory.relativePath)(用 --forms 指定)", "no forms directory \(directory.relativePath) (name one with --forms)"))
+        }
+        return FormCatalog(directories: [directory])
+    }
+}

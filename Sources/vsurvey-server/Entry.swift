@@ -1,0 +1,9 @@
+import ArgumentParser
+import VSurveyServerCLI
+
+@main
+struct Entry {
+    static func main() async {
+        await VSurveyServer.main()
+    }
+}
