@@ -155,7 +155,7 @@ public enum ServerApplication {
                     415, "unsupported_encoding", L("不支持的 Content-Encoding “\(encoding)”(可用 gzip)", "unsupported Content-Encoding '\(encoding)' (use gzip)"))
             }
             let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: encoding == "gzip")
-            let results = try await service.ingest(document, by: principal)
+            let results = try await service.ingest(document, by: principal, logger: context.logger)
             let reply = SurveyService.reply(results, language: language)
             context.logger.info(
                 "batch stored",

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import SurveyCore
 
@@ -165,7 +166,9 @@ public final class SurveyService: Sendable {
 
     /// Checks and stores a batch (`{"surveys": [...]}`), answering each
     /// survey. Every survey is checked before the one write transaction.
-    public func ingest(_ document: JSONValue, by principal: Principal, today: Int = CivilDate.today()) async throws -> [SurveyResult] {
+    public func ingest(
+        _ document: JSONValue, by principal: Principal, today: Int = CivilDate.today(), logger: Logger? = nil
+    ) async throws -> [SurveyResult] {
         guard principal.role.maySend else {
             throw APIError.forbidden(L("查看者令牌不能上报调查", "a viewer token cannot send surveys"))
         }
@@ -198,6 +201,7 @@ public final class SurveyService: Sendable {
             }
         }
         if !candidates.isEmpty {
+            logger?.debug("batch checked; writing", metadata: ["candidates": .stringConvertible(candidates.count)])
             let outcomes = try await storage.ingest(candidates, by: principal, at: Date())
             for (position, outcome) in zip(candidatePositions, outcomes) {
                 results[position].outcome = outcome.outcome

@@ -1,0 +1,121 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SurveyCore
+import SurveyFixtures
+import SurveyServer
+
+/// A real server on a loopback port, in this process, over a fresh SQLite
+/// file; stopped with `stop()`.
+final class LiveServer: Sendable {
+    let directory: URL
+    let storage: SQLiteServerStorage
+    let service: SurveyService
+    let port: Int
+    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+
+    static let catalog = Fixtures.catalog()
+    static let county = UnitCode("130102000000")!
+    static let registry = catalog.registry!
+    static let villages = registry.units(under: county, level: .village).map(\.code)
+    static let form = catalog.form("village-branch")!
+
+    private init(
+        directory: URL, storage: SQLiteServerStorage, service: SurveyService, port: Int, task: Task<Void, any Error>, group: ServiceGroup
+    ) {
+        self.group = group
+        self.directory = directory
+        self.storage = storage
+        self.service = service
+        self.port = port
+        self.task = task
+    }
+
+    static func start(limits: ServerLimits = ServerLimits()) async throws -> LiveServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-server-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        _ = try await storage.replaceUnits(registry.units)
+        let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .warning
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = ServerApplication.application(service: service, host: "127.0.0.1", port: 0, logger: logger) { port in
+            continuation.yield(port)
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        return LiveServer(directory: directory, storage: storage, service: service, port: port, task: task, group: group)
+    }
+
+    /// Stops as SIGTERM would: requests in flight finish first.
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await task.result
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Creates a token and returns its secret.
+    func token(_ role: Role, unit: String = "130102000000", name: String = UUID().uuidString) async throws -> String {
+        let secret = TokenSecret.generate()
+        _ = try await storage.createToken(name: name, role: role, unit: UnitCode(unit)!, hash: TokenSecret.hash(secret))
+        return secret
+    }
+
+    func send(
+        _ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [], body: [UInt8]? = nil
+    ) async throws -> HTTPReply {
+        var all = headers
+        if let token { all.append(("Authorization", "Bearer \(token)")) }
+        if !all.contains(where: { $0.0 == "Accept-Language" }) { all.append(("Accept-Language", "en")) }
+        return try await HTTPTestClient.send(port: port, method, path, headers: all, body: body)
+    }
+
+    /// Posts a batch and returns the reply's JSON.
+    func post(_ surveys: [WireSurvey], token: String) async throws -> (status: Int, json: JSONValue) {
+        let reply = try await send("POST", "/api/v1/surveys", token: token, body: Array(batch(surveys).utf8))
+        return (reply.status, try reply.json())
+    }
+}
+
+func batch(_ surveys: [WireSurvey]) -> String {
+    JSONValue.object(["surveys": .array(surveys.map(\.json))]).serialized()
+}
+
+/// Generated, valid village-branch surveys for the sample county.
+struct SurveyMaker {
+    var generator: VillageBranchGenerator
+
+    init(seed: UInt64) { generator = VillageBranchGenerator(seed: seed) }
+
+    mutating func survey(village: Int, period: String = "2026", revision: Int = 1, id: String = UUID().uuidString.lowercased()) -> WireSurvey {
+        WireSurvey(
+            instanceID: id, revision: revision, replaces: revision > 1 ? revision - 1 : nil, formID: "village-branch",
+            formVersion: LiveServer.form.version, unit: LiveServer.villages[village % LiveServer.villages.count].rawValue, period: period,
+            answers: generator.next())
+    }
+}
+
+extension JSONValue {
+    /// `reply.at("results", 0, "outcome")`
+    func at(_ path: Any...) -> JSONValue? {
+        var value: JSONValue? = self
+        for step in path {
+            if let key = step as? String {
+                value = value?[key]
+            } else if let index = step as? Int, case .array(let array)? = value, index < array.count {
+                value = array[index]
+            } else {
+                return nil
+            }
+        }
+        return value
+    }
+
+    var outcomes: [String] { self["results"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue } ?? [] }
+    var int: Int? { if case .integer(let value) = self { return value } else { return nil } }
+}
