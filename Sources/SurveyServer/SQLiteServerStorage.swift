@@ -8,6 +8,9 @@ import SurveyCore
 public final class SQLiteServerStorage: ServerStorage {
     public let path: String
     let pool: DatabasePool
+    /// The file's identity when it was opened: a database moved or deleted
+    /// under a running server would otherwise swallow writes unseen.
+    private let identity: (device: UInt64, inode: UInt64)
 
     public init(path: String) throws {
         self.path = path
@@ -34,6 +37,13 @@ public final class SQLiteServerStorage: ServerStorage {
                 .unavailable,
                 L("无法打开数据库 \(path):\(error.message ?? "\(error.resultCode)")", "cannot open the database \(path): \(error.message ?? "\(error.resultCode)")"))
         }
+        identity = Self.identity(of: path) ?? (0, 0)
+    }
+
+    static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 
     static var migrator: DatabaseMigrator {
@@ -425,6 +435,11 @@ public final class SQLiteServerStorage: ServerStorage {
     }
 
     public func checkHealth() async throws {
-        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        guard let now = Self.identity(of: path), now == identity else {
+            throw StorageError(
+                .unavailable,
+                L("数据库文件 \(path) 已被移走或替换;请重启服务器", "the database file \(path) was moved or replaced; restart the server"))
+        }
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'registry_revision'") }
     }
 }

@@ -40,6 +40,11 @@ public struct APIRoute: Sendable, Hashable {
     public var method: String
     /// In OpenAPI's notation: `/api/v1/forms/{id}/{version}`.
     public var path: String
+
+    public init(method: String, path: String) {
+        self.method = method
+        self.path = path
+    }
 }
 
 /// Sends the request id back as `X-Request-ID`, so that a client's error
@@ -101,12 +106,14 @@ public enum ServerApplication {
         let openAPI = openAPIDocument()
         let limits = service.limits
 
-        router.get("/health") { _, _ -> Response in
+        router.get("/health") { request, context -> Response in
             do {
                 try await service.storage.checkHealth()
                 return JSONResponse.make(["status": "ok"])
             } catch {
-                return JSONResponse.make(["status": "unavailable", "message": .string("\(error)")], status: .serviceUnavailable)
+                context.logger.error("health check failed", metadata: ["error": .string("\(error)")])
+                let message = (error as? StorageError)?.message.text(RequestLanguage.of(request)) ?? "\(error)"
+                return JSONResponse.make(["status": "unavailable", "message": .string(message)], status: .serviceUnavailable)
             }
         }
 
