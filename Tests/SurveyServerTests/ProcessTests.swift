@@ -1,0 +1,259 @@
+import Foundation
+import SurveyCore
+import SurveyFixtures
+import SurveyServer
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `vsurvey-server` binary.
+func serverBinary() throws -> URL {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vsurvey-server"),
+        Bundle.main.bundleURL.appendingPathComponent("vsurvey-server"),
+        Fixtures.root.appendingPathComponent(".build/debug/vsurvey-server"),
+    ]
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates[0].path])
+    }
+    return found
+}
+
+struct CommandRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a `vsurvey-server` command to its end.
+func runServerCommand(_ arguments: [String], in directory: URL) throws -> CommandRun {
+    let process = Process()
+    process.executableURL = try serverBinary()
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// `vsurvey-server serve` as its own process, with its log lines collected.
+final class ServerProcess: @unchecked Sendable {
+    let process = Process()
+    private(set) var port = 0
+    private let lock = NSLock()
+    private var logLines: [String] = []
+
+    init(directory: URL, arguments: [String] = []) throws {
+        process.executableURL = try serverBinary()
+        process.arguments = ["serve", "--db", "server.sqlite", "--forms", Fixtures.formsDirectory.path, "--port", "0"] + arguments
+        process.currentDirectoryURL = directory
+        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let firstLine = String(decoding: Self.readLine(out.fileHandleForReading), as: UTF8.self)
+        guard let port = firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "no port in '\(firstLine)'"])
+        }
+        self.port = port
+        let handle = err.fileHandleForReading
+        Thread {
+            while true {
+                let line = Self.readLine(handle)
+                if line.isEmpty { return }
+                self.lock.withLock { self.logLines.append(String(decoding: line, as: UTF8.self)) }
+            }
+        }.start()
+    }
+
+    static func readLine(_ handle: FileHandle) -> [UInt8] {
+        var line: [UInt8] = []
+        while let byte = try? handle.read(upToCount: 1), let first = byte.first {
+            if first == 10 { return line.isEmpty ? [32] : line }
+            line.append(first)
+        }
+        return line
+    }
+
+    var log: [String] { lock.withLock { logLines } }
+
+    /// Waits until a log line contains `text`.
+    func waitForLog(_ text: String, timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if log.contains(where: { $0.contains(text) }) { return true }
+            usleep(1000)
+        }
+        return false
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+func scratch() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-server-proc-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func createToken(_ role: String, in directory: URL, unit: String = "130102000000") throws -> String {
+    let run = try runServerCommand(
+        ["token", "create", "--db", "server.sqlite", "--name", "\(role)-\(UUID().uuidString.prefix(8))", "--role", role, "--unit", unit], in: directory)
+    guard run.status == 0, let secret = run.stdout.split(separator: "\n").last.map(String.init), secret.hasPrefix(TokenSecret.prefix) else {
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: run.stderr])
+    }
+    return secret
+}
+
+@Suite("vsurvey-server as a process", .serialized)
+struct ProcessTests {
+    @Test("SIGKILL during a large batch leaves it wholly stored or wholly absent; a resend completes it")
+    func killDuringBatch() async throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let token = try createToken("admin", in: directory)
+        var maker = SurveyMaker(seed: 40)
+        // Two surveys per village and period make some of them held, so the
+        // batch writes conflicts as well as surveys.
+        let surveys = (0..<3000).map { maker.survey(village: $0, period: String(2000 + $0 / 250)) }
+        let body = Gzip.compress(Array(batch(surveys).utf8))
+        let headers = [("Authorization", "Bearer \(token)"), ("Content-Encoding", "gzip")]
+        for round in 0..<2 {
+            let server = try ServerProcess(directory: directory, arguments: ["--max-batch", "5000", "--log-level", "debug"])
+            let port = server.port
+            let sending = Task.detached { try? await HTTPTestClient.send(port: port, "POST", "/api/v1/surveys", headers: headers, body: body) }
+            #expect(server.waitForLog("batch checked; writing"), "round \(round): the batch never reached the store")
+            server.signal(SIGKILL)
+            _ = server.wait()
+            _ = await sending.value
+            let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+            let stored = try await storage.counts().revisions
+            #expect(stored == 0 || stored == surveys.count, "round \(round): \(stored) of \(surveys.count) surveys stored")
+        }
+        let server = try ServerProcess(directory: directory, arguments: ["--max-batch", "5000"])
+        let reply = try await HTTPTestClient.send(port: server.port, "POST", "/api/v1/surveys", headers: headers, body: body)
+        #expect(reply.status == 200)
+        let summary = try reply.json()["summary"]
+        let accepted = ["created", "held", "duplicate"].compactMap { summary?[$0]?.int }.reduce(0, +)
+        #expect(accepted == surveys.count)
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        #expect(try await storage.counts().revisions == surveys.count)
+    }
+
+    @Test("SIGTERM lets the request in flight finish, then the server exits cleanly")
+    func gracefulShutdown() async throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let token = try createToken("collector", in: directory)
+        let server = try ServerProcess(directory: directory, arguments: ["--max-batch", "5000", "--log-level", "debug"])
+        var maker = SurveyMaker(seed: 41)
+        let surveys = (0..<2000).map { maker.survey(village: $0, period: String(2000 + $0 / 250)) }
+        let body = Array(batch(surveys).utf8)
+        let port = server.port
+        let sending = Task.detached {
+            try await HTTPTestClient.send(port: port, "POST", "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)")], body: body)
+        }
+        #expect(server.waitForLog("batch checked; writing"))
+        server.signal(SIGTERM)
+        let reply = try await sending.value
+        #expect(reply.status == 200)
+        #expect(try reply.json().at("summary", "total")?.int == surveys.count)
+        #expect(server.wait() == 0)
+        #expect(server.log.contains { $0.contains("stopped") })
+        #expect((try? HTTPConnection(port: port)) == nil, "the port still accepts connections")
+    }
+
+    @Test("token create, list and revoke; the secret is printed once and stored hashed in an owner-only file")
+    func tokenCommands() async throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let created = try runServerCommand(
+            ["token", "create", "--db", "server.sqlite", "--name", "east", "--role", "collector", "--unit", "130102001000", "--lang", "en"],
+            in: directory)
+        #expect(created.status == 0)
+        let secret = try #require(created.stdout.split(separator: "\n").last.map(String.init))
+        #expect(secret.hasPrefix("vst_") && secret.count > 40)
+        let path = directory.appendingPathComponent("server.sqlite").path
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o077 } == 0)
+        #expect(!(try String(contentsOfFile: path, encoding: .isoLatin1)).contains(secret))
+
+        let duplicate = try runServerCommand(
+            ["token", "create", "--db", "server.sqlite", "--name", "east", "--role", "viewer", "--unit", "130102001000", "--lang", "en"], in: directory)
+        #expect(duplicate.status != 0)
+        #expect(duplicate.stderr.contains("already exists"))
+        let badRole = try runServerCommand(["token", "create", "--db", "server.sqlite", "--name", "x", "--role", "boss", "--unit", "130102001000"], in: directory)
+        #expect(badRole.status != 0 && badRole.stderr.contains("--role"))
+
+        let listed = try runServerCommand(["token", "list", "--db", "server.sqlite", "--lang", "en"], in: directory)
+        #expect(listed.stdout.contains("east") && listed.stdout.contains("active") && !listed.stdout.contains(secret))
+        let server = try ServerProcess(directory: directory)
+        let before = try await HTTPTestClient.send(port: server.port, "GET", "/api/v1/units", headers: [("Authorization", "Bearer \(secret)")])
+        #expect(before.status == 200)
+        let revoked = try runServerCommand(["token", "revoke", "east", "--db", "server.sqlite", "--lang", "en"], in: directory)
+        #expect(revoked.status == 0 && revoked.stdout.contains("revoked"))
+        let after = try await HTTPTestClient.send(port: server.port, "GET", "/api/v1/units", headers: [("Authorization", "Bearer \(secret)")])
+        #expect(after.status == 401)
+        server.signal(SIGTERM)
+        _ = server.wait()
+        #expect(try runServerCommand(["token", "list", "--db", "server.sqlite", "--lang", "en"], in: directory).stdout.contains("revoked"))
+        #expect(try runServerCommand(["token", "revoke", "nobody", "--db", "server.sqlite"], in: directory).status != 0)
+    }
+
+    @Test("units import reports every bad row by line and changes nothing; a good file replaces the registry")
+    func unitsImport() async throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path
+        let imported = try runServerCommand(["units", "import", good, "--db", "server.sqlite", "--lang", "en"], in: directory)
+        #expect(imported.status == 0)
+        #expect(imported.stdout.contains("imported \(LiveServer.registry.units.count) units"))
+        let bad = directory.appendingPathComponent("bad.csv")
+        try "code,name,level,parent\n130102000000,某县,county,\n13010200100X,坏,township,130102000000\n130102001000,乡,village,130102000000\n".write(
+            to: bad, atomically: true, encoding: .utf8)
+        let refused = try runServerCommand(["units", "import", bad.path, "--db", "server.sqlite", "--lang", "en"], in: directory)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("bad.csv:3"))
+        #expect(refused.stderr.contains("nothing was imported"))
+        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        #expect(try await storage.units().count == LiveServer.registry.units.count)
+        let missing = try runServerCommand(["units", "import", "nope.csv", "--db", "server.sqlite"], in: directory)
+        #expect(missing.status != 0)
+    }
+
+    @Test("forms list shows each form version with its hash; a database that is not SQLite is refused untouched")
+    func formsAndBadDatabase() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let listed = try runServerCommand(["forms", "list", "--forms", Fixtures.formsDirectory.path, "--lang", "en"], in: directory)
+        #expect(listed.status == 0)
+        for published in PublishedForm.all(in: LiveServer.catalog) {
+            #expect(listed.stdout.contains("\(published.form.id)@\(published.form.version)"))
+            #expect(listed.stdout.contains(String(published.hash.prefix(16))))
+        }
+        let notADatabase = directory.appendingPathComponent("server.sqlite")
+        try "name,value\n".write(to: notADatabase, atomically: true, encoding: .utf8)
+        let refused = try runServerCommand(["token", "list", "--db", "server.sqlite", "--lang", "en"], in: directory)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("not an SQLite database"))
+        #expect(try String(contentsOf: notADatabase, encoding: .utf8) == "name,value\n")
+    }
+}
