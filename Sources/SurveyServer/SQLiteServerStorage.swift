@@ -24,6 +24,11 @@ public final class SQLiteServerStorage: ServerStorage {
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // Up to 32 MiB of pages per connection, so that the indexes a
+            // batch touches stay in memory.
+            try db.execute(sql: "PRAGMA cache_size = -32768")
+        }
         do {
             let previousMask = umask(0o077)
             defer { umask(previousMask) }
@@ -69,6 +74,7 @@ public final class SQLiteServerStorage: ServerStorage {
                     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
                     INSERT INTO meta (key, value) VALUES ('registry_revision', 0);
                     CREATE TABLE submission (
+                        id INTEGER PRIMARY KEY,
                         instance_id TEXT NOT NULL,
                         revision INTEGER NOT NULL,
                         replaces INTEGER,
@@ -80,9 +86,9 @@ public final class SQLiteServerStorage: ServerStorage {
                         answers TEXT NOT NULL,
                         received_at INTEGER NOT NULL,
                         finalized_at TEXT,
-                        token_id INTEGER,
-                        PRIMARY KEY (instance_id, revision)
-                    ) WITHOUT ROWID;
+                        token_id INTEGER
+                    );
+                    CREATE UNIQUE INDEX submission_revision ON submission (instance_id, revision);
                     CREATE TABLE instance (
                         instance_id TEXT PRIMARY KEY,
                         form_id TEXT NOT NULL,
@@ -223,7 +229,7 @@ public final class SQLiteServerStorage: ServerStorage {
             db.cachedStatement(sql: "SELECT form_id, unit, period, revision, state FROM instance WHERE instance_id = ?"),
             arguments: [survey.instanceID])
         guard let instance else {
-            return try create(candidate, now: now, db: db)
+            return try create(candidate, by: principal, now: now, db: db)
         }
         let storedUnit: String = instance["unit"]
         let storedRevision: Int = instance["revision"]
@@ -242,7 +248,7 @@ public final class SQLiteServerStorage: ServerStorage {
                 .stale, L("服务器已有更新的修订 \(storedRevision)", "the server already holds a newer revision, \(storedRevision)"),
                 serverRevision: storedRevision)
         }
-        try insertSubmission(candidate, now: now, db: db)
+        try insertSubmission(candidate, by: principal, now: now, db: db)
         var state = InstanceState(rawValue: instance["state"]) ?? .current
         let moved = storedUnit != candidate.unit.rawValue || (instance["period"] as String) != survey.period
         var conflictID: Int64?
@@ -269,9 +275,9 @@ public final class SQLiteServerStorage: ServerStorage {
             .updated, L("已保存修订 \(survey.revision)\(note.zh)", "revision \(survey.revision) stored\(note.en ?? "")"), serverRevision: survey.revision)
     }
 
-    static func create(_ candidate: IngestCandidate, now: Int64, db: Database) throws -> StoreOutcome {
+    static func create(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws -> StoreOutcome {
         let survey = candidate.survey
-        try insertSubmission(candidate, now: now, db: db)
+        try insertSubmission(candidate, by: principal, now: now, db: db)
         let current = try currentInstance(form: survey.formID, unit: candidate.unit.rawValue, period: survey.period, db: db)
         let state: InstanceState = current == nil ? .current : .held
         try db.cachedStatement(
@@ -292,17 +298,17 @@ public final class SQLiteServerStorage: ServerStorage {
         return StoreOutcome(.created, L("已保存", "stored"), serverRevision: survey.revision)
     }
 
-    static func insertSubmission(_ candidate: IngestCandidate, now: Int64, db: Database) throws {
+    static func insertSubmission(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws {
         let survey = candidate.survey
         try db.cachedStatement(
             sql: """
                 INSERT INTO submission (instance_id, revision, replaces, form_id, form_version, unit, period, content_hash, answers,
                                         received_at, finalized_at, token_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             survey.instanceID, survey.revision, survey.replaces, survey.formID, survey.formVersion, candidate.unit.rawValue, survey.period,
-            candidate.contentHash, candidate.storedAnswers, now, survey.finalizedAt,
+            candidate.contentHash, candidate.storedAnswers, now, survey.finalizedAt, principal.tokenID,
         ])
     }
 
@@ -328,7 +334,7 @@ public final class SQLiteServerStorage: ServerStorage {
 
     static let revisionColumns = """
         s.instance_id, s.revision, s.replaces, s.form_id, s.form_version, s.unit, s.period, s.content_hash, s.answers,
-        s.received_at, s.finalized_at, NULL AS sent_by
+        s.received_at, s.finalized_at, (SELECT t.name FROM token t WHERE t.id = s.token_id) AS sent_by
         """
 
     public func revisions(of instanceID: String) async throws -> [RevisionRecord] {

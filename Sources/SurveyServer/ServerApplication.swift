@@ -162,6 +162,7 @@ public enum ServerApplication {
                     415, "unsupported_encoding", L("不支持的 Content-Encoding “\(encoding)”(可用 gzip)", "unsupported Content-Encoding '\(encoding)' (use gzip)"))
             }
             let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: encoding == "gzip")
+            context.logger.debug("body read", metadata: ["read_ms": .stringConvertible((ContinuousClock.now - started).milliseconds)])
             let results = try await service.ingest(document, by: principal, logger: context.logger)
             let reply = SurveyService.reply(results, language: language)
             context.logger.info(
@@ -307,6 +308,7 @@ public enum ServerApplication {
         object.appendUnique("content_hash", .string(record.contentHash))
         object.appendUnique("received_at", .string(Timestamp.iso(record.receivedAt)))
         object.appendUnique("finalized_at", record.finalizedAt.map(JSONValue.string) ?? .null)
+        object.appendUnique("sent_by", record.sentBy.map(JSONValue.string) ?? .null)
         object.appendUnique("answers", answers)
         return object
     }
@@ -354,5 +356,6 @@ extension BinaryInteger {
 }
 
 extension Duration {
+    /// Whole milliseconds, for log lines.
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

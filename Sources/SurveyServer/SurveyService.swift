@@ -188,6 +188,7 @@ public final class SurveyService: Sendable {
                 details: [("limit", .integer(limits.maxBatch))])
         }
         let registry = try await registry()
+        let started = ContinuousClock.now
         var results: [SurveyResult] = []
         results.reserveCapacity(items.count)
         var candidates: [IngestCandidate] = []
@@ -201,8 +202,12 @@ public final class SurveyService: Sendable {
             }
         }
         if !candidates.isEmpty {
-            logger?.debug("batch checked; writing", metadata: ["candidates": .stringConvertible(candidates.count)])
+            logger?.debug(
+                "batch checked; writing",
+                metadata: ["candidates": .stringConvertible(candidates.count), "check_ms": .stringConvertible((ContinuousClock.now - started).milliseconds)])
+            let writing = ContinuousClock.now
             let outcomes = try await storage.ingest(candidates, by: principal, at: Date())
+            logger?.debug("batch written", metadata: ["write_ms": .stringConvertible((ContinuousClock.now - writing).milliseconds)])
             for (position, outcome) in zip(candidatePositions, outcomes) {
                 results[position].outcome = outcome.outcome
                 results[position].reason = outcome.reason
@@ -276,8 +281,9 @@ public final class SurveyService: Sendable {
         if !validation.isValid {
             return reject(L("有 \(validation.issues.count) 处答案未通过检查", "\(validation.issues.count) answers failed the form's checks"), validation.issues)
         }
-        let candidate = IngestCandidate(
-            survey: survey, unit: unit, contentHash: survey.contentHash, storedAnswers: JSONValue.object(validation.answers).serialized())
+        let kept = JSONValue.object(validation.answers).serializedBytes()
+        let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: kept)
+        let candidate = IngestCandidate(survey: survey, unit: unit, contentHash: hash, storedAnswers: String(decoding: kept, as: UTF8.self))
         return (result, candidate)
     }
 

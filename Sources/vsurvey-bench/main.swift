@@ -12,6 +12,19 @@ if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count,
     count = value
 }
 
+// `vsurvey-bench server [--count N] [--batch N] [--connections N]`: ingest
+// over loopback into a running vsurvey-server (default 20,000 surveys).
+if arguments.count > 1, arguments[1] == "server" {
+    func option(_ name: String, _ fallback: Int) -> Int {
+        arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? fallback
+    }
+    try ServerBenchmark.run(
+        count: option("--count", 20_000), batchSize: option("--batch", 100), connections: option("--connections", 2),
+        keep: arguments.firstIndex(of: "--keep").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil },
+        serverLog: arguments.firstIndex(of: "--server-log").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil })
+    exit(0)
+}
+
 // `vsurvey-bench store [--count N]`: the device store (default 10,000 surveys).
 if arguments.count > 1, arguments[1] == "store" {
     let keep = arguments.firstIndex(of: "--keep").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }

@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveyFixtures
 import Testing
 
 @Suite("Reading and writing JSON")
@@ -85,6 +86,44 @@ struct JSONTests {
         #expect(SHA256.hex(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let long = Array(String(repeating: "a", count: 1000).utf8)
         #expect(SHA256.hex(of: long) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        // Lengths around the block and padding boundaries.
+        let expected = [
+            55: "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318",
+            56: "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a",
+            63: "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34",
+            64: "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb",
+            119: "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb",
+        ]
+        for (length, hash) in expected {
+            #expect(SHA256.hex(of: [UInt8](repeating: UInt8(ascii: "a"), count: length)) == hash, "length \(length)")
+        }
+    }
+
+    @Test func writerEscapes() throws {
+        let text = "引号\"反斜杠\\换行\n回车\r制表\t响铃\u{07}结束"
+        let written = JSONValue.string(text).serialized()
+        #expect(written == #""引号\"反斜杠\\换行\n回车\r制表\t响铃\u0007结束""#)
+        #expect(try JSONParser().parse(written) == .string(text))
+        let value: JSONValue = ["a": [1, 2], "b": ["c": nil]]
+        let pretty = value.serialized(pretty: true)
+        #expect(pretty == "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {\n    \"c\": null\n  }\n}")
+    }
+
+    @Test func contentHash() throws {
+        let form = try Fixtures.form("village-branch")
+        var generator = VillageBranchGenerator(seed: 9)
+        let answers = generator.next()
+        let reordered = JSONObject(answers.pairs.reversed().map { ($0.key, $0.value) })
+        func hash(_ answers: JSONObject, unit: String = "130102001203") -> String {
+            let kept = JSONValue.object(form.validate(answers, today: Fixtures.sampleToday).answers).serializedBytes()
+            return WireSurvey.contentHash(formID: form.id, formVersion: form.version, unit: unit, period: "2026", kept: kept)
+        }
+        #expect(hash(answers) == hash(reordered))
+        #expect(hash(answers) != hash(answers, unit: "130102001204"))
+        var changed = answers
+        changed["members_away"] = .integer((answers["members_away"].flatMap { if case .integer(let n) = $0 { n } else { nil } } ?? 0) + 1)
+        #expect(hash(answers) != hash(changed))
+        #expect(hash(answers).count == 64)
     }
 
     @Test func displayWidth() {

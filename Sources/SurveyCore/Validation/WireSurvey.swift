@@ -138,52 +138,24 @@ public struct WireSurvey: Sendable, Equatable {
         return .object(object)
     }
 
-    /// SHA-256 of what the survey says (form, version, unit, period and
-    /// answers, keys sorted), so that the same content sent twice has the
-    /// same hash whatever the key order.
-    public var contentHash: String {
-        var canonical = ""
-        canonical.reserveCapacity(2048)
-        canonical += formID
-        canonical += "\n"
-        canonical += formVersion
-        canonical += "\n"
-        canonical += unit
-        canonical += "\n"
-        canonical += period
-        canonical += "\n"
-        JSONValue.object(answers).writeCanonical(into: &canonical)
-        return SHA256.hex(of: canonical.utf8)
+    /// SHA-256 of a survey as it is kept: form, version, unit, period and
+    /// the checked answers as validation puts them out (`kept`: the form's
+    /// order, values dropped where a question is not asked, calculations
+    /// recomputed). The same content sent in any key order has one hash, and
+    /// a device that checks with the same engine computes the same one.
+    public static func contentHash(formID: String, formVersion: String, unit: String, period: String, kept: [UInt8]) -> String {
+        var input: [UInt8] = []
+        input.reserveCapacity(kept.count + 64)
+        for part in [formID, formVersion, unit, period] {
+            input.append(contentsOf: part.utf8)
+            input.append(10)
+        }
+        input.append(contentsOf: kept)
+        return SHA256.hex(of: input)
     }
 }
 
 /// What is wrong with a survey's envelope, key by key.
 public struct EnvelopeProblems: Error, Sendable {
     public var issues: [ValidationIssue]
-}
-
-extension JSONValue {
-    /// Compact JSON with every object's keys sorted: one text per value.
-    public func writeCanonical(into output: inout String) {
-        switch self {
-        case .object(let object):
-            output += "{"
-            for (offset, pair) in object.pairs.sorted(by: { $0.key < $1.key }).enumerated() {
-                if offset > 0 { output += "," }
-                JSONValue.writeString(pair.key, into: &output)
-                output += ":"
-                pair.value.writeCanonical(into: &output)
-            }
-            output += "}"
-        case .array(let array):
-            output += "["
-            for (offset, element) in array.enumerated() {
-                if offset > 0 { output += "," }
-                element.writeCanonical(into: &output)
-            }
-            output += "]"
-        default:
-            output += serialized()
-        }
-    }
 }

@@ -1,0 +1,202 @@
+import Foundation
+import SurveyCore
+import SurveyFixtures
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `vsurvey-bench server`: starts the `vsurvey-server` binary built beside
+/// this one on a fresh database with a generated registry, sends generated
+/// village-branch surveys in gzip batches over loopback from several
+/// connections, and prints surveys stored per second and the server's peak
+/// memory.
+enum ServerBenchmark {
+    /// With `serverLog`, the server logs at debug level (each batch's read,
+    /// check and write times) into that file.
+    static func run(count: Int, batchSize: Int, connections: Int, keep: String?, serverLog: String? = nil) throws {
+        let clock = ContinuousClock()
+        let directory =
+            keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vsurvey-server").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            print("vsurvey-bench server: build vsurvey-server first (swift build -c release)")
+            exit(1)
+        }
+        let database = directory.appendingPathComponent("server.sqlite").path
+
+        // A county with enough villages that every survey has its own.
+        let townships = (count + 399) / 400
+        var csv = "code,name,level,parent\n130102000000,基准县,county,\n"
+        var villages: [String] = []
+        for township in 1...townships {
+            let townshipCode = "130102" + pad(township, 3) + "000"
+            csv += "\(townshipCode),第\(township)镇,township,130102000000\n"
+            for village in 1...400 {
+                let code = "130102" + pad(township, 3) + pad(village + 199, 3)
+                csv += "\(code),\(township)-\(village)村,village,\(townshipCode)\n"
+                villages.append(code)
+            }
+        }
+        let registry = directory.appendingPathComponent("registry.csv")
+        try csv.write(to: registry, atomically: true, encoding: .utf8)
+        _ = try command(binary, ["units", "import", registry.path, "--db", database, "--lang", "en"])
+        let token = try command(binary, ["token", "create", "--db", database, "--name", "bench", "--role", "collector", "--unit", "130102000000"])
+            .split(separator: "\n").last.map(String.init) ?? ""
+
+        // The batches, made and compressed before the clock starts.
+        let form = try Fixtures.form("village-branch")
+        var generator = VillageBranchGenerator(seed: 77)
+        var batches: [[UInt8]] = []
+        var plainBytes = 0
+        var index = 0
+        while index < count {
+            let size = min(batchSize, count - index)
+            let surveys: [JSONValue] = (index..<(index + size)).map { number in
+                WireSurvey(
+                    instanceID: UUID().uuidString.lowercased(), revision: 1, formID: form.id, formVersion: form.version, unit: villages[number],
+                    period: "2026", answers: generator.next()
+                ).json
+            }
+            let text = Array(JSONValue.object(["surveys": .array(surveys)]).serialized().utf8)
+            plainBytes += text.count
+            batches.append(Gzip.compress(text))
+            index += size
+        }
+        let wireBytes = batches.reduce(0) { $0 + $1.count }
+        let toSend = batches
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binary)
+        server.arguments = ["serve", "--db", database, "--forms", Fixtures.formsDirectory.path, "--port", "0", "--max-batch", "\(max(batchSize, 500))"]
+        let out = Pipe()
+        server.standardOutput = out
+        if let serverLog {
+            FileManager.default.createFile(atPath: serverLog, contents: nil)
+            server.arguments! += ["--log-level", "debug"]
+        }
+        server.standardError = FileHandle(forWritingAtPath: serverLog ?? "/dev/null")
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let firstLine = readLine(out.fileHandleForReading)
+        guard let port = firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
+            print("vsurvey-bench server: the server did not start: \(firstLine)")
+            exit(1)
+        }
+        let baseline = residentMiB(server.processIdentifier).current
+        print(
+            "vsurvey-bench server: \(count) village-branch surveys in batches of \(batchSize) over \(connections) connections to vsurvey-server (pid \(server.processIdentifier)), \(villages.count) villages registered"
+        )
+
+        // Send: each connection takes the next batch until none are left.
+        let next = Counter()
+        let failures = Counter()
+        let created = Counter()
+        let latencies = Latencies()
+        let done = DispatchGroup()
+        let start = clock.now
+        for _ in 0..<connections {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                guard let connection = try? HTTPConnection(port: port) else {
+                    failures.add(1)
+                    return
+                }
+                while true {
+                    let number = next.add(1) - 1
+                    if number >= toSend.count { return }
+                    let sent = clock.now
+                    let reply = try? connection.send(
+                        "POST", "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)"), ("Content-Encoding", "gzip")], body: toSend[number])
+                    latencies.add(clock.now - sent)
+                    guard let reply, reply.status == 200, let json = try? reply.json() else {
+                        failures.add(1)
+                        continue
+                    }
+                    if case .integer(let stored)? = json["summary"]?["created"] { created.add(stored) }
+                }
+            }.start()
+        }
+        done.wait()
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let memory = residentMiB(server.processIdentifier)
+        let rate = Double(count) / seconds
+        let sorted = latencies.sorted()
+        func ms(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        }
+        print(String(format: "stored:        %d of %d created, %d failed requests", created.value, count, failures.value))
+        print(String(format: "elapsed:       %.2f s", seconds))
+        print(String(format: "ingest rate:   %.0f surveys per second (target 5,000; %.0f× ODK Central's published ~41/s)", rate, rate / 41))
+        print(
+            String(
+                format: "batch latency: median %.1f ms, p95 %.1f ms, worst %.1f ms", ms(sorted[sorted.count / 2]), ms(sorted[sorted.count * 95 / 100]),
+                ms(sorted.last!)))
+        print(
+            String(
+                format: "on the wire:   %.0f bytes per survey gzip (%.0f plain JSON)", Double(wireBytes) / Double(count), Double(plainBytes) / Double(count)))
+        print(String(format: "server memory: peak %.1f MiB (VmHWM), %.1f MiB at rest before sending; target under 150 MB", memory.peak, baseline))
+        let met = rate >= 5000 && memory.peak * 1.048576 < 150 && created.value == count && failures.value == 0
+        print(met ? "targets met" : "TARGET MISSED")
+    }
+
+    static func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
+    static func command(_ binary: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            print("vsurvey-bench server: vsurvey-server \(arguments.prefix(2).joined(separator: " ")) failed")
+            exit(1)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func readLine(_ handle: FileHandle) -> String {
+        var line: [UInt8] = []
+        while let byte = try? handle.read(upToCount: 1), let first = byte.first, first != 10 { line.append(first) }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// VmRSS and VmHWM of a process, in MiB.
+    static func residentMiB(_ pid: Int32) -> (current: Double, peak: Double) {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (.nan, .nan) }
+        func field(_ name: String) -> Double {
+            for line in status.split(separator: "\n") where line.hasPrefix(name) {
+                return (line.split(separator: " ").compactMap { Double($0) }.first ?? .nan) / 1024
+            }
+            return .nan
+        }
+        return (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    @discardableResult func add(_ amount: Int) -> Int { lock.withLock { count += amount; return count } }
+    var value: Int { lock.withLock { count } }
+}
+
+final class Latencies: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Duration] = []
+    func add(_ value: Duration) { lock.withLock { values.append(value) } }
+    func sorted() -> [Duration] { lock.withLock { values.sorted() } }
+}
