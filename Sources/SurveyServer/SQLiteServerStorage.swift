@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SurveyCore
+import Synchronization
 
 /// The server's storage in one SQLite file (GRDB `DatabasePool`, WAL,
 /// `synchronous = FULL`): enough for a county and more. Each batch is one
@@ -11,6 +12,20 @@ public final class SQLiteServerStorage: ServerStorage {
     /// The file's identity when it was opened: a database moved or deleted
     /// under a running server would otherwise swallow writes unseen.
     private let identity: (device: UInt64, inode: UInt64)
+    /// Batches waiting for the writer (group commit).
+    private let waiting = Mutex(WriteQueue())
+
+    struct WriteQueue {
+        var batches: [PendingBatch] = []
+        var writing = false
+    }
+
+    struct PendingBatch {
+        var candidates: [IngestCandidate]
+        var principal: Principal
+        var now: Int64
+        var continuation: CheckedContinuation<[StoreOutcome], any Error>
+    }
 
     public init(path: String) throws {
         self.path = path
@@ -75,7 +90,7 @@ public final class SQLiteServerStorage: ServerStorage {
                     INSERT INTO meta (key, value) VALUES ('registry_revision', 0);
                     CREATE TABLE submission (
                         id INTEGER PRIMARY KEY,
-                        instance_id TEXT NOT NULL,
+                        instance INTEGER NOT NULL,
                         revision INTEGER NOT NULL,
                         replaces INTEGER,
                         form_id TEXT NOT NULL,
@@ -88,9 +103,10 @@ public final class SQLiteServerStorage: ServerStorage {
                         finalized_at TEXT,
                         token_id INTEGER
                     );
-                    CREATE UNIQUE INDEX submission_revision ON submission (instance_id, revision);
+                    CREATE UNIQUE INDEX submission_revision ON submission (instance, revision);
                     CREATE TABLE instance (
-                        instance_id TEXT PRIMARY KEY,
+                        id INTEGER PRIMARY KEY,
+                        instance_id TEXT NOT NULL UNIQUE,
                         form_id TEXT NOT NULL,
                         unit TEXT NOT NULL,
                         period TEXT NOT NULL,
@@ -98,7 +114,7 @@ public final class SQLiteServerStorage: ServerStorage {
                         state TEXT NOT NULL CHECK (state IN ('current', 'held', 'superseded')),
                         created_at INTEGER NOT NULL,
                         updated_at INTEGER NOT NULL
-                    ) WITHOUT ROWID;
+                    );
                     CREATE UNIQUE INDEX instance_one_current ON instance (form_id, unit, period) WHERE state = 'current';
                     CREATE INDEX instance_unit ON instance (unit, period);
                     CREATE TABLE conflict (
@@ -198,26 +214,76 @@ public final class SQLiteServerStorage: ServerStorage {
 
     // MARK: Surveys
 
+    /// Batches that arrive while another is being written wait, then go
+    /// into one transaction together, each inside its own savepoint: one
+    /// commit (one fsync) for several batches, and each batch still wholly
+    /// stored or wholly absent.
     public func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date) async throws -> [StoreOutcome] {
         let now = Self.milliseconds(time)
-        return try await pool.write { db in
-            var outcomes: [StoreOutcome] = []
-            outcomes.reserveCapacity(candidates.count)
-            for candidate in candidates {
-                outcomes.append(try Self.apply(candidate, by: principal, now: now, db: db))
+        return try await withCheckedThrowingContinuation { continuation in
+            let lead = waiting.withLock { queue -> Bool in
+                queue.batches.append(PendingBatch(candidates: candidates, principal: principal, now: now, continuation: continuation))
+                if queue.writing { return false }
+                queue.writing = true
+                return true
             }
-            return outcomes
+            if lead { Task { await self.writeWaitingBatches() } }
+        }
+    }
+
+    private func writeWaitingBatches() async {
+        while true {
+            let group = waiting.withLock { queue -> [PendingBatch] in
+                let group = queue.batches
+                queue.batches = []
+                if group.isEmpty { queue.writing = false }
+                return group
+            }
+            if group.isEmpty { return }
+            do {
+                let results = try await pool.write { db in
+                    group.map { batch -> Result<[StoreOutcome], any Error> in
+                        var outcomes: [StoreOutcome] = []
+                        outcomes.reserveCapacity(batch.candidates.count)
+                        do {
+                            try db.inSavepoint {
+                                for candidate in batch.candidates {
+                                    outcomes.append(try Self.apply(candidate, by: batch.principal, now: batch.now, db: db))
+                                }
+                                return .commit
+                            }
+                            return .success(outcomes)
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                for (batch, result) in zip(group, results) { batch.continuation.resume(with: result) }
+            } catch {
+                for batch in group { batch.continuation.resume(throwing: error) }
+            }
         }
     }
 
     /// One survey's rules, inside the batch's transaction.
     static func apply(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws -> StoreOutcome {
         let survey = candidate.survey
+        let instance = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, form_id, unit, period, revision, state FROM instance WHERE instance_id = ?"),
+            arguments: [survey.instanceID])
+        guard let instance else {
+            return try create(candidate, by: principal, now: now, db: db)
+        }
+        let reference: Int64 = instance["id"]
+        if let code = UnitCode(instance["unit"] as String), !principal.covers(code) {
+            return StoreOutcome(
+                .forbidden, L("该调查属于 \(code),不在令牌的范围 \(principal.unit) 内", "the survey belongs to \(code), outside the token's scope \(principal.unit)"))
+        }
         // The same id and revision: a resend, or different content.
-        let sameRevision = try db.cachedStatement(sql: "SELECT content_hash FROM submission WHERE instance_id = ? AND revision = ?")
-        if let storedHash = try String.fetchOne(sameRevision, arguments: [survey.instanceID, survey.revision]) {
+        let sameRevision = try db.cachedStatement(sql: "SELECT content_hash FROM submission WHERE instance = ? AND revision = ?")
+        if let storedHash = try String.fetchOne(sameRevision, arguments: [reference, survey.revision]) {
             if storedHash == candidate.contentHash {
-                return StoreOutcome(.duplicate, L("已收到过同一修订,内容相同", "this revision was already received with the same content"), serverRevision: nil)
+                return StoreOutcome(.duplicate, L("已收到过同一修订,内容相同", "this revision was already received with the same content"))
             }
             return StoreOutcome(
                 .mismatch,
@@ -225,19 +291,9 @@ public final class SQLiteServerStorage: ServerStorage {
                     "服务器已有修订 \(survey.revision),内容不同;不会覆盖。请修改后作为新修订发送",
                     "the server holds revision \(survey.revision) with different content; it is never overwritten. Edit the survey to send a new revision"))
         }
-        let instance = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT form_id, unit, period, revision, state FROM instance WHERE instance_id = ?"),
-            arguments: [survey.instanceID])
-        guard let instance else {
-            return try create(candidate, by: principal, now: now, db: db)
-        }
         let storedUnit: String = instance["unit"]
         let storedRevision: Int = instance["revision"]
         let storedForm: String = instance["form_id"]
-        if let code = UnitCode(storedUnit), !principal.covers(code) {
-            return StoreOutcome(
-                .forbidden, L("该调查属于 \(storedUnit),不在令牌的范围 \(principal.unit) 内", "the survey belongs to \(storedUnit), outside the token's scope \(principal.unit)"))
-        }
         if storedForm != survey.formID {
             return StoreOutcome(
                 .mismatch,
@@ -248,7 +304,7 @@ public final class SQLiteServerStorage: ServerStorage {
                 .stale, L("服务器已有更新的修订 \(storedRevision)", "the server already holds a newer revision, \(storedRevision)"),
                 serverRevision: storedRevision)
         }
-        try insertSubmission(candidate, by: principal, now: now, db: db)
+        try insertSubmission(candidate, instance: reference, by: principal, now: now, db: db)
         var state = InstanceState(rawValue: instance["state"]) ?? .current
         let moved = storedUnit != candidate.unit.rawValue || (instance["period"] as String) != survey.period
         var conflictID: Int64?
@@ -263,8 +319,8 @@ public final class SQLiteServerStorage: ServerStorage {
             }
         }
         try db.execute(
-            sql: "UPDATE instance SET unit = ?, period = ?, revision = ?, state = ?, updated_at = ? WHERE instance_id = ?",
-            arguments: [candidate.unit.rawValue, survey.period, survey.revision, state.rawValue, now, survey.instanceID])
+            sql: "UPDATE instance SET unit = ?, period = ?, revision = ?, state = ?, updated_at = ? WHERE id = ?",
+            arguments: [candidate.unit.rawValue, survey.period, survey.revision, state.rawValue, now, reference])
         if conflictID != nil {
             return StoreOutcome(
                 .held, L("该单位和报告期已有另一份调查;已保存,待县里处理", "another survey is current for this unit and period; stored and held for the county to resolve"),
@@ -277,7 +333,6 @@ public final class SQLiteServerStorage: ServerStorage {
 
     static func create(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws -> StoreOutcome {
         let survey = candidate.survey
-        try insertSubmission(candidate, by: principal, now: now, db: db)
         let current = try currentInstance(form: survey.formID, unit: candidate.unit.rawValue, period: survey.period, db: db)
         let state: InstanceState = current == nil ? .current : .held
         try db.cachedStatement(
@@ -286,6 +341,7 @@ public final class SQLiteServerStorage: ServerStorage {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [survey.instanceID, survey.formID, candidate.unit.rawValue, survey.period, survey.revision, state.rawValue, now, now])
+        try insertSubmission(candidate, instance: db.lastInsertedRowID, by: principal, now: now, db: db)
         if let current {
             let conflictID = try openConflict(candidate, now: now, db: db)
             return StoreOutcome(
@@ -298,16 +354,16 @@ public final class SQLiteServerStorage: ServerStorage {
         return StoreOutcome(.created, L("已保存", "stored"), serverRevision: survey.revision)
     }
 
-    static func insertSubmission(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws {
+    static func insertSubmission(_ candidate: IngestCandidate, instance: Int64, by principal: Principal, now: Int64, db: Database) throws {
         let survey = candidate.survey
         try db.cachedStatement(
             sql: """
-                INSERT INTO submission (instance_id, revision, replaces, form_id, form_version, unit, period, content_hash, answers,
+                INSERT INTO submission (instance, revision, replaces, form_id, form_version, unit, period, content_hash, answers,
                                         received_at, finalized_at, token_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            survey.instanceID, survey.revision, survey.replaces, survey.formID, survey.formVersion, candidate.unit.rawValue, survey.period,
+            instance, survey.revision, survey.replaces, survey.formID, survey.formVersion, candidate.unit.rawValue, survey.period,
             candidate.contentHash, candidate.storedAnswers, now, survey.finalizedAt, principal.tokenID,
         ])
     }
@@ -333,14 +389,14 @@ public final class SQLiteServerStorage: ServerStorage {
     }
 
     static let revisionColumns = """
-        s.instance_id, s.revision, s.replaces, s.form_id, s.form_version, s.unit, s.period, s.content_hash, s.answers,
+        i.instance_id, s.revision, s.replaces, s.form_id, s.form_version, s.unit, s.period, s.content_hash, s.answers,
         s.received_at, s.finalized_at, (SELECT t.name FROM token t WHERE t.id = s.token_id) AS sent_by
         """
 
     public func revisions(of instanceID: String) async throws -> [RevisionRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.revisionColumns) FROM submission s WHERE s.instance_id = ? ORDER BY s.revision",
+                db, sql: "SELECT \(Self.revisionColumns) FROM submission s JOIN instance i ON i.id = s.instance WHERE i.instance_id = ? ORDER BY s.revision",
                 arguments: [instanceID.lowercased()]
             ).map(Self.revision)
         }
@@ -353,7 +409,7 @@ public final class SQLiteServerStorage: ServerStorage {
                     db,
                     sql: """
                         SELECT \(Self.revisionColumns), i.state FROM instance i
-                        JOIN submission s ON s.instance_id = i.instance_id AND s.revision = i.revision
+                        JOIN submission s ON s.instance = i.id AND s.revision = i.revision
                         WHERE i.instance_id = ?
                         """, arguments: [instanceID.lowercased()])
             else { return nil }

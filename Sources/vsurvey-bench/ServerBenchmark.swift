@@ -89,6 +89,9 @@ enum ServerBenchmark {
             exit(1)
         }
         let baseline = residentMiB(server.processIdentifier).current
+        let serverCPUBefore = cpuSeconds("/proc/\(server.processIdentifier)/stat")
+        let serverSplitBefore = cpuSplit("/proc/\(server.processIdentifier)/stat")
+        let ownCPUBefore = cpuSeconds("/proc/self/stat")
         print(
             "vsurvey-bench server: \(count) village-branch surveys in batches of \(batchSize) over \(connections) connections to vsurvey-server (pid \(server.processIdentifier)), \(villages.count) villages registered"
         )
@@ -127,6 +130,10 @@ enum ServerBenchmark {
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let memory = residentMiB(server.processIdentifier)
+        let serverCPU = cpuSeconds("/proc/\(server.processIdentifier)/stat") - serverCPUBefore
+        let serverSplit = cpuSplit("/proc/\(server.processIdentifier)/stat")
+        let serverSystem = serverSplit.system - serverSplitBefore.system
+        let ownCPU = cpuSeconds("/proc/self/stat") - ownCPUBefore
         let rate = Double(count) / seconds
         let sorted = latencies.sorted()
         func ms(_ duration: Duration) -> Double {
@@ -142,6 +149,10 @@ enum ServerBenchmark {
         print(
             String(
                 format: "on the wire:   %.0f bytes per survey gzip (%.0f plain JSON)", Double(wireBytes) / Double(count), Double(plainBytes) / Double(count)))
+        print(
+            String(
+                format: "CPU:           server %.0f µs per survey (%.0f of it in the kernel; %.2f of 2 cores busy), this client %.0f µs per survey",
+                serverCPU / Double(count) * 1e6, serverSystem / Double(count) * 1e6, serverCPU / seconds, ownCPU / Double(count) * 1e6))
         print(String(format: "server memory: peak %.1f MiB (VmHWM), %.1f MiB at rest before sending; target under 150 MB", memory.peak, baseline))
         let met = rate >= 5000 && memory.peak * 1.048576 < 150 && created.value == count && failures.value == 0
         print(met ? "targets met" : "TARGET MISSED")
@@ -172,6 +183,22 @@ enum ServerBenchmark {
         var line: [UInt8] = []
         while let byte = try? handle.read(upToCount: 1), let first = byte.first, first != 10 { line.append(first) }
         return String(decoding: line, as: UTF8.self)
+    }
+
+    /// User plus system CPU time of a process, from /proc/PID/stat.
+    static func cpuSeconds(_ path: String) -> Double {
+        let (user, system) = cpuSplit(path)
+        return user + system
+    }
+
+    /// User and system CPU seconds of a process.
+    static func cpuSplit(_ path: String) -> (user: Double, system: Double) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let close = text.lastIndex(of: ")") else { return (.nan, .nan) }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15.
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return (.nan, .nan) }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (user / ticks, system / ticks)
     }
 
     /// VmRSS and VmHWM of a process, in MiB.

@@ -60,6 +60,24 @@ struct JSONTests {
         }
     }
 
+    @Test func utf8CheckAgreesWithTheStandardLibrary() {
+        // Valid text in several scripts, and each kind of malformed sequence.
+        let cases: [[UInt8]] = [
+            Array("东关村 ü € 𝄞".utf8), [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF0, 0x8F, 0xBF, 0xBF],
+            [0xE4, 0xB8], [0x80], [0xF5, 0x80, 0x80, 0x80], [0xE4, 0xB8, 0xAD, 0xFF], [0xF0, 0x9F, 0x98, 0x80],
+        ]
+        var random = SeededGenerator(seed: 3)
+        var all = cases
+        for _ in 0..<2000 { all.append((0..<Int.random(in: 1...6, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }) }
+        for bytes in all {
+            let json = [0x22] + bytes + [0x22]
+            let standard = String(validating: bytes, as: UTF8.self)
+            let parsed = try? JSONParser().parse(json)
+            if bytes.contains(0x22) || bytes.contains(0x5C) || bytes.contains(where: { $0 < 0x20 }) { continue }
+            #expect(parsed == standard.map(JSONValue.string), "\(bytes)")
+        }
+    }
+
     @Test func refusesDeepNesting() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: JSONParseError.self) { try JSONParser(maxDepth: 64).parse(deep) }

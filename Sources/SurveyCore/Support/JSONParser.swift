@@ -30,6 +30,11 @@ public struct JSONParser {
     }
 
     public func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in try parse(buffer) }
+    }
+
+    /// Parses bytes that stay valid for the duration of the call.
+    public func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth)
         // A UTF-8 byte order mark, as Windows editors write it, is allowed.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
@@ -44,11 +49,11 @@ public struct JSONParser {
 }
 
 private struct Reader {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var index = 0
 
-    init(bytes: [UInt8], maxDepth: Int) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
@@ -253,13 +258,52 @@ private struct Reader {
         return String(scalars)
     }
 
-    /// A run of bytes with no escapes as a String, validated in one step; the
-    /// slow decoder runs only to find where invalid UTF-8 starts.
+    /// A run of bytes with no escapes as a String. ASCII, the common case,
+    /// needs one scan; other text is checked as UTF-8 first, and the slow
+    /// decoder runs only to find where invalid UTF-8 starts.
     func text(_ range: Range<Int>) throws(JSONParseError) -> String {
-        if let string = bytes.withUnsafeBufferPointer({ String(validating: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }) {
-            return string
+        guard !range.isEmpty, let base = bytes.baseAddress else { return "" }
+        let run = UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
+        var ascii = true
+        for byte in run where byte >= 0x80 {
+            ascii = false
+            break
         }
+        if ascii || Self.isValidUTF8(run) { return String(decoding: run, as: UTF8.self) }
         return String(try decodeUTF8(range))
+    }
+
+    /// Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates,
+    /// nothing above U+10FFFF.
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        let count = bytes.count
+        @inline(__always) func continuation(_ offset: Int) -> Bool { index + offset < count && bytes[index + offset] & 0xC0 == 0x80 }
+        while index < count {
+            let lead = bytes[index]
+            switch lead {
+            case 0x00...0x7F:
+                index += 1
+            case 0xC2...0xDF:
+                guard continuation(1) else { return false }
+                index += 2
+            case 0xE0...0xEF:
+                guard continuation(1), continuation(2) else { return false }
+                let second = bytes[index + 1]
+                if lead == 0xE0 && second < 0xA0 { return false }
+                if lead == 0xED && second >= 0xA0 { return false }
+                index += 3
+            case 0xF0...0xF4:
+                guard continuation(1), continuation(2), continuation(3) else { return false }
+                let second = bytes[index + 1]
+                if lead == 0xF0 && second < 0x90 { return false }
+                if lead == 0xF4 && second >= 0x90 { return false }
+                index += 4
+            default:
+                return false
+            }
+        }
+        return true
     }
 
     /// Reads `\uXXXX` (index on the `u`), joining surrogate pairs.
@@ -359,7 +403,17 @@ private struct Reader {
             }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger, index - start <= 18 {
+            // Up to 18 digits cannot overflow: add them up directly.
+            var value = 0
+            var position = bytes[start] == UInt8(ascii: "-") ? start + 1 : start
+            while position < index {
+                value = value * 10 + Int(bytes[position] - UInt8(ascii: "0"))
+                position += 1
+            }
+            return .integer(bytes[start] == UInt8(ascii: "-") ? -value : value)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let value = Int(text) {
             return .integer(value)
         }
