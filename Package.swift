@@ -98,7 +98,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vsurvey-bench",
-            dependencies: ["SurveyCore", "SurveyStore", "SurveyFixtures"],
+            dependencies: ["SurveyCore", "SurveyStore", "SurveyFixtures", "SurveyServer"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import SurveyCore
-import Synchronization
 
 /// The server's storage in one SQLite file (GRDB `DatabasePool`, WAL,
 /// `synchronous = FULL`): enough for a county and more. Each batch is one
@@ -12,20 +11,6 @@ public final class SQLiteServerStorage: ServerStorage {
     /// The file's identity when it was opened: a database moved or deleted
     /// under a running server would otherwise swallow writes unseen.
     private let identity: (device: UInt64, inode: UInt64)
-    /// Batches waiting for the writer (group commit).
-    private let waiting = Mutex(WriteQueue())
-
-    struct WriteQueue {
-        var batches: [PendingBatch] = []
-        var writing = false
-    }
-
-    struct PendingBatch {
-        var candidates: [IngestCandidate]
-        var principal: Principal
-        var now: Int64
-        var continuation: CheckedContinuation<[StoreOutcome], any Error>
-    }
 
     public init(path: String) throws {
         self.path = path
@@ -40,9 +25,9 @@ public final class SQLiteServerStorage: ServerStorage {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            // Up to 32 MiB of pages per connection, so that the indexes a
-            // batch touches stay in memory.
-            try db.execute(sql: "PRAGMA cache_size = -32768")
+            // The writer keeps up to 16 MiB of pages, so that the indexes a
+            // batch touches stay in memory; readers keep SQLite's 2 MiB.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -16384") }
         }
         do {
             let previousMask = umask(0o077)
@@ -201,10 +186,17 @@ public final class SQLiteServerStorage: ServerStorage {
 
     public func units() async throws -> [OrgUnit] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT code, name, level, parent FROM unit ORDER BY code").compactMap { row in
-                guard let code = UnitCode(row["code"] as String), let level = UnitLevel(rawValue: row["level"]) else { return nil }
-                return OrgUnit(code: code, name: row["name"], level: level, parent: (row["parent"] as String?).flatMap(UnitCode.init))
+            // A cursor reads one row at a time: a province's registry is
+            // hundreds of thousands of rows, and copying them all first would
+            // take several times the memory of the units themselves.
+            var units: [OrgUnit] = []
+            units.reserveCapacity(try Int.fetchOne(db, sql: "SELECT count(*) FROM unit") ?? 0)
+            let rows = try Row.fetchCursor(db, sql: "SELECT code, name, level, parent FROM unit ORDER BY code")
+            while let row = try rows.next() {
+                guard let code = UnitCode(row[0] as String), let level = UnitLevel(rawValue: row[2]) else { continue }
+                units.append(OrgUnit(code: code, name: row[1], level: level, parent: (row[3] as String?).flatMap(UnitCode.init)))
             }
+            return units
         }
     }
 
@@ -214,54 +206,15 @@ public final class SQLiteServerStorage: ServerStorage {
 
     // MARK: Surveys
 
-    /// Batches that arrive while another is being written wait, then go
-    /// into one transaction together, each inside its own savepoint: one
-    /// commit (one fsync) for several batches, and each batch still wholly
-    /// stored or wholly absent.
     public func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date) async throws -> [StoreOutcome] {
         let now = Self.milliseconds(time)
-        return try await withCheckedThrowingContinuation { continuation in
-            let lead = waiting.withLock { queue -> Bool in
-                queue.batches.append(PendingBatch(candidates: candidates, principal: principal, now: now, continuation: continuation))
-                if queue.writing { return false }
-                queue.writing = true
-                return true
+        return try await pool.write { db in
+            var outcomes: [StoreOutcome] = []
+            outcomes.reserveCapacity(candidates.count)
+            for candidate in candidates {
+                outcomes.append(try Self.apply(candidate, by: principal, now: now, db: db))
             }
-            if lead { Task { await self.writeWaitingBatches() } }
-        }
-    }
-
-    private func writeWaitingBatches() async {
-        while true {
-            let group = waiting.withLock { queue -> [PendingBatch] in
-                let group = queue.batches
-                queue.batches = []
-                if group.isEmpty { queue.writing = false }
-                return group
-            }
-            if group.isEmpty { return }
-            do {
-                let results = try await pool.write { db in
-                    group.map { batch -> Result<[StoreOutcome], any Error> in
-                        var outcomes: [StoreOutcome] = []
-                        outcomes.reserveCapacity(batch.candidates.count)
-                        do {
-                            try db.inSavepoint {
-                                for candidate in batch.candidates {
-                                    outcomes.append(try Self.apply(candidate, by: batch.principal, now: batch.now, db: db))
-                                }
-                                return .commit
-                            }
-                            return .success(outcomes)
-                        } catch {
-                            return .failure(error)
-                        }
-                    }
-                }
-                for (batch, result) in zip(group, results) { batch.continuation.resume(with: result) }
-            } catch {
-                for batch in group { batch.continuation.resume(throwing: error) }
-            }
+            return outcomes
         }
     }
 

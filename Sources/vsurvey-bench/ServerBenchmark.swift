@@ -1,6 +1,7 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
+import SurveyServer
 
 #if canImport(Glibc)
 import Glibc
@@ -156,6 +157,69 @@ enum ServerBenchmark {
         print(String(format: "server memory: peak %.1f MiB (VmHWM), %.1f MiB at rest before sending; target under 150 MB", memory.peak, baseline))
         let met = rate >= 5000 && memory.peak * 1.048576 < 150 && created.value == count && failures.value == 0
         print(met ? "targets met" : "TARGET MISSED")
+    }
+
+    /// The ingest path without HTTP: decode, check and store batches of 100
+    /// with `SurveyService`, printing the process's memory as it goes.
+    static func ingestInProcess(count: Int) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-ingest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        var units = [OrgUnit(code: UnitCode("130102000000")!, name: "县", level: .county, parent: nil)]
+        var villages: [String] = []
+        for township in 1...((count + 399) / 400) {
+            let townshipCode = UnitCode("130102" + pad(township, 3) + "000")!
+            units.append(OrgUnit(code: townshipCode, name: "镇", level: .township, parent: UnitCode("130102000000")!))
+            for village in 1...400 {
+                let code = UnitCode("130102" + pad(township, 3) + pad(village + 199, 3))!
+                units.append(OrgUnit(code: code, name: "村", level: .village, parent: townshipCode))
+                villages.append(code.rawValue)
+            }
+        }
+        _ = try await storage.replaceUnits(units)
+        let service = SurveyService(storage: storage, catalog: Fixtures.catalog())
+        let principal = Principal(tokenID: 1, name: "bench", role: .admin, unit: UnitCode("130102000000")!)
+        let form = try Fixtures.form("village-branch")
+        var generator = VillageBranchGenerator(seed: 78)
+        var bodies: [[UInt8]] = []
+        var index = 0
+        while index < count {
+            let size = min(100, count - index)
+            let surveys: [JSONValue] = (index..<(index + size)).map { number in
+                WireSurvey(
+                    instanceID: UUID().uuidString.lowercased(), revision: 1, formID: form.id, formVersion: form.version, unit: villages[number],
+                    period: "2026", answers: generator.next()
+                ).json
+            }
+            bodies.append(Gzip.compress(JSONValue.object(["surveys": .array(surveys)]).serializedBytes()))
+            index += size
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let next = Counter()
+        let all = bodies
+        // Four batches at a time, as four devices would send them.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    while true {
+                        let number = next.add(1) - 1
+                        if number >= all.count { return }
+                        let document = try service.decodeBody(all[number], gzip: true)
+                        let results = try await service.ingest(document, by: principal)
+                        precondition(results.allSatisfy { $0.outcome == .created })
+                        if (number + 1) % 100 == 0 {
+                            let memory = residentMiB(getpid())
+                            print(String(format: "%7d surveys: RSS %.1f MiB, peak %.1f MiB", (number + 1) * 100, memory.current, memory.peak))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = clock.now - start
+        print("\(count) surveys in \(elapsed)")
     }
 
     static func pad(_ value: Int, _ width: Int) -> String {

@@ -19,9 +19,15 @@ if arguments.count > 1, arguments[1] == "server" {
         arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? fallback
     }
     try ServerBenchmark.run(
-        count: option("--count", 20_000), batchSize: option("--batch", 100), connections: option("--connections", 2),
+        count: option("--count", 20_000), batchSize: option("--batch", 100), connections: option("--connections", 4),
         keep: arguments.firstIndex(of: "--keep").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil },
         serverLog: arguments.firstIndex(of: "--server-log").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil })
+    exit(0)
+}
+
+// `vsurvey-bench ingest [--count N]`: the server's ingest without HTTP.
+if arguments.count > 1, arguments[1] == "ingest" {
+    try await ServerBenchmark.ingestInProcess(count: arguments.contains("--count") ? count : 20_000)
     exit(0)
 }
 
