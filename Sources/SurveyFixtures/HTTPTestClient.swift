@@ -2,7 +2,7 @@ import Foundation
 import SurveyCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One HTTP response as received.

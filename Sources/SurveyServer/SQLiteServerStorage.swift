@@ -250,7 +250,9 @@ public final class SQLiteServerStorage: ServerStorage {
         if storedForm != survey.formID {
             return StoreOutcome(
                 .mismatch,
-                L("该 instance_id 属于表单 “\(storedForm)”,不能改为 “\(survey.formID)”", "this instance_id belongs to form '\(storedForm)'; it cannot become '\(survey.formID)'"))
+                L(
+                    "该 instance_id 属于表单 “\(storedForm)”,不能改为 “\(survey.formID)”",
+                    "this instance_id belongs to form '\(storedForm)'; it cannot become '\(survey.formID)'"))
         }
         if survey.revision < storedRevision {
             return StoreOutcome(

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import Synchronization
 import SurveyCore
+import Synchronization
 
 /// Limits on what one request may carry.
 public struct ServerLimits: Sendable, Equatable {
@@ -159,7 +159,9 @@ public final class SurveyService: Sendable {
             return try JSONParser(maxDepth: limits.maxDepth).parse(body)
         } catch {
             throw APIError.badRequest(
-                L("JSON 第 \(error.line) 行第 \(error.column) 列:\(error.message.zh)", "JSON line \(error.line), column \(error.column): \(error.message.text(.en))"),
+                L(
+                    "JSON 第 \(error.line) 行第 \(error.column) 列:\(error.message.zh)",
+                    "JSON line \(error.line), column \(error.column): \(error.message.text(.en))"),
                 details: [("line", .integer(error.line)), ("column", .integer(error.column))])
         }
     }
@@ -246,7 +248,11 @@ public final class SurveyService: Sendable {
         guard let unit = UnitCode(survey.unit) else {
             return reject(
                 L("单位代码无效", "the unit code is not valid"),
-                [ValidationIssue(path: "unit", field: "unit", code: .envelope, message: L("单位代码 “\(survey.unit)” 应为 12 位数字", "unit code '\(survey.unit)' must be 12 digits"))])
+                [
+                    ValidationIssue(
+                        path: "unit", field: "unit", code: .envelope,
+                        message: L("单位代码 “\(survey.unit)” 应为 12 位数字", "unit code '\(survey.unit)' must be 12 digits"))
+                ])
         }
         guard principal.covers(unit) else {
             result.outcome = .forbidden

@@ -43,7 +43,8 @@ struct TokenCommand: AsyncParsableCommand {
                 options.say(
                     L(
                         "已创建令牌 #\(record.id) “\(record.name)”(\(record.role.label.zh),范围 \(record.unit))。令牌只显示这一次,请妥善保存:",
-                        "created token #\(record.id) '\(record.name)' (\(record.role.rawValue), scope \(record.unit)). It is shown this once only; keep it safe:"))
+                        "created token #\(record.id) '\(record.name)' (\(record.role.rawValue), scope \(record.unit)). It is shown this once only; keep it safe:"
+                    ))
                 print(secret)
             } catch let error as StorageError {
                 throw options.fail(error.message)
@@ -154,7 +155,9 @@ struct FormsCommand: AsyncParsableCommand {
             let catalog = try formsOption.catalog(options)
             for published in PublishedForm.all(in: catalog) {
                 let form = published.form
-                print("\(form.id)@\(form.version)  \(form.title.text(options.language))  \(form.periodType.rawValue)  \(form.unitLevel.rawValue)  \(published.hash.prefix(16))")
+                print(
+                    "\(form.id)@\(form.version)  \(form.title.text(options.language))  \(form.periodType.rawValue)  \(form.unitLevel.rawValue)  \(published.hash.prefix(16))"
+                )
             }
             for problem in catalog.problems {
                 FileHandle.standardError.write(Data((problem.rendered(options.language) + "\n").utf8))

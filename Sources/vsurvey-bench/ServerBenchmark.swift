@@ -4,7 +4,7 @@ import SurveyFixtures
 import SurveyServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `vsurvey-bench server`: starts the `vsurvey-server` binary built beside
@@ -44,7 +44,8 @@ enum ServerBenchmark {
         let registry = directory.appendingPathComponent("registry.csv")
         try csv.write(to: registry, atomically: true, encoding: .utf8)
         _ = try command(binary, ["units", "import", registry.path, "--db", database, "--lang", "en"])
-        let token = try command(binary, ["token", "create", "--db", database, "--name", "bench", "--role", "collector", "--unit", "130102000000"])
+        let token =
+            try command(binary, ["token", "create", "--db", database, "--name", "bench", "--role", "collector", "--unit", "130102000000"])
             .split(separator: "\n").last.map(String.init) ?? ""
 
         // The batches, made and compressed before the clock starts.
@@ -281,7 +282,12 @@ enum ServerBenchmark {
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
-    @discardableResult func add(_ amount: Int) -> Int { lock.withLock { count += amount; return count } }
+    @discardableResult func add(_ amount: Int) -> Int {
+        lock.withLock {
+            count += amount
+            return count
+        }
+    }
     var value: Int { lock.withLock { count } }
 }
 

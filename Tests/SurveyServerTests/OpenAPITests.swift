@@ -122,7 +122,9 @@ struct OpenAPITests {
             var headers: [(String, String)] = []
             var body: [UInt8]?
         }
-        func exchange(_ method: String, _ template: String, _ path: String? = nil, _ token: String? = nil, headers: [(String, String)] = [], body: [UInt8]? = nil)
+        func exchange(
+            _ method: String, _ template: String, _ path: String? = nil, _ token: String? = nil, headers: [(String, String)] = [], body: [UInt8]? = nil
+        )
             -> Exchange
         {
             Exchange(route: APIRoute(method: method, path: template), path: path ?? template, token: token, headers: headers, body: body)

@@ -5,7 +5,7 @@ import SurveyServer
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The built `vsurvey-server` binary.
@@ -200,7 +200,8 @@ struct ProcessTests {
             ["token", "create", "--db", "server.sqlite", "--name", "east", "--role", "viewer", "--unit", "130102001000", "--lang", "en"], in: directory)
         #expect(duplicate.status != 0)
         #expect(duplicate.stderr.contains("already exists"))
-        let badRole = try runServerCommand(["token", "create", "--db", "server.sqlite", "--name", "x", "--role", "boss", "--unit", "130102001000"], in: directory)
+        let badRole = try runServerCommand(
+            ["token", "create", "--db", "server.sqlite", "--name", "x", "--role", "boss", "--unit", "130102001000"], in: directory)
         #expect(badRole.status != 0 && badRole.stderr.contains("--role"))
 
         let listed = try runServerCommand(["token", "list", "--db", "server.sqlite", "--lang", "en"], in: directory)

@@ -16,7 +16,10 @@ extension JSONValue {
 
     private static func newline(_ output: inout [UInt8], indent: Int) {
         output.append(10)
-        for _ in 0..<indent { output.append(32); output.append(32) }
+        for _ in 0..<indent {
+            output.append(32)
+            output.append(32)
+        }
     }
 
     private func write(into output: inout [UInt8], pretty: Bool, indent: Int) {

@@ -67,7 +67,14 @@ public enum SHA256 {
                 }
                 SHA256.k.withUnsafeBufferPointer { k in
                     let k = k.baseAddress!
-                    var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
+                    var a = h0
+                    var b = h1
+                    var c = h2
+                    var d = h3
+                    var e = h4
+                    var f = h5
+                    var g = h6
+                    var h = h7
                     for i in 0..<64 {
                         let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
                         let choice = (e & f) ^ (~e & g)

@@ -41,7 +41,10 @@ public struct WireSurvey: Sendable, Equatable {
     /// as an `envelope` issue naming the key.
     public static func read(_ value: JSONValue) -> Result<WireSurvey, EnvelopeProblems> {
         guard case .object(let object) = value else {
-            return .failure(EnvelopeProblems(issues: [issue("", L("每份调查应为 JSON 对象,而不是\(value.typeName)", "each survey must be a JSON object, not \(value.typeNameWithArticle)"))]))
+            return .failure(
+                EnvelopeProblems(issues: [
+                    issue("", L("每份调查应为 JSON 对象,而不是\(value.typeName)", "each survey must be a JSON object, not \(value.typeNameWithArticle)"))
+                ]))
         }
         var issues: [ValidationIssue] = []
         for key in object.keys where !keys.contains(key) {
