@@ -166,7 +166,7 @@ public enum ServerApplication {
             let results = try await service.ingest(document, by: principal, logger: context.logger)
             let reply = SurveyService.reply(results, language: language)
             context.logger.info(
-                "batch stored",
+                "batch answered",
                 metadata: [
                     "token": .string(principal.name), "surveys": .stringConvertible(results.count), "bytes": .stringConvertible(buffer.readableBytes),
                     "summary": .string(reply["summary"]?.serialized() ?? ""), "elapsed_ms": .stringConvertible((ContinuousClock.now - started).milliseconds),

@@ -285,7 +285,10 @@ public final class SurveyService: Sendable {
         let validation = form.validate(survey.answers, today: today)
         result.warnings = validation.warnings
         if !validation.isValid {
-            return reject(L("有 \(validation.issues.count) 处答案未通过检查", "\(validation.issues.count) answers failed the form's checks"), validation.issues)
+            let count = validation.issues.count
+            return reject(
+                L("有 \(count) 处答案未通过检查", count == 1 ? "1 answer failed the form's checks" : "\(count) answers failed the form's checks"),
+                validation.issues)
         }
         let kept = JSONValue.object(validation.answers).serializedBytes()
         let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: kept)
