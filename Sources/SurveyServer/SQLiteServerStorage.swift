@@ -60,7 +60,7 @@ public final class SQLiteServerStorage: ServerStorage {
                         id INTEGER PRIMARY KEY,
                         name TEXT NOT NULL UNIQUE,
                         role TEXT NOT NULL CHECK (role IN ('collector', 'viewer', 'admin')),
-                        unit TEXT NOT NULL,
+                        unit TEXT NOT NULL CHECK (length(unit) = 12 AND unit NOT GLOB '*[^0-9]*'),
                         hash TEXT NOT NULL UNIQUE,
                         created_at INTEGER NOT NULL,
                         revoked_at INTEGER
@@ -125,10 +125,12 @@ public final class SQLiteServerStorage: ServerStorage {
 
     // MARK: Tokens
 
-    static func token(_ row: Row) -> TokenRecord {
-        TokenRecord(
-            id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .viewer,
-            unit: UnitCode(row["unit"] as String) ?? UnitCode("000000000000")!,
+    /// A token row; nil if its role or unit cannot be read, so that a
+    /// damaged row never grants anything.
+    static func token(_ row: Row) -> TokenRecord? {
+        guard let role = Role(rawValue: row["role"]), let unit = UnitCode(row["unit"] as String) else { return nil }
+        return TokenRecord(
+            id: row["id"], name: row["name"], role: role, unit: unit,
             createdAt: date(row["created_at"] as Int64), revokedAt: date(row["revoked_at"] as Int64?))
     }
 
@@ -141,12 +143,12 @@ public final class SQLiteServerStorage: ServerStorage {
                 sql: "INSERT INTO token (name, role, unit, hash, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [name, role.rawValue, unit.rawValue, hash, Self.milliseconds(Date())])
             let row = try Row.fetchOne(db, sql: "SELECT * FROM token WHERE id = ?", arguments: [db.lastInsertedRowID])!
-            return Self.token(row)
+            return Self.token(row)!
         }
     }
 
     public func tokens() async throws -> [TokenRecord] {
-        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM token ORDER BY id").map(Self.token) }
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM token ORDER BY id").compactMap(Self.token) }
     }
 
     public func revokeToken(_ reference: String) async throws -> TokenRecord? {
@@ -158,7 +160,7 @@ public final class SQLiteServerStorage: ServerStorage {
             let id: Int64 = row["id"]
             try db.execute(
                 sql: "UPDATE token SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [Self.milliseconds(Date()), id])
-            return Self.token(try Row.fetchOne(db, sql: "SELECT * FROM token WHERE id = ?", arguments: [id])!)
+            return try Row.fetchOne(db, sql: "SELECT * FROM token WHERE id = ?", arguments: [id]).flatMap(Self.token)
         }
     }
 
@@ -166,7 +168,7 @@ public final class SQLiteServerStorage: ServerStorage {
         try await pool.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT * FROM token WHERE hash = ? AND revoked_at IS NULL", arguments: [tokenHash]
-            ).map { Self.token($0).principal }
+            ).flatMap { Self.token($0)?.principal }
         }
     }
 
@@ -230,7 +232,7 @@ public final class SQLiteServerStorage: ServerStorage {
         let reference: Int64 = instance["id"]
         if let code = UnitCode(instance["unit"] as String), !principal.covers(code) {
             return StoreOutcome(
-                .forbidden, L("该调查属于 \(code),不在令牌的范围 \(principal.unit) 内", "the survey belongs to \(code), outside the token's scope \(principal.unit)"))
+                .forbidden, L("这个 instance_id 属于令牌范围之外的调查;未保存", "this instance_id belongs to a survey outside the token's scope; nothing was stored"))
         }
         // The same id and revision: a resend, or different content.
         let sameRevision = try db.cachedStatement(sql: "SELECT content_hash FROM submission WHERE instance = ? AND revision = ?")
@@ -260,17 +262,28 @@ public final class SQLiteServerStorage: ServerStorage {
                 serverRevision: storedRevision)
         }
         try insertSubmission(candidate, instance: reference, by: principal, now: now, db: db)
-        var state = InstanceState(rawValue: instance["state"]) ?? .current
+        let storedState = InstanceState(rawValue: instance["state"]) ?? .current
         let moved = storedUnit != candidate.unit.rawValue || (instance["period"] as String) != survey.period
+        var state = storedState
         var conflictID: Int64?
-        if moved && state == .current {
-            // The edit moves the survey to another unit or period; there it
-            // may meet a survey that is already current.
+        if moved || storedState == .superseded {
+            // The survey arrives anew where the revision puts it: a held
+            // survey that moves leaves its conflict behind (closed, nothing
+            // chosen), and a survey that was set aside and is edited comes
+            // back to the county's attention. Where another survey is
+            // current, it is held; otherwise it is the current one.
+            if storedState == .held {
+                try db.execute(
+                    sql: "UPDATE conflict SET resolved_at = ?, resolved_by = ? WHERE held_instance = ? AND resolved_at IS NULL",
+                    arguments: [now, principal.name, survey.instanceID])
+            }
             if let other = try currentInstance(form: survey.formID, unit: candidate.unit.rawValue, period: survey.period, db: db),
                 other != survey.instanceID
             {
                 state = .held
                 conflictID = try openConflict(candidate, now: now, db: db)
+            } else {
+                state = .current
             }
         }
         try db.execute(
@@ -404,7 +417,16 @@ public final class SQLiteServerStorage: ServerStorage {
     public func resolveConflict(_ id: Int64, keep: String, by principal: Principal, at time: Date) async throws -> ConflictRecord {
         let now = Self.milliseconds(time)
         let keep = keep.lowercased()
-        return try await pool.write { db in
+        do {
+            return try await resolve(id, keep: keep, by: principal, now: now)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw StorageError(
+                .conflict, L("冲突 \(id) 的状态已改变;请重新列出冲突", "the surveys of conflict \(id) have changed; list the conflicts again"))
+        }
+    }
+
+    private func resolve(_ id: Int64, keep: String, by principal: Principal, now: Int64) async throws -> ConflictRecord {
+        try await pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "\(Self.conflictSelect) WHERE c.id = ?", arguments: [id]) else {
                 throw StorageError(.notFound, L("没有编号为 \(id) 的冲突", "there is no conflict \(id)"))
             }
@@ -414,6 +436,16 @@ public final class SQLiteServerStorage: ServerStorage {
             }
             if conflict.resolvedAt != nil {
                 throw StorageError(.conflict, L("冲突 \(id) 已处理过", "conflict \(id) is already resolved"))
+            }
+            // The held survey must still be held where the conflict says.
+            let held = try Row.fetchOne(
+                db, sql: "SELECT form_id, unit, period, state FROM instance WHERE instance_id = ?", arguments: [conflict.heldInstance])
+            guard let held, held["state"] == "held", held["form_id"] == conflict.formID, held["unit"] == conflict.unit,
+                held["period"] == conflict.period
+            else {
+                throw StorageError(
+                    .conflict,
+                    L("冲突 \(id) 中暂存的调查已改变(移到别处或已处理);请重新列出冲突", "the held survey of conflict \(id) has changed (moved or settled); list the conflicts again"))
             }
             let candidates = [conflict.heldInstance] + (conflict.currentInstance.map { [$0] } ?? [])
             guard candidates.contains(keep) else {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -49,18 +50,39 @@ public struct APIRoute: Sendable, Hashable {
 
 /// Sends the request id back as `X-Request-ID`, so that a client's error
 /// report can be found in the server's log.
+///
+/// It also turns every error into a JSON answer: the API's own errors as
+/// they are, the router's (no such route, wrong method) with their status,
+/// and anything else (a database that stays busy, a full disk) as 503 or
+/// 500 with the request id to quote; the details go to the log only.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let id = context.logger[metadataKey: "hb.request.id"].map { "\($0)" }
+        var response: Response
         do {
-            var response = try await next(request, context)
-            if let id { response.headers[.requestID] = id }
-            return response
+            response = try await next(request, context)
         } catch let error as APIError {
-            var response = try error.response(from: request, context: context)
-            if let id { response.headers[.requestID] = id }
-            return response
+            response = try error.response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            let status = error.status
+            let message =
+                status == .notFound
+                ? L("没有这个地址;接口说明见 /api/v1/openapi.json", "no such route; the API is described at /api/v1/openapi.json")
+                : status == .methodNotAllowed ? L("此地址不支持该请求方法", "this route does not take that method") : L("请求无法处理", "the request cannot be served")
+            response = try APIError(status.code, "http_error", message).response(from: request, context: context)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_FULL {
+            context.logger.error("database unavailable", metadata: ["error": .string("\(error)")])
+            let message = L("数据库暂时不可用,未作任何改动;请稍后重试", "the database is unavailable for now and nothing was changed; try again later")
+            response = try APIError(503, "unavailable", message).response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": .string("\(error)")])
+            let message = L(
+                "服务器内部错误,未作任何改动;请把请求编号 \(id ?? "-") 告诉管理员",
+                "internal server error; nothing was changed. Give the administrator the request id \(id ?? "-")")
+            response = try APIError(500, "internal", message).response(from: request, context: context)
         }
+        if let id { response.headers[.requestID] = id }
+        return response
     }
 }
 
@@ -111,9 +133,16 @@ public enum ServerApplication {
                 try await service.storage.checkHealth()
                 return JSONResponse.make(["status": "ok"])
             } catch {
+                // The reason, which names files, goes to the log; the answer,
+                // which anyone may ask for, says only what kind of failure.
                 context.logger.error("health check failed", metadata: ["error": .string("\(error)")])
-                let message = (error as? StorageError)?.message.text(RequestLanguage.of(request)) ?? "\(error)"
-                return JSONResponse.make(["status": "unavailable", "message": .string(message)], status: .serviceUnavailable)
+                let moved = (error as? StorageError)?.kind == .unavailable
+                let message =
+                    moved
+                    ? L("数据库文件已被移走或替换;请重启服务器", "the database file was moved or replaced; restart the server")
+                    : L("数据库没有响应", "the database does not answer")
+                return JSONResponse.make(
+                    ["status": "unavailable", "message": .string(message.text(RequestLanguage.of(request)))], status: .serviceUnavailable)
             }
         }
 
@@ -192,7 +221,10 @@ public enum ServerApplication {
             let revisions = try await service.storage.revisions(of: id)
             guard let last = revisions.last else { throw APIError.notFound(L("没有调查 \(id)", "there is no survey \(id)")) }
             try requireScope(principal, last.unit)
-            return JSONResponse.make(["instance_id": .string(last.instanceID), "revisions": .array(revisions.map { .object(revisionJSON($0)) })])
+            // A survey moved from another unit keeps its earlier revisions
+            // there: a token sees only the revisions filed under its units.
+            let visible = revisions.filter { UnitCode($0.unit).map(principal.covers) ?? false }
+            return JSONResponse.make(["instance_id": .string(last.instanceID), "revisions": .array(visible.map { .object(revisionJSON($0)) })])
         }
 
         router.get("/api/v1/forms") { request, _ -> Response in
@@ -254,7 +286,12 @@ public enum ServerApplication {
             guard let id = context.parameters.get("id", as: Int64.self) else {
                 throw APIError.notFound(L("冲突编号应为整数", "a conflict id is a whole number"))
             }
-            let buffer = try await request.body.collect(upTo: 64 * 1024)
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: 64 * 1024)
+            } catch is NIOTooManyBytesError {
+                throw bodyTooLarge(64 * 1024)
+            }
             let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: false)
             guard case .object(let object) = document, object.keys.allSatisfy({ $0 == "keep" }), let keep = object["keep"]?.stringValue else {
                 throw APIError.badRequest(L("请求体应为 {\"keep\": \"instance_id\"}", "the body must be {\"keep\": \"instance_id\"}"))
@@ -291,7 +328,7 @@ public enum ServerApplication {
 
     static func requireScope(_ principal: Principal, _ unit: String) throws {
         guard let code = UnitCode(unit), principal.covers(code) else {
-            throw APIError.forbidden(L("单位 \(unit) 不在令牌的范围 \(principal.unit) 内", "unit \(unit) is outside the token's scope \(principal.unit)"))
+            throw APIError.forbidden(L("这份调查不在令牌的范围 \(principal.unit) 内", "this survey is outside the token's scope \(principal.unit)"))
         }
     }
 

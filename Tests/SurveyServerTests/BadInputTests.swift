@@ -89,6 +89,21 @@ struct BadInputTests {
         #expect(try fine.json().outcomes == ["created"])
     }
 
+    @Test("unknown routes and oversized resolutions get JSON errors with the request id")
+    func routerErrors() async throws {
+        let server = try await LiveServer.start()
+        defer { Task { await server.stop() } }
+        let admin = try await server.token(.admin)
+        let missing = try await server.send("GET", "/api/v1/nothing-here", token: admin)
+        #expect(missing.status == 404)
+        #expect(error(missing).message.contains("openapi.json"))
+        #expect(missing.header("X-Request-ID") != nil)
+        let huge = [UInt8](repeating: UInt8(ascii: " "), count: 100 * 1024)
+        let resolve = try await server.send("POST", "/api/v1/conflicts/1/resolve", token: admin, body: huge)
+        #expect(resolve.status == 413)
+        #expect(error(resolve).code == "payload_too_large")
+    }
+
     @Test("messages follow Accept-Language: Chinese by default, English on request")
     func languages() async throws {
         let server = try await LiveServer.start()

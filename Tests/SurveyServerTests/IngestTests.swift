@@ -175,3 +175,78 @@ struct IngestTests {
         #expect(counts.current == 1 && counts.instances == 2 && counts.openConflicts == 0)
     }
 }
+
+@Suite("Surveys that move or come back")
+struct MovingSurveyTests {
+    @Test("a held survey edited into a free unit becomes current and closes its conflict; the conflict can no longer be resolved")
+    func heldSurveyMoves() async throws {
+        let server = try await LiveServer.start()
+        defer { Task { await server.stop() } }
+        let admin = try await server.token(.admin)
+        let viewer = try await server.token(.viewer)
+        var maker = SurveyMaker(seed: 50)
+        let current = maker.survey(village: 20)
+        var held = maker.survey(village: 20)
+        let first = try await server.post([current, held], token: admin).json
+        #expect(first.outcomes == ["created", "held"])
+        let conflictID = try #require(first.at("results", 1, "conflict_id")?.int)
+
+        held.revision = 2
+        held.unit = LiveServer.villages[21].rawValue
+        #expect(try await server.post([held], token: admin).json.outcomes == ["updated"])
+        #expect(try await server.storage.survey(held.instanceID)?.state == .current)
+        #expect(try await server.storage.survey(current.instanceID)?.state == .current)
+        #expect(try await server.send("GET", "/api/v1/conflicts", token: viewer).json()["conflicts"]?.arrayValue?.isEmpty == true)
+        let body = Array(#"{"keep": "\#(held.instanceID)"}"#.utf8)
+        let late = try await server.send("POST", "/api/v1/conflicts/\(conflictID)/resolve", token: admin, body: body)
+        #expect(late.status == 409)
+
+        // Moved onto a unit that has a current survey, it is held there, with a new conflict.
+        held.revision = 3
+        held.unit = current.unit
+        let back = try await server.post([held], token: admin).json
+        #expect(back.outcomes == ["held"])
+        #expect(back.at("results", 0, "conflict_id")?.int != conflictID)
+        #expect(try await server.storage.counts().openConflicts == 1)
+        #expect(try await server.storage.counts().current == 1)
+    }
+
+    @Test("a survey set aside by a resolution and then edited comes back as held")
+    func supersededSurveyEdited() async throws {
+        let server = try await LiveServer.start()
+        defer { Task { await server.stop() } }
+        let admin = try await server.token(.admin)
+        var maker = SurveyMaker(seed: 51)
+        var first = maker.survey(village: 30)
+        let second = maker.survey(village: 30)
+        let conflictID = try #require(try await server.post([first, second], token: admin).json.at("results", 1, "conflict_id")?.int)
+        let body = Array(#"{"keep": "\#(second.instanceID)"}"#.utf8)
+        #expect(try await server.send("POST", "/api/v1/conflicts/\(conflictID)/resolve", token: admin, body: body).status == 200)
+        #expect(try await server.storage.survey(first.instanceID)?.state == .superseded)
+        first.revision = 2
+        first.answers["members_away"] = .integer(9)
+        #expect(try await server.post([first], token: admin).json.outcomes == ["held"])
+        #expect(try await server.storage.survey(first.instanceID)?.state == .held)
+        #expect(try await server.storage.survey(second.instanceID)?.state == .current)
+    }
+
+    @Test("a survey moved between townships shows each token only the revisions filed under its units")
+    func historyFollowsScope() async throws {
+        let server = try await LiveServer.start()
+        defer { Task { await server.stop() } }
+        let admin = try await server.token(.admin)
+        let eastVillage = LiveServer.villages.firstIndex { $0.rawValue.hasPrefix("130102001") }!
+        let westVillage = LiveServer.villages.firstIndex { $0.rawValue.hasPrefix("130102002") }!
+        let westViewer = try await server.token(.viewer, unit: "130102002000")
+        var maker = SurveyMaker(seed: 52)
+        var survey = maker.survey(village: eastVillage)
+        #expect(try await server.post([survey], token: admin).json.outcomes == ["created"])
+        survey.revision = 2
+        survey.unit = LiveServer.villages[westVillage].rawValue
+        #expect(try await server.post([survey], token: admin).json.outcomes == ["updated"])
+        let seen = try await server.send("GET", "/api/v1/surveys/\(survey.instanceID)/revisions", token: westViewer).json()
+        #expect(seen["revisions"]?.arrayValue?.map { $0["revision"]?.int } == [2])
+        let all = try await server.send("GET", "/api/v1/surveys/\(survey.instanceID)/revisions", token: admin).json()
+        #expect(all["revisions"]?.arrayValue?.count == 2)
+    }
+}
