@@ -29,6 +29,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        // libcurl (libcurl4-openssl-dev) for the client, with typed wrappers
+        // for its variadic functions. The server never links it.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .target(
+            name: "SurveyHTTP",
+            dependencies: ["CCurlShim", "CCurl", "SurveyCore"],
+            swiftSettings: swiftSettings
+        ),
         // zlib (gzip bodies) behind two plain C functions.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
@@ -114,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "SurveyServerTests",
             dependencies: [
-                "SurveyServer", "SurveyCore", "SurveyFixtures",
+                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

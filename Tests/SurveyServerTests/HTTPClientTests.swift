@@ -1,0 +1,97 @@
+import Foundation
+import SurveyCore
+import SurveyFixtures
+import SurveyHTTP
+import SurveyServer
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A loopback port that accepts connections and never answers, for timeouts.
+final class SilentListener: @unchecked Sendable {
+    let socket: Int32
+    let port: Int
+
+    init() {
+        let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        listen(descriptor, 8)
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        socket = descriptor
+        port = Int(UInt16(bigEndian: bound.sin_port))
+    }
+
+    deinit { close(socket) }
+}
+
+@Suite("SurveyHTTP: the libcurl client against the real server")
+struct HTTPClientTests {
+    @Test("handshake by GET and HEAD, a gzip batch, and one connection kept for several requests")
+    func exchanges() async throws {
+        let server = try await LiveServer.start()
+        defer { Task { await server.stop() } }
+        let token = try await server.token(.collector)
+        let base = "http://127.0.0.1:\(server.port)"
+        let client = HTTPClient()
+        var maker = SurveyMaker(seed: 60)
+        let plain = Array(batch((0..<50).map { maker.survey(village: $0) }).utf8)
+        let plainSize = plain.count
+        // libcurl blocks: off the threads the in-process server needs.
+        let results = try await Task.detached { () throws -> [HTTPResponse] in
+            let handshake = try client.send(HTTPRequest(url: base + "/api/v1/handshake"))
+            let head = try client.send(HTTPRequest(method: "HEAD", url: base + "/api/v1/handshake"))
+            let post = try client.send(
+                HTTPRequest(method: "POST", url: base + "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)")], body: plain, gzipBody: true))
+            return [handshake, head, post]
+        }.value
+        let (handshake, head, post) = (results[0], results[1], results[2])
+        #expect(handshake.status == 200)
+        #expect(try JSONParser().parse(handshake.body)["service"]?.stringValue == "vsurvey-server")
+        #expect(head.status == 200 && head.body.isEmpty)
+        #expect(head.header("x-vsurvey-max-batch") == "500")
+        #expect(post.status == 200)
+        #expect(try JSONParser().parse(post.body).at("summary", "created")?.int == 50)
+        #expect(post.bytesSent < plainSize / 4, "gzip: \(post.bytesSent) bytes sent for \(plainSize) of JSON")
+        #expect(handshake.newConnections == 1)
+        #expect(head.newConnections == 0 && post.newConnections == 0, "the connection was not reused")
+    }
+
+    @Test("failures are said in words: refused, no such host, timeout, bad address")
+    func failures() async throws {
+        let listener = SilentListener()
+        var quick = HTTPClientOptions()
+        quick.totalTimeout = .milliseconds(800)
+        let client = HTTPClient(options: quick)
+        func failure(_ url: String) -> HTTPClientError? {
+            do {
+                _ = try client.send(HTTPRequest(url: url))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        // A port nobody listens on: the listener's, after it is closed, is not
+        // safe to reuse, so take a fresh one and close it at once.
+        let closed = SilentListener()
+        let closedPort = closed.port
+        close(closed.socket)
+        let refused = failure("http://127.0.0.1:\(closedPort)/")
+        #expect(refused?.kind == .refused)
+        #expect(refused.map { $0.message.text(.en).contains("cannot connect") } == true)
+        #expect(failure("http://no-such-host.invalid/")?.kind == .dns)
+        let timeout = failure("http://127.0.0.1:\(listener.port)/")
+        #expect(timeout?.kind == .timeout)
+        #expect(timeout?.isTransient == true)
+        #expect(failure("notaurl://x")?.kind == .invalid)
+    }
+}
