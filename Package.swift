@@ -38,6 +38,11 @@ let package = Package(
             dependencies: ["CCurlShim", "CCurl", "SurveyCore"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SurveySync",
+            dependencies: ["SurveyCore", "SurveyStore", "SurveyHTTP"],
+            swiftSettings: swiftSettings
+        ),
         // zlib (gzip bodies) behind two plain C functions.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
@@ -64,6 +69,7 @@ let package = Package(
             dependencies: [
                 "SurveyCore",
                 "SurveyStore",
+                "SurveySync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -123,7 +129,8 @@ let package = Package(
         .testTarget(
             name: "SurveyServerTests",
             dependencies: [
-                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP",
+                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

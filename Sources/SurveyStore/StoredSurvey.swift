@@ -62,6 +62,8 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
     /// Counts the changes to a draft, so that a save made from an older copy
     /// (another window, another process) is refused instead of overwriting.
     public var changeCount: Int
+    /// When a failed sync may try this revision again.
+    public var nextAttemptAt: Date?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -80,6 +82,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         case lastError = "last_error"
         case serverReceipt = "server_receipt"
         case changeCount = "change_count"
+        case nextAttemptAt = "next_attempt_at"
     }
 
     public enum Columns {
@@ -114,6 +117,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         lastError = nil
         serverReceipt = nil
         changeCount = 0
+        nextAttemptAt = nil
     }
 
     /// Reads a row by column name. Written out rather than decoded through
@@ -138,6 +142,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         lastError = row["last_error"]
         serverReceipt = row["server_receipt"]
         changeCount = row["change_count"]
+        nextAttemptAt = row["next_attempt_at"]
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

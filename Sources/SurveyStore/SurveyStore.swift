@@ -181,7 +181,115 @@ public final class SurveyStore: Sendable {
                 t.add(column: "change_count", .integer).notNull().defaults(to: 0)
             }
         }
+        migrator.registerMigration("v4 sync schedule") { db in
+            try db.alter(table: "survey") { t in
+                t.add(column: "next_attempt_at", .datetime)
+            }
+            try db.create(table: "sync_state") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+        }
         return migrator
+    }
+
+    // MARK: Sync bookkeeping
+
+    /// Finalized revisions waiting to be sent whose retry time has come,
+    /// oldest first and each survey's revisions in order.
+    public func pendingForSync(now: Date = Date()) throws -> [StoredSurvey] {
+        try read { db in
+            try StoredSurvey.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM survey WHERE status = 'finalized' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    ORDER BY finalized_at, instance_id, revision
+                    """, arguments: [now])
+        }
+    }
+
+    /// Finalized revisions waiting, however long until their retry.
+    public func pendingCount() throws -> (count: Int, nextAttempt: Date?) {
+        try read { db in
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM survey WHERE status = 'finalized'") ?? 0
+            let next = try Date.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM survey WHERE status = 'finalized'")
+            return (count, next)
+        }
+    }
+
+    /// What the server answered for one revision.
+    public struct SyncOutcome: Sendable {
+        public var id: Int64
+        public var status: SurveyStatus
+        /// The server's answer for this survey, as JSON text.
+        public var receipt: String
+        /// The reason, for surveys the server did not accept as sent.
+        public var error: String?
+
+        public init(id: Int64, status: SurveyStatus, receipt: String, error: String?) {
+            self.id = id
+            self.status = status
+            self.receipt = receipt
+            self.error = error
+        }
+    }
+
+    /// Records a batch's answers in one transaction. Only revisions still
+    /// `finalized` change: one edited meanwhile keeps its new state.
+    public func recordSyncOutcomes(_ outcomes: [SyncOutcome], now: Date = Date()) throws {
+        try write { db in
+            for outcome in outcomes {
+                try db.execute(
+                    sql: """
+                        UPDATE survey SET status = ?, server_receipt = ?, last_error = ?, sync_attempts = sync_attempts + 1,
+                            sent_at = CASE WHEN ? THEN ? ELSE sent_at END, next_attempt_at = NULL, updated_at = ?
+                        WHERE id = ? AND status = 'finalized'
+                        """,
+                    arguments: [
+                        outcome.status.rawValue, outcome.receipt, outcome.error, outcome.status == .sent || outcome.status == .held, now, now, outcome.id,
+                    ])
+            }
+        }
+    }
+
+    /// Records a failed attempt (network, timeout, server error): the
+    /// revisions stay finalized and are tried again after `retryAt`.
+    public func recordSyncFailure(ids: [Int64], error: String, retryAt: (StoredSurvey) -> Date) throws {
+        try write { db in
+            for id in ids {
+                guard let survey = try StoredSurvey.fetchOne(db, key: id), survey.status == .finalized else { continue }
+                try db.execute(
+                    sql: "UPDATE survey SET sync_attempts = sync_attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                    arguments: [error, retryAt(survey), id])
+            }
+        }
+    }
+
+    /// Small named values about syncing (last success, server).
+    public func syncValue(_ key: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM sync_state WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setSyncValue(_ key: String, _ value: String) throws {
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+        }
+    }
+
+    /// Counts of current surveys by status.
+    public func statusCounts() throws -> [SurveyStatus: Int] {
+        try read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT status, count(*) AS n FROM survey s
+                    WHERE revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id) GROUP BY status
+                    """)
+            var counts: [SurveyStatus: Int] = [:]
+            for row in rows { if let status = SurveyStatus(rawValue: row["status"]) { counts[status] = row["n"] } }
+            return counts
+        }
     }
 
     // MARK: Reading
@@ -194,7 +302,7 @@ public final class SurveyStore: Sendable {
             let columns =
                 answers
                 ? "*"
-                : "id, instance_id, revision, replaces_revision, form_id, form_version, unit_code, period, status, '' AS answers, position, created_at, updated_at, finalized_at, sent_at, sync_attempts, last_error, server_receipt, change_count"
+                : "id, instance_id, revision, replaces_revision, form_id, form_version, unit_code, period, status, '' AS answers, position, created_at, updated_at, finalized_at, sent_at, sync_attempts, last_error, server_receipt, change_count, next_attempt_at"
             var sql = "SELECT \(columns) FROM survey s WHERE revision = (SELECT MAX(revision) FROM survey WHERE instance_id = s.instance_id)"
             var arguments = StatementArguments()
             if !filter.statuses.isEmpty {
@@ -390,6 +498,7 @@ public final class SurveyStore: Sendable {
             next.lastError = nil
             next.serverReceipt = nil
             next.changeCount = 0
+            next.nextAttemptAt = nil
             if let answers {
                 next.answers = JSONValue.object(answers).serialized()
                 if finalize {

@@ -435,6 +435,15 @@ struct ShowCommand: ParsableCommand {
                 "id \(survey.instanceID) · revision \(survey.revision) · \(survey.status.label.en!)"))
         if let replaced = survey.replacesRevision { status += console.text(L("(替换修订 \(replaced))", " (replaces revision \(replaced))")) }
         console.out(console.dim(status))
+        if let reason = survey.lastError, survey.status != .sent || reason.hasPrefix("stale") {
+            // What the server answered (rejected, mismatch, held) or why the
+            // last try failed (still finalized), kept until the survey changes.
+            let heading =
+                survey.status == .finalized
+                ? L("上次发送失败:", "the last attempt to send failed:") : L("服务器的答复:", "the server's answer:")
+            console.out(console.yellow(console.text(heading)))
+            for line in reason.split(separator: "\n") { console.out("  " + line) }
+        }
         console.out()
         AnswerPresenter(form: form, console: console).show(settled)
         if survey.status == .draft, !settled.result.issues.isEmpty {

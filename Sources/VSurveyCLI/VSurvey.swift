@@ -14,7 +14,8 @@ public struct VSurvey: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             FillCommand.self, ResumeCommand.self, EditCommand.self, FinalizeCommand.self, DiscardCommand.self,
-            ListCommand.self, ShowCommand.self, ExportCommand.self, FormCommand.self, ExprCommand.self,
+            ListCommand.self, ShowCommand.self, ExportCommand.self, LoginCommand.self, LogoutCommand.self, SyncCommand.self, StatusCommand.self,
+            FormCommand.self, ExprCommand.self,
         ]
     )
 

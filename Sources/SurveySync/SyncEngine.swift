@@ -1,0 +1,274 @@
+import Foundation
+import SurveyCore
+import SurveyHTTP
+import SurveyStore
+
+/// Where to sync and with what.
+public struct SyncSettings: Sendable, Equatable {
+    public var server: String
+    public var token: String
+    public var caFile: String?
+    public var pinnedPublicKey: String?
+
+    public init(server: String, token: String, caFile: String? = nil, pinnedPublicKey: String? = nil) {
+        self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
+        self.token = token
+        self.caFile = caFile
+        self.pinnedPublicKey = pinnedPublicKey
+    }
+}
+
+/// What the server says about itself in the handshake.
+public struct ServerInfo: Sendable {
+    public var maxBatch: Int
+    public var maxBodyBytes: Int
+    public var tokenName: String?
+    public var tokenRole: String?
+    public var tokenUnit: String?
+}
+
+/// A sync that could not be done at all (wrong server, bad token), as
+/// opposed to surveys the server refused.
+public struct SyncError: Error, Sendable, CustomStringConvertible {
+    public var message: LocalizedText
+    /// Whether trying again later may work (network, server busy).
+    public var transient: Bool
+
+    public var description: String { message.text(.en) }
+}
+
+/// What one sync did.
+public struct SyncSummary: Sendable, Equatable {
+    public var sent = 0
+    public var duplicates = 0
+    public var rejected = 0
+    public var mismatched = 0
+    public var held = 0
+    public var stale = 0
+    /// Still waiting: not tried yet (retry time not come) or failed this time.
+    public var pending = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    /// The last network or server failure, if any.
+    public var failure: LocalizedText?
+
+    public init() {}
+
+    /// Everything finalized reached the server and was accepted.
+    public var allSent: Bool { pending == 0 && rejected == 0 && mismatched == 0 && failure == nil }
+}
+
+/// Pushes the device's finalized surveys to the server: in batches no
+/// larger than the server allows, gzip-compressed, each survey marked sent
+/// only after the server's answer is committed to the local database. A
+/// network failure, a timeout or a 5xx leaves the batch finalized with a
+/// retry time (exponential backoff with jitter).
+public final class SyncEngine {
+    public let store: SurveyStore
+    public let settings: SyncSettings
+    let client: HTTPClient
+    public var progress: ((_ done: Int, _ total: Int, _ bytes: Int) -> Void)?
+
+    /// The language the server's reasons come back in.
+    public let language: Language
+
+    public init(store: SurveyStore, settings: SyncSettings, language: Language = .zh, options: HTTPClientOptions = HTTPClientOptions()) {
+        self.store = store
+        self.settings = settings
+        self.language = language
+        var options = options
+        options.caFile = settings.caFile ?? options.caFile
+        options.pinnedPublicKey = settings.pinnedPublicKey ?? options.pinnedPublicKey
+        client = HTTPClient(options: options)
+    }
+
+    var authorization: (name: String, value: String) { ("Authorization", "Bearer \(settings.token)") }
+    var acceptLanguage: (name: String, value: String) { ("Accept-Language", language == .en ? "en" : "zh-CN") }
+
+    /// Checks that the address is a VillageSurvey server (not a captive
+    /// portal or a proxy's page) and that the token is valid.
+    public func handshake() throws(SyncError) -> ServerInfo {
+        let response: HTTPResponse
+        do {
+            response = try client.send(HTTPRequest(url: settings.server + "/api/v1/handshake", headers: [authorization, acceptLanguage]))
+        } catch {
+            throw SyncError(message: error.message, transient: error.isTransient)
+        }
+        if response.status == 401 {
+            throw SyncError(message: L("服务器不接受这个令牌(无效或已吊销)", "the server does not accept this token (unknown or revoked)"), transient: false)
+        }
+        guard response.status == 200, let json = try? JSONParser().parse(response.body), json["service"]?.stringValue == "vsurvey-server",
+            case .integer(let maxBatch)? = json["max_batch"], case .integer(let maxBody)? = json["max_body_bytes"]
+        else {
+            throw SyncError(
+                message: L(
+                    "\(settings.server) 不是调查服务器(HTTP \(response.status));可能是网络登录页或代理",
+                    "\(settings.server) is not a VillageSurvey server (HTTP \(response.status)); it may be a network login page or a proxy"),
+                transient: response.status >= 500 || response.status == 200)
+        }
+        return ServerInfo(
+            maxBatch: maxBatch, maxBodyBytes: maxBody, tokenName: json.at("token", "name"), tokenRole: json.at("token", "role"),
+            tokenUnit: json.at("token", "unit"))
+    }
+
+    /// Sends every finalized revision whose retry time has come.
+    public func push(now: Date = Date()) throws(SyncError) -> SyncSummary {
+        let info = try handshake()
+        var summary = SyncSummary()
+        let pending: [StoredSurvey]
+        do {
+            pending = try store.pendingForSync(now: now)
+        } catch {
+            throw SyncError(message: L("无法读取本机数据库:\(error)", "cannot read the local database: \(error)"), transient: false)
+        }
+        let batches = Self.batches(pending, maxCount: max(1, info.maxBatch), maxBytes: max(1024, info.maxBodyBytes / 2))
+        var done = 0
+        for batch in batches {
+            let body = JSONValue.object(["surveys": .array(batch.map { $0.json })]).serializedBytes()
+            let request = HTTPRequest(
+                method: "POST", url: settings.server + "/api/v1/surveys", headers: [authorization, acceptLanguage], body: body, gzipBody: true)
+            do {
+                let response = try client.send(request)
+                summary.bytesSent += response.bytesSent
+                summary.bytesReceived += response.bytesReceived
+                guard response.status == 200, let reply = try? JSONParser().parse(response.body), let results = reply["results"]?.arrayValue,
+                    results.count == batch.count
+                else {
+                    let reason = Self.errorMessage(response) ?? "HTTP \(response.status)"
+                    if response.status == 401 || response.status == 403 {
+                        throw SyncError(message: L("服务器拒绝:\(reason)", "the server refused: \(reason)"), transient: false)
+                    }
+                    try failed(batch.map(\.survey), reason: "HTTP \(response.status): \(reason)", now: now)
+                    summary.failure = L("服务器出错(HTTP \(response.status)):\(reason)", "server error (HTTP \(response.status)): \(reason)")
+                    summary.pending += batch.count
+                    continue
+                }
+                var outcomes: [SurveyStore.SyncOutcome] = []
+                for (item, result) in zip(batch, results) {
+                    let outcome = result["outcome"]?.stringValue ?? ""
+                    let reason = result["reason"]?.stringValue
+                    let details = (result["errors"]?.arrayValue ?? []).compactMap { error -> String? in
+                        guard let path = error["path"]?.stringValue, let message = error["message"]?.stringValue else { return nil }
+                        return "\(path): \(message)"
+                    }
+                    let explanation = ([reason].compactMap { $0 } + details).joined(separator: "\n")
+                    let status: SurveyStatus
+                    switch outcome {
+                    case "created", "updated":
+                        status = .sent
+                        summary.sent += 1
+                    case "duplicate":
+                        status = .sent
+                        summary.duplicates += 1
+                    case "stale":
+                        status = .sent
+                        summary.stale += 1
+                    case "held":
+                        status = .held
+                        summary.held += 1
+                    case "mismatch":
+                        status = .mismatch
+                        summary.mismatched += 1
+                    default:
+                        status = .rejected
+                        summary.rejected += 1
+                    }
+                    let keepsReason = status != .sent || outcome == "stale"
+                    outcomes.append(
+                        SurveyStore.SyncOutcome(id: item.survey.id!, status: status, receipt: result.serialized(), error: keepsReason ? explanation : nil))
+                }
+                do {
+                    try store.recordSyncOutcomes(outcomes)
+                } catch {
+                    throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
+                }
+            } catch let error as SyncError {
+                throw error
+            } catch let error as HTTPClientError {
+                try failed(batch.map(\.survey), reason: error.message.text(.en), now: now)
+                summary.failure = error.message
+                summary.pending += batch.count
+                if !error.isTransient { break }
+            } catch {
+                try failed(batch.map(\.survey), reason: "\(error)", now: now)
+                summary.failure = L("同步出错:\(error)", "sync failed: \(error)")
+                summary.pending += batch.count
+            }
+            done += batch.count
+            progress?(done, pending.count, summary.bytesSent)
+        }
+        do {
+            summary.pending += max(0, try store.pendingCount().count - summary.pending)
+            if summary.failure == nil { try store.setSyncValue("last_success", Self.iso(now)) }
+            try store.setSyncValue("last_attempt", Self.iso(now))
+        } catch {
+            throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
+        }
+        return summary
+    }
+
+    func failed(_ surveys: [StoredSurvey], reason: String, now: Date) throws(SyncError) {
+        do {
+            try store.recordSyncFailure(ids: surveys.compactMap(\.id), error: reason) { survey in
+                now.addingTimeInterval(Self.backoff(attempts: survey.syncAttempts + 1))
+            }
+        } catch {
+            throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
+        }
+    }
+
+    /// Seconds before the next try after `attempts` failures: 30 s doubling
+    /// up to 6 hours, with up to a quarter more at random so that many
+    /// devices do not all come back at once.
+    public static func backoff(attempts: Int) -> TimeInterval {
+        let base = min(30 * pow(2, Double(max(0, attempts - 1))), 6 * 3600)
+        return base + Double.random(in: 0...(base / 4))
+    }
+
+    struct Item {
+        var survey: StoredSurvey
+        var json: JSONValue
+    }
+
+    /// Splits the surveys into batches under both limits.
+    static func batches(_ surveys: [StoredSurvey], maxCount: Int, maxBytes: Int) -> [[Item]] {
+        var batches: [[Item]] = []
+        var current: [Item] = []
+        var bytes = 0
+        for survey in surveys {
+            let json = WireSurvey(
+                instanceID: survey.instanceID, revision: survey.revision, replaces: survey.replacesRevision, formID: survey.formID,
+                formVersion: survey.formVersion, unit: survey.unitCode, period: survey.period, answers: survey.answerObject,
+                finalizedAt: survey.finalizedAt.map(iso)
+            ).json
+            let size = json.serializedBytes().count
+            if !current.isEmpty && (current.count >= maxCount || bytes + size > maxBytes) {
+                batches.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(Item(survey: survey, json: json))
+            bytes += size
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
+    }
+
+    static func errorMessage(_ response: HTTPResponse) -> String? {
+        (try? JSONParser().parse(response.body))?.at("error", "message")
+    }
+
+    static func iso(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+extension JSONValue {
+    func at(_ keys: String...) -> String? {
+        var value: JSONValue? = self
+        for key in keys { value = value?[key] }
+        return value?.stringValue
+    }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Foundation
+import SurveyCore
+import SurveyStore
+import SurveySync
+
+/// The server settings `vsurvey login` keeps: `sync.json` in the data
+/// directory, owner-only because it holds the token. `VSURVEY_SERVER` and
+/// `VSURVEY_TOKEN` override it.
+enum SyncConfig {
+    static let fileName = "sync.json"
+
+    static func url(_ directory: URL) -> URL { directory.appendingPathComponent(fileName) }
+
+    static func load(_ directory: URL, environment: [String: String]) throws -> SyncSettings? {
+        var stored: SyncSettings?
+        if let data = try? Data(contentsOf: url(directory)) {
+            guard let json = try? JSONParser().parse(data), let server = json["server"]?.stringValue, let token = json["token"]?.stringValue else {
+                throw ValidationError("\(url(directory).path) is damaged; run vsurvey login again")
+            }
+            stored = SyncSettings(server: server, token: token, caFile: json["ca_file"]?.stringValue, pinnedPublicKey: json["pinned_key"]?.stringValue)
+        }
+        let server = environment["VSURVEY_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? stored?.server
+        let token = environment["VSURVEY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? stored?.token
+        guard let server, let token else { return nil }
+        return SyncSettings(server: server, token: token, caFile: stored?.caFile, pinnedPublicKey: stored?.pinnedPublicKey)
+    }
+
+    static func save(_ settings: SyncSettings, in directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var object: JSONObject = ["server": .string(settings.server), "token": .string(settings.token)]
+        if let caFile = settings.caFile { object["ca_file"] = .string(caFile) }
+        if let pinned = settings.pinnedPublicKey { object["pinned_key"] = .string(pinned) }
+        let path = url(directory).path
+        let temporary = path + ".tmp"
+        // Created owner-only from the start, then moved into place.
+        let descriptor = open(temporary, O_CREAT | O_TRUNC | O_WRONLY, 0o600)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary]) }
+        let bytes = JSONValue.object(object).serializedBytes(pretty: true) + [10]
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        fchmod(descriptor, 0o600)
+        fsync(descriptor)
+        close(descriptor)
+        guard written == bytes.count, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
+}
+
+struct LoginCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "login",
+        abstract: "连接县里的服务器并保存设置 / Check a server and keep its settings",
+        discussion: """
+            先与服务器握手,确认地址是调查服务器、令牌有效,再把设置保存在数据目录的 sync.json(仅本人可读)。
+            环境变量 VSURVEY_SERVER 和 VSURVEY_TOKEN 优先于保存的设置。
+            Checks that the address is a VillageSurvey server and the token is valid, then keeps
+            the settings in sync.json in the data directory, readable by its owner only.
+            VSURVEY_SERVER and VSURVEY_TOKEN override them.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: ArgumentHelp("服务器地址 / Server address, e.g. https://survey.example.gov.cn", valueName: "url"))
+    var server: String
+    @Option(help: ArgumentHelp("访问令牌 / Access token", valueName: "token"))
+    var token: String
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("信任的证书机构文件(PEM)/ CA certificates to trust (PEM)", valueName: "file"))
+    var caFile: String?
+    @Option(name: .customLong("pin"), help: ArgumentHelp("固定服务器公钥 sha256//… / Pinned server public key", valueName: "key"))
+    var pinnedKey: String?
+
+    func validate() throws {
+        guard server.hasPrefix("http://") || server.hasPrefix("https://") else {
+            throw ValidationError("--server 应以 http:// 或 https:// 开头 / --server must start with http:// or https://")
+        }
+        if let caFile, !FileManager.default.fileExists(atPath: caFile) { throw ValidationError("no such file: \(caFile)") }
+    }
+
+    func run() throws {
+        let console = options.console()
+        let settings = SyncSettings(
+            server: server, token: token, caFile: caFile.map { URL(fileURLWithPath: $0).path }, pinnedPublicKey: pinnedKey)
+        let directory = storeOptions.directory(options.environment)
+        let store = try storeOptions.open(console, environment: options.environment)
+        do {
+            let info = try SyncEngine(store: store, settings: settings, language: console.language).handshake()
+            try SyncConfig.save(settings, in: directory)
+            console.out(
+                L(
+                    "已连接 \(settings.server)(令牌 \(info.tokenName ?? "?"),\(info.tokenRole ?? "?"),范围 \(info.tokenUnit ?? "?"))。设置已保存。",
+                    "connected to \(settings.server) (token \(info.tokenName ?? "?"), \(info.tokenRole ?? "?"), scope \(info.tokenUnit ?? "?")). Settings saved."
+                ))
+        } catch let error as SyncError {
+            console.error(error.message)
+            throw ExitCode.failure
+        } catch {
+            console.error(L("无法保存设置:\(error)", "cannot save the settings: \(error)"))
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct LogoutCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logout", abstract: "删除保存的服务器设置和令牌 / Forget the server settings and token")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let console = options.console()
+        let file = SyncConfig.url(storeOptions.directory(options.environment))
+        if FileManager.default.fileExists(atPath: file.path) {
+            try FileManager.default.removeItem(at: file)
+            console.out(L("已删除服务器设置和令牌", "the server settings and token were removed"))
+        } else {
+            console.out(L("没有保存的服务器设置", "no server settings were kept"))
+        }
+    }
+}
+
+struct SyncCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "把已定稿的调查发送到服务器 / Send finalized surveys to the server",
+        discussion: """
+            每份调查只有在服务器的答复写入本机数据库后才记为已上报;被退回、内容冲突、待县里处理的调查保留原因,不会删除。
+            网络错误、超时和服务器错误使调查保持待发送,并按指数退避稍后重试。
+            退出码:0 全部上报;1 有调查被退回或冲突;2 有调查仍待发送(网络或服务器问题)。
+            A survey becomes sent only after the server's answer is committed locally. Rejected,
+            mismatched and held surveys keep their reasons and are never deleted. Network errors,
+            timeouts and server errors leave surveys pending, retried later with backoff.
+            Exit status: 0 everything sent; 1 some refused; 2 some still pending.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let console = options.console()
+        let store = try storeOptions.open(console, environment: options.environment)
+        let settings: SyncSettings?
+        do {
+            settings = try SyncConfig.load(storeOptions.directory(options.environment), environment: options.environment)
+        } catch {
+            console.error("\(error)")
+            throw ExitCode.failure
+        }
+        guard let settings else {
+            console.error(L("还没有服务器设置:先运行 vsurvey login --server URL --token TOKEN", "no server yet: run vsurvey login --server URL --token TOKEN first"))
+            throw ExitCode.failure
+        }
+        let engine = SyncEngine(store: store, settings: settings, language: console.language)
+        let terminal = isatty(STDERR_FILENO) != 0
+        if terminal {
+            engine.progress = { done, total, bytes in
+                let width = 30
+                let filled = total == 0 ? width : width * done / total
+                let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+                FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total)  \(bytes / 1024) KiB".utf8))
+            }
+        }
+        let summary: SyncSummary
+        do {
+            summary = try engine.push()
+        } catch {
+            console.error(error.message)
+            throw ExitCode(error.transient ? 2 : 1)
+        }
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        console.out(
+            L(
+                "已上报 \(summary.sent),重复 \(summary.duplicates),被退回 \(summary.rejected),冲突 \(summary.mismatched),待县里处理 \(summary.held),仍待发送 \(summary.pending)",
+                "sent \(summary.sent), duplicates \(summary.duplicates), rejected \(summary.rejected), mismatched \(summary.mismatched), held \(summary.held), still pending \(summary.pending)"
+            ))
+        if let failure = summary.failure { console.error(failure) }
+        if summary.rejected + summary.mismatched > 0 {
+            console.out(L("用 vsurvey list --status rejected 查看被退回的调查及原因", "see refused surveys and why with vsurvey list --status rejected"))
+            throw ExitCode(1)
+        }
+        if summary.pending > 0 { throw ExitCode(2) }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "服务器、上次同步和各状态的调查数 / Server, last sync, surveys by state")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let console = options.console()
+        let store = try storeOptions.open(console, environment: options.environment)
+        let settings = try? SyncConfig.load(storeOptions.directory(options.environment), environment: options.environment)
+        let en = console.language == .en
+        console.out((en ? "server: " : "服务器:") + (settings?.server ?? (en ? "none (vsurvey login)" : "未设置(vsurvey login)")))
+        let last = try storeStep(console) { try store.syncValue("last_success") }
+        console.out((en ? "last successful sync: " : "上次成功同步:") + (last ?? (en ? "never" : "从未")))
+        let counts = try storeStep(console) { try store.statusCounts() }
+        for status in SurveyStatus.allCases {
+            console.out("  \(status.label.text(console.language)): \(counts[status] ?? 0)")
+        }
+        let pending = try storeStep(console) { try store.pendingCount() }
+        if pending.count > 0, let next = pending.nextAttempt {
+            console.out((en ? "next retry: " : "下次重试:") + "\(next)")
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+import SurveyCore
+import SurveyFixtures
+import SurveyServer
+import SurveyStore
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The built `vsurvey` binary, beside `vsurvey-server`.
+func clientBinary() throws -> URL {
+    try serverBinary().deletingLastPathComponent().appendingPathComponent("vsurvey")
+}
+
+/// Runs the `vsurvey` binary on a device's data directory.
+func runClient(_ arguments: [String], dataDirectory: URL, environment: [String: String] = [:]) throws -> CommandRun {
+    let process = Process()
+    process.executableURL = try clientBinary()
+    process.arguments = arguments + ["--data-dir", dataDirectory.path, "--lang", "en"]
+    process.currentDirectoryURL = Fixtures.root
+    var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+    env.merge(environment) { _, new in new }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// A field device: a real `vsurvey` database with finalized surveys.
+struct Device {
+    let directory: URL
+    let store: SurveyStore
+    var maker: SurveyMaker
+
+    init(seed: UInt64) throws {
+        directory = try scratch().appendingPathComponent("device")
+        store = try SurveyStore(directory: directory)
+        maker = SurveyMaker(seed: seed)
+    }
+
+    /// Stores a finalized survey as `fill --finalize` does: checked first.
+    @discardableResult
+    mutating func finalize(village: Int) throws -> StoredSurvey {
+        let wire = maker.survey(village: village)
+        let kept = LiveServer.form.validate(wire.answers, today: CivilDate.today()).answers
+        return try store.create(
+            StoredSurvey(formID: wire.formID, formVersion: wire.formVersion, unitCode: wire.unit, period: wire.period, answers: kept, status: .finalized))
+    }
+
+    func login(_ server: ServerProcess, token: String) throws {
+        let run = try runClient(["login", "--server", "http://127.0.0.1:\(server.port)", "--token", token], dataDirectory: directory)
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+
+    func sync() throws -> CommandRun { try runClient(["sync"], dataDirectory: directory) }
+}
+
+@Suite("vsurvey sync against vsurvey-server", .serialized)
+struct SyncTests {
+    @Test("a round trip: what the server stores equals what the device sent; a resend after a lost reply leaves one copy")
+    func roundTrip() async throws {
+        let serverDirectory = try scratch()
+        let token = try createToken("collector", in: serverDirectory)
+        let server = try ServerProcess(directory: serverDirectory)
+        defer {
+            server.signal(SIGTERM)
+            _ = server.wait()
+        }
+        var device = try Device(seed: 70)
+        let surveys = try (0..<12).map { try device.finalize(village: $0 * 3) }
+        try device.login(server, token: token)
+        let first = try device.sync()
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("sent 12"))
+        let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
+        for survey in surveys {
+            let stored = try #require(try await storage.survey(survey.instanceID))
+            #expect(stored.latest.unit == survey.unitCode && stored.latest.revision == 1)
+            #expect(try JSONParser().parse(stored.latest.answers) == .object(survey.answerObject))
+        }
+        #expect(try device.store.statusCounts()[.sent] == 12)
+
+        // The reply to a batch is lost after the server committed it: on the
+        // device those surveys are still finalized.
+        try await device.store.pool.write { db in
+            try db.execute(sql: "UPDATE survey SET status = 'finalized', sent_at = NULL WHERE id IN (SELECT id FROM survey ORDER BY id LIMIT 5)")
+        }
+        let again = try device.sync()
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        #expect(again.stdout.contains("duplicates 5"))
+        #expect(try await storage.counts().revisions == 12)
+        #expect(try device.store.statusCounts()[.sent] == 12)
+    }
+
+    @Test("a refused survey keeps its reason, is edited and then accepted; a revision chain arrives in order")
+    func refusedThenAccepted() async throws {
+        let serverDirectory = try scratch()
+        // The server's registry lacks one village at first.
+        let missing = LiveServer.villages[7].rawValue
+        let csv = try String(contentsOf: Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv"), encoding: .utf8)
+        let partial = serverDirectory.appendingPathComponent("partial.csv")
+        try csv.split(separator: "\n").filter { !$0.hasPrefix(missing) }.joined(separator: "\n").write(to: partial, atomically: true, encoding: .utf8)
+        #expect(try runServerCommand(["units", "import", partial.path, "--db", "server.sqlite"], in: serverDirectory).status == 0)
+        let token = try createToken("collector", in: serverDirectory)
+        let server = try ServerProcess(directory: serverDirectory)
+        defer {
+            server.signal(SIGTERM)
+            _ = server.wait()
+        }
+        var device = try Device(seed: 71)
+        let refused = try device.finalize(village: 7)
+        var chained = try device.finalize(village: 8)
+        for _ in 0..<2 {
+            var answers = chained.answerObject
+            answers["members_away"] = .integer((answers["members_away"].flatMap { if case .integer(let n) = $0 { n } else { nil } } ?? 0) + 1)
+            let kept = LiveServer.form.validate(answers, today: CivilDate.today()).answers
+            chained = try device.store.edit(chained, answers: kept, finalize: true)
+        }
+        try device.login(server, token: token)
+        let first = try device.sync()
+        #expect(first.status == 1, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("rejected 1"))
+        let rejected = try device.store.find(refused.instanceID)
+        #expect(rejected.status == .rejected)
+        #expect(rejected.lastError?.contains("not in the registry") == true)
+        let shown = try runClient(["show", refused.shortID], dataDirectory: device.directory)
+        #expect(shown.stdout.contains("the server's answer") && shown.stdout.contains("not in the registry"), "\(shown.stdout)")
+        let listed = try runClient(["list", "--status", "rejected"], dataDirectory: device.directory)
+        #expect(listed.stdout.contains(refused.shortID))
+        let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
+        #expect(try await storage.revisions(of: chained.instanceID).map(\.revision) == [1, 2, 3])
+
+        // The county adds the village; the surveyor edits and sends again.
+        #expect(
+            try runServerCommand(
+                ["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", "server.sqlite"],
+                in: serverDirectory
+            ).status == 0)
+        try await Task.sleep(for: .milliseconds(1100))  // the server re-reads the registry within a second
+        _ = try device.store.edit(rejected, answers: rejected.answerObject, finalize: true)
+        let second = try device.sync()
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(try await storage.survey(refused.instanceID)?.latest.revision == 2)
+        #expect(try device.store.find(refused.instanceID).status == .sent)
+    }
+
+    @Test("two devices syncing at once: every survey arrives once, and the second survey of one village is held")
+    func twoDevices() async throws {
+        let serverDirectory = try scratch()
+        let token = try createToken("collector", in: serverDirectory)
+        let server = try ServerProcess(directory: serverDirectory)
+        defer {
+            server.signal(SIGTERM)
+            _ = server.wait()
+        }
+        var one = try Device(seed: 72)
+        var two = try Device(seed: 73)
+        for village in 0..<40 { try one.finalize(village: village) }
+        for village in 40..<80 { try two.finalize(village: village) }
+        try two.finalize(village: 0)  // the same village as device one
+        try one.login(server, token: token)
+        try two.login(server, token: token)
+        let (oneDirectory, twoDirectory) = (one.directory, two.directory)
+        async let first = Task.detached { try runClient(["sync"], dataDirectory: oneDirectory) }.value
+        async let second = Task.detached { try runClient(["sync"], dataDirectory: twoDirectory) }.value
+        let runs = try await [first, second]
+        #expect(runs[0].status == 0, "\(runs[0].stdout)\(runs[0].stderr)")
+        #expect(runs[1].status == 0, "\(runs[1].stdout)\(runs[1].stderr)")
+        let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
+        let counts = try await storage.counts()
+        #expect(counts.revisions == 81 && counts.current == 80 && counts.held == 1)
+        let heldOnDevices = (try one.store.statusCounts()[.held] ?? 0) + (try two.store.statusCounts()[.held] ?? 0)
+        #expect(heldOnDevices == 1)
+    }
+
+    @Test("a network failure leaves surveys pending with a retry time, and exit status 2")
+    func networkFailure() throws {
+        var device = try Device(seed: 74)
+        try device.finalize(village: 1)
+        let closed = SilentListener()
+        let port = closed.port
+        close(closed.socket)
+        let run = try runClient(
+            ["sync"], dataDirectory: device.directory, environment: ["VSURVEY_SERVER": "http://127.0.0.1:\(port)", "VSURVEY_TOKEN": "vst_x"])
+        #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
+        #expect(run.stderr.contains("cannot connect"))
+        #expect(try device.store.statusCounts()[.finalized] == 1)
+    }
+}
