@@ -68,6 +68,9 @@ public final class SyncEngine {
     public let settings: SyncSettings
     let client: HTTPClient
     public var progress: ((_ done: Int, _ total: Int, _ bytes: Int) -> Void)?
+    /// Asked between batches; true stops the push there (the batches sent
+    /// so far are recorded).
+    public var shouldStop: () -> Bool = { false }
 
     /// The language the server's reasons come back in.
     public let language: Language
@@ -111,19 +114,21 @@ public final class SyncEngine {
             tokenUnit: json.at("token", "unit"))
     }
 
-    /// Sends every finalized revision whose retry time has come.
-    public func push(now: Date = Date()) throws(SyncError) -> SyncSummary {
+    /// Sends every finalized revision whose retry time has come, or every
+    /// finalized revision with `ignoringBackoff` (the network is back).
+    public func push(now: Date = Date(), ignoringBackoff: Bool = false) throws(SyncError) -> SyncSummary {
         let info = try handshake()
         var summary = SyncSummary()
         let pending: [StoredSurvey]
         do {
-            pending = try store.pendingForSync(now: now)
+            pending = try store.pendingForSync(now: ignoringBackoff ? .distantFuture : now)
         } catch {
             throw SyncError(message: L("无法读取本机数据库:\(error)", "cannot read the local database: \(error)"), transient: false)
         }
         let batches = Self.batches(pending, maxCount: max(1, info.maxBatch), maxBytes: max(1024, info.maxBodyBytes / 2))
         var done = 0
         for batch in batches {
+            if shouldStop() { break }
             let body = JSONValue.object(["surveys": .array(batch.map { $0.json })]).serializedBytes()
             let request = HTTPRequest(
                 method: "POST", url: settings.server + "/api/v1/surveys", headers: [authorization, acceptLanguage], body: body, gzipBody: true)

@@ -126,23 +126,50 @@ struct SyncCommand: ParsableCommand {
         abstract: "把已定稿的调查发送到服务器 / Send finalized surveys to the server",
         discussion: """
             每份调查只有在服务器的答复写入本机数据库后才记为已上报;被退回、内容冲突、待县里处理的调查保留原因,不会删除。
-            网络错误、超时和服务器错误使调查保持待发送,并按指数退避稍后重试。
-            退出码:0 全部上报;1 有调查被退回或冲突;2 有调查仍待发送(网络或服务器问题)。
+            网络错误、超时和服务器错误使调查保持待发送,并按指数退避稍后重试。同一数据库同时只能有一个同步。
+            --watch 持续运行:每隔 --every(默认 15m)同步一次,网络恢复后立即同步;Ctrl-C 或 SIGTERM 时在当前一批之后停止。
+            退出码:0 全部上报;1 有调查被退回或冲突;2 有调查仍待发送(网络或服务器问题,或另一个同步正在进行)。
             A survey becomes sent only after the server's answer is committed locally. Rejected,
             mismatched and held surveys keep their reasons and are never deleted. Network errors,
-            timeouts and server errors leave surveys pending, retried later with backoff.
-            Exit status: 0 everything sent; 1 some refused; 2 some still pending.
+            timeouts and server errors leave surveys pending, retried later with backoff. One sync
+            at a time per database.
+            --watch keeps running: a sync every --every (default 15m), and one as soon as the
+            network is back after a failure; Ctrl-C or SIGTERM stops it after the current batch.
+            Exit status: 0 everything sent; 1 some refused; 2 some still pending (network or
+            server trouble, or another sync running).
             """)
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "持续运行,定期同步 / Keep running and sync periodically")
+    var watch = false
+    @Option(help: ArgumentHelp("--watch 的间隔,如 30s、15m、1h / Interval for --watch, e.g. 30s, 15m, 1h", valueName: "interval"))
+    var every = "15m"
+
+    func validate() throws {
+        guard let seconds = Self.seconds(every), seconds >= 1 else {
+            throw ValidationError("--every 应为 30s、15m、1h 这样的间隔 / --every must be an interval like 30s, 15m or 1h")
+        }
+        _ = seconds
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        guard let unit = text.last, let value = Double(text.dropLast()), value > 0 else { return Double(text) }
+        switch unit {
+        case "s": return value
+        case "m": return value * 60
+        case "h": return value * 3600
+        default: return nil
+        }
+    }
 
     func run() throws {
         let console = options.console()
+        let directory = storeOptions.directory(options.environment)
         let store = try storeOptions.open(console, environment: options.environment)
         let settings: SyncSettings?
         do {
-            settings = try SyncConfig.load(storeOptions.directory(options.environment), environment: options.environment)
+            settings = try SyncConfig.load(directory, environment: options.environment)
         } catch {
             console.error("\(error)")
             throw ExitCode.failure
@@ -151,9 +178,17 @@ struct SyncCommand: ParsableCommand {
             console.error(L("还没有服务器设置:先运行 vsurvey login --server URL --token TOKEN", "no server yet: run vsurvey login --server URL --token TOKEN first"))
             throw ExitCode.failure
         }
+        let lock: SyncLock
+        do {
+            lock = try SyncLock(directory: directory)
+        } catch {
+            console.error(error.message)
+            throw ExitCode(2)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let engine = SyncEngine(store: store, settings: settings, language: console.language)
         let terminal = isatty(STDERR_FILENO) != 0
-        if terminal {
+        if terminal && !watch {
             engine.progress = { done, total, bytes in
                 let width = 30
                 let filled = total == 0 ? width : width * done / total
@@ -161,26 +196,86 @@ struct SyncCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total)  \(bytes / 1024) KiB".utf8))
             }
         }
-        let summary: SyncSummary
-        do {
-            summary = try engine.push()
-        } catch {
-            console.error(error.message)
-            throw ExitCode(error.transient ? 2 : 1)
+        guard watch else {
+            let summary: SyncSummary
+            do {
+                summary = try engine.push()
+            } catch {
+                console.error(error.message)
+                throw ExitCode(error.transient ? 2 : 1)
+            }
+            if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            report(summary, console)
+            if summary.rejected + summary.mismatched > 0 {
+                console.out(L("用 vsurvey list --status rejected 查看被退回的调查及原因", "see refused surveys and why with vsurvey list --status rejected"))
+                throw ExitCode(1)
+            }
+            if summary.pending > 0 { throw ExitCode(2) }
+            return
         }
-        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-        console.out(
-            L(
-                "已上报 \(summary.sent),重复 \(summary.duplicates),被退回 \(summary.rejected),冲突 \(summary.mismatched),待县里处理 \(summary.held),仍待发送 \(summary.pending)",
-                "sent \(summary.sent), duplicates \(summary.duplicates), rejected \(summary.rejected), mismatched \(summary.mismatched), held \(summary.held), still pending \(summary.pending)"
-            ))
-        if let failure = summary.failure { console.error(failure) }
-        if summary.rejected + summary.mismatched > 0 {
-            console.out(L("用 vsurvey list --status rejected 查看被退回的调查及原因", "see refused surveys and why with vsurvey list --status rejected"))
-            throw ExitCode(1)
-        }
-        if summary.pending > 0 { throw ExitCode(2) }
+        try watchLoop(engine, console)
     }
+
+    func report(_ summary: SyncSummary, _ console: Console, prefix: String = "") {
+        console.out(
+            prefix
+                + console.text(
+                    L(
+                        "已上报 \(summary.sent),重复 \(summary.duplicates),被退回 \(summary.rejected),冲突 \(summary.mismatched),待县里处理 \(summary.held),仍待发送 \(summary.pending)",
+                        "sent \(summary.sent), duplicates \(summary.duplicates), rejected \(summary.rejected), mismatched \(summary.mismatched), held \(summary.held), still pending \(summary.pending)"
+                    )))
+        if let failure = summary.failure { console.error(failure) }
+    }
+
+    /// Syncs on the interval; after a failure, checks the server every
+    /// 30 seconds (or the interval, if shorter) and syncs everything as soon
+    /// as it answers. SIGINT and SIGTERM stop it between batches.
+    func watchLoop(_ engine: SyncEngine, _ console: Console) throws {
+        let stop = StopFlag()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.set() }
+            source.resume()
+            return source
+        }
+        defer { for source in sources { source.cancel() } }
+        engine.shouldStop = { stop.isSet }
+        let interval = Self.seconds(every) ?? 900
+        var failing = false
+        console.out(L("持续同步,每 \(every) 一次;按 Ctrl-C 停止", "syncing every \(every); press Ctrl-C to stop"))
+        while !stop.isSet {
+            let stamp = Self.clock()
+            do {
+                let summary = try engine.push(ignoringBackoff: failing)
+                report(summary, console, prefix: "[\(stamp)] ")
+                failing = summary.failure != nil
+            } catch {
+                console.error("[\(stamp)] " + error.message.text(console.language))
+                failing = error.transient
+                if !error.transient { throw ExitCode.failure }
+            }
+            let wait = failing ? min(interval, 30) : interval
+            let deadline = Date().addingTimeInterval(wait)
+            while !stop.isSet && Date() < deadline { usleep(200_000) }
+        }
+        console.out(L("同步已停止", "sync stopped"))
+    }
+
+    static func clock() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date())
+    }
+}
+
+/// Set from a signal handler's queue, read by the loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 struct StatusCommand: ParsableCommand {

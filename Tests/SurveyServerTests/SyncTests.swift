@@ -4,6 +4,7 @@ import SurveyCore
 import SurveyFixtures
 import SurveyServer
 import SurveyStore
+import SurveySync
 import Testing
 
 #if canImport(Glibc)
@@ -194,5 +195,55 @@ struct SyncTests {
         #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
         #expect(run.stderr.contains("cannot connect"))
         #expect(try device.store.statusCounts()[.finalized] == 1)
+    }
+}
+
+@Suite("vsurvey sync: one at a time, and --watch", .serialized)
+struct SyncWatchTests {
+    @Test("a second sync on the same database is refused while one runs")
+    func oneAtATime() throws {
+        var device = try Device(seed: 80)
+        try device.finalize(village: 2)
+        let held = try SyncLock(directory: device.directory)
+        let run = try runClient(["sync"], dataDirectory: device.directory, environment: ["VSURVEY_SERVER": "http://127.0.0.1:9", "VSURVEY_TOKEN": "vst_x"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("another vsurvey sync"))
+        withExtendedLifetime(held) {}
+    }
+
+    @Test("--watch sends what is finalized while it runs, and stops cleanly on SIGTERM")
+    func watch() async throws {
+        let serverDirectory = try scratch()
+        let token = try createToken("collector", in: serverDirectory)
+        let server = try ServerProcess(directory: serverDirectory)
+        defer {
+            server.signal(SIGTERM)
+            _ = server.wait()
+        }
+        var device = try Device(seed: 81)
+        try device.login(server, token: token)
+        let process = Process()
+        process.executableURL = try clientBinary()
+        process.arguments = ["sync", "--watch", "--every", "1s", "--data-dir", device.directory.path, "--lang", "en"]
+        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        try await Task.sleep(for: .milliseconds(500))
+        let survey = try device.finalize(village: 3)
+        let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
+        var arrived = false
+        for _ in 0..<50 where !arrived {
+            try await Task.sleep(for: .milliseconds(100))
+            arrived = try await storage.survey(survey.instanceID) != nil
+        }
+        #expect(arrived, "the watching sync did not send the survey")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(output.contains("sync stopped"), "\(output)")
+        #expect(try device.store.find(survey.instanceID).status == .sent)
     }
 }
