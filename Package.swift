@@ -113,7 +113,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "vsurvey-bench",
-            dependencies: ["SurveyCore", "SurveyStore", "SurveyFixtures", "SurveyServer"],
+            dependencies: [
+                "SurveyCore", "SurveyStore", "SurveyFixtures", "SurveyServer", "SurveySync", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

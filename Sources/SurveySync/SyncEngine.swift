@@ -2,6 +2,7 @@ import Foundation
 import SurveyCore
 import SurveyHTTP
 import SurveyStore
+import Synchronization
 
 /// Where to sync and with what.
 public struct SyncSettings: Sendable, Equatable {
@@ -54,6 +55,19 @@ public struct SyncSummary: Sendable, Equatable {
 
     public init() {}
 
+    mutating func merge(_ other: SyncSummary) {
+        sent += other.sent
+        duplicates += other.duplicates
+        rejected += other.rejected
+        mismatched += other.mismatched
+        held += other.held
+        stale += other.stale
+        pending += other.pending
+        bytesSent += other.bytesSent
+        bytesReceived += other.bytesReceived
+        failure = failure ?? other.failure
+    }
+
     /// Everything finalized reached the server and was accepted.
     public var allSent: Bool { pending == 0 && rejected == 0 && mismatched == 0 && failure == nil }
 }
@@ -63,7 +77,10 @@ public struct SyncSummary: Sendable, Equatable {
 /// only after the server's answer is committed to the local database. A
 /// network failure, a timeout or a 5xx leaves the batch finalized with a
 /// retry time (exponential backoff with jitter).
-public final class SyncEngine {
+///
+/// `progress` and `shouldStop` are set before a push and called from its
+/// connections' threads.
+public final class SyncEngine: @unchecked Sendable {
     public let store: SurveyStore
     public let settings: SyncSettings
     let client: HTTPClient
@@ -71,6 +88,7 @@ public final class SyncEngine {
     /// Asked between batches; true stops the push there (the batches sent
     /// so far are recorded).
     public var shouldStop: () -> Bool = { false }
+    private let progressLock = NSLock()
 
     /// The language the server's reasons come back in.
     public let language: Language
@@ -125,11 +143,71 @@ public final class SyncEngine {
         } catch {
             throw SyncError(message: L("无法读取本机数据库:\(error)", "cannot read the local database: \(error)"), transient: false)
         }
+        // Two connections, so that the server checks one batch while the
+        // other travels; each survey's revisions stay in one stream, in order.
+        var streams: [[StoredSurvey]] = [[], []]
+        for survey in pending { streams[abs(survey.instanceID.hashValue) % streams.count].append(survey) }
+        streams.removeAll { $0.isEmpty }
+        let parts = streams
+        let shared = SharedProgress(total: pending.count)
+        let results = Mutex<[Result<SyncSummary, SyncError>]>([])
+        DispatchQueue.concurrentPerform(iterations: parts.count) { index in
+            let client = index == 0 ? self.client : HTTPClient(options: self.client.options)
+            let result: Result<SyncSummary, SyncError>
+            do throws(SyncError) {
+                result = .success(try pushStream(parts[index], client: client, info: info, now: now, shared: shared))
+            } catch {
+                result = .failure(error)
+            }
+            results.withLock { $0.append(result) }
+        }
+        for result in results.withLock({ $0 }) {
+            switch result {
+            case .success(let part): summary.merge(part)
+            case .failure(let error): throw error
+            }
+        }
+        do {
+            summary.pending += max(0, try store.pendingCount().count - summary.pending)
+            if summary.failure == nil { try store.setSyncValue("last_success", Self.iso(now)) }
+            try store.setSyncValue("last_attempt", Self.iso(now))
+        } catch {
+            throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
+        }
+        return summary
+    }
+
+    /// Counts what all streams have done, for the progress display.
+    final class SharedProgress: @unchecked Sendable {
+        let total: Int
+        private let lock = NSLock()
+        private var done = 0
+        private var bytes = 0
+
+        init(total: Int) { self.total = total }
+
+        func add(surveys: Int, bytes sent: Int) -> (done: Int, bytes: Int) {
+            lock.withLock {
+                done += surveys
+                bytes += sent
+                return (done, bytes)
+            }
+        }
+    }
+
+    func pushStream(_ pending: [StoredSurvey], client: HTTPClient, info: ServerInfo, now: Date, shared: SharedProgress) throws(SyncError) -> SyncSummary {
+        var summary = SyncSummary()
         let batches = Self.batches(pending, maxCount: max(1, info.maxBatch), maxBytes: max(1024, info.maxBodyBytes / 2))
-        var done = 0
         for batch in batches {
             if shouldStop() { break }
-            let body = JSONValue.object(["surveys": .array(batch.map { $0.json })]).serializedBytes()
+            let bytesBefore = summary.bytesSent
+            var body: [UInt8] = Array(#"{"surveys":["#.utf8)
+            body.reserveCapacity(batch.reduce(16) { $0 + $1.json.count + 1 })
+            for (offset, item) in batch.enumerated() {
+                if offset > 0 { body.append(UInt8(ascii: ",")) }
+                body.append(contentsOf: item.json)
+            }
+            body.append(contentsOf: "]}".utf8)
             let request = HTTPRequest(
                 method: "POST", url: settings.server + "/api/v1/surveys", headers: [authorization, acceptLanguage], body: body, gzipBody: true)
             do {
@@ -199,15 +277,8 @@ public final class SyncEngine {
                 summary.failure = L("同步出错:\(error)", "sync failed: \(error)")
                 summary.pending += batch.count
             }
-            done += batch.count
-            progress?(done, pending.count, summary.bytesSent)
-        }
-        do {
-            summary.pending += max(0, try store.pendingCount().count - summary.pending)
-            if summary.failure == nil { try store.setSyncValue("last_success", Self.iso(now)) }
-            try store.setSyncValue("last_attempt", Self.iso(now))
-        } catch {
-            throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
+            let progressNow = shared.add(surveys: batch.count, bytes: summary.bytesSent - bytesBefore)
+            progressLock.withLock { progress?(progressNow.done, shared.total, progressNow.bytes) }
         }
         return summary
     }
@@ -232,7 +303,8 @@ public final class SyncEngine {
 
     struct Item {
         var survey: StoredSurvey
-        var json: JSONValue
+        /// The survey as the server reads it, as JSON bytes.
+        var json: [UInt8]
     }
 
     /// Splits the surveys into batches under both limits.
@@ -241,12 +313,21 @@ public final class SyncEngine {
         var current: [Item] = []
         var bytes = 0
         for survey in surveys {
-            let json = WireSurvey(
-                instanceID: survey.instanceID, revision: survey.revision, replaces: survey.replacesRevision, formID: survey.formID,
-                formVersion: survey.formVersion, unit: survey.unitCode, period: survey.period, answers: survey.answerObject,
-                finalizedAt: survey.finalizedAt.map(iso)
-            ).json
-            let size = json.serializedBytes().count
+            // The envelope is written here; the answers go in as stored: they
+            // were written by the same JSON writer when the survey was finalized.
+            var envelope =
+                WireSurvey(
+                    instanceID: survey.instanceID, revision: survey.revision, replaces: survey.replacesRevision, formID: survey.formID,
+                    formVersion: survey.formVersion, unit: survey.unitCode, period: survey.period, answers: JSONObject(),
+                    finalizedAt: survey.finalizedAt.map(iso)
+                ).json.objectValue ?? JSONObject()
+            envelope["answers"] = nil
+            var json = JSONValue.object(envelope).serializedBytes()
+            json.removeLast()  // the closing brace
+            json.append(contentsOf: #","answers":"#.utf8)
+            json.append(contentsOf: survey.answers.utf8)
+            json.append(UInt8(ascii: "}"))
+            let size = json.count
             if !current.isEmpty && (current.count >= maxCount || bytes + size > maxBytes) {
                 batches.append(current)
                 current = []
@@ -263,11 +344,7 @@ public final class SyncEngine {
         (try? JSONParser().parse(response.body))?.at("error", "message")
     }
 
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func iso(_ date: Date) -> String { Timestamp.iso(date) }
 }
 
 extension JSONValue {

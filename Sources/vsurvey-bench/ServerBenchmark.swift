@@ -17,36 +17,10 @@ enum ServerBenchmark {
     /// check and write times) into that file.
     static func run(count: Int, batchSize: Int, connections: Int, keep: String?, serverLog: String? = nil) throws {
         let clock = ContinuousClock()
-        let directory =
-            keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-server-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vsurvey-server").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            print("vsurvey-bench server: build vsurvey-server first (swift build -c release)")
-            exit(1)
-        }
-        let database = directory.appendingPathComponent("server.sqlite").path
-
-        // A county with enough villages that every survey has its own.
-        let townships = (count + 399) / 400
-        var csv = "code,name,level,parent\n130102000000,基准县,county,\n"
-        var villages: [String] = []
-        for township in 1...townships {
-            let townshipCode = "130102" + pad(township, 3) + "000"
-            csv += "\(townshipCode),第\(township)镇,township,130102000000\n"
-            for village in 1...400 {
-                let code = "130102" + pad(township, 3) + pad(village + 199, 3)
-                csv += "\(code),\(township)-\(village)村,village,\(townshipCode)\n"
-                villages.append(code)
-            }
-        }
-        let registry = directory.appendingPathComponent("registry.csv")
-        try csv.write(to: registry, atomically: true, encoding: .utf8)
-        _ = try command(binary, ["units", "import", registry.path, "--db", database, "--lang", "en"])
-        let token =
-            try command(binary, ["token", "create", "--db", database, "--name", "bench", "--role", "collector", "--unit", "130102000000"])
-            .split(separator: "\n").last.map(String.init) ?? ""
+        let bench = try BenchServer(name: "server", villages: count, keep: keep)
+        defer { bench.remove() }
+        let villages = bench.villages
+        let token = bench.token
 
         // The batches, made and compressed before the clock starts.
         let form = try Fixtures.form("village-branch")
@@ -70,32 +44,18 @@ enum ServerBenchmark {
         let wireBytes = batches.reduce(0) { $0 + $1.count }
         let toSend = batches
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: binary)
-        server.arguments = ["serve", "--db", database, "--forms", Fixtures.formsDirectory.path, "--port", "0", "--max-batch", "\(max(batchSize, 500))"]
-        let out = Pipe()
-        server.standardOutput = out
-        if let serverLog {
-            FileManager.default.createFile(atPath: serverLog, contents: nil)
-            server.arguments! += ["--log-level", "debug"]
-        }
-        server.standardError = FileHandle(forWritingAtPath: serverLog ?? "/dev/null")
-        try server.run()
+        let server = try bench.start(maxBatch: max(batchSize, 500), log: serverLog)
         defer {
-            server.terminate()
-            server.waitUntilExit()
+            server.process.terminate()
+            server.process.waitUntilExit()
         }
-        let firstLine = readLine(out.fileHandleForReading)
-        guard let port = firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
-            print("vsurvey-bench server: the server did not start: \(firstLine)")
-            exit(1)
-        }
-        let baseline = residentMiB(server.processIdentifier).current
-        let serverCPUBefore = cpuSeconds("/proc/\(server.processIdentifier)/stat")
-        let serverSplitBefore = cpuSplit("/proc/\(server.processIdentifier)/stat")
+        let port = server.port
+        let baseline = residentMiB(server.process.processIdentifier).current
+        let serverCPUBefore = cpuSeconds("/proc/\(server.process.processIdentifier)/stat")
+        let serverSplitBefore = cpuSplit("/proc/\(server.process.processIdentifier)/stat")
         let ownCPUBefore = cpuSeconds("/proc/self/stat")
         print(
-            "vsurvey-bench server: \(count) village-branch surveys in batches of \(batchSize) over \(connections) connections to vsurvey-server (pid \(server.processIdentifier)), \(villages.count) villages registered"
+            "vsurvey-bench server: \(count) village-branch surveys in batches of \(batchSize) over \(connections) connections to vsurvey-server (pid \(server.process.processIdentifier)), \(villages.count) villages registered"
         )
 
         // Send: each connection takes the next batch until none are left.
@@ -131,9 +91,9 @@ enum ServerBenchmark {
         done.wait()
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let memory = residentMiB(server.processIdentifier)
-        let serverCPU = cpuSeconds("/proc/\(server.processIdentifier)/stat") - serverCPUBefore
-        let serverSplit = cpuSplit("/proc/\(server.processIdentifier)/stat")
+        let memory = residentMiB(server.process.processIdentifier)
+        let serverCPU = cpuSeconds("/proc/\(server.process.processIdentifier)/stat") - serverCPUBefore
+        let serverSplit = cpuSplit("/proc/\(server.process.processIdentifier)/stat")
         let serverSystem = serverSplit.system - serverSplitBefore.system
         let ownCPU = cpuSeconds("/proc/self/stat") - ownCPUBefore
         let rate = Double(count) / seconds
@@ -276,6 +236,75 @@ enum ServerBenchmark {
             return .nan
         }
         return (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+/// A fresh `vsurvey-server` database for a benchmark: a generated county
+/// with one village per survey, a collector token, and the release binary
+/// built beside `vsurvey-bench`.
+struct BenchServer {
+    let directory: URL
+    let binary: String
+    let database: String
+    let villages: [String]
+    let token: String
+    let keep: Bool
+
+    init(name: String, villages count: Int, keep: String?) throws {
+        directory =
+            keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-\(name)-\(UUID().uuidString)")
+        self.keep = keep != nil
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vsurvey-server").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            print("vsurvey-bench \(name): build vsurvey-server first (swift build -c release)")
+            exit(1)
+        }
+        database = directory.appendingPathComponent("server.sqlite").path
+        let townships = (count + 399) / 400
+        var csv = "code,name,level,parent\n130102000000,基准县,county,\n"
+        var villages: [String] = []
+        for township in 1...max(1, townships) {
+            let townshipCode = "130102" + ServerBenchmark.pad(township, 3) + "000"
+            csv += "\(townshipCode),第\(township)镇,township,130102000000\n"
+            for village in 1...400 {
+                let code = "130102" + ServerBenchmark.pad(township, 3) + ServerBenchmark.pad(village + 199, 3)
+                csv += "\(code),\(township)-\(village)村,village,\(townshipCode)\n"
+                villages.append(code)
+            }
+        }
+        self.villages = villages
+        let registry = directory.appendingPathComponent("registry.csv")
+        try csv.write(to: registry, atomically: true, encoding: .utf8)
+        _ = try ServerBenchmark.command(binary, ["units", "import", registry.path, "--db", database, "--lang", "en"])
+        token =
+            try ServerBenchmark.command(binary, ["token", "create", "--db", database, "--name", "bench", "--role", "collector", "--unit", "130102000000"])
+            .split(separator: "\n").last.map(String.init) ?? ""
+    }
+
+    /// Starts the server on a free port; with `log`, at debug level into that file.
+    func start(maxBatch: Int, log: String? = nil) throws -> (process: Process, port: Int) {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binary)
+        server.arguments = ["serve", "--db", database, "--forms", Fixtures.formsDirectory.path, "--port", "0", "--max-batch", "\(maxBatch)"]
+        let out = Pipe()
+        server.standardOutput = out
+        if let log {
+            FileManager.default.createFile(atPath: log, contents: nil)
+            server.arguments! += ["--log-level", "debug"]
+        }
+        server.standardError = FileHandle(forWritingAtPath: log ?? "/dev/null")
+        try server.run()
+        let firstLine = ServerBenchmark.readLine(out.fileHandleForReading)
+        guard let port = firstLine.split(separator: ":").last.flatMap({ Int($0) }) else {
+            print("vsurvey-bench: the server did not start: \(firstLine)")
+            exit(1)
+        }
+        return (server, port)
+    }
+
+    func remove() {
+        if !keep { try? FileManager.default.removeItem(at: directory) }
     }
 }
 

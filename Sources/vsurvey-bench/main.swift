@@ -25,6 +25,13 @@ if arguments.count > 1, arguments[1] == "server" {
     exit(0)
 }
 
+// `vsurvey-bench sync [--count N]`: a device's finalized surveys synced to a
+// local server (default 10,000).
+if arguments.count > 1, arguments[1] == "sync" {
+    try SyncBenchmark.run(count: arguments.contains("--count") ? count : 10_000)
+    exit(0)
+}
+
 // `vsurvey-bench ingest [--count N]`: the server's ingest without HTTP.
 if arguments.count > 1, arguments[1] == "ingest" {
     try await ServerBenchmark.ingestInProcess(count: arguments.contains("--count") ? count : 20_000)

@@ -17,7 +17,11 @@ func clientBinary() throws -> URL {
 }
 
 /// Runs the `vsurvey` binary on a device's data directory.
-func runClient(_ arguments: [String], dataDirectory: URL, environment: [String: String] = [:]) throws -> CommandRun {
+func runClient(_ arguments: [String], dataDirectory: URL, environment: [String: String] = [:]) async throws -> CommandRun {
+    try await offPool { try runClientBlocking(arguments, dataDirectory: dataDirectory, environment: environment) }
+}
+
+func runClientBlocking(_ arguments: [String], dataDirectory: URL, environment: [String: String] = [:]) throws -> CommandRun {
     let process = Process()
     process.executableURL = try clientBinary()
     process.arguments = arguments + ["--data-dir", dataDirectory.path, "--lang", "en"]
@@ -57,12 +61,12 @@ struct Device {
             StoredSurvey(formID: wire.formID, formVersion: wire.formVersion, unitCode: wire.unit, period: wire.period, answers: kept, status: .finalized))
     }
 
-    func login(_ server: ServerProcess, token: String) throws {
-        let run = try runClient(["login", "--server", "http://127.0.0.1:\(server.port)", "--token", token], dataDirectory: directory)
+    func login(_ server: ServerProcess, token: String) async throws {
+        let run = try await runClient(["login", "--server", "http://127.0.0.1:\(server.port)", "--token", token], dataDirectory: directory)
         #expect(run.status == 0, "\(run.stderr)")
     }
 
-    func sync() throws -> CommandRun { try runClient(["sync"], dataDirectory: directory) }
+    func sync() async throws -> CommandRun { try await runClient(["sync"], dataDirectory: directory) }
 }
 
 @Suite("vsurvey sync against vsurvey-server", .serialized)
@@ -70,16 +74,13 @@ struct SyncTests {
     @Test("a round trip: what the server stores equals what the device sent; a resend after a lost reply leaves one copy")
     func roundTrip() async throws {
         let serverDirectory = try scratch()
-        let token = try createToken("collector", in: serverDirectory)
-        let server = try ServerProcess(directory: serverDirectory)
-        defer {
-            server.signal(SIGTERM)
-            _ = server.wait()
-        }
+        let token = try await createToken("collector", in: serverDirectory)
+        let server = try await ServerProcess.start(directory: serverDirectory)
+        defer { server.stop() }
         var device = try Device(seed: 70)
         let surveys = try (0..<12).map { try device.finalize(village: $0 * 3) }
-        try device.login(server, token: token)
-        let first = try device.sync()
+        try await device.login(server, token: token)
+        let first = try await device.sync()
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("sent 12"))
         let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
@@ -95,7 +96,7 @@ struct SyncTests {
         try await device.store.pool.write { db in
             try db.execute(sql: "UPDATE survey SET status = 'finalized', sent_at = NULL WHERE id IN (SELECT id FROM survey ORDER BY id LIMIT 5)")
         }
-        let again = try device.sync()
+        let again = try await device.sync()
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         #expect(again.stdout.contains("duplicates 5"))
         #expect(try await storage.counts().revisions == 12)
@@ -110,13 +111,10 @@ struct SyncTests {
         let csv = try String(contentsOf: Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv"), encoding: .utf8)
         let partial = serverDirectory.appendingPathComponent("partial.csv")
         try csv.split(separator: "\n").filter { !$0.hasPrefix(missing) }.joined(separator: "\n").write(to: partial, atomically: true, encoding: .utf8)
-        #expect(try runServerCommand(["units", "import", partial.path, "--db", "server.sqlite"], in: serverDirectory).status == 0)
-        let token = try createToken("collector", in: serverDirectory)
-        let server = try ServerProcess(directory: serverDirectory)
-        defer {
-            server.signal(SIGTERM)
-            _ = server.wait()
-        }
+        #expect(try await runServerCommand(["units", "import", partial.path, "--db", "server.sqlite"], in: serverDirectory).status == 0)
+        let token = try await createToken("collector", in: serverDirectory)
+        let server = try await ServerProcess.start(directory: serverDirectory)
+        defer { server.stop() }
         var device = try Device(seed: 71)
         let refused = try device.finalize(village: 7)
         var chained = try device.finalize(village: 8)
@@ -126,29 +124,29 @@ struct SyncTests {
             let kept = LiveServer.form.validate(answers, today: CivilDate.today()).answers
             chained = try device.store.edit(chained, answers: kept, finalize: true)
         }
-        try device.login(server, token: token)
-        let first = try device.sync()
+        try await device.login(server, token: token)
+        let first = try await device.sync()
         #expect(first.status == 1, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("rejected 1"))
         let rejected = try device.store.find(refused.instanceID)
         #expect(rejected.status == .rejected)
         #expect(rejected.lastError?.contains("not in the registry") == true)
-        let shown = try runClient(["show", refused.shortID], dataDirectory: device.directory)
+        let shown = try await runClient(["show", refused.shortID], dataDirectory: device.directory)
         #expect(shown.stdout.contains("the server's answer") && shown.stdout.contains("not in the registry"), "\(shown.stdout)")
-        let listed = try runClient(["list", "--status", "rejected"], dataDirectory: device.directory)
+        let listed = try await runClient(["list", "--status", "rejected"], dataDirectory: device.directory)
         #expect(listed.stdout.contains(refused.shortID))
         let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
         #expect(try await storage.revisions(of: chained.instanceID).map(\.revision) == [1, 2, 3])
 
         // The county adds the village; the surveyor edits and sends again.
         #expect(
-            try runServerCommand(
+            try await runServerCommand(
                 ["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", "server.sqlite"],
                 in: serverDirectory
             ).status == 0)
         try await Task.sleep(for: .milliseconds(1100))  // the server re-reads the registry within a second
         _ = try device.store.edit(rejected, answers: rejected.answerObject, finalize: true)
-        let second = try device.sync()
+        let second = try await device.sync()
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(try await storage.survey(refused.instanceID)?.latest.revision == 2)
         #expect(try device.store.find(refused.instanceID).status == .sent)
@@ -157,22 +155,19 @@ struct SyncTests {
     @Test("two devices syncing at once: every survey arrives once, and the second survey of one village is held")
     func twoDevices() async throws {
         let serverDirectory = try scratch()
-        let token = try createToken("collector", in: serverDirectory)
-        let server = try ServerProcess(directory: serverDirectory)
-        defer {
-            server.signal(SIGTERM)
-            _ = server.wait()
-        }
+        let token = try await createToken("collector", in: serverDirectory)
+        let server = try await ServerProcess.start(directory: serverDirectory)
+        defer { server.stop() }
         var one = try Device(seed: 72)
         var two = try Device(seed: 73)
         for village in 0..<40 { try one.finalize(village: village) }
         for village in 40..<80 { try two.finalize(village: village) }
         try two.finalize(village: 0)  // the same village as device one
-        try one.login(server, token: token)
-        try two.login(server, token: token)
+        try await one.login(server, token: token)
+        try await two.login(server, token: token)
         let (oneDirectory, twoDirectory) = (one.directory, two.directory)
-        async let first = Task.detached { try runClient(["sync"], dataDirectory: oneDirectory) }.value
-        async let second = Task.detached { try runClient(["sync"], dataDirectory: twoDirectory) }.value
+        async let first = runClient(["sync"], dataDirectory: oneDirectory)
+        async let second = runClient(["sync"], dataDirectory: twoDirectory)
         let runs = try await [first, second]
         #expect(runs[0].status == 0, "\(runs[0].stdout)\(runs[0].stderr)")
         #expect(runs[1].status == 0, "\(runs[1].stdout)\(runs[1].stderr)")
@@ -184,13 +179,13 @@ struct SyncTests {
     }
 
     @Test("a network failure leaves surveys pending with a retry time, and exit status 2")
-    func networkFailure() throws {
+    func networkFailure() async throws {
         var device = try Device(seed: 74)
         try device.finalize(village: 1)
         let closed = SilentListener()
         let port = closed.port
         close(closed.socket)
-        let run = try runClient(
+        let run = try await runClient(
             ["sync"], dataDirectory: device.directory, environment: ["VSURVEY_SERVER": "http://127.0.0.1:\(port)", "VSURVEY_TOKEN": "vst_x"])
         #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
         #expect(run.stderr.contains("cannot connect"))
@@ -201,11 +196,12 @@ struct SyncTests {
 @Suite("vsurvey sync: one at a time, and --watch", .serialized)
 struct SyncWatchTests {
     @Test("a second sync on the same database is refused while one runs")
-    func oneAtATime() throws {
+    func oneAtATime() async throws {
         var device = try Device(seed: 80)
         try device.finalize(village: 2)
         let held = try SyncLock(directory: device.directory)
-        let run = try runClient(["sync"], dataDirectory: device.directory, environment: ["VSURVEY_SERVER": "http://127.0.0.1:9", "VSURVEY_TOKEN": "vst_x"])
+        let run = try await runClient(
+            ["sync"], dataDirectory: device.directory, environment: ["VSURVEY_SERVER": "http://127.0.0.1:9", "VSURVEY_TOKEN": "vst_x"])
         #expect(run.status == 2)
         #expect(run.stderr.contains("another vsurvey sync"))
         withExtendedLifetime(held) {}
@@ -214,14 +210,11 @@ struct SyncWatchTests {
     @Test("--watch sends what is finalized while it runs, and stops cleanly on SIGTERM")
     func watch() async throws {
         let serverDirectory = try scratch()
-        let token = try createToken("collector", in: serverDirectory)
-        let server = try ServerProcess(directory: serverDirectory)
-        defer {
-            server.signal(SIGTERM)
-            _ = server.wait()
-        }
+        let token = try await createToken("collector", in: serverDirectory)
+        let server = try await ServerProcess.start(directory: serverDirectory)
+        defer { server.stop() }
         var device = try Device(seed: 81)
-        try device.login(server, token: token)
+        try await device.login(server, token: token)
         let process = Process()
         process.executableURL = try clientBinary()
         process.arguments = ["sync", "--watch", "--every", "1s", "--data-dir", device.directory.path, "--lang", "en"]

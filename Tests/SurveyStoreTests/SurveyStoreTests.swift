@@ -172,7 +172,11 @@ struct SurveyStoreTests {
         #expect(upgraded.status == .finalized)
         #expect(upgraded.syncAttempts == 0)
         #expect(upgraded.answerObject["members_total"] == 7)
-        #expect(try store.pool.read { try SurveyStore.migrator.completedMigrations($0) } == ["v1 surveys", "v2 sync bookkeeping", "v3 change count"])
+        #expect(
+            try store.pool.read { try SurveyStore.migrator.completedMigrations($0) } == [
+                "v1 surveys", "v2 sync bookkeeping", "v3 change count", "v4 sync schedule",
+            ])
+        #expect(upgraded.nextAttemptAt == nil)
     }
 
     @Test func commitsReachTheDisk() throws {
