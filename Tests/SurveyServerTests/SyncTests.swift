@@ -80,6 +80,8 @@ struct SyncTests {
         var device = try Device(seed: 70)
         let surveys = try (0..<12).map { try device.finalize(village: $0 * 3) }
         try await device.login(server, token: token)
+        let config = device.directory.appendingPathComponent("sync.json").path
+        #expect((try FileManager.default.attributesOfItem(atPath: config)[.posixPermissions] as? Int).map { $0 & 0o077 } == 0)
         let first = try await device.sync()
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("sent 12"))
