@@ -67,9 +67,6 @@ public struct SyncSummary: Sendable, Equatable {
         bytesReceived += other.bytesReceived
         failure = failure ?? other.failure
     }
-
-    /// Everything finalized reached the server and was accepted.
-    public var allSent: Bool { pending == 0 && rejected == 0 && mismatched == 0 && failure == nil }
 }
 
 /// Pushes the device's finalized surveys to the server: in batches no
@@ -169,8 +166,8 @@ public final class SyncEngine: @unchecked Sendable {
         }
         do {
             summary.pending += max(0, try store.pendingCount().count - summary.pending)
-            if summary.failure == nil { try store.setSyncValue("last_success", Self.iso(now)) }
-            try store.setSyncValue("last_attempt", Self.iso(now))
+            if summary.failure == nil { try store.setSyncValue("last_success", Timestamp.iso(now)) }
+            try store.setSyncValue("last_attempt", Timestamp.iso(now))
         } catch {
             throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
         }
@@ -319,7 +316,7 @@ public final class SyncEngine: @unchecked Sendable {
                 WireSurvey(
                     instanceID: survey.instanceID, revision: survey.revision, replaces: survey.replacesRevision, formID: survey.formID,
                     formVersion: survey.formVersion, unit: survey.unitCode, period: survey.period, answers: JSONObject(),
-                    finalizedAt: survey.finalizedAt.map(iso)
+                    finalizedAt: survey.finalizedAt.map(Timestamp.iso)
                 ).json.objectValue ?? JSONObject()
             envelope["answers"] = nil
             var json = JSONValue.object(envelope).serializedBytes()
@@ -344,7 +341,6 @@ public final class SyncEngine: @unchecked Sendable {
         (try? JSONParser().parse(response.body))?.at("error", "message")
     }
 
-    static func iso(_ date: Date) -> String { Timestamp.iso(date) }
 }
 
 extension JSONValue {

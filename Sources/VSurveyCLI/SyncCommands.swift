@@ -150,7 +150,6 @@ struct SyncCommand: ParsableCommand {
         guard let seconds = Self.seconds(every), seconds >= 1 else {
             throw ValidationError("--every 应为 30s、15m、1h 这样的间隔 / --every must be an interval like 30s, 15m or 1h")
         }
-        _ = seconds
     }
 
     static func seconds(_ text: String) -> Double? {

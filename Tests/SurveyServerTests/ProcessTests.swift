@@ -48,11 +48,18 @@ func runServerCommand(_ arguments: [String], in directory: URL) async throws -> 
 }
 
 func runServerCommandBlocking(_ arguments: [String], in directory: URL) throws -> CommandRun {
+    try runBinary(try serverBinary(), arguments, in: directory)
+}
+
+/// Runs a built binary to its end in a clean environment (plus `environment`).
+func runBinary(_ binary: URL, _ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> CommandRun {
     let process = Process()
-    process.executableURL = try serverBinary()
+    process.executableURL = binary
     process.arguments = arguments
     process.currentDirectoryURL = directory
-    process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+    var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+    env.merge(environment) { _, new in new }
+    process.environment = env
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

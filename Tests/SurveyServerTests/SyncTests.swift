@@ -22,22 +22,8 @@ func runClient(_ arguments: [String], dataDirectory: URL, environment: [String: 
 }
 
 func runClientBlocking(_ arguments: [String], dataDirectory: URL, environment: [String: String] = [:]) throws -> CommandRun {
-    let process = Process()
-    process.executableURL = try clientBinary()
-    process.arguments = arguments + ["--data-dir", dataDirectory.path, "--lang", "en"]
-    process.currentDirectoryURL = Fixtures.root
-    var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
-    env.merge(environment) { _, new in new }
-    process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    try runBinary(
+        try clientBinary(), arguments + ["--data-dir", dataDirectory.path, "--lang", "en"], in: Fixtures.root, environment: environment)
 }
 
 /// A field device: a real `vsurvey` database with finalized surveys.
