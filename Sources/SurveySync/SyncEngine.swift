@@ -50,6 +50,8 @@ public struct SyncSummary: Sendable, Equatable {
     public var pending = 0
     public var bytesSent = 0
     public var bytesReceived = 0
+    /// The forms and units pulled before the push.
+    public var pulled = PullSummary()
     /// The last network or server failure, if any.
     public var failure: LocalizedText?
 
@@ -85,6 +87,8 @@ public final class SyncEngine: @unchecked Sendable {
     /// Asked between batches; true stops the push there (the batches sent
     /// so far are recorded).
     public var shouldStop: () -> Bool = { false }
+    /// Where to pull the server's forms and units to before each push; nil: no pull.
+    public var formsDirectory: URL?
     private let progressLock = NSLock()
 
     /// The language the server's reasons come back in.
@@ -129,11 +133,13 @@ public final class SyncEngine: @unchecked Sendable {
             tokenUnit: json.at("token", "unit"))
     }
 
-    /// Sends every finalized revision whose retry time has come, or every
+    /// Pulls the forms and units that changed (with `formsDirectory`), then
+    /// sends every finalized revision whose retry time has come, or every
     /// finalized revision with `ignoringBackoff` (the network is back).
     public func push(now: Date = Date(), ignoringBackoff: Bool = false) throws(SyncError) -> SyncSummary {
         let info = try handshake()
         var summary = SyncSummary()
+        if let formsDirectory { summary.pulled = try pull(into: formsDirectory) }
         let pending: [StoredSurvey]
         do {
             pending = try store.pendingForSync(now: ignoringBackoff ? .distantFuture : now)

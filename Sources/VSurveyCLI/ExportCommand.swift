@@ -65,7 +65,6 @@ struct ExportCommand: ParsableCommand {
     }
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Option(help: "格式 csv、json 或 jsonl / Format: csv, json or jsonl")
     var format: Format = .csv
     @Option(name: [.short, .long], help: ArgumentHelp("输出文件;json/jsonl 默认输出到屏幕 / Output file; json and jsonl default to standard output", valueName: "file"))
@@ -74,7 +73,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
-        let store = try storeOptions.open(console, environment: options.environment)
+        let store = try options.openStore(console)
         let surveys = try storeStep(console) { try store.list(selection.filter) }.sorted {
             ($0.formID, $0.unitCode, $0.period) < ($1.formID, $1.unitCode, $1.period)
         }

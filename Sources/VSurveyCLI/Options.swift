@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import SurveyCore
+import SurveyStore
 
-/// Options every command takes: language and where the forms are.
+/// Options every command takes: language, where the forms are, and the
+/// data directory (the survey database, the server settings and the forms
+/// and units pulled from the server).
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "界面语言 zh 或 en / Language of messages: zh or en.")
     var lang: String?
@@ -12,6 +15,11 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("把这一天当作今天,用于复核 / Treat this date (YYYY-MM-DD) as today, for reproducible checks", valueName: "date"))
     var today: String?
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp("数据目录 / Data directory (also VSURVEY_HOME; default $XDG_DATA_HOME/vsurvey or ~/.local/share/vsurvey)", valueName: "dir"))
+    var dataDir: String?
 
     func validate() throws {
         if let forms, !FileManager.default.fileExists(atPath: forms) {
@@ -32,14 +40,28 @@ struct GlobalOptions: ParsableArguments {
     /// The day `today()` means: `--today` for reproducible checks, else the clock.
     var todayNumber: Int { today.flatMap(CivilDate.parse) ?? CivilDate.today() }
 
-    /// `./forms`, then `--forms` or `VSURVEY_FORMS` (which wins for the same form).
-    var formDirectories: [URL] {
-        var directories = [URL(fileURLWithPath: "forms")]
-        if let explicit = forms ?? environment["VSURVEY_FORMS"], !explicit.isEmpty {
-            let url = URL(fileURLWithPath: explicit)
-            if url.standardizedFileURL != directories[0].standardizedFileURL { directories.append(url) }
+    var dataDirectory: URL { SurveyStore.dataDirectory(explicit: dataDir, environment: environment) }
+
+    /// Where `vsurvey sync` keeps the forms and units it pulls from the server.
+    var pulledFormsDirectory: URL { dataDirectory.appendingPathComponent("forms") }
+
+    /// Opens the survey database, or stops with a message saying what is wrong.
+    func openStore(_ console: Console) throws -> SurveyStore {
+        do {
+            return try SurveyStore(directory: dataDirectory)
+        } catch let error as StoreError {
+            console.error(error.message)
+            throw ExitCode.failure
         }
-        return directories.filter { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    /// `./forms`, then the forms pulled from the server, then `--forms` or
+    /// `VSURVEY_FORMS`; a later directory wins for the same form version.
+    var formDirectories: [URL] {
+        var directories = [URL(fileURLWithPath: "forms"), pulledFormsDirectory]
+        if let explicit = forms ?? environment["VSURVEY_FORMS"], !explicit.isEmpty { directories.append(URL(fileURLWithPath: explicit)) }
+        var seen = Set<String>()
+        return directories.filter { seen.insert($0.standardizedFileURL.path).inserted && FileManager.default.fileExists(atPath: $0.path) }
     }
 
     func console() -> Console { Console(language: language, environment: environment) }
@@ -50,8 +72,9 @@ struct GlobalOptions: ParsableArguments {
         guard !directories.isEmpty else {
             console.error(
                 L(
-                    "找不到表单目录:当前目录下没有 forms/,请用 --forms 或 VSURVEY_FORMS 指定",
-                    "no forms directory: there is no ./forms here; name one with --forms or VSURVEY_FORMS"))
+                    "找不到表单:当前目录下没有 forms/,也还没有从服务器同步表单;请用 --forms 或 VSURVEY_FORMS 指定,或运行 vsurvey sync",
+                    "no forms: there is no ./forms here and none were pulled from the server yet; name a directory with --forms or VSURVEY_FORMS, or run vsurvey sync"
+                ))
             throw ExitCode.failure
         }
         return FormCatalog(directories: directories)

@@ -3,28 +3,6 @@ import Foundation
 import SurveyCore
 import SurveyStore
 
-/// Where the device's survey database lives.
-struct StoreOptions: ParsableArguments {
-    @Option(
-        name: .customLong("data-dir"),
-        help: ArgumentHelp("数据目录 / Data directory (also VSURVEY_HOME; default $XDG_DATA_HOME/vsurvey or ~/.local/share/vsurvey)", valueName: "dir"))
-    var dataDirectory: String?
-
-    func directory(_ environment: [String: String]) -> URL {
-        SurveyStore.dataDirectory(explicit: dataDirectory, environment: environment)
-    }
-
-    /// Opens the store, or stops with a message saying what is wrong.
-    func open(_ console: Console, environment: [String: String]) throws -> SurveyStore {
-        do {
-            return try SurveyStore(directory: directory(environment))
-        } catch let error as StoreError {
-            console.error(error.message)
-            throw ExitCode.failure
-        }
-    }
-}
-
 /// Which stored surveys a command works on (`list`, `export`).
 struct FilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("状态:draft、finalized、sent、rejected、mismatch、held(可重复)/ Status (repeatable)", valueName: "status"))

@@ -11,12 +11,12 @@ struct Workspace {
     let store: SurveyStore
     let options: GlobalOptions
 
-    init(_ options: GlobalOptions, _ storeOptions: StoreOptions) throws {
+    init(_ options: GlobalOptions) throws {
         self.options = options
         console = options.console()
         catalog = try options.catalog(console)
         registry = try options.registry(catalog, console)
-        store = try storeOptions.open(console, environment: options.environment)
+        store = try options.openStore(console)
     }
 
     /// The form version a stored survey was filled with.
@@ -53,7 +53,6 @@ struct FillCommand: ParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
 
     @Argument(help: "表单 ID / Form id (id or id@version)")
     var form: String
@@ -92,7 +91,7 @@ struct FillCommand: ParsableCommand {
     }
 
     func run() throws {
-        let workspace = try Workspace(options, storeOptions)
+        let workspace = try Workspace(options)
         let console = workspace.console
         let form = try options.form(self.form, in: workspace.catalog, console)
 
@@ -232,12 +231,11 @@ struct ResumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "继续填写草稿 / Continue filling a draft")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "调查编号(vsurvey list 所示,至少 4 位)/ Survey id as vsurvey list shows it (4 characters or more)")
     var id: String
 
     func run() throws {
-        let workspace = try Workspace(options, storeOptions)
+        let workspace = try Workspace(options)
         let survey = try workspace.find(id)
         guard survey.status == .draft else {
             workspace.console.error(
@@ -256,12 +254,11 @@ struct EditCommand: ParsableCommand {
         commandName: "edit", abstract: "修改调查;已定稿或已上报的会生成新修订 / Change a survey; a finalized or sent one gets a new revision")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "调查编号 / Survey id")
     var id: String
 
     func run() throws {
-        let workspace = try Workspace(options, storeOptions)
+        let workspace = try Workspace(options)
         let survey = try workspace.find(id)
         let editing = try storeStep(workspace.console) { try workspace.store.edit(survey) }
         if editing.revision != survey.revision {
@@ -278,12 +275,11 @@ struct FinalizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "finalize", abstract: "检查并定稿草稿 / Check a draft and finalize it")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "调查编号 / Survey id")
     var id: String
 
     func run() throws {
-        let workspace = try Workspace(options, storeOptions)
+        let workspace = try Workspace(options)
         let console = workspace.console
         let survey = try workspace.find(id)
         guard survey.status == .draft, let rowID = survey.id else {
@@ -314,7 +310,6 @@ struct DiscardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "discard", abstract: "删除草稿(需确认)/ Delete a draft (asks first)")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "调查编号 / Survey id")
     var id: String
     @Flag(name: [.short, .long], help: "不再询问 / Do not ask")
@@ -323,7 +318,7 @@ struct DiscardCommand: ParsableCommand {
     func run() throws {
         // Needs neither the forms nor a sound registry: a draft can always be deleted.
         let console = options.console()
-        let store = try storeOptions.open(console, environment: options.environment)
+        let store = try options.openStore(console)
         let registry = options.registryIfAvailable()
         let survey = try storeStep(console) { try store.find(id) }
         guard survey.status == .draft else {
@@ -348,7 +343,6 @@ struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "列出本机的调查 / List the surveys on this device")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var selection: FilterOptions
     @Flag(help: "以 JSON 输出 / Print JSON")
     var json = false
@@ -357,7 +351,7 @@ struct ListCommand: ParsableCommand {
         let options = self.options
         let console = options.console()
         let registry = options.registryIfAvailable()
-        let store = try storeOptions.open(console, environment: options.environment)
+        let store = try options.openStore(console)
         let surveys = try storeStep(console) { try store.list(selection.filter, answers: false) }
         if json {
             let items: [JSONValue] = surveys.map { survey in
@@ -412,14 +406,13 @@ struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "显示一份调查的答案 / Show a survey's answers")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "调查编号 / Survey id")
     var id: String
     @Flag(help: "以 JSON 输出(调查信息与答案)/ Print the survey and its answers as JSON")
     var json = false
 
     func run() throws {
-        let workspace = try Workspace(options, storeOptions)
+        let workspace = try Workspace(options)
         let console = workspace.console
         let survey = try workspace.find(id)
         if json {

@@ -61,7 +61,6 @@ struct LoginCommand: ParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("服务器地址 / Server address, e.g. https://survey.example.gov.cn", valueName: "url"))
     var server: String
     @Option(help: ArgumentHelp("访问令牌 / Access token", valueName: "token"))
@@ -82,8 +81,8 @@ struct LoginCommand: ParsableCommand {
         let console = options.console()
         let settings = SyncSettings(
             server: server, token: token, caFile: caFile.map { URL(fileURLWithPath: $0).path }, pinnedPublicKey: pinnedKey)
-        let directory = storeOptions.directory(options.environment)
-        let store = try storeOptions.open(console, environment: options.environment)
+        let directory = options.dataDirectory
+        let store = try options.openStore(console)
         do {
             let info = try SyncEngine(store: store, settings: settings, language: console.language).handshake()
             try SyncConfig.save(settings, in: directory)
@@ -106,11 +105,10 @@ struct LogoutCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logout", abstract: "删除保存的服务器设置和令牌 / Forget the server settings and token")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
         let console = options.console()
-        let file = SyncConfig.url(storeOptions.directory(options.environment))
+        let file = SyncConfig.url(options.dataDirectory)
         if FileManager.default.fileExists(atPath: file.path) {
             try FileManager.default.removeItem(at: file)
             console.out(L("已删除服务器设置和令牌", "the server settings and token were removed"))
@@ -140,7 +138,6 @@ struct SyncCommand: ParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
     @Flag(help: "持续运行,定期同步 / Keep running and sync periodically")
     var watch = false
     @Option(help: ArgumentHelp("--watch 的间隔,如 30s、15m、1h / Interval for --watch, e.g. 30s, 15m, 1h", valueName: "interval"))
@@ -164,8 +161,8 @@ struct SyncCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
-        let directory = storeOptions.directory(options.environment)
-        let store = try storeOptions.open(console, environment: options.environment)
+        let directory = options.dataDirectory
+        let store = try options.openStore(console)
         let settings: SyncSettings?
         do {
             settings = try SyncConfig.load(directory, environment: options.environment)
@@ -186,6 +183,7 @@ struct SyncCommand: ParsableCommand {
         }
         defer { withExtendedLifetime(lock) {} }
         let engine = SyncEngine(store: store, settings: settings, language: console.language)
+        engine.formsDirectory = options.pulledFormsDirectory
         let terminal = isatty(STDERR_FILENO) != 0
         if terminal && !watch {
             engine.progress = { done, total, bytes in
@@ -216,6 +214,13 @@ struct SyncCommand: ParsableCommand {
     }
 
     func report(_ summary: SyncSummary, _ console: Console, prefix: String = "") {
+        if !summary.pulled.forms.isEmpty {
+            let forms = summary.pulled.forms.joined(separator: ", ")
+            console.out(prefix + console.text(L("已从服务器更新表单:\(forms)", "forms updated from the server: \(forms)")))
+        }
+        if let units = summary.pulled.units {
+            console.out(prefix + console.text(L("已从服务器更新单位名录(\(units) 个单位)", "unit registry updated from the server (\(units) units)")))
+        }
         console.out(
             prefix
                 + console.text(
@@ -281,12 +286,11 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "服务器、上次同步和各状态的调查数 / Server, last sync, surveys by state")
 
     @OptionGroup var options: GlobalOptions
-    @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
         let console = options.console()
-        let store = try storeOptions.open(console, environment: options.environment)
-        let settings = try? SyncConfig.load(storeOptions.directory(options.environment), environment: options.environment)
+        let store = try options.openStore(console)
+        let settings = try? SyncConfig.load(options.dataDirectory, environment: options.environment)
         let en = console.language == .en
         console.out((en ? "server: " : "服务器:") + (settings?.server ?? (en ? "none (vsurvey login)" : "未设置(vsurvey login)")))
         let last = try storeStep(console) { try store.syncValue("last_success") }

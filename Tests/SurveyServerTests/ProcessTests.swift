@@ -79,13 +79,13 @@ final class ServerProcess: @unchecked Sendable {
     private var logLines: [String] = []
 
     /// Starts the server and waits (off the concurrency threads) for its port.
-    static func start(directory: URL, arguments: [String] = []) async throws -> ServerProcess {
-        try await offPool { try ServerProcess(directory: directory, arguments: arguments) }
+    static func start(directory: URL, forms: URL = Fixtures.formsDirectory, arguments: [String] = []) async throws -> ServerProcess {
+        try await offPool { try ServerProcess(directory: directory, forms: forms, arguments: arguments) }
     }
 
-    private init(directory: URL, arguments: [String] = []) throws {
+    private init(directory: URL, forms: URL, arguments: [String]) throws {
         process.executableURL = try serverBinary()
-        process.arguments = ["serve", "--db", "server.sqlite", "--forms", Fixtures.formsDirectory.path, "--port", "0"] + arguments
+        process.arguments = ["serve", "--db", "server.sqlite", "--forms", forms.path, "--port", "0"] + arguments
         process.currentDirectoryURL = directory
         process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
         let out = Pipe()

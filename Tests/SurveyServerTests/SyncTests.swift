@@ -16,14 +16,18 @@ func clientBinary() throws -> URL {
     try serverBinary().deletingLastPathComponent().appendingPathComponent("vsurvey")
 }
 
-/// Runs the `vsurvey` binary on a device's data directory.
-func runClient(_ arguments: [String], dataDirectory: URL, environment: [String: String] = [:]) async throws -> CommandRun {
-    try await offPool { try runClientBlocking(arguments, dataDirectory: dataDirectory, environment: environment) }
+/// Runs the `vsurvey` binary on a device's data directory, from the
+/// repository (whose `forms/` it then reads) or from `directory`.
+func runClient(_ arguments: [String], dataDirectory: URL, in directory: URL = Fixtures.root, environment: [String: String] = [:]) async throws
+    -> CommandRun
+{
+    try await offPool { try runClientBlocking(arguments, dataDirectory: dataDirectory, in: directory, environment: environment) }
 }
 
-func runClientBlocking(_ arguments: [String], dataDirectory: URL, environment: [String: String] = [:]) throws -> CommandRun {
-    try runBinary(
-        try clientBinary(), arguments + ["--data-dir", dataDirectory.path, "--lang", "en"], in: Fixtures.root, environment: environment)
+func runClientBlocking(_ arguments: [String], dataDirectory: URL, in directory: URL = Fixtures.root, environment: [String: String] = [:]) throws
+    -> CommandRun
+{
+    try runBinary(try clientBinary(), arguments + ["--data-dir", dataDirectory.path, "--lang", "en"], in: directory, environment: environment)
 }
 
 /// A field device: a real `vsurvey` database with finalized surveys.
@@ -164,6 +168,68 @@ struct SyncTests {
         #expect(counts.revisions == 81 && counts.current == 80 && counts.held == 1)
         let heldOnDevices = (try one.store.statusCounts()[.held] ?? 0) + (try two.store.statusCounts()[.held] ?? 0)
         #expect(heldOnDevices == 1)
+    }
+
+    @Test("sync pulls the forms and units that changed, by hash; a new form version is pulled, filled and accepted")
+    func pullForms() async throws {
+        let serverDirectory = try scratch()
+        let serverForms = serverDirectory.appendingPathComponent("forms")
+        try FileManager.default.createDirectory(at: serverForms.appendingPathComponent("units"), withIntermediateDirectories: true)
+        let villageForm = try String(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"), encoding: .utf8)
+        try villageForm.write(to: serverForms.appendingPathComponent("village-branch.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            at: Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv"),
+            to: serverForms.appendingPathComponent("units/sample-county.csv"))
+        // A township collector: the registry it pulls is its township's.
+        let township = "130102001000"
+        let token = try await createToken("collector", in: serverDirectory, unit: township)
+        var server = try await ServerProcess.start(directory: serverDirectory, forms: serverForms)
+        let device = try Device(seed: 75)
+        try await device.login(server, token: token)
+        // The device runs where there is no forms/ directory: it has only what it pulls.
+        let elsewhere = try scratch()
+        let first = try await runClient(["sync"], dataDirectory: device.directory, in: elsewhere)
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("forms updated from the server: village-branch@2026.1"), "\(first.stdout)")
+        let registry = try UnitRegistry.load(contentsOf: device.directory.appendingPathComponent("forms/units/server.csv"))
+        let expected = LiveServer.registry.units.filter { $0.code.rawValue.hasPrefix("130102001") }.map(\.code)
+        #expect(registry.units.map(\.code) == expected)
+        #expect(first.stdout.contains("unit registry updated from the server (\(expected.count) units)"))
+
+        // Nothing changed: nothing is fetched again.
+        let second = try await runClient(["sync"], dataDirectory: device.directory, in: elsewhere)
+        #expect(second.status == 0)
+        #expect(!second.stdout.contains("updated from the server"), "\(second.stdout)")
+
+        // The county publishes version 2026.2.
+        server.stop()
+        let newVersion = villageForm.replacingOccurrences(of: "version: \"2026.1\"", with: "version: \"2026.2\"")
+        #expect(newVersion != villageForm)
+        try newVersion.write(to: serverForms.appendingPathComponent("village-branch-2026.2.yaml"), atomically: true, encoding: .utf8)
+        server = try await ServerProcess.start(directory: serverDirectory, forms: serverForms)
+        defer { server.stop() }
+        try await device.login(server, token: token)  // the restarted server has a new port
+        let third = try await runClient(["sync"], dataDirectory: device.directory, in: elsewhere)
+        #expect(third.status == 0)
+        #expect(third.stdout.contains("forms updated from the server: village-branch@2026.2\n"), "\(third.stdout)")
+        let listed = try await runClient(["form", "list"], dataDirectory: device.directory, in: elsewhere)
+        #expect(listed.stdout.contains("2026.1") && listed.stdout.contains("2026.2"), "\(listed.stdout)")
+
+        // A survey filled with the new version is accepted by the server.
+        let sample = try JSONParser().parse(Data(contentsOf: Fixtures.formsDirectory.appendingPathComponent("samples/village-branch-valid.json")))
+        let answersFile = elsewhere.appendingPathComponent("answers.json")
+        try Data(try #require(sample["answers"]).serializedBytes(pretty: true)).write(to: answersFile)
+        let village = try #require(registry.units.first { $0.level == .village }).code.rawValue
+        let filled = try await runClient(
+            ["fill", "village-branch@2026.2", "--unit", village, "--period", "2026", "--answers", answersFile.path, "--finalize"],
+            dataDirectory: device.directory, in: elsewhere)
+        #expect(filled.status == 0, "\(filled.stdout)\(filled.stderr)")
+        let fourth = try await runClient(["sync"], dataDirectory: device.directory, in: elsewhere)
+        #expect(fourth.status == 0, "\(fourth.stdout)\(fourth.stderr)")
+        #expect(fourth.stdout.contains("sent 1"))
+        let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
+        let stored = try #require(try device.store.list(SurveyFilter()).first)
+        #expect(try await storage.survey(stored.instanceID)?.latest.formVersion == "2026.2")
     }
 
     @Test("a network failure leaves surveys pending with a retry time, and exit status 2")

@@ -163,7 +163,7 @@ struct CLITests {
         let directory = try scratchDirectory()
         let run = try vsurvey(["form", "list", "--lang", "en"], in: directory)
         #expect(run.status == 1)
-        #expect(run.stderr.contains("no forms directory"))
+        #expect(run.stderr.contains("no forms: there is no ./forms here"))
         let explicit = try vsurvey(["form", "list", "--forms", Fixtures.formsDirectory.path], in: directory)
         #expect(explicit.status == 0)
         #expect(explicit.stdout.contains("village-branch"))

@@ -47,7 +47,12 @@ public struct FormCatalog: Sendable {
             }
         }
         if unitFiles > 0 {
-            registry = UnitRegistry(units: Array(Dictionary(units.map { ($0.code, $0) }, uniquingKeysWith: { _, last in last }).values))
+            // A later file wins, but keeps an earlier file's parent when it
+            // names none (a registry pulled for one township has no county).
+            let merged = Dictionary(units.map { ($0.code, $0) }) { first, last in
+                OrgUnit(code: last.code, name: last.name, level: last.level, parent: last.parent ?? first.parent)
+            }
+            registry = UnitRegistry(units: Array(merged.values))
         }
     }
 
