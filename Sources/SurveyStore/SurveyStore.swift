@@ -197,14 +197,20 @@ public final class SurveyStore: Sendable {
 
     /// Finalized revisions waiting to be sent whose retry time has come,
     /// oldest first and each survey's revisions in order.
+    /// A revision waits while an earlier revision of the same survey does,
+    /// so that the server never receives revision n+1 before n.
     public func pendingForSync(now: Date = Date()) throws -> [StoredSurvey] {
         try read { db in
             try StoredSurvey.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM survey WHERE status = 'finalized' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                      AND NOT EXISTS (
+                        SELECT 1 FROM survey AS earlier
+                        WHERE earlier.instance_id = survey.instance_id AND earlier.revision < survey.revision
+                          AND earlier.status = 'finalized' AND earlier.next_attempt_at > ?)
                     ORDER BY finalized_at, instance_id, revision
-                    """, arguments: [now])
+                    """, arguments: [now, now])
         }
     }
 

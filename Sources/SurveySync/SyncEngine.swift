@@ -201,8 +201,21 @@ public final class SyncEngine: @unchecked Sendable {
     func pushStream(_ pending: [StoredSurvey], client: HTTPClient, info: ServerInfo, now: Date, shared: SharedProgress) throws(SyncError) -> SyncSummary {
         var summary = SyncSummary()
         let batches = Self.batches(pending, maxCount: max(1, info.maxBatch), maxBytes: max(1024, info.maxBodyBytes / 2))
-        for batch in batches {
+        // Surveys whose revision failed to go: their later revisions wait
+        // too, so that the server never sees revision n+1 before n.
+        var heldBack = Set<String>()
+        for planned in batches {
             if shouldStop() { break }
+            var batch = planned
+            if !heldBack.isEmpty {
+                let waiting = batch.filter { heldBack.contains($0.survey.instanceID) }
+                if !waiting.isEmpty {
+                    try failed(waiting.map(\.survey), reason: "an earlier revision was not sent", now: now)
+                    summary.pending += waiting.count
+                    batch.removeAll { heldBack.contains($0.survey.instanceID) }
+                    if batch.isEmpty { continue }
+                }
+            }
             let bytesBefore = summary.bytesSent
             var body: [UInt8] = Array(#"{"surveys":["#.utf8)
             body.reserveCapacity(batch.reduce(16) { $0 + $1.json.count + 1 })
@@ -225,6 +238,7 @@ public final class SyncEngine: @unchecked Sendable {
                         throw SyncError(message: L("服务器拒绝:\(reason)", "the server refused: \(reason)"), transient: false)
                     }
                     try failed(batch.map(\.survey), reason: "HTTP \(response.status): \(reason)", now: now)
+                    heldBack.formUnion(batch.map(\.survey.instanceID))
                     summary.failure = L("服务器出错(HTTP \(response.status)):\(reason)", "server error (HTTP \(response.status)): \(reason)")
                     summary.pending += batch.count
                     continue
@@ -272,11 +286,13 @@ public final class SyncEngine: @unchecked Sendable {
                 throw error
             } catch let error as HTTPClientError {
                 try failed(batch.map(\.survey), reason: error.message.text(.en), now: now)
+                heldBack.formUnion(batch.map(\.survey.instanceID))
                 summary.failure = error.message
                 summary.pending += batch.count
                 if !error.isTransient { break }
             } catch {
                 try failed(batch.map(\.survey), reason: "\(error)", now: now)
+                heldBack.formUnion(batch.map(\.survey.instanceID))
                 summary.failure = L("同步出错:\(error)", "sync failed: \(error)")
                 summary.pending += batch.count
             }

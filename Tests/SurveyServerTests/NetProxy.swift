@@ -1,0 +1,91 @@
+import Foundation
+import SurveyFixtures
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `Tests/Tools/netproxy.py` in front of a server port: a TLS endpoint with
+/// the test's own certificate, or a slow link that breaks connections.
+final class NetProxy: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    private let output: FileHandle
+
+    static let script = Fixtures.root.appendingPathComponent("Tests/Tools/netproxy.py")
+
+    private init(upstream: Int, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-u", Self.script.path, "--upstream", String(upstream)] + arguments
+        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        output = out.fileHandleForReading
+        let first = String(decoding: ServerProcess.readLine(output), as: UTF8.self)
+        guard first.hasPrefix("listening "), let port = Int(first.dropFirst("listening ".count)) else {
+            process.terminate()
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "netproxy.py did not start: '\(first)'"])
+        }
+        self.port = port
+    }
+
+    static func start(upstream: Int, arguments: [String] = []) async throws -> NetProxy {
+        try await offPool { try NetProxy(upstream: upstream, arguments: arguments) }
+    }
+
+    /// Stops the relay and returns its fault counts (`cut`, `lose`, `refuse`, `connections`).
+    func stop() async throws -> [String: Int] {
+        let (process, output) = (process, output)
+        return try await offPool {
+            kill(process.processIdentifier, SIGTERM)
+            let text = String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("faults ") }) else { return [:] }
+            var counts: [String: Int] = [:]
+            for pair in line.dropFirst("faults ".count).split(separator: " ") {
+                let parts = pair.split(separator: "=")
+                if parts.count == 2 { counts[String(parts[0])] = Int(parts[1]) }
+            }
+            return counts
+        }
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+}
+
+/// A self-signed certificate for 127.0.0.1 made with `openssl`, and the
+/// `sha256//…` pin of its public key.
+struct TLSMaterial {
+    let certificate: URL
+    let key: URL
+    let pin: String
+
+    static func make(in directory: URL, name: String = "server") async throws -> TLSMaterial {
+        try await offPool {
+            let certificate = directory.appendingPathComponent("\(name)-cert.pem")
+            let key = directory.appendingPathComponent("\(name)-key.pem")
+            let made = try runBinary(
+                URL(fileURLWithPath: "/usr/bin/openssl"),
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.path, "-out",
+                    certificate.path, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                ], in: directory)
+            guard made.status == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "openssl req failed: \(made.stderr)"])
+            }
+            let pin = try runBinary(
+                URL(fileURLWithPath: "/bin/sh"),
+                [
+                    "-c",
+                    "openssl x509 -in '\(certificate.path)' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+                ], in: directory)
+            guard pin.status == 0 else {
+                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "openssl pin failed: \(pin.stderr)"])
+            }
+            return TLSMaterial(
+                certificate: certificate, key: key, pin: "sha256//" + pin.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+}
