@@ -27,12 +27,37 @@ enum RequestLanguage {
 }
 
 enum JSONResponse {
-    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    /// Bodies at least this large are sent gzip-compressed to a client that
+    /// accepts it; smaller ones would not shrink enough to pay for it.
+    static let compressionThreshold = 1024
+
+    /// A JSON answer; compressed with gzip when `request` accepts it and the
+    /// body is large enough.
+    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], for request: Request? = nil) -> Response {
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
-        var text = value.serialized()
-        text += "\n"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        var bytes = value.serializedBytes()
+        bytes.append(10)
+        if let request {
+            headers[.vary] = "Accept-Encoding"
+            if bytes.count >= compressionThreshold, acceptsGzip(request.headers[.acceptEncoding]) {
+                bytes = Gzip.compress(bytes, level: 5)
+                headers[.contentEncoding] = "gzip"
+            }
+        }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// Whether an `Accept-Encoding` value admits gzip (and not with `q=0`).
+    static func acceptsGzip(_ value: String?) -> Bool {
+        guard let value else { return false }
+        for part in value.lowercased().split(separator: ",") {
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let coding = fields.first, coding == "gzip" || coding == "x-gzip" || coding == "*" else { continue }
+            let quality = fields.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return quality > 0
+        }
+        return false
     }
 }
 
@@ -200,7 +225,7 @@ public enum ServerApplication {
                     "token": .string(principal.name), "surveys": .stringConvertible(results.count), "bytes": .stringConvertible(buffer.readableBytes),
                     "summary": .string(reply["summary"]?.serialized() ?? ""), "elapsed_ms": .stringConvertible((ContinuousClock.now - started).milliseconds),
                 ])
-            return JSONResponse.make(reply)
+            return JSONResponse.make(reply, for: request)
         }
 
         router.get("/api/v1/surveys/{instance_id}") { request, context -> Response in
@@ -251,7 +276,7 @@ public enum ServerApplication {
             if request.headers[.ifNoneMatch] == etag { return Response(status: .notModified, headers: [.eTag: etag]) }
             return JSONResponse.make(
                 ["id": .string(id), "version": .string(version), "hash": .string(published.hash), "source": .string(published.source)],
-                headers: [.eTag: etag])
+                headers: [.eTag: etag], for: request)
         }
 
         router.get("/api/v1/units") { request, _ -> Response in
@@ -268,7 +293,8 @@ public enum ServerApplication {
             let hash = SHA256.hex(of: listJSON.serialized().utf8)
             let etag = "\"\(hash)\""
             if request.headers[.ifNoneMatch] == etag { return Response(status: .notModified, headers: [.eTag: etag]) }
-            return JSONResponse.make(["scope": .string(principal.unit.rawValue), "hash": .string(hash), "units": listJSON], headers: [.eTag: etag])
+            return JSONResponse.make(
+                ["scope": .string(principal.unit.rawValue), "hash": .string(hash), "units": listJSON], headers: [.eTag: etag], for: request)
         }
 
         router.get("/api/v1/conflicts") { request, _ -> Response in

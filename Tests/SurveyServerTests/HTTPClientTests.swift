@@ -62,6 +62,9 @@ struct HTTPClientTests {
         #expect(post.status == 200)
         #expect(try JSONParser().parse(post.body).at("summary", "created")?.int == 50)
         #expect(post.bytesSent < plainSize / 4, "gzip: \(post.bytesSent) bytes sent for \(plainSize) of JSON")
+        // The reply comes back compressed too, and arrives decompressed.
+        #expect(post.header("Content-Encoding") == "gzip")
+        #expect(post.bytesReceived < post.body.count / 3, "\(post.bytesReceived) bytes received for a \(post.body.count)-byte reply")
         #expect(handshake.newConnections == 1)
         #expect(head.newConnections == 0 && post.newConnections == 0, "the connection was not reused")
     }
