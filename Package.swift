@@ -43,6 +43,13 @@ let package = Package(
             dependencies: ["SurveyCore", "SurveyStore", "SurveyHTTP"],
             swiftSettings: swiftSettings
         ),
+        // Indicators over current surveys: the reference evaluator, the SQL
+        // the server runs (SQLite and PostgreSQL dialects), and the outputs.
+        .target(
+            name: "SurveyReport",
+            dependencies: ["SurveyCore"],
+            swiftSettings: swiftSettings
+        ),
         // zlib (gzip bodies) behind two plain C functions.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
@@ -68,6 +75,7 @@ let package = Package(
             name: "VSurveyCLI",
             dependencies: [
                 "SurveyCore",
+                "SurveyReport",
                 "SurveyStore",
                 "SurveySync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -86,6 +94,7 @@ let package = Package(
             name: "SurveyServer",
             dependencies: [
                 "SurveyCore",
+                "SurveyReport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,12 +140,17 @@ let package = Package(
         .testTarget(
             name: "SurveyServerTests",
             dependencies: [
-                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync",
+                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync", "SurveyReport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SurveyReportTests",
+            dependencies: ["SurveyReport", "SurveyCore", "SurveyFixtures", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

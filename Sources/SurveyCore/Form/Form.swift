@@ -294,6 +294,8 @@ public struct Form: Sendable {
     public let defaultLanguage: Language
     /// Form-level constants, such as the weak-economy threshold, in file order.
     public let constants: [(name: String, value: Value)]
+    /// The day each period's surveys are due (`settings.due`), by period.
+    public let dueDates: [String: Int]
     /// Every field in document order, groups and repeats included.
     public let fields: [Field]
     /// Indices of the top-level entries of `survey:`.

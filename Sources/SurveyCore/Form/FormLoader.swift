@@ -6,7 +6,7 @@ import Yams
 /// returned.
 public enum FormLoader {
     static let topKeys: Set<String> = ["settings", "survey", "choices", "indicators"]
-    static let settingKeys: Set<String> = ["form_id", "version", "title", "period_type", "unit_level", "default_language", "constants"]
+    static let settingKeys: Set<String> = ["form_id", "version", "title", "period_type", "unit_level", "default_language", "constants", "due"]
     static let fieldKeys: Set<String> = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint",
         "constraint_message", "calculation", "data_type", "default", "read_only", "min", "max", "min_count", "max_count",
@@ -14,7 +14,7 @@ public enum FormLoader {
     ]
     static let choiceKeys: Set<String> = ["name", "label"]
     static let indicatorKeys: Set<String> = [
-        "name", "type", "label", "value", "condition", "numerator", "denominator", "format", "scale", "watch",
+        "name", "type", "label", "value", "condition", "numerator", "denominator", "format", "scale", "watch", "detail", "order",
     ]
 
     /// Loads and checks the form in `url`.
@@ -143,7 +143,7 @@ private struct FormBuilder {
         guard let settings, source.issues.isEmpty, let plan else { return nil }
         return Form(
             id: settings.id, version: settings.version, title: settings.title, periodType: settings.periodType,
-            unitLevel: settings.unitLevel, defaultLanguage: settings.defaultLanguage, constants: settings.constants,
+            unitLevel: settings.unitLevel, defaultLanguage: settings.defaultLanguage, constants: settings.constants, dueDates: settings.dueDates,
             fields: compiler.fields, rootFields: compiler.rootFields, repeats: compiler.repeatFields,
             choiceLists: choiceLists, indicators: indicators, file: source.file, contentHash: contentHash,
             fieldIndex: compiler.indexByName, plan: plan)
@@ -157,6 +157,7 @@ private struct FormBuilder {
         var unitLevel: UnitLevel
         var defaultLanguage: Language
         var constants: [(name: String, value: Value)]
+        var dueDates: [String: Int]
     }
 
     mutating func readSettings(_ node: Node) -> Settings? {
@@ -225,9 +226,24 @@ private struct FormBuilder {
                 constants.append((name, number.isNaN ? .string(text) : .number(number)))
             }
         }
+        var dueDates: [String: Int] = [:]
+        if let (_, node) = entries["due"], let list = source.entries(node, what: L("due", "due"), field: nil) {
+            for (key, line, valueNode) in list.pairs {
+                guard let period = Period(key), periodType == nil || period.type == periodType else {
+                    issue(line, nil, L("due 的键 “\(key)” 不是本表单的报告期", "due: '\(key)' is not a period of this form"))
+                    continue
+                }
+                guard let text = source.string(valueNode, key: key, field: nil), let day = CivilDate.parse(text) else {
+                    issue(line, nil, L("due 的日期应写作 YYYY-MM-DD", "due: the date must be written YYYY-MM-DD"))
+                    continue
+                }
+                dueDates[period.description] = day
+            }
+        }
         guard let id, let version, let title, let periodType, let unitLevel else { return nil }
         return Settings(
-            id: id, version: version, title: title, periodType: periodType, unitLevel: unitLevel, defaultLanguage: defaultLanguage, constants: constants)
+            id: id, version: version, title: title, periodType: periodType, unitLevel: unitLevel, defaultLanguage: defaultLanguage, constants: constants,
+            dueDates: dueDates)
     }
 
     func readChoiceList(name: String, node: Node) -> ChoiceList? {
@@ -367,6 +383,18 @@ private struct FormBuilder {
                 }
             }
             let watch = entries["watch"].flatMap { source.bool($0.value, key: "watch", field: name) } ?? false
+            var descending = false
+            if let (orderLine, orderNode) = entries["order"], let text = source.string(orderNode, key: "order", field: name) {
+                switch text {
+                case "asc": descending = false
+                case "desc": descending = true
+                default: issue(orderLine, name, L("order 应为 asc 或 desc", "order must be asc or desc"))
+                }
+            }
+            for key in ["detail", "order"] where entries[key] != nil && !watch {
+                issue(entries[key]!.line, name, L("“\(key)” 只用于 watch 指标", "'\(key)' applies only to watch indicators"))
+            }
+            let detail = entries["detail"] != nil ? expression("detail") : nil
             guard let (typeLine, typeNode) = entries["type"], let typeName = source.string(typeNode, key: "type", field: name) else {
                 issue(line, name, L("指标缺少 type", "the indicator has no type"))
                 continue
@@ -409,7 +437,9 @@ private struct FormBuilder {
             default: kind = .completeness
             }
             guard let kind, let label else { continue }
-            indicators.append(Indicator(name: name, label: label, kind: kind, format: format, scale: scale, watch: watch, line: line))
+            indicators.append(
+                Indicator(
+                    name: name, label: label, kind: kind, format: format, scale: scale, watch: watch, detail: detail, descending: descending, line: line))
         }
         return indicators
     }

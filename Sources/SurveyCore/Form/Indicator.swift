@@ -26,6 +26,10 @@ public struct Indicator: Sendable {
     public let scale: Double
     /// Whether the units behind this count form a watch list for the county.
     public let watch: Bool
+    /// What a watch list shows beside each unit (e.g. its operating income),
+    /// and sorts by: ascending, or descending with `order: desc`.
+    public let detail: FormExpression?
+    public let descending: Bool
     public let line: Int
 
     /// The kind's name as written in forms.

@@ -46,6 +46,9 @@ public struct ValidationResult: Sendable {
     /// because their question is not asked, computed values replaced.
     public var warnings: [ValidationIssue]
     public var answers: JSONObject
+    /// Each top-level field's settled value by slot (`Field.slot`), empty
+    /// where the question is not asked: what the county's reports read.
+    public var topValues: [Value] = []
     public var isValid: Bool { issues.isEmpty }
 }
 
@@ -72,7 +75,27 @@ extension Form {
         run.read(answers)
         run.settle()
         run.check()
-        return ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output())
+        return ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output(), topValues: run.relevantTopValues())
+    }
+
+    /// How many top-level value slots the form has (`Field.slot` is below it).
+    public var topSlotCount: Int { plan.topSlots }
+
+    /// Evaluates a top-level expression of this form (an indicator's) over
+    /// settled top-level values, by slot.
+    public func evaluate(_ expression: FormExpression, topValues: [Value], today: Int = CivilDate.today()) -> Value {
+        let sheet = AnswerSheet(topSlots: plan.topSlots, repeatWidths: plan.repeatSlots)
+        for index in 0..<min(topValues.count, sheet.top.count) { sheet.top[index] = topValues[index] }
+        return expression.bound.evaluate(EvaluationContext(sheet: sheet, today: today))
+    }
+
+    /// The settled top-level values of answers already checked (a stored
+    /// survey), by slot, empty where the question is not asked.
+    public func topValues(_ answers: JSONObject, today: Int = CivilDate.today()) -> [Value] {
+        var run = ValidationRun(form: self, today: today)
+        run.read(answers)
+        run.settle()
+        return run.relevantTopValues()
     }
 
     /// Checks a survey and keeps what the engine worked out on the way:
@@ -602,6 +625,12 @@ struct ValidationRun {
     }
 
     // MARK: Output
+
+    func relevantTopValues() -> [Value] {
+        var values = sheet.top
+        for index in values.indices where !topRelevant[index] { values[index] = .empty }
+        return values
+    }
 
     func output() -> JSONObject {
         var result = JSONObject(minimumCapacity: plan.topFields.count)

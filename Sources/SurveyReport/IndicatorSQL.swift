@@ -1,0 +1,398 @@
+import Foundation
+import SurveyCore
+
+/// The SQL engines the server runs reports on. One description of each
+/// query, written once; the dialect supplies the few words that differ.
+public enum SQLDialect: Sendable {
+    case sqlite
+    case postgres
+
+    /// Whether `needle` occurs in `haystack`, as a boolean.
+    func contains(_ haystack: String, _ needle: String) -> String {
+        switch self {
+        case .sqlite: return "instr(\(haystack), \(needle)) > 0"
+        case .postgres: return "strpos(\(haystack), \(needle)) > 0"
+        }
+    }
+
+    /// A floating-point aggregate, so that both engines return a double.
+    func real(_ expression: String) -> String {
+        "CAST(\(expression) AS DOUBLE PRECISION)"
+    }
+
+    /// A quoted identifier; names come from checked form ids and field names.
+    func identifier(_ name: String) -> String { "\"" + name + "\"" }
+}
+
+/// SQL text with its bound values, in order. Every value from a form or a
+/// request is bound, never written into the text.
+public struct SQLQuery: Sendable, Equatable {
+    public var sql: String
+    public var arguments: [ReportValue]
+}
+
+/// Collects bound values while SQL text is written left to right.
+final class SQLBuilder {
+    let dialect: SQLDialect
+    private(set) var arguments: [ReportValue] = []
+
+    init(_ dialect: SQLDialect) { self.dialect = dialect }
+
+    func bind(_ value: ReportValue) -> String {
+        arguments.append(value)
+        switch dialect {
+        case .sqlite: return "?"
+        case .postgres: return "$\(arguments.count)"
+        }
+    }
+}
+
+/// An indicator expression that SQL cannot compute exactly as the form's
+/// evaluator does.
+public struct IndicatorSQLError: Error, Sendable, CustomStringConvertible {
+    public var indicator: String
+    public var message: LocalizedText
+    public var description: String { "indicator \(indicator): \(message.text(.en))" }
+}
+
+/// Translates indicator expressions into SQL over a form's report table,
+/// with exactly the evaluator's meaning: an empty number is NULL and
+/// compares false (but `!=` true), an empty choice reads as '', `and`, `or`
+/// and `not` see only true or false. What cannot be kept exact (dates,
+/// division, text functions, repeats) is refused with a reason, and the
+/// form check reports it.
+struct ExpressionTranslator {
+    enum Kind { case number, text, choices, boolean }
+    struct Typed {
+        var sql: String
+        var kind: Kind
+        /// The constant '' (or an empty value): `= ''` tests for empty.
+        var isEmptyConstant = false
+    }
+
+    let form: Form
+    let schema: ReportSchema
+    let builder: SQLBuilder
+    /// Field names by top-level slot.
+    let slotNames: [Int: String]
+
+    init(form: Form, schema: ReportSchema, builder: SQLBuilder) {
+        self.form = form
+        self.schema = schema
+        self.builder = builder
+        var names: [Int: String] = [:]
+        for field in form.fields where field.repeatIndex == nil && field.type.holdsValue { names[field.slot] = field.name }
+        slotNames = names
+    }
+
+    struct Unsupported: Error { var message: LocalizedText }
+
+    func unsupported(_ zh: String, _ en: String) -> Unsupported { Unsupported(message: L(zh, en)) }
+
+    func translate(_ expression: BoundExpression) throws(Unsupported) -> Typed {
+        switch expression {
+        case .constant(let value):
+            switch value {
+            case .empty: return Typed(sql: "NULL", kind: .number, isEmptyConstant: true)
+            case .number(let number):
+                if number == number.rounded(), abs(number) < 9e15 { return Typed(sql: builder.bind(.integer(Int64(number))), kind: .number) }
+                return Typed(sql: builder.bind(.real(number)), kind: .number)
+            case .string(let text):
+                return Typed(sql: builder.bind(.text(text)), kind: .text, isEmptyConstant: text.isEmpty)
+            case .bool(let flag): return Typed(sql: flag ? "TRUE" : "FALSE", kind: .boolean)
+            default: throw unsupported("指标中不能使用这种常量", "this kind of constant cannot be used in an indicator")
+            }
+        case .top(let slot):
+            guard let name = slotNames[slot], let column = schema.column(named: name), let field = form.field(named: name),
+                ReportColumn.of(field) != nil
+            else {
+                throw unsupported(
+                    "指标只能引用顶层的数字题、选择题、是非题和有 data_type 的计算项",
+                    "an indicator can refer only to top-level number, choice and yes/no questions and typed calculations")
+            }
+            let quoted = builder.dialect.identifier(column.sqlName)
+            switch column.kind {
+            case .number: return Typed(sql: quoted, kind: .number)
+            case .text: return Typed(sql: "COALESCE(\(quoted), '')", kind: .text)
+            case .choices: return Typed(sql: quoted, kind: .choices)
+            }
+        case .negate(let operand):
+            let inner = try translate(operand)
+            guard inner.kind == .number else { throw unsupported("只能对数字取负", "only a number can be negated") }
+            return Typed(sql: "(-\(inner.sql))", kind: .number)
+        case .binary(let op, let lhs, let rhs):
+            return try binary(op, lhs, rhs)
+        case .call(let function, let arguments):
+            return try call(function, arguments)
+        case .sameEntry, .acrossEntries, .entries:
+            throw unsupported("指标不能直接引用重复组;请先用计算项汇总", "an indicator cannot read a repeat directly; sum it in a calculation first")
+        case .current:
+            throw unsupported("指标中不能使用 “.”", "'.' cannot be used in an indicator")
+        case .literalRegex:
+            throw unsupported("指标中不能使用正则表达式", "regular expressions cannot be used in an indicator")
+        }
+    }
+
+    /// True or false, never NULL, as the evaluator's `boolean()`.
+    func boolean(_ typed: Typed) -> String {
+        switch typed.kind {
+        case .boolean: return typed.sql
+        case .number: return "COALESCE(\(typed.sql) <> 0, FALSE)"
+        case .text: return "(\(typed.sql) <> '')"
+        case .choices: return "(\(typed.sql) IS NOT NULL)"
+        }
+    }
+
+    func isEmpty(_ typed: Typed) throws(Unsupported) -> String {
+        switch typed.kind {
+        case .number, .choices: return "(\(typed.sql) IS NULL)"
+        case .text: return "(\(typed.sql) = '')"
+        case .boolean: throw unsupported("真假值不会为空", "a true/false value is never empty")
+        }
+    }
+
+    func binary(_ op: BinaryOperator, _ lhs: BoundExpression, _ rhs: BoundExpression) throws(Unsupported) -> Typed {
+        let left = try translate(lhs)
+        let right = try translate(rhs)
+        switch op {
+        case .and, .or:
+            return Typed(sql: "(\(boolean(left)) \(op == .and ? "AND" : "OR") \(boolean(right)))", kind: .boolean)
+        case .plus, .minus, .times:
+            guard left.kind == .number, right.kind == .number, !left.isEmptyConstant, !right.isEmptyConstant else {
+                throw unsupported("算术只能用于数字", "arithmetic applies only to numbers")
+            }
+            return Typed(sql: "(\(left.sql) \(op.rawValue) \(right.sql))", kind: .number)
+        case .div, .mod:
+            throw unsupported(
+                "指标中不能使用 div 和 mod(除以零时结果不同);比率请用 ratio 指标", "div and mod cannot be used in an indicator (division by zero differs); use a ratio indicator")
+        case .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual:
+            return try comparison(op, left, right)
+        }
+    }
+
+    func comparison(_ op: BinaryOperator, _ left: Typed, _ right: Typed) throws(Unsupported) -> Typed {
+        let equality = op == .equal || op == .notEqual
+        // `${x} = ''`: whether x is empty.
+        if left.isEmptyConstant || right.isEmptyConstant {
+            guard equality else { throw unsupported("空值只能用 = 或 != 比较", "an empty value can only be compared with = or !=") }
+            let other = left.isEmptyConstant ? right : left
+            let test = try isEmpty(other)
+            return Typed(sql: op == .equal ? test : "(NOT \(test))", kind: .boolean)
+        }
+        if left.kind == .boolean || right.kind == .boolean {
+            guard equality else { throw unsupported("真假值只能用 = 或 != 比较", "true/false values can only be compared with = or !=") }
+            return Typed(sql: "(\(boolean(left)) \(op == .equal ? "=" : "<>") \(boolean(right)))", kind: .boolean)
+        }
+        let sqlOperator = op == .notEqual ? "<>" : op.rawValue
+        switch (left.kind, right.kind) {
+        case (.number, .number):
+            // An empty number compares false, except with != (true).
+            return Typed(sql: "COALESCE(\(left.sql) \(sqlOperator) \(right.sql), \(op == .notEqual ? "TRUE" : "FALSE"))", kind: .boolean)
+        case (.text, .text):
+            guard equality else { throw unsupported("文字只能用 = 或 != 比较", "text can only be compared with = or !=") }
+            return Typed(sql: "(\(left.sql) \(sqlOperator) \(right.sql))", kind: .boolean)
+        default:
+            throw unsupported(
+                "比较的两边类型不同(数字和文字,或多选);多选请用 selected()",
+                "the two sides are of different kinds (number and text, or several choices); use selected() for several choices")
+        }
+    }
+
+    func call(_ function: Function, _ arguments: [BoundExpression]) throws(Unsupported) -> Typed {
+        switch function {
+        case .not:
+            return Typed(sql: "(NOT \(boolean(try translate(arguments[0]))))", kind: .boolean)
+        case .true: return Typed(sql: "TRUE", kind: .boolean)
+        case .false: return Typed(sql: "FALSE", kind: .boolean)
+        case .boolean: return Typed(sql: boolean(try translate(arguments[0])), kind: .boolean)
+        case .selected:
+            let list = try translate(arguments[0])
+            guard case .constant(let wantedValue) = arguments[1], case .string(let raw) = wantedValue else {
+                throw unsupported("selected() 的第二个参数应为选项名常量", "selected() needs a choice name as its second argument")
+            }
+            let wanted = raw.trimmingCharacters(in: .whitespaces)
+            guard !wanted.isEmpty, !wanted.contains(" ") else { throw unsupported("选项名无效", "not a valid choice name") }
+            switch list.kind {
+            case .choices:
+                let needle = builder.bind(.text(" " + wanted + " "))
+                return Typed(sql: "COALESCE(\(builder.dialect.contains(list.sql, needle)), FALSE)", kind: .boolean)
+            case .text:
+                return Typed(sql: "(\(list.sql) = \(builder.bind(.text(wanted))))", kind: .boolean)
+            default:
+                throw unsupported("selected() 的第一个参数应为选择题", "selected() needs a choice question as its first argument")
+            }
+        case .if:
+            let condition = boolean(try translate(arguments[0]))
+            let then = try translate(arguments[1])
+            let otherwise = try translate(arguments[2])
+            if then.isEmptyConstant && otherwise.kind == .number && !otherwise.isEmptyConstant {
+                return Typed(sql: "(CASE WHEN \(condition) THEN NULL ELSE \(otherwise.sql) END)", kind: .number)
+            }
+            if otherwise.isEmptyConstant && then.kind == .number && !then.isEmptyConstant {
+                return Typed(sql: "(CASE WHEN \(condition) THEN \(then.sql) ELSE NULL END)", kind: .number)
+            }
+            guard then.kind == otherwise.kind, then.kind == .number || then.kind == .boolean || (then.kind == .text) else {
+                throw unsupported("if() 的两个结果应同为数字或同为文字", "both results of if() must be numbers, or both text")
+            }
+            return Typed(sql: "(CASE WHEN \(condition) THEN \(then.sql) ELSE \(otherwise.sql) END)", kind: then.kind)
+        default:
+            throw unsupported("指标中不能使用函数 \(function.rawValue)()", "the function \(function.rawValue)() cannot be used in an indicator")
+        }
+    }
+}
+
+/// What SQL computes per group for one indicator: the same accumulators as
+/// the reference evaluator (`IndicatorTotals`).
+public enum IndicatorColumns {
+    /// The select-list expressions of an indicator, in the order
+    /// `IndicatorTotals.init(sqlValues:)` reads them.
+    static func selectList(_ indicator: Indicator, translator: ExpressionTranslator) throws(IndicatorSQLError) -> [String] {
+        let dialect = translator.builder.dialect
+        func number(_ expression: FormExpression) throws(IndicatorSQLError) -> String {
+            let typed = try translated(expression)
+            guard typed.kind == .number else {
+                throw IndicatorSQLError(indicator: indicator.name, message: L("这里应为数字表达式", "a number is needed here"))
+            }
+            return typed.sql
+        }
+        func translated(_ expression: FormExpression) throws(IndicatorSQLError) -> ExpressionTranslator.Typed {
+            do {
+                return try translator.translate(expression.bound)
+            } catch {
+                throw IndicatorSQLError(indicator: indicator.name, message: error.message)
+            }
+        }
+        switch indicator.kind {
+        case .sum(let value), .average(let value):
+            let sql = try number(value)
+            return [dialect.real("SUM(\(sql))"), "COUNT(\(sql))"]
+        case .count(let condition?):
+            return ["SUM(CASE WHEN \(translator.boolean(try translated(condition))) THEN 1 ELSE 0 END)"]
+        case .share(let condition):
+            return ["SUM(CASE WHEN \(translator.boolean(try translated(condition))) THEN 1 ELSE 0 END)"]
+        case .count(nil):
+            return ["COUNT(*)"]
+        case .ratio(let numerator, let denominator):
+            let top = try number(numerator)
+            let bottom = try number(denominator)
+            return [dialect.real("SUM(\(top))"), dialect.real("SUM(\(bottom))")]
+        case .completeness:
+            return []
+        }
+    }
+}
+
+/// The report queries of one form over its report table.
+public struct ReportSQL: Sendable {
+    public let form: Form
+    public let schema: ReportSchema
+    public let dialect: SQLDialect
+
+    public init(form: Form, schema: ReportSchema, dialect: SQLDialect) {
+        self.form = form
+        self.schema = schema
+        self.dialect = dialect
+    }
+
+    /// Every indicator that SQL cannot compute, with the reason; empty when
+    /// the form's indicators are all fine.
+    public func problems() -> [IndicatorSQLError] {
+        var problems: [IndicatorSQLError] = []
+        for indicator in form.indicators {
+            let translator = ExpressionTranslator(form: form, schema: schema, builder: SQLBuilder(dialect))
+            do {
+                _ = try IndicatorColumns.selectList(indicator, translator: translator)
+                if let detail = indicator.detail {
+                    let typed = try translator.translate(detail.bound)
+                    if typed.kind == .boolean || typed.kind == .choices {
+                        problems.append(
+                            IndicatorSQLError(indicator: indicator.name, message: L("detail 应为数字或文字", "detail must be a number or text")))
+                    }
+                }
+            } catch let error as IndicatorSQLError {
+                problems.append(error)
+            } catch let error as ExpressionTranslator.Unsupported {
+                problems.append(IndicatorSQLError(indicator: indicator.name, message: error.message))
+            } catch {
+                problems.append(IndicatorSQLError(indicator: indicator.name, message: L("\(error)", "\(error)")))
+            }
+        }
+        return problems
+    }
+
+    /// Rows of the scope and period: `unit BETWEEN low AND high`, the codes
+    /// under the scope's prefix (all units for the whole country).
+    func scopeBounds(_ prefix: String) -> (low: String, high: String) {
+        (prefix + String(repeating: "0", count: 12 - prefix.count), prefix + String(repeating: "9", count: 12 - prefix.count))
+    }
+
+    /// One row per group (the first `groupLength` digits of the unit code):
+    /// `grp`, `reporting`, `on_time`, then each indicator's accumulators.
+    public func totals(scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?) throws(IndicatorSQLError) -> SQLQuery {
+        let builder = SQLBuilder(dialect)
+        let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
+        var select = ["substr(unit, 1, \(builder.bind(.integer(Int64(groupLength))))) AS grp", "COUNT(*) AS reporting"]
+        if let dueBefore {
+            select.append("SUM(CASE WHEN reported_at < \(builder.bind(.integer(dueBefore))) THEN 1 ELSE 0 END) AS on_time")
+        } else {
+            select.append("0 AS on_time")
+        }
+        for indicator in form.indicators {
+            select.append(contentsOf: try IndicatorColumns.selectList(indicator, translator: translator))
+        }
+        let bounds = scopeBounds(scopePrefix)
+        let sql = """
+            SELECT \(select.joined(separator: ", "))
+            FROM \(dialect.identifier(schema.tableName))
+            WHERE period = \(builder.bind(.text(period))) AND unit BETWEEN \(builder.bind(.text(bounds.low))) AND \(builder.bind(.text(bounds.high)))
+            GROUP BY grp
+            """
+        return SQLQuery(sql: sql, arguments: builder.arguments)
+    }
+
+    /// The units that reported in the scope and period, with when they first did.
+    public func reported(scopePrefix: String, period: String) -> SQLQuery {
+        let builder = SQLBuilder(dialect)
+        let bounds = scopeBounds(scopePrefix)
+        let sql = """
+            SELECT unit, reported_at FROM \(dialect.identifier(schema.tableName))
+            WHERE period = \(builder.bind(.text(period))) AND unit BETWEEN \(builder.bind(.text(bounds.low))) AND \(builder.bind(.text(bounds.high)))
+            ORDER BY unit
+            """
+        return SQLQuery(sql: sql, arguments: builder.arguments)
+    }
+
+    /// The units behind a watched count or share: `unit` and `detail`,
+    /// sorted by the detail (empty last), then by code, at most `limit`.
+    public func watch(_ indicator: Indicator, scopePrefix: String, period: String, limit: Int) throws(IndicatorSQLError) -> SQLQuery? {
+        let condition: FormExpression?
+        switch indicator.kind {
+        case .count(let expression): condition = expression
+        case .share(let expression): condition = expression
+        default: return nil
+        }
+        guard let condition else { return nil }
+        let builder = SQLBuilder(dialect)
+        let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
+        do {
+            let detail =
+                try indicator.detail.map { expression throws(ExpressionTranslator.Unsupported) in try translator.translate(expression.bound).sql } ?? "NULL"
+            // Bound in the order they appear in the text.
+            let bounds = scopeBounds(scopePrefix)
+            let periodParameter = builder.bind(.text(period))
+            let low = builder.bind(.text(bounds.low))
+            let high = builder.bind(.text(bounds.high))
+            let test = translator.boolean(try translator.translate(condition.bound))
+            let sql = """
+                SELECT unit, \(detail) AS detail FROM \(dialect.identifier(schema.tableName))
+                WHERE period = \(periodParameter) AND unit BETWEEN \(low) AND \(high)
+                  AND \(test)
+                ORDER BY detail \(indicator.descending ? "DESC" : "ASC") NULLS LAST, unit
+                LIMIT \(builder.bind(.integer(Int64(limit))))
+                """
+            return SQLQuery(sql: sql, arguments: builder.arguments)
+        } catch {
+            throw IndicatorSQLError(indicator: indicator.name, message: error.message)
+        }
+    }
+}

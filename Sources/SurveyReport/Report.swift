@@ -1,0 +1,183 @@
+import Foundation
+import SurveyCore
+
+/// A form's indicators for a scope (the whole country, a province, a county,
+/// a township) and a period: one row per child unit of the scope and a
+/// total, completeness with the units that have not reported, the units
+/// behind each watched indicator, and the change since the previous period.
+public struct Report: Sendable {
+    public struct Row: Sendable {
+        public var unit: String
+        public var name: String
+        /// Units expected to report (in the registry at the form's level).
+        public var expected: Int
+        public var reported: Int
+        /// Reported by the due date; nil when the form sets none for the period.
+        public var onTime: Int?
+        /// Each indicator's figure, in the form's order; nil when there is none
+        /// (no data, or a zero denominator).
+        public var values: [Double?]
+        /// The change since the previous period, where both have a figure.
+        public var changes: [Double?]
+    }
+
+    public struct Unit: Sendable, Equatable {
+        public var code: String
+        public var name: String
+        /// The unit's group in this report (its township in a county report).
+        public var group: String
+    }
+
+    public struct WatchList: Sendable {
+        public var indicator: Indicator
+        /// All units that meet the condition; `units` holds the first ones.
+        public var count: Int
+        public var units: [(unit: Unit, detail: ReportValue)]
+    }
+
+    public let form: Form
+    public let scope: String
+    public let scopeName: String
+    public let period: String
+    public let previousPeriod: String?
+    /// The level of the rows' units.
+    public let groupLevel: UnitLevel
+    public let rows: [Row]
+    public let total: Row
+    /// Units that have not reported, in code order (at most the limit asked).
+    public let missing: [Unit]
+    public let missingCount: Int
+    public let watchLists: [WatchList]
+    public let due: Int?
+}
+
+extension Report {
+    /// How many leading digits group the rows: the scope's child level,
+    /// but never below the form's own unit level.
+    public static func groupLength(scope: UnitCode, form: Form) -> Int {
+        let lengths = [2, 4, 6, 9, 12]
+        let next = lengths.first { $0 > scope.significantLength } ?? 12
+        return min(next, form.unitLevel.prefixLength)
+    }
+
+    /// The period before, for the comparison column.
+    public static func previous(_ period: String) -> String? {
+        guard let parsed = Period(period) else { return nil }
+        let earlier: Period
+        switch parsed {
+        case .annual(let year): earlier = .annual(year: year - 1)
+        case .quarterly(let year, let quarter): earlier = quarter == 1 ? .quarterly(year: year - 1, quarter: 4) : .quarterly(year: year, quarter: quarter - 1)
+        case .monthly(let year, let month): earlier = month == 1 ? .monthly(year: year - 1, month: 12) : .monthly(year: year, month: month - 1)
+        }
+        return Period.years.contains(earlier.year) ? earlier.description : nil
+    }
+
+    /// The instant before which a report counts as on time: the end of the
+    /// due day in China (UTC+8), in ms since 1970.
+    public static func dueBefore(form: Form, period: String) -> Int64? {
+        guard let day = form.dueDates[period] else { return nil }
+        return (Int64(day) + 1) * 86_400_000 - 8 * 3_600_000
+    }
+
+    /// A figure from its totals, the same for SQL and the reference.
+    public static func figure(_ indicator: Indicator, _ totals: IndicatorTotals, reporting: Int, expected: Int) -> Double? {
+        switch indicator.kind {
+        case .sum: return totals.sum
+        case .average: return totals.count > 0 ? totals.sum / Double(totals.count) : nil
+        case .count: return Double(totals.count)
+        case .share: return reporting > 0 ? Double(totals.count) / Double(reporting) : nil
+        case .ratio: return totals.denominator != 0 ? totals.sum / totals.denominator * indicator.scale : nil
+        case .completeness: return expected > 0 ? Double(reporting) / Double(expected) : nil
+        }
+    }
+
+    /// Builds the report from what a source computed. `previous` is the data
+    /// of the period before, if there is any.
+    public init(
+        form: Form, registry: UnitRegistry?, scope: UnitCode, period: String, data: ReportData, previous: ReportData? = nil,
+        missingLimit: Int = 200
+    ) {
+        self.form = form
+        self.scope = scope.rawValue
+        scopeName = registry?.unit(scope)?.name ?? (scope.significantLength == 0 ? "全国" : scope.rawValue)
+        self.period = period
+        previousPeriod = previous.flatMap { $0.groups.values.contains { $0.reporting > 0 } ? Self.previous(period) : nil }
+        due = form.dueDates[period]
+        let length = Self.groupLength(scope: scope, form: form)
+        let prefix = scope.prefix
+        let level = UnitLevel.allCases.first { $0.prefixLength == length && (length < 12 || $0 == form.unitLevel) } ?? form.unitLevel
+        groupLevel = level
+        func pad(_ group: String) -> String { group + String(repeating: "0", count: 12 - group.count) }
+
+        // Expected units per group, from the registry.
+        var expected: [String: Int] = [:]
+        var names: [String: String] = [:]
+        var expectedUnits: [OrgUnit] = []
+        if let registry {
+            expectedUnits = registry.units(under: scope, level: form.unitLevel)
+            if scope.significantLength == form.unitLevel.prefixLength, let own = registry.unit(scope), own.level == form.unitLevel {
+                expectedUnits = [own]
+            }
+            for unit in expectedUnits { expected[String(unit.code.rawValue.prefix(length)), default: 0] += 1 }
+            for unit in registry.units(under: scope, level: level) + [registry.unit(scope)].compactMap({ $0 }) where unit.level == level {
+                names[String(unit.code.rawValue.prefix(length))] = unit.name
+            }
+        }
+        let groupKeys = Set(expected.keys).union(data.groups.keys).union(names.keys).filter { $0.hasPrefix(prefix) }.sorted()
+        let dueSet = form.dueDates[period] != nil
+        func row(unit: String, name: String, expected: Int, totals: GroupTotals?, previous: GroupTotals?, previousExpected: Int) -> Row {
+            let totals = totals ?? GroupTotals(indicatorCount: form.indicators.count)
+            let values = form.indicators.enumerated().map { index, indicator in
+                Self.figure(indicator, totals.indicators[index], reporting: totals.reporting, expected: expected)
+            }
+            var changes = Array(repeating: Double?.none, count: values.count)
+            if let previous, previous.reporting > 0 {
+                for (index, indicator) in form.indicators.enumerated() {
+                    if let now = values[index],
+                        let before = Self.figure(indicator, previous.indicators[index], reporting: previous.reporting, expected: previousExpected)
+                    {
+                        changes[index] = now - before
+                    }
+                }
+            }
+            return Row(
+                unit: unit, name: name, expected: expected, reported: totals.reporting, onTime: dueSet ? totals.onTime : nil, values: values,
+                changes: changes)
+        }
+        rows = groupKeys.map { key in
+            row(
+                unit: pad(key), name: names[key] ?? "?", expected: expected[key] ?? 0, totals: data.groups[key], previous: previous?.groups[key],
+                previousExpected: expected[key] ?? 0)
+        }
+        var sum = GroupTotals(indicatorCount: form.indicators.count)
+        for key in groupKeys { if let totals = data.groups[key] { sum.add(totals) } }
+        var previousSum: GroupTotals?
+        if let previous {
+            var totals = GroupTotals(indicatorCount: form.indicators.count)
+            for (key, group) in previous.groups where key.hasPrefix(prefix) { totals.add(group) }
+            previousSum = totals
+        }
+        let expectedTotal = expectedUnits.count
+        total = row(unit: scope.rawValue, name: scopeName, expected: expectedTotal, totals: sum, previous: previousSum, previousExpected: expectedTotal)
+
+        func unit(_ code: String) -> Unit {
+            let group = String(code.prefix(length))
+            return Unit(code: code, name: registry?.unit(UnitCode(code) ?? scope)?.name ?? "?", group: names[group] ?? "")
+        }
+        var missing: [Unit] = []
+        var missingCount = 0
+        for candidate in expectedUnits where data.reported[candidate.code.rawValue] == nil {
+            missingCount += 1
+            if missing.count < missingLimit {
+                missing.append(Unit(code: candidate.code.rawValue, name: candidate.name, group: names[String(candidate.code.rawValue.prefix(length))] ?? ""))
+            }
+        }
+        self.missing = missing
+        self.missingCount = missingCount
+        watchLists = form.indicators.enumerated().compactMap { index, indicator -> WatchList? in
+            guard indicator.watch, ReferenceEvaluator.condition(indicator) != nil else { return nil }
+            let entries = data.watch[indicator.name] ?? []
+            return WatchList(indicator: indicator, count: sum.indicators[index].count, units: entries.map { (unit($0.unit), $0.detail) })
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import SurveyCore
+
+/// One indicator's running totals over a group of units: what both the SQL
+/// and the reference evaluator compute, before the figure is worked out.
+public struct IndicatorTotals: Sendable, Equatable {
+    /// Sum of the values (sum, average) or of the numerator (ratio).
+    public var sum: Double = 0
+    /// Sum of the denominator (ratio).
+    public var denominator: Double = 0
+    /// Units with a value (sum, average), or meeting the condition (count, share).
+    public var count: Int = 0
+
+    public init(sum: Double = 0, denominator: Double = 0, count: Int = 0) {
+        self.sum = sum
+        self.denominator = denominator
+        self.count = count
+    }
+
+    mutating func add(_ other: IndicatorTotals) {
+        sum += other.sum
+        denominator += other.denominator
+        count += other.count
+    }
+
+    /// How many SQL columns an indicator's totals take.
+    public static func width(_ kind: Indicator.Kind) -> Int {
+        switch kind {
+        case .sum, .average, .ratio: return 2
+        case .count, .share: return 1
+        case .completeness: return 0
+        }
+    }
+
+    /// Reads the totals from SQL values, in `IndicatorColumns.selectList` order.
+    public init(kind: Indicator.Kind, sqlValues values: ArraySlice<ReportValue>) {
+        func number(_ value: ReportValue?) -> Double {
+            switch value {
+            case .integer(let integer)?: return Double(integer)
+            case .real(let real)?: return real
+            default: return 0
+            }
+        }
+        let first = values.first
+        let second = values.dropFirst().first
+        switch kind {
+        case .sum, .average: self.init(sum: number(first), count: Int(number(second)))
+        case .ratio: self.init(sum: number(first), denominator: number(second))
+        case .count, .share: self.init(count: Int(number(first)))
+        case .completeness: self.init()
+        }
+    }
+}
+
+/// A group's totals: how many units reported, how many on time, and each
+/// indicator's totals (in the form's indicator order).
+public struct GroupTotals: Sendable, Equatable {
+    public var reporting = 0
+    public var onTime = 0
+    public var indicators: [IndicatorTotals]
+
+    public init(indicatorCount: Int) {
+        indicators = Array(repeating: IndicatorTotals(), count: indicatorCount)
+    }
+
+    public init(reporting: Int, onTime: Int, indicators: [IndicatorTotals]) {
+        self.reporting = reporting
+        self.onTime = onTime
+        self.indicators = indicators
+    }
+
+    mutating func add(_ other: GroupTotals) {
+        reporting += other.reporting
+        onTime += other.onTime
+        for index in indicators.indices where index < other.indicators.count { indicators[index].add(other.indicators[index]) }
+    }
+}
+
+/// A unit behind a watched indicator, with its detail value.
+public struct WatchEntry: Sendable, Equatable {
+    public var unit: String
+    public var detail: ReportValue
+
+    public init(unit: String, detail: ReportValue) {
+        self.unit = unit
+        self.detail = detail
+    }
+}
+
+/// What a report is made from, for one scope and period: the totals per
+/// group, the units that reported (and when, in ms since 1970), and the
+/// units behind each watched indicator. The server fills it with SQL; the
+/// reference evaluator from answers.
+public struct ReportData: Sendable, Equatable {
+    public var groups: [String: GroupTotals]
+    public var reported: [String: Int64?]
+    public var watch: [String: [WatchEntry]]
+
+    public init(groups: [String: GroupTotals] = [:], reported: [String: Int64?] = [:], watch: [String: [WatchEntry]] = [:]) {
+        self.groups = groups
+        self.reported = reported
+        self.watch = watch
+    }
+}
+
+/// A current survey as the reference evaluator reads it.
+public struct ReportSurvey: Sendable {
+    public var unit: String
+    public var period: String
+    /// The form version the survey was filled with.
+    public var form: Form
+    /// The answers as kept (checked, calculations included).
+    public var answers: JSONObject
+    /// When the unit first reported, in ms since 1970.
+    public var reportedAt: Int64?
+
+    public init(unit: String, period: String, form: Form, answers: JSONObject, reportedAt: Int64?) {
+        self.unit = unit
+        self.period = period
+        self.form = form
+        self.answers = answers
+        self.reportedAt = reportedAt
+    }
+}
+
+/// The plain Swift evaluation of a form's indicators over answers: each
+/// survey is settled by the form engine and every indicator expression is
+/// evaluated with the form's own evaluator. The SQL that the server runs
+/// must agree with it.
+public struct ReferenceEvaluator: Sendable {
+    public let form: Form
+
+    public init(form: Form) { self.form = form }
+
+    /// The report form's top-level values for a survey of any version,
+    /// matched by field name.
+    func values(of survey: ReportSurvey) -> [Value] {
+        let own = survey.form.topValues(survey.answers)
+        if survey.form.id == form.id && survey.form.version == form.version { return own }
+        var values = Array(repeating: Value.empty, count: form.topSlotCount)
+        for field in form.fields where field.repeatIndex == nil && field.type.holdsValue {
+            if let source = survey.form.field(named: field.name), source.repeatIndex == nil, source.slot < own.count {
+                values[field.slot] = own[source.slot]
+            }
+        }
+        return values
+    }
+
+    public func data(_ surveys: [ReportSurvey], scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?, watchLimit: Int)
+        -> ReportData
+    {
+        var data = ReportData()
+        var watch: [String: [WatchEntry]] = [:]
+        for survey in surveys where survey.period == period && survey.unit.hasPrefix(scopePrefix) {
+            let values = values(of: survey)
+            let group = String(survey.unit.prefix(groupLength))
+            var totals = data.groups[group] ?? GroupTotals(indicatorCount: form.indicators.count)
+            totals.reporting += 1
+            if let dueBefore, let reportedAt = survey.reportedAt, reportedAt < dueBefore { totals.onTime += 1 }
+            for (index, indicator) in form.indicators.enumerated() {
+                func number(_ expression: FormExpression) -> Double? {
+                    let number = form.evaluate(expression, topValues: values).number
+                    return number.isNaN ? nil : number
+                }
+                switch indicator.kind {
+                case .sum(let value), .average(let value):
+                    if let number = number(value) {
+                        totals.indicators[index].sum += number
+                        totals.indicators[index].count += 1
+                    }
+                case .count, .share:
+                    let condition = Self.condition(indicator)
+                    let met = condition.map { form.evaluate($0, topValues: values).bool } ?? true
+                    if met {
+                        totals.indicators[index].count += 1
+                        if indicator.watch, condition != nil {
+                            let detail = indicator.detail.map { form.evaluate($0, topValues: values) } ?? .empty
+                            watch[indicator.name, default: []].append(WatchEntry(unit: survey.unit, detail: Self.reportValue(detail)))
+                        }
+                    }
+                case .ratio(let numerator, let denominator):
+                    if let top = number(numerator) { totals.indicators[index].sum += top }
+                    if let bottom = number(denominator) { totals.indicators[index].denominator += bottom }
+                case .completeness:
+                    break
+                }
+            }
+            data.groups[group] = totals
+            data.reported[survey.unit] = survey.reportedAt
+        }
+        for indicator in form.indicators where indicator.watch && Self.condition(indicator) != nil {
+            var entries = watch[indicator.name] ?? []
+            entries.sort { a, b in
+                switch (a.detail, b.detail) {
+                case (.null, .null): break
+                case (.null, _): return false  // empty last, in either order
+                case (_, .null): return true
+                default:
+                    let order = Self.compareDetail(a.detail, b.detail)
+                    if order != 0 { return indicator.descending ? order > 0 : order < 0 }
+                }
+                return a.unit < b.unit
+            }
+            data.watch[indicator.name] = Array(entries.prefix(watchLimit))
+        }
+        return data
+    }
+
+    /// The condition of a count or share.
+    static func condition(_ indicator: Indicator) -> FormExpression? {
+        switch indicator.kind {
+        case .count(let condition): return condition
+        case .share(let condition): return condition
+        default: return nil
+        }
+    }
+
+    static func reportValue(_ value: Value) -> ReportValue {
+        if value.isEmpty { return .null }
+        switch value {
+        case .number(let number):
+            if number == number.rounded(), abs(number) < 9e15 { return .integer(Int64(number)) }
+            return .real(number)
+        case .bool(let flag): return .integer(flag ? 1 : 0)
+        default: return .text(value.string)
+        }
+    }
+
+    /// Numbers by value, text by bytes, as SQL orders a column.
+    static func compareDetail(_ a: ReportValue, _ b: ReportValue) -> Int {
+        func number(_ value: ReportValue) -> Double? {
+            switch value {
+            case .integer(let integer): return Double(integer)
+            case .real(let real): return real
+            default: return nil
+            }
+        }
+        if let x = number(a), let y = number(b) { return x < y ? -1 : (x > y ? 1 : 0) }
+        if case .text(let x) = a, case .text(let y) = b { return Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8)) ? -1 : (x == y ? 0 : 1) }
+        return 0
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import GRDB
+import SurveyCore
+import SurveyFixtures
+import SurveyReport
+import Testing
+
+/// Runs a report's queries on a real SQLite file, as the server does.
+struct SQLiteReportSource {
+    let queue: DatabaseQueue
+    let sql: ReportSQL
+
+    init(path: String, form: Form, schema: ReportSchema) throws {
+        queue = try DatabaseQueue(path: path)
+        sql = ReportSQL(form: form, schema: schema, dialect: .sqlite)
+        try queue.write { db in
+            for statement in schema.createTable(.sqlite) { try db.execute(sql: statement) }
+        }
+    }
+
+    static func arguments(_ values: [ReportValue]) -> StatementArguments {
+        StatementArguments(
+            values.map { value -> (any DatabaseValueConvertible)? in
+                switch value {
+                case .null: return nil
+                case .integer(let integer): return integer
+                case .real(let real): return real
+                case .text(let text): return text
+                }
+            })
+    }
+
+    static func reportValue(_ value: DatabaseValue) -> ReportValue {
+        switch value.storage {
+        case .null: return .null
+        case .int64(let integer): return .integer(integer)
+        case .double(let real): return .real(real)
+        case .string(let text): return .text(text)
+        case .blob: return .null
+        }
+    }
+
+    func insert(_ survey: ReportSurvey, instance: Int64, schema: ReportSchema) throws {
+        let row = schema.row(form: survey.form, topValues: survey.form.topValues(survey.answers))
+        try queue.write { db in
+            try db.execute(
+                sql: schema.upsert(.sqlite),
+                arguments: Self.arguments(
+                    [
+                        .text(survey.period), .text(survey.unit), .integer(instance), .text(survey.form.version),
+                        survey.reportedAt.map(ReportValue.integer) ?? .null,
+                    ]
+                        + row))
+        }
+    }
+
+    func data(scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?, watchLimit: Int) throws -> ReportData {
+        var data = ReportData()
+        let form = sql.form
+        let totals = try sql.totals(scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore)
+        try queue.read { db in
+            for row in try Row.fetchAll(db, sql: totals.sql, arguments: Self.arguments(totals.arguments)) {
+                let values = (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }
+                var position = 3
+                var indicators: [IndicatorTotals] = []
+                for indicator in form.indicators {
+                    let width = IndicatorTotals.width(indicator.kind)
+                    indicators.append(IndicatorTotals(kind: indicator.kind, sqlValues: values[position..<(position + width)]))
+                    position += width
+                }
+                data.groups[row["grp"]] = GroupTotals(reporting: row["reporting"], onTime: row["on_time"], indicators: indicators)
+            }
+            let reported = sql.reported(scopePrefix: scopePrefix, period: period)
+            for row in try Row.fetchAll(db, sql: reported.sql, arguments: Self.arguments(reported.arguments)) {
+                data.reported[row["unit"]] = row["reported_at"] as Int64?
+            }
+            for indicator in form.indicators where indicator.watch {
+                guard let query = try sql.watch(indicator, scopePrefix: scopePrefix, period: period, limit: watchLimit) else { continue }
+                data.watch[indicator.name] = try Row.fetchAll(db, sql: query.sql, arguments: Self.arguments(query.arguments)).map {
+                    WatchEntry(unit: $0["unit"], detail: Self.reportValue($0["detail"] as DatabaseValue))
+                }
+            }
+        }
+        return data
+    }
+}
+
+@Suite("SurveyReport: the SQL the server runs agrees with the reference evaluator")
+struct AgreementTests {
+    static let catalog = Fixtures.catalog()
+    static let registry = catalog.registry!
+
+    @Test("every indicator of the shipped forms can be computed in SQL")
+    func shippedFormsTranslate() throws {
+        for id in ["village-branch", "community-branch", "cadre-team"] {
+            let form = try Fixtures.form(id)
+            let problems = ReportSQL(form: form, schema: ReportSchema(formID: id, versions: [form]), dialect: .sqlite).problems()
+            #expect(problems.isEmpty, "\(id): \(problems)")
+            #expect(ReportSQL(form: form, schema: ReportSchema(formID: id, versions: [form]), dialect: .postgres).problems().isEmpty)
+        }
+    }
+
+    /// Random village surveys: generated answers, some answers left out,
+    /// some pushed to the thresholds the indicators test.
+    static func surveys(seed: UInt64, form: Form) -> [ReportSurvey] {
+        var generator = VillageBranchGenerator(seed: seed)
+        var random = SeededGenerator(seed: seed &* 31)
+        let villages = registry.units.filter { $0.level == .village }
+        var surveys: [ReportSurvey] = []
+        for village in villages where Double.random(in: 0..<1, using: &random) < 0.8 {
+            var answers = generator.next()
+            let roll = Int.random(in: 0..<10, using: &random)
+            switch roll {
+            case 0: answers["operating_income"] = .integer(0)
+            case 1: answers["operating_income"] = .integer(49_999)
+            case 2: answers["operating_income"] = .integer(50_000)
+            case 3: answers["secretary_birth_year"] = .integer(2026 - 60)
+            case 4:
+                answers["reserve_cadres"] = .integer(0)
+                answers["reserve_cadres_35_under"] = nil
+            case 5: answers["office_funding"] = nil
+            case 6: answers["members_trained"] = nil
+            default: break
+            }
+            let result = form.validate(answers, today: Fixtures.sampleToday)
+            guard result.isValid else { continue }
+            let period = Int.random(in: 0..<4, using: &random) == 0 ? "2025" : "2026"
+            let reportedAt = Int64(1_780_000_000_000) + Int64.random(in: 0...20_000_000_000, using: &random)
+            surveys.append(ReportSurvey(unit: village.code.rawValue, period: period, form: form, answers: result.answers, reportedAt: reportedAt))
+        }
+        return surveys
+    }
+
+    @Test("random surveys: equal totals, watch lists and reports for the county, each township and the whole country", arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func agreement(seed: UInt64) throws {
+        let form = try Fixtures.form("village-branch")
+        let schema = ReportSchema(formID: form.id, versions: [form])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = try SQLiteReportSource(path: directory.appendingPathComponent("report.sqlite").path, form: form, schema: schema)
+        let surveys = Self.surveys(seed: seed, form: form)
+        #expect(surveys.count > 100)
+        for (index, survey) in surveys.enumerated() { try source.insert(survey, instance: Int64(index + 1), schema: schema) }
+        let reference = ReferenceEvaluator(form: form)
+        let due = Int64(1_790_000_000_000)
+        let county = UnitCode("130102000000")!
+        let scopes = [county, UnitCode("000000000000")!] + Self.registry.units(under: county, level: .township).map(\.code)
+        for scope in scopes {
+            let length = Report.groupLength(scope: scope, form: form)
+            let fromSQL = try source.data(scopePrefix: scope.prefix, period: "2026", groupLength: length, dueBefore: due, watchLimit: 15)
+            let fromSwift = reference.data(surveys, scopePrefix: scope.prefix, period: "2026", groupLength: length, dueBefore: due, watchLimit: 15)
+            #expect(Set(fromSQL.groups.keys) == Set(fromSwift.groups.keys), "\(scope)")
+            for (key, swift) in fromSwift.groups {
+                guard let sql = fromSQL.groups[key] else { continue }
+                #expect(sql.reporting == swift.reporting && sql.onTime == swift.onTime, "\(scope) \(key)")
+                for (index, indicator) in form.indicators.enumerated() {
+                    let (a, b) = (sql.indicators[index], swift.indicators[index])
+                    #expect(a.count == b.count, "\(scope) \(key) \(indicator.name): count \(a.count) vs \(b.count)")
+                    #expect(abs(a.sum - b.sum) <= 1e-9 * max(1, abs(b.sum)), "\(scope) \(key) \(indicator.name): sum \(a.sum) vs \(b.sum)")
+                    #expect(abs(a.denominator - b.denominator) <= 1e-9 * max(1, abs(b.denominator)), "\(scope) \(key) \(indicator.name)")
+                }
+            }
+            #expect(fromSQL.reported == fromSwift.reported, "\(scope)")
+            #expect(fromSQL.watch == fromSwift.watch, "\(scope)")
+            // The reports as shown are the same to the last digit.
+            let previousSQL = try source.data(scopePrefix: scope.prefix, period: "2025", groupLength: length, dueBefore: nil, watchLimit: 15)
+            let previousSwift = reference.data(surveys, scopePrefix: scope.prefix, period: "2025", groupLength: length, dueBefore: nil, watchLimit: 15)
+            let a = Report(form: form, registry: Self.registry, scope: scope, period: "2026", data: fromSQL, previous: previousSQL)
+            let b = Report(form: form, registry: Self.registry, scope: scope, period: "2026", data: fromSwift, previous: previousSwift)
+            #expect(a.text(.zh) == b.text(.zh))
+            #expect(a.csv(.en) == b.csv(.en))
+        }
+    }
+}
