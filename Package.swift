@@ -108,6 +108,7 @@ let package = Package(
             name: "VSurveyServerCLI",
             dependencies: [
                 "SurveyCore",
+                "SurveyReport",
                 "SurveyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

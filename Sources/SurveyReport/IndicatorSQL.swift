@@ -21,7 +21,7 @@ public enum SQLDialect: Sendable {
     }
 
     /// A quoted identifier; names come from checked form ids and field names.
-    func identifier(_ name: String) -> String { "\"" + name + "\"" }
+    public func identifier(_ name: String) -> String { "\"" + name + "\"" }
 }
 
 /// SQL text with its bound values, in order. Every value from a form or a

@@ -60,6 +60,17 @@ extension Report {
         return min(next, form.unitLevel.prefixLength)
     }
 
+    /// The period that contains today (China time), the default of a report.
+    public static func currentPeriod(_ type: PeriodType, now: Date = Date()) -> String {
+        let day = CivilDate.today(in: TimeZone(identifier: "Asia/Shanghai") ?? .current, now: now)
+        let (year, month, _) = CivilDate.components(days: day)
+        switch type {
+        case .annual: return String(year)
+        case .quarterly: return "\(year)Q\((month - 1) / 3 + 1)"
+        case .monthly: return "\(year)" + (month < 10 ? "0\(month)" : "\(month)")
+        }
+    }
+
     /// The period before, for the comparison column.
     public static func previous(_ period: String) -> String? {
         guard let parsed = Period(period) else { return nil }

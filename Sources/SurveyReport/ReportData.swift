@@ -240,3 +240,27 @@ public struct ReferenceEvaluator: Sendable {
         return 0
     }
 }
+
+extension ReportData {
+    /// Adds one row of `ReportSQL.totals`: `grp`, `reporting`, `on_time`,
+    /// then each indicator's accumulators. Any engine maps its row to values.
+    public mutating func addTotalsRow(_ values: [ReportValue], form: Form) {
+        func integer(_ value: ReportValue) -> Int {
+            switch value {
+            case .integer(let integer): return Int(integer)
+            case .real(let real): return Int(real)
+            default: return 0
+            }
+        }
+        guard values.count >= 3, case .text(let group) = values[0] else { return }
+        var position = 3
+        var indicators: [IndicatorTotals] = []
+        for indicator in form.indicators {
+            let width = IndicatorTotals.width(indicator.kind)
+            let end = min(values.count, position + width)
+            indicators.append(IndicatorTotals(kind: indicator.kind, sqlValues: values[min(position, end)..<end]))
+            position += width
+        }
+        groups[group] = GroupTotals(reporting: integer(values[1]), onTime: integer(values[2]), indicators: indicators)
+    }
+}

@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
 import SurveyCore
+import SurveyReport
+import Synchronization
 
 /// The server's storage in one SQLite file (GRDB `DatabasePool`, WAL,
 /// `synchronous = FULL`): enough for a county and more. Each batch is one
@@ -11,6 +13,10 @@ public final class SQLiteServerStorage: ServerStorage {
     /// The file's identity when it was opened: a database moved or deleted
     /// under a running server would otherwise swallow writes unseen.
     private let identity: (device: UInt64, inode: UInt64)
+    /// The report tables' plans by form id, set by `prepareReports`.
+    let reportPlans = Mutex<[String: ReportPlan]>([:])
+
+    public var reportDialect: SQLDialect { .sqlite }
 
     public init(path: String) throws {
         self.path = path
@@ -210,24 +216,25 @@ public final class SQLiteServerStorage: ServerStorage {
 
     public func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date) async throws -> [StoreOutcome] {
         let now = Self.milliseconds(time)
+        let plans = reportPlans.withLock { $0 }
         return try await pool.write { db in
             var outcomes: [StoreOutcome] = []
             outcomes.reserveCapacity(candidates.count)
             for candidate in candidates {
-                outcomes.append(try Self.apply(candidate, by: principal, now: now, db: db))
+                outcomes.append(try Self.apply(candidate, by: principal, now: now, plan: plans[candidate.survey.formID], db: db))
             }
             return outcomes
         }
     }
 
     /// One survey's rules, inside the batch's transaction.
-    static func apply(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws -> StoreOutcome {
+    static func apply(_ candidate: IngestCandidate, by principal: Principal, now: Int64, plan: ReportPlan?, db: Database) throws -> StoreOutcome {
         let survey = candidate.survey
         let instance = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT id, form_id, unit, period, revision, state FROM instance WHERE instance_id = ?"),
+            db.cachedStatement(sql: "SELECT id, form_id, unit, period, revision, state, created_at FROM instance WHERE instance_id = ?"),
             arguments: [survey.instanceID])
         guard let instance else {
-            return try create(candidate, by: principal, now: now, db: db)
+            return try create(candidate, by: principal, now: now, plan: plan, db: db)
         }
         let reference: Int64 = instance["id"]
         if let code = UnitCode(instance["unit"] as String), !principal.covers(code) {
@@ -289,6 +296,11 @@ public final class SQLiteServerStorage: ServerStorage {
         try db.execute(
             sql: "UPDATE instance SET unit = ?, period = ?, revision = ?, state = ?, updated_at = ? WHERE id = ?",
             arguments: [candidate.unit.rawValue, survey.period, survey.revision, state.rawValue, now, reference])
+        let storedPeriod: String = instance["period"]
+        try updateReportRow(
+            plan: plan, formVersion: survey.formVersion, row: candidate.reportRow, instance: reference, createdAt: instance["created_at"],
+            left: storedState == .current && (moved || state != .current) ? (storedUnit, storedPeriod) : nil,
+            now: state == .current ? (candidate.unit.rawValue, survey.period) : nil, db: db)
         if conflictID != nil {
             return StoreOutcome(
                 .held, L("该单位和报告期已有另一份调查;已保存,待县里处理", "another survey is current for this unit and period; stored and held for the county to resolve"),
@@ -299,7 +311,7 @@ public final class SQLiteServerStorage: ServerStorage {
             .updated, L("已保存修订 \(survey.revision)\(note.zh)", "revision \(survey.revision) stored\(note.en ?? "")"), serverRevision: survey.revision)
     }
 
-    static func create(_ candidate: IngestCandidate, by principal: Principal, now: Int64, db: Database) throws -> StoreOutcome {
+    static func create(_ candidate: IngestCandidate, by principal: Principal, now: Int64, plan: ReportPlan?, db: Database) throws -> StoreOutcome {
         let survey = candidate.survey
         let current = try currentInstance(form: survey.formID, unit: candidate.unit.rawValue, period: survey.period, db: db)
         let state: InstanceState = current == nil ? .current : .held
@@ -309,7 +321,13 @@ public final class SQLiteServerStorage: ServerStorage {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [survey.instanceID, survey.formID, candidate.unit.rawValue, survey.period, survey.revision, state.rawValue, now, now])
-        try insertSubmission(candidate, instance: db.lastInsertedRowID, by: principal, now: now, db: db)
+        let reference = db.lastInsertedRowID
+        try insertSubmission(candidate, instance: reference, by: principal, now: now, db: db)
+        if current == nil {
+            try updateReportRow(
+                plan: plan, formVersion: survey.formVersion, row: candidate.reportRow, instance: reference, createdAt: now, left: nil,
+                now: (candidate.unit.rawValue, survey.period), db: db)
+        }
         if let current {
             let conflictID = try openConflict(candidate, now: now, db: db)
             return StoreOutcome(
@@ -459,6 +477,19 @@ public final class SQLiteServerStorage: ServerStorage {
                     sql: "UPDATE instance SET state = 'superseded', updated_at = ? WHERE instance_id = ?", arguments: [now, other])
             }
             try db.execute(sql: "UPDATE instance SET state = 'current', updated_at = ? WHERE instance_id = ?", arguments: [now, keep])
+            // The report row becomes the kept survey's.
+            if let plan = reportPlans.withLock({ $0[conflict.formID] }),
+                let kept = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT i.id, i.created_at, s.form_version, s.answers FROM instance i
+                        JOIN submission s ON s.instance = i.id AND s.revision = i.revision WHERE i.instance_id = ?
+                        """, arguments: [keep])
+            {
+                try Self.updateReportRow(
+                    plan: plan, formVersion: kept["form_version"], row: plan.row(version: kept["form_version"], answers: kept["answers"]),
+                    instance: kept["id"], createdAt: kept["created_at"], left: nil, now: (conflict.unit, conflict.period), db: db)
+            }
             try db.execute(
                 sql: "UPDATE conflict SET resolved_at = ?, resolved_by = ?, kept_instance = ? WHERE id = ?",
                 arguments: [now, principal.name, keep, id])

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import SurveyCore
+import SurveyReport
 
 extension APIError: HTTPResponseError {
     public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
@@ -136,6 +137,7 @@ public enum ServerApplication {
         APIRoute(method: "GET", path: "/api/v1/forms"),
         APIRoute(method: "GET", path: "/api/v1/forms/{id}/{version}"),
         APIRoute(method: "GET", path: "/api/v1/units"),
+        APIRoute(method: "GET", path: "/api/v1/reports/{form}"),
         APIRoute(method: "GET", path: "/api/v1/conflicts"),
         APIRoute(method: "POST", path: "/api/v1/conflicts/{id}/resolve"),
     ]
@@ -295,6 +297,40 @@ public enum ServerApplication {
             if request.headers[.ifNoneMatch] == etag { return Response(status: .notModified, headers: [.eTag: etag]) }
             return JSONResponse.make(
                 ["scope": .string(principal.unit.rawValue), "hash": .string(hash), "units": listJSON], headers: [.eTag: etag], for: request)
+        }
+
+        router.get("/api/v1/reports/{form}") { request, context -> Response in
+            let principal = try await reader(service, request)
+            let formID = try context.parameters.require("form")
+            let query = request.uri.queryParameters
+            let scopeText = query["scope"].map(String.init) ?? principal.unit.rawValue
+            guard let scope = UnitCode(scopeText) else {
+                throw APIError(400, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
+            }
+            guard principal.covers(scope) else {
+                throw APIError.forbidden(L("\(scope) 不在令牌的范围 \(principal.unit) 内", "\(scope) is outside the token's scope \(principal.unit)"))
+            }
+            guard let plan = service.reportPlans[formID] else {
+                throw APIError.notFound(L("没有表单 “\(formID)”", "there is no form '\(formID)'"))
+            }
+            let period = query["period"].map(String.init) ?? Report.currentPeriod(plan.latest.periodType)
+            let format = query["format"].map(String.init) ?? "json"
+            guard format == "json" || format == "csv" else {
+                throw APIError(400, "invalid_format", L("format 应为 json 或 csv", "format must be json or csv"))
+            }
+            let limit = query["limit"].flatMap { Int(String($0)) } ?? 50
+            guard (1...10_000).contains(limit) else {
+                throw APIError(400, "invalid_limit", L("limit 应在 1 到 10000 之间", "limit must be between 1 and 10000"))
+            }
+            let report = try await service.report(formID: formID, scope: scope, period: period, watchLimit: limit, missingLimit: limit)
+            let language = RequestLanguage.of(request)
+            if format == "csv" {
+                var headers = HTTPFields()
+                headers[.contentType] = "text/csv; charset=utf-8"
+                headers[.contentDisposition] = "attachment; filename=\"\(formID)-\(scope)-\(period).csv\""
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: report.csv(language))))
+            }
+            return JSONResponse.make(report.json(language), for: request)
         }
 
         router.get("/api/v1/conflicts") { request, _ -> Response in

@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveyReport
 
 /// What the server answers for one survey of a batch.
 public enum Outcome: String, Sendable, CaseIterable, Codable {
@@ -32,12 +33,15 @@ public struct IngestCandidate: Sendable {
     public var contentHash: String
     /// The answers as kept: checked, with calculations recomputed (JSON text).
     public var storedAnswers: String
+    /// The survey's row in its form's report table, if the form has one.
+    public var reportRow: [ReportValue]?
 
-    public init(survey: WireSurvey, unit: UnitCode, contentHash: String, storedAnswers: String) {
+    public init(survey: WireSurvey, unit: UnitCode, contentHash: String, storedAnswers: String, reportRow: [ReportValue]? = nil) {
         self.survey = survey
         self.unit = unit
         self.contentHash = contentHash
         self.storedAnswers = storedAnswers
+        self.reportRow = reportRow
     }
 }
 
@@ -162,4 +166,12 @@ public protocol ServerStorage: Sendable {
     func counts() async throws -> StorageCounts
     /// A cheap query that proves the database answers.
     func checkHealth() async throws
+
+    // Reports
+    /// The SQL dialect report queries are written in.
+    var reportDialect: SQLDialect { get }
+    /// Creates or rebuilds the forms' report tables; returns rows written.
+    func prepareReports(_ plans: [ReportPlan]) async throws -> Int
+    /// Runs a report's queries in one read transaction.
+    func reportData(_ queries: ReportQueries) async throws -> ReportData
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SurveyCore
+import SurveyReport
 import Synchronization
 
 /// Limits on what one request may carry.
@@ -79,11 +80,73 @@ public final class SurveyService: Sendable {
     public let limits: ServerLimits
     private let registryCache = Mutex<(revision: Int, registry: UnitRegistry, checked: ContinuousClock.Instant)?>(nil)
 
+    /// Each form id's report table, by form id.
+    public let reportPlans: [String: ReportPlan]
+    private let reportsPrepared = Mutex<Bool>(false)
+
     public init(storage: any ServerStorage, catalog: FormCatalog, limits: ServerLimits = ServerLimits()) {
         self.storage = storage
         self.catalog = catalog
         self.limits = limits
         published = PublishedForm.all(in: catalog)
+        reportPlans = Dictionary(ReportPlan.all(in: catalog).map { ($0.schema.formID, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    // MARK: Reports
+
+    /// Indicators that SQL cannot compute, per form: the server refuses to
+    /// start with any, since their reports would be wrong or missing.
+    public func reportProblems() -> [IndicatorSQLError] {
+        reportPlans.keys.sorted().flatMap { id in
+            let plan = reportPlans[id]!
+            return ReportSQL(form: plan.latest, schema: plan.schema, dialect: storage.reportDialect).problems()
+        }
+    }
+
+    /// Creates the report tables, rebuilding those whose columns changed;
+    /// returns the rows written.
+    @discardableResult
+    public func prepareReports() async throws -> Int {
+        let written = try await storage.prepareReports(reportPlans.keys.sorted().map { reportPlans[$0]! })
+        reportsPrepared.withLock { $0 = true }
+        return written
+    }
+
+    func ensureReportsPrepared() async throws {
+        if !reportsPrepared.withLock({ $0 }) { try await prepareReports() }
+    }
+
+    /// A form's report for a scope and period, with the previous period's
+    /// figures for comparison, from the report tables.
+    public func report(formID: String, scope: UnitCode, period: String, watchLimit: Int = 50, missingLimit: Int = 200) async throws -> Report {
+        guard let plan = reportPlans[formID] else {
+            throw APIError.notFound(L("没有表单 “\(formID)”", "there is no form '\(formID)'"))
+        }
+        guard let parsed = Period(period), parsed.type == plan.latest.periodType else {
+            throw APIError(
+                400, "invalid_period",
+                L(
+                    "“\(period)” 不是 \(formID) 的报告期(如 \(Period.example(of: plan.latest.periodType)))",
+                    "'\(period)' is not a period of \(formID) (e.g. \(Period.example(of: plan.latest.periodType)))"))
+        }
+        try await ensureReportsPrepared()
+        let form = plan.latest
+        let sql = ReportSQL(form: form, schema: plan.schema, dialect: storage.reportDialect)
+        let length = Report.groupLength(scope: scope, form: form)
+        func queries(_ period: String, due: Int64?) throws -> ReportQueries {
+            var watch: [String: SQLQuery] = [:]
+            for indicator in form.indicators where indicator.watch {
+                if let query = try sql.watch(indicator, scopePrefix: scope.prefix, period: period, limit: watchLimit) { watch[indicator.name] = query }
+            }
+            return ReportQueries(
+                form: form, totals: try sql.totals(scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due),
+                reported: sql.reported(scopePrefix: scope.prefix, period: period), watch: watch)
+        }
+        let data = try await storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period)))
+        var previous: ReportData?
+        if let earlier = Report.previous(period) { previous = try await storage.reportData(try queries(earlier, due: nil)) }
+        return Report(
+            form: form, registry: try await registry(), scope: scope, period: period, data: data, previous: previous, missingLimit: missingLimit)
     }
 
     // MARK: Authentication
@@ -174,6 +237,7 @@ public final class SurveyService: Sendable {
         guard principal.role.maySend else {
             throw APIError.forbidden(L("查看者令牌不能上报调查", "a viewer token cannot send surveys"))
         }
+        try await ensureReportsPrepared()
         guard case .object(let object) = document else {
             throw APIError.badRequest(L("请求体应为 {\"surveys\": [...]}", "the body must be {\"surveys\": [...]}"))
         }
@@ -292,7 +356,9 @@ public final class SurveyService: Sendable {
         }
         let kept = JSONValue.object(validation.answers).serializedBytes()
         let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: kept)
-        let candidate = IngestCandidate(survey: survey, unit: unit, contentHash: hash, storedAnswers: String(decoding: kept, as: UTF8.self))
+        let candidate = IngestCandidate(
+            survey: survey, unit: unit, contentHash: hash, storedAnswers: String(decoding: kept, as: UTF8.self),
+            reportRow: reportPlans[survey.formID]?.schema.row(form: form, topValues: validation.topValues))
         return (result, candidate)
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SurveyCore
+import SurveyReport
 import SurveyServer
 
 struct ServeCommand: AsyncParsableCommand {
@@ -66,6 +67,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let limits = ServerLimits(maxBodyBytes: maxBody, maxDecodedBytes: max(maxBody * 4, 32 << 20), maxBatch: maxBatch)
         let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
+        let problems = service.reportProblems()
+        guard problems.isEmpty else {
+            throw options.fail(
+                L(
+                    "有指标无法计算:\n" + problems.map { "  \($0.indicator): \($0.message.zh)" }.joined(separator: "\n"),
+                    "some indicators cannot be computed:\n" + problems.map { "  \($0.indicator): \($0.message.text(.en))" }.joined(separator: "\n")))
+        }
+        let rebuilt = try await service.prepareReports()
+        if rebuilt > 0 { logger.notice("report tables rebuilt for new form columns", metadata: ["rows": .stringConvertible(rebuilt)]) }
         let forms = catalog.allForms.map { "\($0.id)@\($0.version)" }.joined(separator: ", ")
         let host = host
         let app = ServerApplication.application(service: service, host: host, port: port, logger: logger) { port in

@@ -60,15 +60,7 @@ struct SQLiteReportSource {
         let totals = try sql.totals(scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore)
         try queue.read { db in
             for row in try Row.fetchAll(db, sql: totals.sql, arguments: Self.arguments(totals.arguments)) {
-                let values = (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }
-                var position = 3
-                var indicators: [IndicatorTotals] = []
-                for indicator in form.indicators {
-                    let width = IndicatorTotals.width(indicator.kind)
-                    indicators.append(IndicatorTotals(kind: indicator.kind, sqlValues: values[position..<(position + width)]))
-                    position += width
-                }
-                data.groups[row["grp"]] = GroupTotals(reporting: row["reporting"], onTime: row["on_time"], indicators: indicators)
+                data.addTotalsRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form)
             }
             let reported = sql.reported(scopePrefix: scopePrefix, period: period)
             for row in try Row.fetchAll(db, sql: reported.sql, arguments: Self.arguments(reported.arguments)) {
