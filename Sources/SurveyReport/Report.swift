@@ -171,16 +171,17 @@ extension Report {
         let expectedTotal = expectedUnits.count
         total = row(unit: scope.rawValue, name: scopeName, expected: expectedTotal, totals: sum, previous: previousSum, previousExpected: expectedTotal)
 
+        // A unit's group, unless the rows are the units themselves.
+        func groupName(_ code: String) -> String { length >= code.count ? "" : names[String(code.prefix(length))] ?? "" }
         func unit(_ code: String) -> Unit {
-            let group = String(code.prefix(length))
-            return Unit(code: code, name: registry?.unit(UnitCode(code) ?? scope)?.name ?? "?", group: names[group] ?? "")
+            Unit(code: code, name: registry?.unit(UnitCode(code) ?? scope)?.name ?? "?", group: groupName(code))
         }
         var missing: [Unit] = []
         var missingCount = 0
         for candidate in expectedUnits where data.reported[candidate.code.rawValue] == nil {
             missingCount += 1
             if missing.count < missingLimit {
-                missing.append(Unit(code: candidate.code.rawValue, name: candidate.name, group: names[String(candidate.code.rawValue.prefix(length))] ?? ""))
+                missing.append(Unit(code: candidate.code.rawValue, name: candidate.name, group: groupName(candidate.code.rawValue)))
             }
         }
         self.missing = missing

@@ -83,7 +83,12 @@ public struct WatchEntry: Sendable, Equatable {
 
     public init(unit: String, detail: ReportValue) {
         self.unit = unit
-        self.detail = detail
+        // A whole number is an integer, whichever column type held it.
+        if case .real(let real) = detail, real == real.rounded(), abs(real) < 9e15 {
+            self.detail = .integer(Int64(real))
+        } else {
+            self.detail = detail
+        }
     }
 }
 

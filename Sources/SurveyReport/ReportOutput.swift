@@ -93,7 +93,7 @@ extension Report {
         }
     }
 
-    static func aligned(_ table: [[String]]) -> String {
+    public static func aligned(_ table: [[String]]) -> String {
         guard let columns = table.map(\.count).max() else { return "" }
         var widths = Array(repeating: 0, count: columns)
         for line in table { for (index, cell) in line.enumerated() { widths[index] = max(widths[index], DisplayWidth.of(cell)) } }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SurveyCore
+import SurveyReport
 
 /// `vsurvey form …`: look at, check and try out survey forms.
 struct FormCommand: ParsableCommand {
@@ -93,6 +94,20 @@ extension FormCommand {
                 let display = url.relativePath
                 do {
                     let form = try FormLoader.load(contentsOf: url)
+                    // Indicators must be computable in the server's SQL.
+                    let problems = ReportSQL(form: form, schema: ReportSchema(formID: form.id, versions: [form]), dialect: .sqlite).problems()
+                    guard problems.isEmpty else {
+                        failed += 1
+                        console.out(
+                            console.red("✗") + " \(display): "
+                                + console.text(
+                                    L("\(problems.count) 个指标无法计算", "\(problems.count) indicator\(problems.count == 1 ? "" : "s") cannot be computed")))
+                        for problem in problems {
+                            let line = form.indicators.first { $0.name == problem.indicator }?.line ?? 1
+                            console.out("  \(display):\(line): \(problem.indicator): " + problem.message.text(console.language))
+                        }
+                        continue
+                    }
                     console.out(console.green("✓") + " \(display): \(form.id)@\(form.version) " + form.title.text(console.language))
                 } catch let error as FormLoadError {
                     failed += 1

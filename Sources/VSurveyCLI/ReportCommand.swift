@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import SurveyCore
+import SurveyHTTP
+import SurveyReport
+import SurveyStore
+import SurveySync
+
+/// `vsurvey report FORM`: the form's indicators for a scope and period,
+/// from this device's surveys (offline) or, with `--remote`, from the server.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "汇总指标、报送情况和重点关注名单 / Indicators, completeness and watch lists",
+        discussion: """
+            默认用本机数据库中已定稿(含已上报)的调查,离线可用,例如乡镇干部查看本乡镇各村;
+            --remote 从服务器取县里汇总的报告(需要 vsurvey login,查看者令牌)。
+            输出:终端表格(默认)、--format csv(UTF-8 带 BOM,可用表格软件打开)或 --format json。
+            By default the report is made from this device's finalized (and sent) surveys,
+            offline; --remote asks the server for the county's report (vsurvey login with a
+            viewer token). Output: a terminal table (default), --format csv (UTF-8 with a BOM,
+            for spreadsheets) or --format json.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: ArgumentHelp("表单 ID / Form id", valueName: "form"))
+    var form: String
+    @Option(help: ArgumentHelp("范围单位代码(县、乡镇);默认为名录的最上级 / Scope unit code; default: the registry's top unit", valueName: "code"))
+    var unit: String?
+    @Option(help: ArgumentHelp("报告期;默认为当前 / Period; default: the current one", valueName: "period"))
+    var period: String?
+    @Option(help: ArgumentHelp("table、csv 或 json / table, csv or json", valueName: "format"))
+    var format = "table"
+    @Option(help: ArgumentHelp("写入文件而不是屏幕 / Write to a file instead of the screen", valueName: "file"))
+    var output: String?
+    @Option(help: ArgumentHelp("每个名单最多列出的单位数 / At most this many units per list", valueName: "n"))
+    var limit = 50
+    @Flag(help: "从服务器取报告 / Get the report from the server")
+    var remote = false
+
+    func validate() throws {
+        guard ["table", "csv", "json"].contains(format) else { throw ValidationError("--format 应为 table、csv 或 json / --format must be table, csv or json") }
+        if let unit, UnitCode(unit) == nil { throw ValidationError("单位代码应为 12 位数字 / the unit code must be 12 digits") }
+        if let period, Period(period) == nil { throw ValidationError("“\(period)” 不是报告期 / '\(period)' is not a period") }
+        guard (1...10_000).contains(limit) else { throw ValidationError("--limit 应在 1 到 10000 之间 / --limit must be between 1 and 10000") }
+    }
+
+    func run() throws {
+        let console = options.console()
+        let text = remote ? try remoteReport(console) : try localReport(console)
+        if let output {
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                console.error(L("无法写入 \(output):\(error.localizedDescription)", "cannot write \(output): \(error.localizedDescription)"))
+                throw ExitCode.failure
+            }
+            console.out(L("报告已写入 \(output)", "report written to \(output)"))
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+
+    func scope(_ registry: UnitRegistry?, _ console: Console) throws -> UnitCode {
+        if let unit, let code = UnitCode(unit) { return code }
+        if let roots = registry?.roots, roots.count == 1 { return roots[0].code }
+        console.error(L("请用 --unit 指定范围(县或乡镇的单位代码)", "name the scope with --unit (a county or township code)"))
+        throw ExitCode.failure
+    }
+
+    func localReport(_ console: Console) throws -> String {
+        let catalog = try options.catalog(console)
+        let registry = try options.registry(catalog, console)
+        guard let versions = catalog.forms[form], let latest = versions.last else {
+            _ = try options.form(form, in: catalog, console)
+            throw ExitCode.failure
+        }
+        let scope = try scope(registry, console)
+        let period = period ?? FillCommand.currentPeriod(latest.periodType, today: options.todayNumber)
+        let store = try options.openStore(console)
+        let stored = try storeStep(console) {
+            try store.list(SurveyFilter(statuses: [.finalized, .sent, .held, .mismatch], formID: form, unit: scope))
+        }
+        let surveys = stored.compactMap { survey -> ReportSurvey? in
+            guard let version = versions.first(where: { $0.version == survey.formVersion }) else { return nil }
+            return ReportSurvey(
+                unit: survey.unitCode, period: survey.period, form: version, answers: survey.answerObject,
+                reportedAt: survey.finalizedAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) })
+        }
+        let length = Report.groupLength(scope: scope, form: latest)
+        let reference = ReferenceEvaluator(form: latest)
+        let due = Report.dueBefore(form: latest, period: period)
+        let data = reference.data(surveys, scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, watchLimit: limit)
+        let previous = Report.previous(period).map {
+            reference.data(surveys, scopePrefix: scope.prefix, period: $0, groupLength: length, dueBefore: nil, watchLimit: limit)
+        }
+        let report = Report(form: latest, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: limit)
+        switch format {
+        case "csv": return report.csv(console.language)
+        case "json": return report.json(console.language).serialized(pretty: true) + "\n"
+        default: return report.text(console.language)
+        }
+    }
+
+    func remoteReport(_ console: Console) throws -> String {
+        guard let settings = try SyncConfig.load(options.dataDirectory, environment: options.environment) else {
+            console.error(L("还没有服务器设置:先运行 vsurvey login", "no server yet: run vsurvey login first"))
+            throw ExitCode.failure
+        }
+        var query = ["format=\(format == "csv" ? "csv" : "json")", "limit=\(limit)"]
+        if let unit { query.append("scope=\(unit)") }
+        if let period { query.append("period=\(period)") }
+        var options = HTTPClientOptions()
+        options.caFile = settings.caFile
+        options.pinnedPublicKey = settings.pinnedPublicKey
+        let request = HTTPRequest(
+            url: settings.server + "/api/v1/reports/\(form)?" + query.joined(separator: "&"),
+            headers: [("Authorization", "Bearer \(settings.token)"), ("Accept-Language", console.language == .en ? "en" : "zh-CN")])
+        let response: HTTPResponse
+        do {
+            response = try HTTPClient(options: options).send(request)
+        } catch {
+            console.error(error.message)
+            throw ExitCode(2)
+        }
+        let body = String(decoding: response.body, as: UTF8.self)
+        guard response.status == 200 else {
+            let message = (try? JSONParser().parse(response.body))?["message"]?.stringValue ?? "HTTP \(response.status)"
+            console.error(L("服务器拒绝:\(message)", "the server refused: \(message)"))
+            throw ExitCode.failure
+        }
+        switch format {
+        case "csv": return body
+        case "json": return (try? JSONParser().parse(response.body).serialized(pretty: true)).map { $0 + "\n" } ?? body
+        default:
+            guard let json = try? JSONParser().parse(response.body) else { return body }
+            return Self.table(json, console.language)
+        }
+    }
+
+    /// The server's JSON report as a terminal table.
+    static func table(_ json: JSONValue, _ language: Language) -> String {
+        let en = language == .en
+        let rows = json["rows"]?.arrayValue ?? []
+        let total = json["total"] ?? .null
+        var header = [en ? "indicator" : "指标"] + rows.map { $0["name"]?.stringValue ?? "" }
+        header.append(en ? "total" : "合计")
+        func reported(_ row: JSONValue) -> String {
+            "\(row["reported"]?.doubleValue.map { Int($0) } ?? 0)/\(row["expected"]?.doubleValue.map { Int($0) } ?? 0)"
+        }
+        var lines = [[en ? "reported / expected" : "已报送/应报送"] + rows.map(reported) + [reported(total)]]
+        for indicator in json["indicators"]?.arrayValue ?? [] {
+            let name = indicator["name"]?.stringValue ?? ""
+            let format = IndicatorFormat(rawValue: indicator["format"]?.stringValue ?? "") ?? .number
+            func shown(_ row: JSONValue) -> String {
+                guard let value = row["values"]?[name]?.doubleValue else { return "—" }
+                return format.render(value, language: language)
+            }
+            lines.append([indicator["label"]?.stringValue ?? name] + rows.map(shown) + [shown(total)])
+        }
+        let title =
+            "\(json.at("form", "title") ?? "") — \(json.at("scope", "name") ?? "")(\(json.at("scope", "unit") ?? "")),\(json["period"]?.stringValue ?? "")\n\n"
+        var out = title + Report.aligned([header] + lines)
+        out += "\n" + (en ? "Not reported: " : "未报送:") + "\(json["missing"]?["count"]?.doubleValue.map { Int($0) } ?? 0)\n"
+        for list in json["watch"]?.arrayValue ?? [] {
+            out += "\n\(list["label"]?.stringValue ?? ""):\(list["count"]?.doubleValue.map { Int($0) } ?? 0)\n"
+            for unit in list["units"]?.arrayValue ?? [] {
+                out += "  \(unit["unit"]?.stringValue ?? "") \(unit["group"]?.stringValue ?? "") \(unit["name"]?.stringValue ?? "")\n"
+            }
+        }
+        return out
+    }
+}
+
+extension JSONValue {
+    fileprivate func at(_ keys: String...) -> String? {
+        var value: JSONValue? = self
+        for key in keys { value = value?[key] }
+        return value?.stringValue
+    }
+}
