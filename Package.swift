@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "vsurvey-bench",
             dependencies: [
-                "SurveyCore", "SurveyStore", "SurveyFixtures", "SurveyServer", "SurveySync", .product(name: "GRDB", package: "GRDB.swift"),
+                "SurveyCore", "SurveyStore", "SurveyFixtures", "SurveyServer", "SurveySync", "SurveyReport", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -35,8 +35,31 @@ public struct SQLQuery: Sendable, Equatable {
 final class SQLBuilder {
     let dialect: SQLDialect
     private(set) var arguments: [ReportValue] = []
+    /// Select-list columns written with `column`, each once.
+    private(set) var columns: [String] = []
+    private var columnKeys: [String: Int] = [:]
 
     init(_ dialect: SQLDialect) { self.dialect = dialect }
+
+    /// Adds a select-list column, or finds the same one (same text, same
+    /// bound values) written before, and returns its position: indicators
+    /// that sum the same thing (every ratio over `members_total`) share it.
+    func column(_ build: () throws -> String) rethrows -> Int {
+        let mark = arguments.count
+        let text = try build()
+        var normalized = text
+        if dialect == .postgres {
+            normalized = text.replacingOccurrences(of: #"\$[0-9]+"#, with: "?", options: .regularExpression)
+        }
+        let key = normalized + "\u{1}" + arguments[mark...].map { "\($0)" }.joined(separator: "\u{1}")
+        if let existing = columnKeys[key] {
+            arguments.removeSubrange(mark...)
+            return existing
+        }
+        columnKeys[key] = columns.count
+        columns.append(text)
+        return columns.count - 1
+    }
 
     func bind(_ value: ReportValue) -> String {
         arguments.append(value)
@@ -243,43 +266,52 @@ struct ExpressionTranslator {
 
 /// What SQL computes per group for one indicator: the same accumulators as
 /// the reference evaluator (`IndicatorTotals`).
-public enum IndicatorColumns {
-    /// The select-list expressions of an indicator, in the order
-    /// `IndicatorTotals.init(sqlValues:)` reads them.
-    static func selectList(_ indicator: Indicator, translator: ExpressionTranslator) throws(IndicatorSQLError) -> [String] {
-        let dialect = translator.builder.dialect
-        func number(_ expression: FormExpression) throws(IndicatorSQLError) -> String {
-            let typed = try translated(expression)
-            guard typed.kind == .number else {
-                throw IndicatorSQLError(indicator: indicator.name, message: L("这里应为数字表达式", "a number is needed here"))
-            }
+enum IndicatorColumns {
+    /// Adds an indicator's select-list columns (each expression translated
+    /// afresh, so that each column binds its own values) and returns their
+    /// positions, in the order `IndicatorTotals.init(sqlValues:)` reads them.
+    static func add(_ indicator: Indicator, translator: ExpressionTranslator) throws(IndicatorSQLError) -> [Int] {
+        let builder = translator.builder
+        let dialect = builder.dialect
+        func number(_ expression: FormExpression) throws -> String {
+            let typed = try translator.translate(expression.bound)
+            guard typed.kind == .number else { throw ExpressionTranslator.Unsupported(message: L("这里应为数字表达式", "a number is needed here")) }
             return typed.sql
         }
-        func translated(_ expression: FormExpression) throws(IndicatorSQLError) -> ExpressionTranslator.Typed {
-            do {
-                return try translator.translate(expression.bound)
-            } catch {
-                throw IndicatorSQLError(indicator: indicator.name, message: error.message)
-            }
+        func condition(_ expression: FormExpression) throws -> String {
+            "SUM(CASE WHEN \(translator.boolean(try translator.translate(expression.bound))) THEN 1 ELSE 0 END)"
         }
-        switch indicator.kind {
-        case .sum(let value), .average(let value):
-            let sql = try number(value)
-            return [dialect.real("SUM(\(sql))"), "COUNT(\(sql))"]
-        case .count(let condition?):
-            return ["SUM(CASE WHEN \(translator.boolean(try translated(condition))) THEN 1 ELSE 0 END)"]
-        case .share(let condition):
-            return ["SUM(CASE WHEN \(translator.boolean(try translated(condition))) THEN 1 ELSE 0 END)"]
-        case .count(nil):
-            return ["COUNT(*)"]
-        case .ratio(let numerator, let denominator):
-            let top = try number(numerator)
-            let bottom = try number(denominator)
-            return [dialect.real("SUM(\(top))"), dialect.real("SUM(\(bottom))")]
-        case .completeness:
-            return []
+        do {
+            switch indicator.kind {
+            case .sum(let value), .average(let value):
+                return [try builder.column { dialect.real("SUM(\(try number(value)))") }, try builder.column { "COUNT(\(try number(value)))" }]
+            case .count(let expression?):
+                return [try builder.column { try condition(expression) }]
+            case .share(let expression):
+                return [try builder.column { try condition(expression) }]
+            case .count(nil):
+                return [builder.column { "COUNT(*)" }]
+            case .ratio(let numerator, let denominator):
+                return [
+                    try builder.column { dialect.real("SUM(\(try number(numerator)))") },
+                    try builder.column { dialect.real("SUM(\(try number(denominator)))") },
+                ]
+            case .completeness:
+                return []
+            }
+        } catch let error as ExpressionTranslator.Unsupported {
+            throw IndicatorSQLError(indicator: indicator.name, message: error.message)
+        } catch {
+            throw IndicatorSQLError(indicator: indicator.name, message: L("\(error)", "\(error)"))
         }
     }
+}
+
+/// The totals query and where each indicator's accumulators are in its rows.
+public struct TotalsQuery: Sendable, Equatable {
+    public var query: SQLQuery
+    /// Per indicator (in the form's order), the row positions of its accumulators.
+    public var layout: [[Int]]
 }
 
 /// The report queries of one form over its report table.
@@ -301,7 +333,7 @@ public struct ReportSQL: Sendable {
         for indicator in form.indicators {
             let translator = ExpressionTranslator(form: form, schema: schema, builder: SQLBuilder(dialect))
             do {
-                _ = try IndicatorColumns.selectList(indicator, translator: translator)
+                _ = try IndicatorColumns.add(indicator, translator: translator)
                 if let detail = indicator.detail {
                     let typed = try translator.translate(detail.bound)
                     if typed.kind == .boolean || typed.kind == .choices {
@@ -326,9 +358,38 @@ public struct ReportSQL: Sendable {
         (prefix + String(repeating: "0", count: 12 - prefix.count), prefix + String(repeating: "9", count: 12 - prefix.count))
     }
 
+    /// The scope's codes in `parts` ranges that keep each group whole,
+    /// split at group boundaries (`groups`: the group keys, sorted), so
+    /// that a large scope can be read in parts at once.
+    public func split(scopePrefix: String, groups: [String], parts: Int) -> [CodeRange] {
+        let (low, high) = scopeBounds(scopePrefix)
+        guard parts > 1, groups.count >= parts else { return [CodeRange(low: low, high: high, includesLow: true)] }
+        var ranges: [CodeRange] = []
+        var start = CodeRange(low: low, high: high, includesLow: true)
+        for part in 1..<parts {
+            let last = groups[groups.count * part / parts - 1]
+            let end = last + String(repeating: "9", count: 12 - last.count)
+            ranges.append(CodeRange(low: start.low, high: end, includesLow: start.includesLow))
+            start = CodeRange(low: end, high: high, includesLow: false)
+        }
+        ranges.append(start)
+        return ranges
+    }
+
+    /// `unit` within a range, with its bound values.
+    func rangeTest(_ range: CodeRange, _ builder: SQLBuilder) -> String {
+        let low = builder.bind(.text(range.low))
+        let high = builder.bind(.text(range.high))
+        return range.includesLow ? "unit BETWEEN \(low) AND \(high)" : "unit > \(low) AND unit <= \(high)"
+    }
+
     /// One row per group (the first `groupLength` digits of the unit code):
-    /// `grp`, `reporting`, `on_time`, then each indicator's accumulators.
-    public func totals(scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?) throws(IndicatorSQLError) -> SQLQuery {
+    /// `grp`, `reporting`, `on_time`, then the indicators' accumulators as
+    /// `layout` places them. `range` narrows the scope to part of its codes
+    /// (a large scope is read in parts at once).
+    public func totals(
+        scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?, range: CodeRange? = nil
+    ) throws(IndicatorSQLError) -> TotalsQuery {
         let builder = SQLBuilder(dialect)
         let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
         var select = ["substr(unit, 1, \(builder.bind(.integer(Int64(groupLength))))) AS grp", "COUNT(*) AS reporting"]
@@ -337,17 +398,21 @@ public struct ReportSQL: Sendable {
         } else {
             select.append("0 AS on_time")
         }
+        var layout: [[Int]] = []
         for indicator in form.indicators {
-            select.append(contentsOf: try IndicatorColumns.selectList(indicator, translator: translator))
+            layout.append(try IndicatorColumns.add(indicator, translator: translator).map { $0 + select.count })
         }
+        select += builder.columns
         let bounds = scopeBounds(scopePrefix)
+        let periodParameter = builder.bind(.text(period))
+        let test = rangeTest(range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true), builder)
         let sql = """
             SELECT \(select.joined(separator: ", "))
             FROM \(dialect.identifier(schema.tableName))
-            WHERE period = \(builder.bind(.text(period))) AND unit BETWEEN \(builder.bind(.text(bounds.low))) AND \(builder.bind(.text(bounds.high)))
+            WHERE period = \(periodParameter) AND \(test)
             GROUP BY grp
             """
-        return SQLQuery(sql: sql, arguments: builder.arguments)
+        return TotalsQuery(query: SQLQuery(sql: sql, arguments: builder.arguments), layout: layout)
     }
 
     /// The units that reported in the scope and period, with when they first did.
@@ -362,37 +427,78 @@ public struct ReportSQL: Sendable {
         return SQLQuery(sql: sql, arguments: builder.arguments)
     }
 
-    /// The units behind a watched count or share: `unit` and `detail`,
-    /// sorted by the detail (empty last), then by code, at most `limit`.
-    public func watch(_ indicator: Indicator, scopePrefix: String, period: String, limit: Int) throws(IndicatorSQLError) -> SQLQuery? {
-        let condition: FormExpression?
-        switch indicator.kind {
-        case .count(let expression): condition = expression
-        case .share(let expression): condition = expression
-        default: return nil
-        }
-        guard let condition else { return nil }
+    /// The first units of the form's level in the scope that have not
+    /// reported, from the registry table `unitTable` (`code`, `level`), in
+    /// code order: the list a large scope needs without reading every row.
+    public func missing(unitTable: String, scopePrefix: String, period: String, limit: Int) -> SQLQuery {
+        let builder = SQLBuilder(dialect)
+        let bounds = scopeBounds(scopePrefix)
+        let sql = """
+            SELECT u.code FROM \(dialect.identifier(unitTable)) u
+            WHERE u.level = \(builder.bind(.text(form.unitLevel.rawValue)))
+              AND u.code BETWEEN \(builder.bind(.text(bounds.low))) AND \(builder.bind(.text(bounds.high)))
+              AND NOT EXISTS (SELECT 1 FROM \(dialect.identifier(schema.tableName)) r WHERE r.period = \(builder.bind(.text(period))) AND r.unit = u.code)
+            ORDER BY u.code
+            LIMIT \(builder.bind(.integer(Int64(limit))))
+            """
+        return SQLQuery(sql: sql, arguments: builder.arguments)
+    }
+
+    /// The units behind every watched count or share, in one read of the
+    /// scope's rows: `unit`, then per indicator of `watched` a 0/1 flag and
+    /// its detail. Rows that meet no condition are left out; the report
+    /// sorts and cuts each list (`ReportData.addWatchRow`, `finishWatch`).
+    public func watchAll(scopePrefix: String, period: String, range: CodeRange? = nil) throws(IndicatorSQLError) -> WatchQuery? {
+        let watched = form.indicators.filter { $0.watch && ReferenceEvaluator.condition($0) != nil }
+        guard !watched.isEmpty else { return nil }
         let builder = SQLBuilder(dialect)
         let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
+        var current = watched[0]
         do {
-            let detail =
-                try indicator.detail.map { expression throws(ExpressionTranslator.Unsupported) in try translator.translate(expression.bound).sql } ?? "NULL"
-            // Bound in the order they appear in the text.
+            var select = ["unit"]
+            for indicator in watched {
+                current = indicator
+                let test = translator.boolean(try translator.translate(ReferenceEvaluator.condition(indicator)!.bound))
+                select.append("CASE WHEN \(test) THEN 1 ELSE 0 END")
+                select.append(try indicator.detail.map { try translator.translate($0.bound).sql } ?? "NULL")
+            }
             let bounds = scopeBounds(scopePrefix)
             let periodParameter = builder.bind(.text(period))
-            let low = builder.bind(.text(bounds.low))
-            let high = builder.bind(.text(bounds.high))
-            let test = translator.boolean(try translator.translate(condition.bound))
+            let inRange = rangeTest(range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true), builder)
+            var tests: [String] = []
+            for indicator in watched {
+                current = indicator
+                tests.append(translator.boolean(try translator.translate(ReferenceEvaluator.condition(indicator)!.bound)))
+            }
             let sql = """
-                SELECT unit, \(detail) AS detail FROM \(dialect.identifier(schema.tableName))
-                WHERE period = \(periodParameter) AND unit BETWEEN \(low) AND \(high)
-                  AND \(test)
-                ORDER BY detail \(indicator.descending ? "DESC" : "ASC") NULLS LAST, unit
-                LIMIT \(builder.bind(.integer(Int64(limit))))
+                SELECT \(select.joined(separator: ", ")) FROM \(dialect.identifier(schema.tableName))
+                WHERE period = \(periodParameter) AND \(inRange)
+                  AND (\(tests.joined(separator: " OR ")))
                 """
-            return SQLQuery(sql: sql, arguments: builder.arguments)
+            return WatchQuery(query: SQLQuery(sql: sql, arguments: builder.arguments), indicators: watched.map(\.name))
+        } catch let error as ExpressionTranslator.Unsupported {
+            throw IndicatorSQLError(indicator: current.name, message: error.message)
         } catch {
-            throw IndicatorSQLError(indicator: indicator.name, message: error.message)
+            throw IndicatorSQLError(indicator: current.name, message: L("\(error)", "\(error)"))
         }
     }
+}
+
+/// Unit codes from `low` (included or not) to `high` (included).
+public struct CodeRange: Sendable, Equatable {
+    public var low: String
+    public var high: String
+    public var includesLow: Bool
+
+    public init(low: String, high: String, includesLow: Bool) {
+        self.low = low
+        self.high = high
+        self.includesLow = includesLow
+    }
+}
+
+/// The watch-list query and the indicators whose flag and detail follow `unit`.
+public struct WatchQuery: Sendable, Equatable {
+    public var query: SQLQuery
+    public var indicators: [String]
 }

@@ -60,6 +60,32 @@ extension Report {
         return min(next, form.unitLevel.prefixLength)
     }
 
+    /// The units expected to report in a scope: the registry's units of the
+    /// form's level under it (or the scope itself, when it is of that level).
+    public static func expectedUnits(registry: UnitRegistry, scope: UnitCode, form: Form) -> [OrgUnit] {
+        if scope.significantLength == form.unitLevel.prefixLength, let own = registry.unit(scope), own.level == form.unitLevel { return [own] }
+        return registry.units(under: scope, level: form.unitLevel)
+    }
+
+    /// How many of `units` (in code order) fall in each group of `length` digits.
+    public static func countByGroup(_ units: [OrgUnit], length: Int) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        // Units are in code order, so each group is one run.
+        var runKey = ""
+        var runCount = 0
+        for unit in units {
+            if runCount > 0, runKey.utf8.elementsEqual(unit.code.rawValue.utf8.prefix(length)) {
+                runCount += 1
+                continue
+            }
+            if runCount > 0 { counts[runKey, default: 0] += runCount }
+            runKey = String(unit.code.rawValue.prefix(length))
+            runCount = 1
+        }
+        if runCount > 0 { counts[runKey, default: 0] += runCount }
+        return counts
+    }
+
     /// The period that contains today (China time), the default of a report.
     public static func currentPeriod(_ type: PeriodType, now: Date = Date()) -> String {
         let day = CivilDate.today(in: TimeZone(identifier: "Asia/Shanghai") ?? .current, now: now)
@@ -125,11 +151,8 @@ extension Report {
         var names: [String: String] = [:]
         var expectedUnits: [OrgUnit] = []
         if let registry {
-            expectedUnits = registry.units(under: scope, level: form.unitLevel)
-            if scope.significantLength == form.unitLevel.prefixLength, let own = registry.unit(scope), own.level == form.unitLevel {
-                expectedUnits = [own]
-            }
-            for unit in expectedUnits { expected[String(unit.code.rawValue.prefix(length)), default: 0] += 1 }
+            expectedUnits = Self.expectedUnits(registry: registry, scope: scope, form: form)
+            expected = Self.countByGroup(expectedUnits, length: length)
             for unit in registry.units(under: scope, level: level) + [registry.unit(scope)].compactMap({ $0 }) where unit.level == level {
                 names[String(unit.code.rawValue.prefix(length))] = unit.name
             }
@@ -178,10 +201,16 @@ extension Report {
         }
         var missing: [Unit] = []
         var missingCount = 0
-        for candidate in expectedUnits where data.reported[candidate.code.rawValue] == nil {
-            missingCount += 1
-            if missing.count < missingLimit {
-                missing.append(Unit(code: candidate.code.rawValue, name: candidate.name, group: groupName(candidate.code.rawValue)))
+        if let found = data.missing {
+            // Reported units that the registry no longer lists do not count.
+            missingCount = groupKeys.reduce(0) { $0 + max(0, (expected[$1] ?? 0) - (data.groups[$1]?.reporting ?? 0)) }
+            missing = found.prefix(missingLimit).map(unit)
+        } else {
+            for candidate in expectedUnits where data.reported[candidate.code.rawValue] == nil {
+                missingCount += 1
+                if missing.count < missingLimit {
+                    missing.append(Unit(code: candidate.code.rawValue, name: candidate.name, group: groupName(candidate.code.rawValue)))
+                }
             }
         }
         self.missing = missing

@@ -32,7 +32,7 @@ public struct IndicatorTotals: Sendable, Equatable {
         }
     }
 
-    /// Reads the totals from SQL values, in `IndicatorColumns.selectList` order.
+    /// Reads the totals from SQL values, in the order of `TotalsQuery.layout`.
     public init(kind: Indicator.Kind, sqlValues values: ArraySlice<ReportValue>) {
         func number(_ value: ReportValue?) -> Double {
             switch value {
@@ -100,11 +100,16 @@ public struct ReportData: Sendable, Equatable {
     public var groups: [String: GroupTotals]
     public var reported: [String: Int64?]
     public var watch: [String: [WatchEntry]]
+    /// The first units not reported, in code order, when the source found
+    /// them itself (the server, from its registry table); otherwise the
+    /// report works them out from `reported` and the registry.
+    public var missing: [String]?
 
-    public init(groups: [String: GroupTotals] = [:], reported: [String: Int64?] = [:], watch: [String: [WatchEntry]] = [:]) {
+    public init(groups: [String: GroupTotals] = [:], reported: [String: Int64?] = [:], watch: [String: [WatchEntry]] = [:], missing: [String]? = nil) {
         self.groups = groups
         self.reported = reported
         self.watch = watch
+        self.missing = missing
     }
 }
 
@@ -193,21 +198,8 @@ public struct ReferenceEvaluator: Sendable {
             data.groups[group] = totals
             data.reported[survey.unit] = survey.reportedAt
         }
-        for indicator in form.indicators where indicator.watch && Self.condition(indicator) != nil {
-            var entries = watch[indicator.name] ?? []
-            entries.sort { a, b in
-                switch (a.detail, b.detail) {
-                case (.null, .null): break
-                case (.null, _): return false  // empty last, in either order
-                case (_, .null): return true
-                default:
-                    let order = Self.compareDetail(a.detail, b.detail)
-                    if order != 0 { return indicator.descending ? order > 0 : order < 0 }
-                }
-                return a.unit < b.unit
-            }
-            data.watch[indicator.name] = Array(entries.prefix(watchLimit))
-        }
+        data.watch = watch
+        data.finishWatch(form: form, limit: watchLimit)
         return data
     }
 
@@ -247,9 +239,39 @@ public struct ReferenceEvaluator: Sendable {
 }
 
 extension ReportData {
-    /// Adds one row of `ReportSQL.totals`: `grp`, `reporting`, `on_time`,
-    /// then each indicator's accumulators. Any engine maps its row to values.
-    public mutating func addTotalsRow(_ values: [ReportValue], form: Form) {
+    /// Adds one row of a `WatchQuery`: `unit`, then a flag and a detail per indicator.
+    public mutating func addWatchRow(_ values: [ReportValue], indicators: [String]) {
+        guard case .text(let unit)? = values.first else { return }
+        for (index, name) in indicators.enumerated() where 2 + 2 * index < values.count {
+            let flag = values[1 + 2 * index]
+            if flag == .integer(1) || flag == .real(1) { watch[name, default: []].append(WatchEntry(unit: unit, detail: values[2 + 2 * index])) }
+        }
+    }
+
+    /// Sorts each watch list by its detail (empty last, in either order),
+    /// then by code, and keeps the first `limit`; every watched indicator
+    /// gets a list, empty when no unit meets it.
+    public mutating func finishWatch(form: Form, limit: Int) {
+        for indicator in form.indicators where indicator.watch && ReferenceEvaluator.condition(indicator) != nil {
+            var entries = watch[indicator.name] ?? []
+            entries.sort { a, b in
+                switch (a.detail, b.detail) {
+                case (.null, .null): break
+                case (.null, _): return false
+                case (_, .null): return true
+                default:
+                    let order = ReferenceEvaluator.compareDetail(a.detail, b.detail)
+                    if order != 0 { return indicator.descending ? order > 0 : order < 0 }
+                }
+                return a.unit < b.unit
+            }
+            watch[indicator.name] = Array(entries.prefix(limit))
+        }
+    }
+
+    /// Adds one row of a totals query: `grp`, `reporting`, `on_time`, then
+    /// the accumulators where `layout` says. Any engine maps its row to values.
+    public mutating func addTotalsRow(_ values: [ReportValue], form: Form, layout: [[Int]]) {
         func integer(_ value: ReportValue) -> Int {
             switch value {
             case .integer(let integer): return Int(integer)
@@ -258,13 +280,9 @@ extension ReportData {
             }
         }
         guard values.count >= 3, case .text(let group) = values[0] else { return }
-        var position = 3
-        var indicators: [IndicatorTotals] = []
-        for indicator in form.indicators {
-            let width = IndicatorTotals.width(indicator.kind)
-            let end = min(values.count, position + width)
-            indicators.append(IndicatorTotals(kind: indicator.kind, sqlValues: values[min(position, end)..<end]))
-            position += width
+        let indicators = form.indicators.enumerated().map { index, indicator in
+            let positions = index < layout.count ? layout[index] : []
+            return IndicatorTotals(kind: indicator.kind, sqlValues: ArraySlice(positions.map { $0 < values.count ? values[$0] : .null }))
         }
         groups[group] = GroupTotals(reporting: integer(values[1]), onTime: integer(values[2]), indicators: indicators)
     }

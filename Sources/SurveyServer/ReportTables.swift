@@ -11,12 +11,17 @@ public struct ReportPlan: Sendable {
     /// The newest version: its indicators are the ones reported.
     public let latest: Form
     let versions: [String: Form]
+    /// The row statements, written once: ingest uses them for every survey.
+    let upsertSQLite: String
+    let deleteSQLite: String
 
     public init(versions: [Form]) {
         let sorted = versions.sorted { FormCatalog.compareVersions($0.version, $1.version) }
         schema = ReportSchema(formID: sorted[0].id, versions: sorted)
         latest = sorted[sorted.count - 1]
         self.versions = Dictionary(sorted.map { ($0.version, $0) }, uniquingKeysWith: { _, last in last })
+        upsertSQLite = schema.upsert(.sqlite)
+        deleteSQLite = schema.delete(.sqlite)
     }
 
     /// Plans for every form of a catalog.
@@ -34,19 +39,26 @@ public struct ReportPlan: Sendable {
 /// The queries of one report, built by `ReportSQL` for the storage's dialect.
 public struct ReportQueries: Sendable {
     public var form: Form
-    public var totals: SQLQuery
-    public var reported: SQLQuery
-    public var watch: [String: SQLQuery]
+    /// The totals, in parts over disjoint code ranges.
+    public var totals: [TotalsQuery]
+    /// The watch lists, in parts over the same ranges.
+    public var watch: [WatchQuery]
+    public var watchLimit: Int
 
-    public init(form: Form, totals: SQLQuery, reported: SQLQuery, watch: [String: SQLQuery]) {
+    public init(form: Form, totals: [TotalsQuery], watch: [WatchQuery], watchLimit: Int) {
         self.form = form
         self.totals = totals
-        self.reported = reported
         self.watch = watch
+        self.watchLimit = watchLimit
     }
 }
 
 extension SQLiteServerStorage {
+    /// The codes a query of one text column returns (`ReportSQL.missing`).
+    public func reportCodes(_ query: SQLQuery) async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: query.sql, arguments: Self.arguments(query.arguments)) }
+    }
+
     static func arguments(_ values: [ReportValue]) -> StatementArguments {
         StatementArguments(
             values.map { value -> (any DatabaseValueConvertible)? in
@@ -88,7 +100,7 @@ extension SQLiteServerStorage {
                         FROM instance i JOIN submission s ON s.instance = i.id AND s.revision = i.revision
                         WHERE i.form_id = ? AND i.state = 'current'
                         """, arguments: [plan.schema.formID])
-                let upsert = try db.makeStatement(sql: plan.schema.upsert(.sqlite))
+                let upsert = try db.makeStatement(sql: plan.upsertSQLite)
                 while let row = try rows.next() {
                     guard let values = plan.row(version: row["form_version"], answers: row["answers"]) else { continue }
                     let id: Int64 = row["id"]
@@ -114,29 +126,57 @@ extension SQLiteServerStorage {
     ) throws {
         guard let plan else { return }
         if let left {
-            try db.cachedStatement(sql: plan.schema.delete(.sqlite)).execute(arguments: [left.period, left.unit])
+            try db.cachedStatement(sql: plan.deleteSQLite).execute(arguments: [left.period, left.unit])
         }
         if let now, let row {
-            try db.cachedStatement(sql: plan.schema.upsert(.sqlite)).execute(
+            try db.cachedStatement(sql: plan.upsertSQLite).execute(
                 arguments: arguments([.text(now.period), .text(now.unit), .integer(instance), .text(formVersion), .integer(createdAt)] + row))
         }
     }
 
-    /// Runs a report's queries in one read transaction.
+    /// Runs a report's queries, each part on its own reader connection at
+    /// once: for a large scope every part reads many rows.
     public func reportData(_ queries: ReportQueries) async throws -> ReportData {
-        try await pool.read { db in
-            var data = ReportData()
-            for row in try Row.fetchAll(db, sql: queries.totals.sql, arguments: Self.arguments(queries.totals.arguments)) {
-                data.addTotalsRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: queries.form)
-            }
-            let reported = try Row.fetchCursor(db, sql: queries.reported.sql, arguments: Self.arguments(queries.reported.arguments))
-            while let row = try reported.next() { data.reported[row["unit"]] = row["reported_at"] as Int64? }
-            for (name, query) in queries.watch {
-                data.watch[name] = try Row.fetchAll(db, sql: query.sql, arguments: Self.arguments(query.arguments)).map {
-                    WatchEntry(unit: $0["unit"], detail: Self.reportValue($0["detail"] as DatabaseValue))
+        let form = queries.form
+        return try await withThrowingTaskGroup(of: ReportData.self) { group in
+            for part in queries.totals {
+                group.addTask {
+                    try await self.pool.read { db in
+                        var data = ReportData()
+                        let rows = try Row.fetchCursor(db, sql: part.query.sql, arguments: Self.arguments(part.query.arguments))
+                        while let row = try rows.next() {
+                            data.addTotalsRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: part.layout)
+                        }
+                        return data
+                    }
                 }
             }
-            return data
+            for part in queries.watch {
+                group.addTask {
+                    try await self.pool.read { db in
+                        var data = ReportData()
+                        let rows = try Row.fetchCursor(db, sql: part.query.sql, arguments: Self.arguments(part.query.arguments))
+                        // A large scope returns many rows: read only the flags
+                        // and the details of the lists each row is on.
+                        while let row = try rows.next() {
+                            let unit: String = row[0]
+                            for (index, name) in part.indicators.enumerated() where (row[1 + 2 * index] as Int64?) == 1 {
+                                data.watch[name, default: []].append(WatchEntry(unit: unit, detail: Self.reportValue(row[2 + 2 * index] as DatabaseValue)))
+                            }
+                        }
+                        // Each part keeps its own first ones; the whole is cut again below.
+                        data.finishWatch(form: form, limit: queries.watchLimit)
+                        return data
+                    }
+                }
+            }
+            var merged = ReportData()
+            for try await part in group {
+                merged.groups.merge(part.groups) { a, _ in a }
+                for (name, entries) in part.watch { merged.watch[name, default: []] += entries }
+            }
+            merged.finishWatch(form: form, limit: queries.watchLimit)
+            return merged
         }
     }
 }

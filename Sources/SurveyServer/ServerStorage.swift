@@ -172,6 +172,8 @@ public protocol ServerStorage: Sendable {
     var reportDialect: SQLDialect { get }
     /// Creates or rebuilds the forms' report tables; returns rows written.
     func prepareReports(_ plans: [ReportPlan]) async throws -> Int
-    /// Runs a report's queries in one read transaction.
+    /// Runs a report's totals and watch-list queries.
     func reportData(_ queries: ReportQueries) async throws -> ReportData
+    /// The codes a query of one text column returns.
+    func reportCodes(_ query: SQLQuery) async throws -> [String]
 }

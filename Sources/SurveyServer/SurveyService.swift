@@ -133,20 +133,35 @@ public final class SurveyService: Sendable {
         let form = plan.latest
         let sql = ReportSQL(form: form, schema: plan.schema, dialect: storage.reportDialect)
         let length = Report.groupLength(scope: scope, form: form)
+        let registry = try await registry()
+        let expected = Report.countByGroup(Report.expectedUnits(registry: registry, scope: scope, form: form), length: length)
+        // A large scope is read in two parts at once (two cores), split
+        // between groups so that each group is whole in one part.
+        let parts = expected.values.reduce(0, +) > 20_000 ? 2 : 1
+        let ranges = sql.split(scopePrefix: scope.prefix, groups: expected.keys.sorted(), parts: parts)
         func queries(_ period: String, due: Int64?) throws -> ReportQueries {
-            var watch: [String: SQLQuery] = [:]
-            for indicator in form.indicators where indicator.watch {
-                if let query = try sql.watch(indicator, scopePrefix: scope.prefix, period: period, limit: watchLimit) { watch[indicator.name] = query }
-            }
-            return ReportQueries(
-                form: form, totals: try sql.totals(scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due),
-                reported: sql.reported(scopePrefix: scope.prefix, period: period), watch: watch)
+            ReportQueries(
+                form: form,
+                totals: try ranges.map { range throws(IndicatorSQLError) in
+                    try sql.totals(scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, range: range)
+                },
+                watch: try ranges.compactMap { range throws(IndicatorSQLError) in try sql.watchAll(scopePrefix: scope.prefix, period: period, range: range) },
+                watchLimit: watchLimit)
         }
-        let data = try await storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period)))
+        async let current = storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period)))
         var previous: ReportData?
         if let earlier = Report.previous(period) { previous = try await storage.reportData(try queries(earlier, due: nil)) }
-        return Report(
-            form: form, registry: try await registry(), scope: scope, period: period, data: data, previous: previous, missingLimit: missingLimit)
+        var data = try await current
+        // The units not reported: looked for only in the groups where the
+        // totals say some are missing, group by group until the list is full.
+        var missing: [String] = []
+        for group in expected.keys.sorted() where missing.count < missingLimit {
+            guard (expected[group] ?? 0) > (data.groups[group]?.reporting ?? 0), group.hasPrefix(scope.prefix) else { continue }
+            let query = sql.missing(unitTable: "unit", scopePrefix: group, period: period, limit: missingLimit - missing.count)
+            missing += try await storage.reportCodes(query)
+        }
+        data.missing = missing
+        return Report(form: form, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: missingLimit)
     }
 
     // MARK: Authentication

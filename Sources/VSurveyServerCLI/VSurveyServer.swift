@@ -16,7 +16,7 @@ public struct VSurveyServer: AsyncParsableCommand {
             --db or VSURVEY_SERVER_DB names another.
             """,
         version: ServerApplication.serverVersion,
-        subcommands: [ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self]
+        subcommands: [ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self, SeedCommand.self]
     )
 
     public init() {}

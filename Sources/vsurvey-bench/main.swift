@@ -32,6 +32,14 @@ if arguments.count > 1, arguments[1] == "sync" {
     exit(0)
 }
 
+// `vsurvey-bench report [--villages N]`: seeded data, then county and national reports.
+if arguments.count > 1, arguments[1] == "report" {
+    let villages = arguments.firstIndex(of: "--villages").flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? 490_000
+    let existing = arguments.firstIndex(of: "--db").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+    try await ReportBenchmark.run(villages: villages, existing: existing)
+    exit(0)
+}
+
 // `vsurvey-bench ingest [--count N]`: the server's ingest without HTTP.
 if arguments.count > 1, arguments[1] == "ingest" {
     try await ServerBenchmark.ingestInProcess(count: arguments.contains("--count") ? count : 20_000)

@@ -1,0 +1,278 @@
+import Foundation
+import SurveyCore
+
+/// Made-up but plausible data for demonstrations and benchmarks: a unit
+/// registry of any size (provinces down to villages, with codes and names
+/// in the national pattern) and village-branch surveys whose figures hang
+/// together. Each county has a level of prosperity that shapes its
+/// villages: poorer counties have older members, fewer college graduates,
+/// weaker collective economies, older secretaries, tighter funding and more
+/// lagging branches. Everything follows from the seed.
+public struct SeedData {
+    private var random: SplitMix
+
+    public init(seed: UInt64) { random = SplitMix(state: seed) }
+
+    /// A small seedable generator (SplitMix64), so that a seed always gives the same data.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    mutating func uniform(_ low: Double, _ high: Double) -> Double { Double.random(in: low..<high, using: &random) }
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &random) }
+    mutating func chance(_ probability: Double) -> Bool { uniform(0, 1) < probability }
+    mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
+
+    /// A standard normal deviate (Box–Muller).
+    mutating func normal(_ mean: Double = 0, _ deviation: Double = 1) -> Double {
+        let u = max(uniform(0, 1), 1e-12)
+        let v = uniform(0, 1)
+        return mean + deviation * (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+    }
+
+    static let syllables = Array(
+        "安平河西北岗南王庄大柳树马家堡石桥东旺杨屯黄花店白塔青龙湾城关兴隆永和长乐新华太平龙泉清河金山凤凰双桥高林李赵刘张陈吴周徐孙朱胡郭何罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文")
+    static let villageEndings = ["庄", "屯", "营", "堡", "台", "铺", "坊", "洼", "沟", "寨", "店", "园"]
+
+    mutating func name(_ length: Int) -> String { String((0..<length).map { _ in pick(Self.syllables) }) }
+
+    /// A registry with `villages` villages: provinces, cities, counties of
+    /// about 300 villages, townships of 10 to 25, in code order.
+    public mutating func registry(villages: Int) -> [OrgUnit] {
+        var units: [OrgUnit] = []
+        var made = 0
+        func code(_ text: String) -> UnitCode { UnitCode(text + String(repeating: "0", count: 12 - text.count))! }
+        provinces: for province in 11...99 {
+            let provinceCode = code(String(province))
+            units.append(OrgUnit(code: provinceCode, name: name(2) + "省", level: .province, parent: nil))
+            for city in 1...int(8...14) {
+                let cityPrefix = String(province) + pad(city, 2)
+                let cityCode = code(cityPrefix)
+                units.append(OrgUnit(code: cityCode, name: name(2) + "市", level: .city, parent: provinceCode))
+                for county in 1...int(5...12) {
+                    let countyPrefix = cityPrefix + pad(county, 2)
+                    let countyCode = code(countyPrefix)
+                    units.append(OrgUnit(code: countyCode, name: name(2) + "县", level: .county, parent: cityCode))
+                    for township in 1...int(12...22) {
+                        let townshipPrefix = countyPrefix + pad(township, 3)
+                        let townshipCode = code(townshipPrefix)
+                        units.append(OrgUnit(code: townshipCode, name: name(2) + (chance(0.6) ? "镇" : "乡"), level: .township, parent: countyCode))
+                        for village in 1...int(10...25) {
+                            let villageName =
+                                pick(Self.syllables).description + (chance(0.5) ? "家" : pick(Self.syllables).description)
+                                + pick(Self.villageEndings) + "村"
+                            units.append(
+                                OrgUnit(code: code(townshipPrefix + pad(200 + village, 3)), name: villageName, level: .village, parent: townshipCode))
+                            made += 1
+                            if made >= villages { break provinces }
+                        }
+                    }
+                }
+            }
+        }
+        return units
+    }
+
+    func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
+    /// A county's prosperity: 1 is typical, below 1 poorer, above richer.
+    public mutating func prosperity() -> Double { exp(normal(0, 0.45)) }
+
+    /// The answers of a village-branch survey for a village of a county
+    /// with the given prosperity, surveyed in `year`.
+    public mutating func villageBranch(prosperity wealth: Double, year: Int) -> JSONObject {
+        let lean = log(wealth)  // about -1 … 1
+        func clamp(_ value: Double, _ low: Double, _ high: Double) -> Double { min(max(value, low), high) }
+        var a = JSONObject()
+        let total = Int(clamp(normal(42, 16), 8, 160))
+        a.appendUnique("branch_type", .string(total >= 50 ? pick(["general_branch", "branch", "committee"]) : pick(["branch", "branch", "joint_branch"])))
+        a.appendUnique("survey_date", .string("\(year)-\(pad(int(9...10), 2))-\(pad(int(1...28), 2))"))
+        a.appendUnique("informant_role", .string(pick(["secretary", "secretary", "secretary", "member", "other"])))
+        a.appendUnique("members_total", .integer(total))
+        a.appendUnique("members_women", .integer(Int(Double(total) * clamp(normal(0.2, 0.06), 0.02, 0.45))))
+        let old = Int((Double(total) * clamp(normal(0.36 - 0.1 * lean, 0.08), 0.05, 0.75)).rounded())
+        let young = min(total - old, Int((Double(total) * clamp(normal(0.12 + 0.05 * lean, 0.04), 0, 0.4)).rounded()))
+        let middle = total - old - young
+        let fortyish = Int(Double(middle) * uniform(0.3, 0.5))
+        a.appendUnique("members_age_35_under", .integer(young))
+        a.appendUnique("members_age_36_45", .integer(fortyish))
+        a.appendUnique("members_age_46_59", .integer(middle - fortyish))
+        a.appendUnique("members_age_60_over", .integer(old))
+        let college = Int((Double(total) * clamp(normal(0.13 + 0.06 * lean, 0.05), 0, 0.6)).rounded())
+        let senior = Int(Double(total - college) * uniform(0.3, 0.5))
+        a.appendUnique("edu_junior_or_below", .integer(total - college - senior))
+        a.appendUnique("edu_senior_or_technical", .integer(senior))
+        a.appendUnique("edu_college_or_above", .integer(college))
+        a.appendUnique("members_away", .integer(int(0...(total / 4))))
+        a.appendUnique("members_hardship", .integer(int(0...(total / 8))))
+        a.appendUnique("members_developed", .integer(chance(0.3) ? 0 : int(1...3)))
+        a.appendUnique("applicants", .integer(int(0...10)))
+        a.appendUnique("wealth_leaders", .integer(int(0...(total / 6))))
+        a.appendUnique("training_sessions", .integer(int(2...12)))
+        a.appendUnique("members_trained", .integer(Int(Double(total) * clamp(normal(0.75, 0.15), 0.1, 1))))
+        let secretaryAge = Int(clamp(normal(51 - 4 * lean, 7), 28, 68))
+        a.appendUnique("secretary_birth_year", .integer(year - secretaryAge))
+        a.appendUnique(
+            "secretary_education",
+            .string(chance(0.3 + 0.15 * lean) ? pick(["college", "bachelor_or_above"]) : pick(["junior_or_below", "senior_or_technical"])))
+        a.appendUnique("secretary_years", .integer(int(0...min(20, secretaryAge - 25))))
+        a.appendUnique("secretary_is_director", .string(chance(0.8) ? "yes" : "no"))
+        a.appendUnique("secretary_pay", .integer(Int(clamp(normal(36_000 * wealth, 8_000), 12_000, 120_000) / 100) * 100))
+        var members: [JSONValue] = []
+        for _ in 0..<int(2...6) {
+            members.append(
+                .object(
+                    JSONObject([
+                        ("position", .string(pick(["deputy_secretary", "branch_member", "director", "deputy_director", "committee_member"]))),
+                        ("sex", .string(chance(0.25) ? "female" : "male")),
+                        ("birth_year", .integer(year - int(26...62))),
+                        ("education", .string(pick(["junior_or_below", "senior_or_technical", "college", "bachelor_or_above"]))),
+                        ("is_party_member", .string(chance(0.8) ? "yes" : "no")),
+                        ("cross_post", .string(chance(0.5) ? "yes" : "no")),
+                        ("annual_pay", .integer(int(10...40) * 1000)),
+                    ])))
+        }
+        a.appendUnique("committee_members", .array(members))
+        let reserve = max(0, Int(normal(2.2 + lean - Double(old) / Double(max(total, 1)) * 2, 1.3).rounded()))
+        a.appendUnique("reserve_cadres", .integer(min(reserve, 8)))
+        if reserve > 0 { a.appendUnique("reserve_cadres_35_under", .integer(int(0...min(reserve, 8)))) }
+        a.appendUnique("succession_problem", .string(reserve == 0 ? pick(["some", "serious"]) : pick(["none", "none", "some"])))
+        // Collective income: log-normal around 150,000 元, scaled by prosperity.
+        let shell = chance(clamp(0.06 / wealth, 0.01, 0.3))
+        let income = shell && chance(0.5) ? 0 : Int(wealth * exp(normal(log(150_000), 0.9)) / 100) * 100
+        let operating = shell ? 0 : Int(Double(income) * uniform(0.15, 0.85) / 100) * 100
+        a.appendUnique("collective_income", .integer(income))
+        a.appendUnique("operating_income", .integer(operating))
+        a.appendUnique(
+            "income_sources",
+            income == 0 ? ["none"] : .array(someOf(["land", "rental", "enterprise", "cooperative", "services", "assets", "other"], likely: 0.3)))
+        a.appendUnique("collective_assets", .integer(Int(Double(income) * uniform(2, 12) / 1000) * 1000))
+        a.appendUnique("collective_debt", .integer(Int(Double(income) * uniform(0, 1.5) / 1000) * 1000))
+        let funding = Int(clamp(normal(40_000 * wealth, 12_000), 8_000, 200_000) / 1000) * 1000
+        a.appendUnique("office_funding", .integer(funding))
+        a.appendUnique("funding_sources", .array(someOf(["county", "township", "village_own", "special", "other"], likely: 0.4)))
+        let pay = Int(clamp(normal(150_000 * wealth, 40_000), 40_000, 600_000) / 1000) * 1000
+        a.appendUnique("cadre_pay_total", .integer(pay))
+        a.appendUnique("cadre_pay_from_collective", .integer(min(pay, Int(Double(operating) * uniform(0, 0.5) / 1000) * 1000)))
+        let adequacy: String
+        switch Double(funding) + normal(0, 8_000) {
+        case ..<25_000: adequacy = "seriously_short"
+        case ..<35_000: adequacy = "tight"
+        case ..<55_000: adequacy = "barely"
+        default: adequacy = "sufficient"
+        }
+        a.appendUnique("funding_adequacy", .string(adequacy))
+        let disclosure = chance(0.02) ? "never" : pick(["monthly", "quarterly", "quarterly", "half_yearly", "yearly", "irregular"])
+        a.appendUnique("affairs_disclosure", .string(disclosure))
+        a.appendUnique("finance_disclosure", .string(pick(["monthly", "quarterly", "quarterly", "half_yearly", "yearly", "irregular"])))
+        a.appendUnique("representative_meetings", .integer(int(1...12)))
+        a.appendUnique("finance_group_exists", .string(chance(0.85) ? "yes" : "no"))
+        let rating: String
+        if chance(clamp(0.04 / wealth, 0.01, 0.2)) {
+            rating = "lagging"
+        } else {
+            rating = pick(["advanced", "qualified", "qualified", "qualified", "basic"])
+        }
+        a.appendUnique("rating", .string(rating))
+        a.appendUnique("legacy_disputes", .string(pick(["none", "none", "resolved", "in_hand", "untouched"])))
+        var problems: [String] = []
+        if Double(old) / Double(max(total, 1)) > 0.4 { problems.append("ageing") }
+        if reserve == 0 { problems.append("no_successors") }
+        if operating < 50_000 { problems.append("weak_economy") }
+        if adequacy == "tight" || adequacy == "seriously_short" { problems.append("low_funding") }
+        if problems.isEmpty { problems.append(pick(["member_quality", "weak_democracy", "little_training"])) }
+        a.appendUnique("problems", .array(problems.map(JSONValue.string)))
+        return a
+    }
+
+    mutating func someOf(_ items: [String], likely: Double) -> [JSONValue] {
+        var chosen = items.filter { _ in chance(likely) }
+        if chosen.isEmpty { chosen = [pick(items)] }
+        return chosen.map(JSONValue.string)
+    }
+}
+
+/// What `SurveyService.seed` did.
+public struct SeedSummary: Sendable {
+    public var units = 0
+    public var villages = 0
+    public var stored = 0
+    public var refused = 0
+    public var ingestSeconds = 0.0
+}
+
+extension SurveyService {
+    /// Replaces the unit registry with a generated one of `villages`
+    /// villages and stores one village-branch survey per village for
+    /// `period` (annual), through the same checks and ingest as the API,
+    /// `concurrency` batches at a time. `progress` gets (stored, total).
+    public func seed(
+        villages: Int, period: String, seed: UInt64 = 1, batchSize: Int = 500, concurrency: Int = 2,
+        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+    ) async throws -> SeedSummary {
+        guard let form = catalog.form("village-branch"), let year = Int(period), Period(period)?.type == .annual else {
+            throw APIError(400, "invalid_seed", L("需要 village-branch 表单和年度报告期", "seeding needs the village-branch form and an annual period"))
+        }
+        var data = SeedData(seed: seed)
+        let units = data.registry(villages: villages)
+        var summary = SeedSummary()
+        summary.units = try await storage.replaceUnits(units)
+        try await prepareReports()
+        let principal = Principal(tokenID: 0, name: "seed", role: .admin, unit: UnitCode("000000000000")!)
+        // One prosperity per county, shared by its villages.
+        var countyWealth: [String: Double] = [:]
+        var batches: [[JSONValue]] = [[]]
+        for unit in units where unit.level == .village {
+            let county = String(unit.code.rawValue.prefix(6))
+            let wealth = countyWealth[county] ?? data.prosperity()
+            countyWealth[county] = wealth
+            let survey: JSONObject = [
+                "instance_id": .string(UUID().uuidString.lowercased()), "revision": .integer(1), "form": .string(form.id),
+                "version": .string(form.version), "unit": .string(unit.code.rawValue), "period": .string(period),
+                "answers": .object(data.villageBranch(prosperity: wealth, year: year)),
+            ]
+            if batches[batches.count - 1].count >= batchSize { batches.append([]) }
+            batches[batches.count - 1].append(.object(survey))
+            summary.villages += 1
+        }
+        let total = summary.villages
+        let today = CivilDate.days(year: year, month: 12, day: 31)
+        let started = ContinuousClock.now
+        var next = 0
+        var done = 0
+        try await withThrowingTaskGroup(of: [SurveyResult].self) { group in
+            func launch() {
+                guard next < batches.count else { return }
+                let batch = batches[next]
+                next += 1
+                group.addTask { try await self.ingest(["surveys": .array(batch)], by: principal, today: today) }
+            }
+            for _ in 0..<max(1, concurrency) { launch() }
+            while let results = try await group.next() {
+                for result in results {
+                    if result.outcome == .created || result.outcome == .updated || result.outcome == .duplicate {
+                        summary.stored += 1
+                    } else {
+                        summary.refused += 1
+                    }
+                }
+                done += results.count
+                progress(done, total)
+                launch()
+            }
+        }
+        let elapsed = (ContinuousClock.now - started).components
+        summary.ingestSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        return summary
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import SurveyCore
+import SurveyFixtures
+import SurveyReport
+import SurveyServer
+
+/// `vsurvey-bench report [--villages N]`: seeds a fresh server database
+/// with N villages (490,000 by default, the country's number of
+/// administrative villages) and one survey each, through the server's own
+/// checks and ingest, then times a county report (about 300 villages) and
+/// the national report, as the API makes them (queries, report, JSON).
+enum ReportBenchmark {
+    /// With `existing`, reports on a database seeded before (`vsurvey-server seed`) instead of seeding one.
+    static func run(villages: Int, existing: String?) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = try SQLiteServerStorage(path: existing ?? directory.appendingPathComponent("server.sqlite").path)
+        let service = SurveyService(storage: storage, catalog: Fixtures.catalog())
+        var met = true
+        if existing == nil {
+            print("vsurvey-bench report: seeding \(villages) villages with one village-branch survey each…")
+            let seeded = try await service.seed(villages: villages, period: "2026", seed: 7, concurrency: 4) { done, total in
+                if done % 50_000 < 500 || done == total { FileHandle.standardError.write(Data("  \(done)/\(total)\n".utf8)) }
+            }
+            print(
+                String(
+                    format: "ingest:          %d surveys in %.1f s, %.0f per second (target: at least 5,000), %d refused", seeded.stored,
+                    seeded.ingestSeconds, Double(seeded.stored) / seeded.ingestSeconds, seeded.refused))
+            met = Double(seeded.stored) / seeded.ingestSeconds >= 5000
+        }
+        let registry = try await service.registry()
+        let counties = registry.units.filter { $0.level == .county }
+        // The county nearest to 300 villages.
+        let county = counties.min { a, b in
+            abs(registry.units(under: a.code, level: .village).count - 300) < abs(registry.units(under: b.code, level: .village).count - 300)
+        }!
+        let countyVillages = registry.units(under: county.code, level: .village).count
+        func time(_ scope: UnitCode, runs: Int) async throws -> (median: Double, worst: Double, bytes: Int) {
+            var times: [Double] = []
+            var bytes = 0
+            for _ in 0..<runs {
+                let started = ContinuousClock.now
+                let report = try await service.report(formID: "village-branch", scope: scope, period: "2026")
+                bytes = report.json(.zh).serializedBytes().count
+                let elapsed = (ContinuousClock.now - started).components
+                times.append(Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15)
+            }
+            times.sort()
+            return (times[times.count / 2], times.last!, bytes)
+        }
+        let countyTimes = try await time(county.code, runs: 21)
+        print(
+            String(
+                format: "county report:   %@ (%d villages): median %.1f ms, slowest %.1f ms of 21 (target under 50 ms), %d bytes of JSON",
+                county.code.rawValue, countyVillages, countyTimes.median, countyTimes.worst, countyTimes.bytes))
+        let nationalTimes = try await time(UnitCode("000000000000")!, runs: 5)
+        print(
+            String(
+                format: "national report: %d villages: median %.0f ms, slowest %.0f ms of 5 (target under 2,000 ms)",
+                registry.units.count { $0.level == .village }, nationalTimes.median,
+                nationalTimes.worst))
+        // Anonymous memory: the database file's pages that SQLite maps are
+        // the operating system's cache, not the process's own.
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let anonymous = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        print(String(format: "memory:          %.0f MiB anonymous (this process: server and reports, after seeding if it seeded)", anonymous / 1024))
+        met = met && countyTimes.median < 50 && nationalTimes.median < 2000
+        print(met ? "targets met" : "TARGET MISSED")
+    }
+}
