@@ -161,12 +161,28 @@ struct ReportCommand: ParsableCommand {
         let title =
             "\(json.at("form", "title") ?? "") — \(json.at("scope", "name") ?? "")(\(json.at("scope", "unit") ?? "")),\(json["period"]?.stringValue ?? "")\n\n"
         var out = title + Report.aligned([header] + lines)
-        out += "\n" + (en ? "Not reported: " : "未报送:") + "\(json["missing"]?["count"]?.doubleValue.map { Int($0) } ?? 0)\n"
-        for list in json["watch"]?.arrayValue ?? [] {
-            out += "\n\(list["label"]?.stringValue ?? ""):\(list["count"]?.doubleValue.map { Int($0) } ?? 0)\n"
-            for unit in list["units"]?.arrayValue ?? [] {
-                out += "  \(unit["unit"]?.stringValue ?? "") \(unit["group"]?.stringValue ?? "") \(unit["name"]?.stringValue ?? "")\n"
+        func unitLine(_ unit: JSONValue) -> String {
+            let group = unit["group"]?.stringValue ?? ""
+            var line = "  \(unit["unit"]?.stringValue ?? "") " + (group.isEmpty ? "" : group + " ") + (unit["name"]?.stringValue ?? "")
+            switch unit["detail"] {
+            case .integer(let value)?: line += "  \(value)"
+            case .number(let value)?: line += "  " + Value.format(value)
+            case .string(let text)?: line += "  " + text
+            default: break
             }
+            return line + "\n"
+        }
+        let missingCount = json["missing"]?["count"]?.doubleValue.map { Int($0) } ?? 0
+        out += "\n" + (en ? "Not reported: \(missingCount)" : "未报送:\(missingCount) 个") + "\n"
+        let missing = json["missing"]?["units"]?.arrayValue ?? []
+        for unit in missing { out += unitLine(unit) }
+        if missing.count < missingCount { out += en ? "  … and \(missingCount - missing.count) more\n" : "  ……另有 \(missingCount - missing.count) 个\n" }
+        for list in json["watch"]?.arrayValue ?? [] {
+            let count = list["count"]?.doubleValue.map { Int($0) } ?? 0
+            out += "\n\(list["label"]?.stringValue ?? "")" + (en ? ": \(count)" : ":\(count) 个") + "\n"
+            let units = list["units"]?.arrayValue ?? []
+            for unit in units { out += unitLine(unit) }
+            if units.count < count { out += en ? "  … and \(count - units.count) more\n" : "  ……另有 \(count - units.count) 个\n" }
         }
         return out
     }
