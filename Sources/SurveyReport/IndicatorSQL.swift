@@ -349,6 +349,13 @@ public struct ReportSQL: Sendable {
                 problems.append(IndicatorSQLError(indicator: indicator.name, message: L("\(error)", "\(error)")))
             }
         }
+        for index in form.charts.indices {
+            do {
+                _ = try histogram(chart: index, scopePrefix: "", period: "2026")
+            } catch {
+                problems.append(error)
+            }
+        }
         return problems
     }
 
@@ -480,6 +487,41 @@ public struct ReportSQL: Sendable {
             throw IndicatorSQLError(indicator: current.name, message: error.message)
         } catch {
             throw IndicatorSQLError(indicator: current.name, message: L("\(error)", "\(error)"))
+        }
+    }
+}
+
+extension ReportSQL {
+    /// The bin of each unit's value for a histogram chart (chart `index` of
+    /// the form): `bin`, `units`, for the units that have a value.
+    public func histogram(chart index: Int, scopePrefix: String, period: String, range: CodeRange? = nil) throws(IndicatorSQLError) -> SQLQuery? {
+        guard index < form.charts.count, case .histogram(let value, let bins, _) = form.charts[index].kind else { return nil }
+        let builder = SQLBuilder(dialect)
+        let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
+        do {
+            func number() throws -> String {
+                let typed = try translator.translate(value.bound)
+                guard typed.kind == .number else { throw ExpressionTranslator.Unsupported(message: L("图表的 value 应为数字", "a chart's value must be a number")) }
+                return typed.sql
+            }
+            var cases: [String] = []
+            for (bin, bound) in bins.dropFirst().enumerated() {
+                cases.append("WHEN \(try number()) < \(builder.bind(.real(bound))) THEN \(bin)")
+            }
+            let bounds = scopeBounds(scopePrefix)
+            let periodParameter = builder.bind(.text(period))
+            let inRange = rangeTest(range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true), builder)
+            let sql = """
+                SELECT CASE \(cases.joined(separator: " ")) ELSE \(bins.count - 1) END AS bin, COUNT(*) AS units
+                FROM \(dialect.identifier(schema.tableName))
+                WHERE period = \(periodParameter) AND \(inRange) AND \(try number()) IS NOT NULL
+                GROUP BY bin
+                """
+            return SQLQuery(sql: sql, arguments: builder.arguments)
+        } catch let error as ExpressionTranslator.Unsupported {
+            throw IndicatorSQLError(indicator: "charts[\(index)]", message: error.message)
+        } catch {
+            throw IndicatorSQLError(indicator: "charts[\(index)]", message: L("\(error)", "\(error)"))
         }
     }
 }

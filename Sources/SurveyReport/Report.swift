@@ -49,6 +49,8 @@ public struct Report: Sendable {
     public let missingCount: Int
     public let watchLists: [WatchList]
     public let due: Int?
+    /// Units per bin of each histogram chart, by chart index.
+    public let histograms: [Int: [Int]]
 }
 
 extension Report {
@@ -135,6 +137,7 @@ extension Report {
         missingLimit: Int = 200
     ) {
         self.form = form
+        histograms = data.histograms
         self.scope = scope.rawValue
         scopeName = registry?.unit(scope)?.name ?? (scope.significantLength == 0 ? "全国" : scope.rawValue)
         self.period = period

@@ -104,12 +104,25 @@ public struct ReportData: Sendable, Equatable {
     /// them itself (the server, from its registry table); otherwise the
     /// report works them out from `reported` and the registry.
     public var missing: [String]?
+    /// Units per bin of each histogram chart, by chart index.
+    public var histograms: [Int: [Int]]
 
-    public init(groups: [String: GroupTotals] = [:], reported: [String: Int64?] = [:], watch: [String: [WatchEntry]] = [:], missing: [String]? = nil) {
+    public init(
+        groups: [String: GroupTotals] = [:], reported: [String: Int64?] = [:], watch: [String: [WatchEntry]] = [:], missing: [String]? = nil,
+        histograms: [Int: [Int]] = [:]
+    ) {
         self.groups = groups
         self.reported = reported
         self.watch = watch
         self.missing = missing
+        self.histograms = histograms
+    }
+
+    /// Adds one row of a histogram query (`bin`, `units`).
+    public mutating func addHistogramRow(chart: Int, bin: Int, units: Int, bins: Int) {
+        var counts = histograms[chart] ?? Array(repeating: 0, count: bins)
+        if bin >= 0 && bin < bins { counts[bin] += units }
+        histograms[chart] = counts
     }
 }
 
@@ -197,6 +210,13 @@ public struct ReferenceEvaluator: Sendable {
             }
             data.groups[group] = totals
             data.reported[survey.unit] = survey.reportedAt
+            for (index, chart) in form.charts.enumerated() {
+                guard case .histogram(let value, let bins, _) = chart.kind else { continue }
+                let number = form.evaluate(value, topValues: values).number
+                guard !number.isNaN else { continue }
+                let bin = bins.dropFirst().firstIndex { number < $0 }.map { $0 - 1 } ?? bins.count - 1
+                data.addHistogramRow(chart: index, bin: bin, units: 1, bins: bins.count)
+            }
         }
         data.watch = watch
         data.finishWatch(form: form, limit: watchLimit)

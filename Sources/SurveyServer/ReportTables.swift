@@ -44,12 +44,15 @@ public struct ReportQueries: Sendable {
     /// The watch lists, in parts over the same ranges.
     public var watch: [WatchQuery]
     public var watchLimit: Int
+    /// Histogram charts' queries by chart index, in parts over the same ranges.
+    public var histograms: [Int: [SQLQuery]]
 
-    public init(form: Form, totals: [TotalsQuery], watch: [WatchQuery], watchLimit: Int) {
+    public init(form: Form, totals: [TotalsQuery], watch: [WatchQuery], watchLimit: Int, histograms: [Int: [SQLQuery]] = [:]) {
         self.form = form
         self.totals = totals
         self.watch = watch
         self.watchLimit = watchLimit
+        self.histograms = histograms
     }
 }
 
@@ -170,10 +173,27 @@ extension SQLiteServerStorage {
                     }
                 }
             }
+            for (chart, parts) in queries.histograms {
+                guard case .histogram(_, let bins, _) = form.charts[chart].kind else { continue }
+                for part in parts {
+                    group.addTask {
+                        try await self.pool.read { db in
+                            var data = ReportData()
+                            for row in try Row.fetchAll(db, sql: part.sql, arguments: Self.arguments(part.arguments)) {
+                                data.addHistogramRow(chart: chart, bin: row["bin"], units: row["units"], bins: bins.count)
+                            }
+                            return data
+                        }
+                    }
+                }
+            }
             var merged = ReportData()
             for try await part in group {
                 merged.groups.merge(part.groups) { a, _ in a }
                 for (name, entries) in part.watch { merged.watch[name, default: []] += entries }
+                for (chart, counts) in part.histograms {
+                    for (bin, units) in counts.enumerated() { merged.addHistogramRow(chart: chart, bin: bin, units: units, bins: counts.count) }
+                }
             }
             merged.finishWatch(form: form, limit: queries.watchLimit)
             return merged

@@ -138,6 +138,8 @@ public enum ServerApplication {
         APIRoute(method: "GET", path: "/api/v1/forms/{id}/{version}"),
         APIRoute(method: "GET", path: "/api/v1/units"),
         APIRoute(method: "GET", path: "/api/v1/reports/{form}"),
+        APIRoute(method: "GET", path: "/reports/{form}"),
+        APIRoute(method: "POST", path: "/reports/login"),
         APIRoute(method: "GET", path: "/api/v1/conflicts"),
         APIRoute(method: "POST", path: "/api/v1/conflicts/{id}/resolve"),
     ]
@@ -298,6 +300,8 @@ public enum ServerApplication {
             return JSONResponse.make(
                 ["scope": .string(principal.unit.rawValue), "hash": .string(hash), "units": listJSON], headers: [.eTag: etag], for: request)
         }
+
+        ReportPages.add(to: router, service: service)
 
         router.get("/api/v1/reports/{form}") { request, context -> Response in
             let principal = try await reader(service, request)

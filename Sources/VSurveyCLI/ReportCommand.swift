@@ -37,6 +37,8 @@ struct ReportCommand: ParsableCommand {
     var limit = 50
     @Flag(help: "从服务器取报告 / Get the report from the server")
     var remote = false
+    @Option(help: ArgumentHelp("另写一份含图表的网页报告 / Also write the report as a web page with charts", valueName: "file"))
+    var html: String?
 
     func validate() throws {
         guard ["table", "csv", "json"].contains(format) else { throw ValidationError("--format 应为 table、csv 或 json / --format must be table, csv or json") }
@@ -47,7 +49,17 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
-        let text = remote ? try remoteReport(console) : try localReport(console)
+        let (text, htmlPage) = remote ? try remoteReport(console) : try localReport(console)
+        if let html, let page = htmlPage {
+            do {
+                try Data(page.utf8).write(to: URL(fileURLWithPath: html), options: .atomic)
+            } catch {
+                console.error(L("无法写入 \(html):\(error.localizedDescription)", "cannot write \(html): \(error.localizedDescription)"))
+                throw ExitCode.failure
+            }
+            // On standard error, so that the report itself can be piped.
+            FileHandle.standardError.write(Data((console.text(L("网页报告已写入 \(html)", "web page written to \(html)")) + "\n").utf8))
+        }
         if let output {
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
@@ -68,7 +80,8 @@ struct ReportCommand: ParsableCommand {
         throw ExitCode.failure
     }
 
-    func localReport(_ console: Console) throws -> String {
+    /// The report as asked, and the web page when `--html` asks for one.
+    func localReport(_ console: Console) throws -> (String, String?) {
         let catalog = try options.catalog(console)
         let registry = try options.registry(catalog, console)
         guard let versions = catalog.forms[form], let latest = versions.last else {
@@ -95,14 +108,15 @@ struct ReportCommand: ParsableCommand {
             reference.data(surveys, scopePrefix: scope.prefix, period: $0, groupLength: length, dueBefore: nil, watchLimit: limit)
         }
         let report = Report(form: latest, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: limit)
+        let page = html == nil ? nil : report.html(console.language, generated: SyncCommand.clock())
         switch format {
-        case "csv": return report.csv(console.language)
-        case "json": return report.json(console.language).serialized(pretty: true) + "\n"
-        default: return report.text(console.language)
+        case "csv": return (report.csv(console.language), page)
+        case "json": return (report.json(console.language).serialized(pretty: true) + "\n", page)
+        default: return (report.text(console.language), page)
         }
     }
 
-    func remoteReport(_ console: Console) throws -> String {
+    func remoteReport(_ console: Console) throws -> (String, String?) {
         guard let settings = try SyncConfig.load(options.dataDirectory, environment: options.environment) else {
             console.error(L("还没有服务器设置:先运行 vsurvey login", "no server yet: run vsurvey login first"))
             throw ExitCode.failure
@@ -124,17 +138,25 @@ struct ReportCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let body = String(decoding: response.body, as: UTF8.self)
+        var htmlPage: String?
+        if html != nil, response.status == 200 {
+            var pageQuery = query.filter { !$0.hasPrefix("format=") }
+            pageQuery.append("lang=\(console.language == .en ? "en" : "zh")")
+            let page = HTTPRequest(
+                url: settings.server + "/reports/\(form)?" + pageQuery.joined(separator: "&"), headers: [("Authorization", "Bearer \(settings.token)")])
+            if let reply = try? HTTPClient(options: options).send(page), reply.status == 200 { htmlPage = String(decoding: reply.body, as: UTF8.self) }
+        }
         guard response.status == 200 else {
             let message = (try? JSONParser().parse(response.body))?["message"]?.stringValue ?? "HTTP \(response.status)"
             console.error(L("服务器拒绝:\(message)", "the server refused: \(message)"))
             throw ExitCode.failure
         }
         switch format {
-        case "csv": return body
-        case "json": return (try? JSONParser().parse(response.body).serialized(pretty: true)).map { $0 + "\n" } ?? body
+        case "csv": return (body, htmlPage)
+        case "json": return ((try? JSONParser().parse(response.body).serialized(pretty: true)).map { $0 + "\n" } ?? body, htmlPage)
         default:
-            guard let json = try? JSONParser().parse(response.body) else { return body }
-            return Self.table(json, console.language)
+            guard let json = try? JSONParser().parse(response.body) else { return (body, htmlPage) }
+            return (Self.table(json, console.language), htmlPage)
         }
     }
 

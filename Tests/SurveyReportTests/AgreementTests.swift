@@ -67,6 +67,14 @@ struct SQLiteReportSource {
                 for row in try Row.fetchAll(db, sql: totals.query.sql, arguments: Self.arguments(totals.query.arguments)) {
                     data.addTotalsRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: totals.layout)
                 }
+                for chart in form.charts.indices {
+                    guard let query = try sql.histogram(chart: chart, scopePrefix: scopePrefix, period: period, range: range),
+                        case .histogram(_, let bins, _) = form.charts[chart].kind
+                    else { continue }
+                    for row in try Row.fetchAll(db, sql: query.sql, arguments: Self.arguments(query.arguments)) {
+                        data.addHistogramRow(chart: chart, bin: row["bin"], units: row["units"], bins: bins.count)
+                    }
+                }
                 if let watch = try sql.watchAll(scopePrefix: scopePrefix, period: period, range: range) {
                     for row in try Row.fetchAll(db, sql: watch.query.sql, arguments: Self.arguments(watch.query.arguments)) {
                         data.addWatchRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, indicators: watch.indicators)
@@ -165,6 +173,7 @@ struct AgreementTests {
             }
             #expect(fromSQL.reported == fromSwift.reported, "\(scope)")
             #expect(fromSQL.watch == fromSwift.watch, "\(scope)")
+            #expect(fromSQL.histograms == fromSwift.histograms && !fromSQL.histograms.isEmpty, "\(scope)")
             // The reports as shown are the same to the last digit.
             let previousSQL = try source.data(scopePrefix: scope.prefix, period: "2025", groupLength: length, dueBefore: nil, watchLimit: 15)
             let previousSwift = reference.data(surveys, scopePrefix: scope.prefix, period: "2025", groupLength: length, dueBefore: nil, watchLimit: 15)

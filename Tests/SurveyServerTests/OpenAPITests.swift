@@ -161,6 +161,15 @@ struct OpenAPITests {
             exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch"),
             exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch?scope=130102000000", outsider),
             exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/no-such-form", admin),
+            exchange("GET", "/reports/{form}", "/reports/village-branch?period=2026", viewer),
+            exchange("GET", "/reports/{form}", "/reports/village-branch?period=2026"),
+            exchange("GET", "/reports/{form}", "/reports/village-branch", collector),
+            exchange("GET", "/reports/{form}", "/reports/no-such-form", viewer),
+            exchange(
+                "POST", "/reports/login", nil, nil, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8)),
+            exchange(
+                "POST", "/reports/login", nil, nil, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("token=vst_wrong".utf8)),
             exchange("GET", "/api/v1/conflicts", nil, viewer), exchange("GET", "/api/v1/conflicts"), exchange("GET", "/api/v1/conflicts", nil, collector),
             exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: Array(#"{"keep": 1}"#.utf8)),
             exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", nil, body: keepHeld),
@@ -190,6 +199,9 @@ struct OpenAPITests {
                 let body = try reply.json()
                 let problems = document.problems(body, schema)
                 #expect(problems.isEmpty, "\(label): \(problems.joined(separator: "; "))")
+            } else if response.at("content", "text/html") != nil {
+                #expect(reply.header("Content-Type")?.hasPrefix("text/html") == true, "\(label): not HTML")
+                #expect(String(decoding: reply.body, as: UTF8.self).contains("</html>"), "\(label): not a whole page")
             } else if item.route.method != "HEAD" {
                 #expect(reply.body.isEmpty, "\(label): a body where none is documented")
             }

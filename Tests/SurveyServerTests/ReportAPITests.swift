@@ -90,4 +90,52 @@ struct ReportAPITests {
         #expect(try await server.send("GET", "/api/v1/reports/village-branch?scope=130102000000", token: local).status == 403)
         #expect(try await server.send("GET", "/api/v1/reports/village-branch", token: collector).status == 403)
     }
+
+    @Test("the report page: sign in by form and cookie, then the table, the three charts and the lists for the data given")
+    func reportPage() async throws {
+        let server = try await LiveServer.start()
+        defer { Task { await server.stop() } }
+        let collector = try await server.token(.collector)
+        let viewer = try await server.token(.viewer)
+        var maker = SurveyMaker(seed: 501)
+        var surveys = (0..<30).map { maker.survey(village: $0) }
+        surveys[0].answers["operating_income"] = .integer(12_345)
+        surveys[0].answers["collective_income"] = .integer(20_000)
+        #expect(try await server.post(surveys, token: collector).json.at("summary", "created")?.int == 30)
+
+        // Without a token: the sign-in page. A wrong token: the sign-in page again.
+        let anonymous = try await server.send("GET", "/reports/village-branch?period=2026")
+        #expect(anonymous.status == 401)
+        #expect(String(decoding: anonymous.body, as: UTF8.self).contains("action=\"/reports/login\""))
+        let form = [("Content-Type", "application/x-www-form-urlencoded")]
+        let wrong = try await server.send("POST", "/reports/login", headers: form, body: Array("token=vst_nope&next=%2Freports%2Fvillage-branch".utf8))
+        #expect(wrong.status == 401)
+        #expect(wrong.header("Set-Cookie") == nil)
+        // A viewer's token: a cookie for /reports only, and back to the page; an outside address is not followed.
+        let signedIn = try await server.send(
+            "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=https%3A%2F%2Fevil.example%2F".utf8))
+        #expect(signedIn.status == 303)
+        #expect(signedIn.header("Location") == "/reports/village-branch")
+        let cookie = try #require(signedIn.header("Set-Cookie"))
+        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/reports"))
+        let pair = String(cookie.split(separator: ";")[0])
+
+        let page = try await server.send("GET", "/reports/village-branch?period=2026&lang=en", headers: [("Cookie", pair)])
+        #expect(page.status == 200)
+        let html = String(decoding: page.body, as: UTF8.self)
+        let expected = try Self.expected(surveys, scope: "130102000000")
+        // The table: every township and the total reported count.
+        for row in expected.rows { #expect(html.contains("<th>\(row.name)</th>"), "\(row.name)") }
+        #expect(html.contains("<td class=\"total\">30/250</td>"))
+        // Three charts, as inline SVG, with the histogram's counts adding up to the villages with an income.
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
+        #expect(html.contains("Members by age group") && html.contains("Reporting completeness"))
+        let counts = try #require(expected.histograms[1])
+        #expect(counts.reduce(0, +) == 30)
+        #expect(html.contains("stroke-dasharray"), "the weak-economy threshold line")
+        // The weak-economy list names the village given 12,345 yuan, with its income.
+        let village = try #require(LiveServer.registry.unit(UnitCode(surveys[0].unit)!))
+        #expect(html.contains("\(village.name) · 12345"), "\(html)")
+        #expect(try await server.send("GET", "/reports/village-branch", token: collector).status == 403)
+    }
 }

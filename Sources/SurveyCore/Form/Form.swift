@@ -304,6 +304,8 @@ public struct Form: Sendable {
     public let repeats: [Int]
     public let choiceLists: [String: ChoiceList]
     public let indicators: [Indicator]
+    /// The report page's charts.
+    public let charts: [Chart]
     /// The file the form was read from.
     public let file: String
     /// SHA-256 of the file's bytes, hex: devices skip forms they already hold.

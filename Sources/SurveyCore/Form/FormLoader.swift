@@ -5,7 +5,8 @@ import Yams
 /// once with its file, line and field, and a form with any problem is not
 /// returned.
 public enum FormLoader {
-    static let topKeys: Set<String> = ["settings", "survey", "choices", "indicators"]
+    static let topKeys: Set<String> = ["settings", "survey", "choices", "indicators", "charts"]
+    static let chartKeys: Set<String> = ["type", "title", "series", "value", "bins", "mark"]
     static let settingKeys: Set<String> = ["form_id", "version", "title", "period_type", "unit_level", "default_language", "constants", "due"]
     static let fieldKeys: Set<String> = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint",
@@ -140,12 +141,17 @@ private struct FormBuilder {
             indicators = readIndicators(node.value, compiler: compiler)
         }
 
+        var charts: [Chart] = []
+        if let node = top["charts"] {
+            charts = readCharts(node.value, compiler: compiler, indicators: indicators, constants: settings?.constants ?? [])
+        }
+
         guard let settings, source.issues.isEmpty, let plan else { return nil }
         return Form(
             id: settings.id, version: settings.version, title: settings.title, periodType: settings.periodType,
             unitLevel: settings.unitLevel, defaultLanguage: settings.defaultLanguage, constants: settings.constants, dueDates: settings.dueDates,
             fields: compiler.fields, rootFields: compiler.rootFields, repeats: compiler.repeatFields,
-            choiceLists: choiceLists, indicators: indicators, file: source.file, contentHash: contentHash,
+            choiceLists: choiceLists, indicators: indicators, charts: charts, file: source.file, contentHash: contentHash,
             fieldIndex: compiler.indexByName, plan: plan)
     }
 
@@ -328,6 +334,89 @@ private struct FormBuilder {
             issue(line, name, L("\(type == .group ? "分组" : "重复组")没有字段", "the \(type == .group ? "group" : "repeat") has no fields"))
         }
         return RawField(line: line, name: name, type: type, entries: entries, children: children)
+    }
+
+    func readCharts(_ node: Node, compiler: FieldCompiler, indicators: [Indicator], constants: [(name: String, value: Value)]) -> [Chart] {
+        guard case .sequence(let sequence) = node else {
+            issue(YAMLSource.line(node), nil, L("charts 应为列表", "charts must be a list"))
+            return []
+        }
+        var charts: [Chart] = []
+        for item in sequence {
+            guard let entries = source.entries(item, what: L("图表", "a chart"), field: nil, allowed: FormLoader.chartKeys) else { continue }
+            let line = entries.line
+            guard let (_, titleNode) = entries["title"], let title = source.localized(titleNode, key: "title", field: nil, defaultLanguage: defaultLanguage)
+            else {
+                issue(line, nil, L("图表缺少 title", "a chart has no title"))
+                continue
+            }
+            guard let (typeLine, typeNode) = entries["type"], let type = source.string(typeNode, key: "type", field: nil) else {
+                issue(line, nil, L("图表缺少 type", "a chart has no type"))
+                continue
+            }
+            let allowed: [String: Set<String>] = ["stacked": ["series"], "histogram": ["value", "bins", "mark"], "completeness": []]
+            guard let keys = allowed[type] else {
+                issue(
+                    typeLine, nil,
+                    L("未知图表类型 “\(type)”(可用:stacked、histogram、completeness)", "unknown chart type '\(type)' (use stacked, histogram or completeness)"))
+                continue
+            }
+            for key in ["series", "value", "bins", "mark"] where entries[key] != nil && !keys.contains(key) {
+                issue(entries[key]!.line, nil, L("\(type) 图表不使用 “\(key)”", "a \(type) chart takes no '\(key)'"))
+            }
+            func list(_ key: String) -> [(line: Int, text: String)]? {
+                guard let (keyLine, listNode) = entries[key] else {
+                    issue(line, nil, L("图表缺少 “\(key)”", "the chart has no '\(key)'"))
+                    return nil
+                }
+                guard case .sequence(let items) = listNode else {
+                    issue(keyLine, nil, L("“\(key)” 应为列表", "'\(key)' must be a list"))
+                    return nil
+                }
+                return items.compactMap { item in source.string(item, key: key, field: nil).map { (YAMLSource.line(item), $0) } }
+            }
+            switch type {
+            case "stacked":
+                guard let series = list("series") else { continue }
+                var names: [String] = []
+                for (itemLine, name) in series {
+                    guard let indicator = indicators.first(where: { $0.name == name }), case .sum = indicator.kind else {
+                        issue(itemLine, nil, L("“\(name)” 不是 sum 指标", "'\(name)' is not a sum indicator"))
+                        continue
+                    }
+                    names.append(name)
+                }
+                if !names.isEmpty { charts.append(Chart(title: title, kind: .stacked(series: names), line: line)) }
+            case "histogram":
+                guard let (valueLine, valueNode) = entries["value"], let text = source.string(valueNode, key: "value", field: nil) else {
+                    issue(line, nil, L("图表缺少 “value”", "the chart has no 'value'"))
+                    continue
+                }
+                let value = compiler.compileExpression(text, line: valueLine, field: "charts", scope: nil)
+                guard let bins = list("bins") else { continue }
+                let numbers = bins.compactMap { Double($0.text) }
+                guard numbers.count == bins.count, numbers.count >= 2, zip(numbers, numbers.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                    issue(entries["bins"]!.line, nil, L("bins 应为至少两个递增的数", "bins must be at least two increasing numbers"))
+                    continue
+                }
+                var mark: Double?
+                if let (markLine, markNode) = entries["mark"], let text = source.string(markNode, key: "mark", field: nil) {
+                    if let number = Double(text) {
+                        mark = number
+                    } else if text.hasPrefix("${"), text.hasSuffix("}"), let constant = constants.first(where: { "${\($0.name)}" == text }),
+                        !constant.value.number.isNaN
+                    {
+                        mark = constant.value.number
+                    } else {
+                        issue(markLine, nil, L("mark 应为数字或 ${常量}", "mark must be a number or a ${constant}"))
+                    }
+                }
+                if let value { charts.append(Chart(title: title, kind: .histogram(value: value, bins: numbers, mark: mark), line: line)) }
+            default:
+                charts.append(Chart(title: title, kind: .completeness, line: line))
+            }
+        }
+        return charts
     }
 
     func readIndicators(_ node: Node, compiler: FieldCompiler) -> [Indicator] {

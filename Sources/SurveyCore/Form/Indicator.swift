@@ -81,3 +81,27 @@ public enum IndicatorFormat: String, Sendable, CaseIterable {
         return integer < 0 ? "-" + result : result
     }
 }
+
+/// A chart of the report page, drawn from the report's figures.
+public struct Chart: Sendable {
+    public enum Kind: Sendable {
+        /// One stacked bar per row unit, one segment per `sum` indicator.
+        case stacked(series: [String])
+        /// How many units fall in each bin of `value`: `bins` are the lower
+        /// bounds (the first bin also takes what is below it, the last is
+        /// open above); `mark` draws a line at a value (a threshold).
+        case histogram(value: FormExpression, bins: [Double], mark: Double?)
+        /// Reported and expected units per row unit.
+        case completeness
+    }
+
+    public let title: LocalizedText
+    public let kind: Kind
+    public let line: Int
+
+    public init(title: LocalizedText, kind: Kind, line: Int) {
+        self.title = title
+        self.kind = kind
+        self.line = line
+    }
+}
