@@ -312,6 +312,8 @@ public struct TotalsQuery: Sendable, Equatable {
     public var query: SQLQuery
     /// Per indicator (in the form's order), the row positions of its accumulators.
     public var layout: [[Int]]
+    /// Per histogram chart (by chart index), the row positions of its bins' counts.
+    public var histograms: [Int: [Int]] = [:]
 }
 
 /// The report queries of one form over its report table.
@@ -349,9 +351,9 @@ public struct ReportSQL: Sendable {
                 problems.append(IndicatorSQLError(indicator: indicator.name, message: L("\(error)", "\(error)")))
             }
         }
-        for index in form.charts.indices {
+        if problems.isEmpty {
             do {
-                _ = try histogram(chart: index, scopePrefix: "", period: "2026")
+                _ = try totals(scopePrefix: "", period: "2026", groupLength: 2, dueBefore: nil)
             } catch {
                 problems.append(error)
             }
@@ -409,6 +411,35 @@ public struct ReportSQL: Sendable {
         for indicator in form.indicators {
             layout.append(try IndicatorColumns.add(indicator, translator: translator).map { $0 + select.count })
         }
+        // Histogram bins are counted in the same pass: one column per bin.
+        var histograms: [Int: [Int]] = [:]
+        for (index, chart) in form.charts.enumerated() {
+            guard case .histogram(let value, let bins, _) = chart.kind else { continue }
+            do {
+                func number() throws -> String {
+                    let typed = try translator.translate(value.bound)
+                    guard typed.kind == .number else {
+                        throw ExpressionTranslator.Unsupported(message: L("图表的 value 应为数字", "a chart's value must be a number"))
+                    }
+                    return typed.sql
+                }
+                var positions: [Int] = []
+                for bin in bins.indices {
+                    let column = try builder.column {
+                        var tests = ["\(try number()) IS NOT NULL"]
+                        if bin > 0 { tests.append("\(try number()) >= \(builder.bind(.real(bins[bin])))") }
+                        if bin < bins.count - 1 { tests.append("\(try number()) < \(builder.bind(.real(bins[bin + 1])))") }
+                        return "SUM(CASE WHEN \(tests.joined(separator: " AND ")) THEN 1 ELSE 0 END)"
+                    }
+                    positions.append(column + select.count)
+                }
+                histograms[index] = positions
+            } catch let error as ExpressionTranslator.Unsupported {
+                throw IndicatorSQLError(indicator: "charts[\(index)]", message: error.message)
+            } catch {
+                throw IndicatorSQLError(indicator: "charts[\(index)]", message: L("\(error)", "\(error)"))
+            }
+        }
         select += builder.columns
         let bounds = scopeBounds(scopePrefix)
         let periodParameter = builder.bind(.text(period))
@@ -419,7 +450,7 @@ public struct ReportSQL: Sendable {
             WHERE period = \(periodParameter) AND \(test)
             GROUP BY grp
             """
-        return TotalsQuery(query: SQLQuery(sql: sql, arguments: builder.arguments), layout: layout)
+        return TotalsQuery(query: SQLQuery(sql: sql, arguments: builder.arguments), layout: layout, histograms: histograms)
     }
 
     /// The units that reported in the scope and period, with when they first did.
@@ -454,7 +485,7 @@ public struct ReportSQL: Sendable {
     /// The units behind every watched count or share, in one read of the
     /// scope's rows: `unit`, then per indicator of `watched` a 0/1 flag and
     /// its detail. Rows that meet no condition are left out; the report
-    /// sorts and cuts each list (`ReportData.addWatchRow`, `finishWatch`).
+    /// keeps the first units of each list (`WatchCollector`).
     public func watchAll(scopePrefix: String, period: String, range: CodeRange? = nil) throws(IndicatorSQLError) -> WatchQuery? {
         let watched = form.indicators.filter { $0.watch && ReferenceEvaluator.condition($0) != nil }
         guard !watched.isEmpty else { return nil }
@@ -487,41 +518,6 @@ public struct ReportSQL: Sendable {
             throw IndicatorSQLError(indicator: current.name, message: error.message)
         } catch {
             throw IndicatorSQLError(indicator: current.name, message: L("\(error)", "\(error)"))
-        }
-    }
-}
-
-extension ReportSQL {
-    /// The bin of each unit's value for a histogram chart (chart `index` of
-    /// the form): `bin`, `units`, for the units that have a value.
-    public func histogram(chart index: Int, scopePrefix: String, period: String, range: CodeRange? = nil) throws(IndicatorSQLError) -> SQLQuery? {
-        guard index < form.charts.count, case .histogram(let value, let bins, _) = form.charts[index].kind else { return nil }
-        let builder = SQLBuilder(dialect)
-        let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
-        do {
-            func number() throws -> String {
-                let typed = try translator.translate(value.bound)
-                guard typed.kind == .number else { throw ExpressionTranslator.Unsupported(message: L("图表的 value 应为数字", "a chart's value must be a number")) }
-                return typed.sql
-            }
-            var cases: [String] = []
-            for (bin, bound) in bins.dropFirst().enumerated() {
-                cases.append("WHEN \(try number()) < \(builder.bind(.real(bound))) THEN \(bin)")
-            }
-            let bounds = scopeBounds(scopePrefix)
-            let periodParameter = builder.bind(.text(period))
-            let inRange = rangeTest(range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true), builder)
-            let sql = """
-                SELECT CASE \(cases.joined(separator: " ")) ELSE \(bins.count - 1) END AS bin, COUNT(*) AS units
-                FROM \(dialect.identifier(schema.tableName))
-                WHERE period = \(periodParameter) AND \(inRange) AND \(try number()) IS NOT NULL
-                GROUP BY bin
-                """
-            return SQLQuery(sql: sql, arguments: builder.arguments)
-        } catch let error as ExpressionTranslator.Unsupported {
-            throw IndicatorSQLError(indicator: "charts[\(index)]", message: error.message)
-        } catch {
-            throw IndicatorSQLError(indicator: "charts[\(index)]", message: L("\(error)", "\(error)"))
         }
     }
 }

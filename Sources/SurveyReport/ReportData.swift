@@ -259,39 +259,20 @@ public struct ReferenceEvaluator: Sendable {
 }
 
 extension ReportData {
-    /// Adds one row of a `WatchQuery`: `unit`, then a flag and a detail per indicator.
-    public mutating func addWatchRow(_ values: [ReportValue], indicators: [String]) {
-        guard case .text(let unit)? = values.first else { return }
-        for (index, name) in indicators.enumerated() where 2 + 2 * index < values.count {
-            let flag = values[1 + 2 * index]
-            if flag == .integer(1) || flag == .real(1) { watch[name, default: []].append(WatchEntry(unit: unit, detail: values[2 + 2 * index])) }
-        }
-    }
-
     /// Sorts each watch list by its detail (empty last, in either order),
     /// then by code, and keeps the first `limit`; every watched indicator
     /// gets a list, empty when no unit meets it.
     public mutating func finishWatch(form: Form, limit: Int) {
         for indicator in form.indicators where indicator.watch && ReferenceEvaluator.condition(indicator) != nil {
             var entries = watch[indicator.name] ?? []
-            entries.sort { a, b in
-                switch (a.detail, b.detail) {
-                case (.null, .null): break
-                case (.null, _): return false
-                case (_, .null): return true
-                default:
-                    let order = ReferenceEvaluator.compareDetail(a.detail, b.detail)
-                    if order != 0 { return indicator.descending ? order > 0 : order < 0 }
-                }
-                return a.unit < b.unit
-            }
+            entries.sort { a, b in WatchCollector.precedes(a.detail, a.unit, b.detail, b.unit, descending: indicator.descending) }
             watch[indicator.name] = Array(entries.prefix(limit))
         }
     }
 
     /// Adds one row of a totals query: `grp`, `reporting`, `on_time`, then
     /// the accumulators where `layout` says. Any engine maps its row to values.
-    public mutating func addTotalsRow(_ values: [ReportValue], form: Form, layout: [[Int]]) {
+    public mutating func addTotalsRow(_ values: [ReportValue], form: Form, layout: [[Int]], histograms: [Int: [Int]] = [:]) {
         func integer(_ value: ReportValue) -> Int {
             switch value {
             case .integer(let integer): return Int(integer)
@@ -305,5 +286,59 @@ extension ReportData {
             return IndicatorTotals(kind: indicator.kind, sqlValues: ArraySlice(positions.map { $0 < values.count ? values[$0] : .null }))
         }
         groups[group] = GroupTotals(reporting: integer(values[1]), onTime: integer(values[2]), indicators: indicators)
+        for (chart, positions) in histograms {
+            for (bin, position) in positions.enumerated() where position < values.count {
+                let units = integer(values[position])
+                if units > 0 { addHistogramRow(chart: chart, bin: bin, units: units, bins: positions.count) }
+            }
+        }
+    }
+}
+
+/// The first `limit` units of a watch list, kept while rows stream by: a
+/// unit is looked at (and its code read) only when its detail could place
+/// it among them.
+public struct WatchCollector: Sendable {
+    public let limit: Int
+    public let descending: Bool
+    /// Best first.
+    public private(set) var entries: [WatchEntry] = []
+
+    public init(limit: Int, descending: Bool) {
+        self.limit = limit
+        self.descending = descending
+    }
+
+    /// How details compare in a list: -1 the first goes first, 1 the second,
+    /// 0 a tie (then the code decides). Empty details go last either way.
+    public static func order(_ a: ReportValue, _ b: ReportValue, descending: Bool) -> Int {
+        switch (a, b) {
+        case (.null, .null): return 0
+        case (.null, _): return 1
+        case (_, .null): return -1
+        default:
+            let order = ReferenceEvaluator.compareDetail(a, b)
+            return descending ? -order : order
+        }
+    }
+
+    public static func precedes(_ a: ReportValue, _ aUnit: String, _ b: ReportValue, _ bUnit: String, descending: Bool) -> Bool {
+        let order = order(a, b, descending: descending)
+        return order != 0 ? order < 0 : aUnit < bUnit
+    }
+
+    public mutating func offer(detail raw: ReportValue, unit: () -> String) {
+        let detail = WatchEntry(unit: "", detail: raw).detail
+        if entries.count >= limit, let last = entries.last, Self.order(detail, last.detail, descending: descending) > 0 { return }
+        let code = unit()
+        if entries.count >= limit, let last = entries.last, !Self.precedes(detail, code, last.detail, last.unit, descending: descending) { return }
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Self.precedes(entries[middle].detail, entries[middle].unit, detail, code, descending: descending) { low = middle + 1 } else { high = middle }
+        }
+        entries.insert(WatchEntry(unit: code, detail: detail), at: low)
+        if entries.count > limit { entries.removeLast() }
     }
 }

@@ -148,7 +148,7 @@ extension Report {
         out += "<line x1=\"\(Int(left))\" y1=\"\(Int(bottom))\" x2=\"\(Int(width - 10))\" y2=\"\(Int(bottom))\" stroke=\"#9aa5b1\"/>"
         for bin in bins.indices {
             let count = bin < counts.count ? counts[bin] : 0
-            let barHeight = Double(count) / largest * (bottom - 30)
+            let barHeight = Double(count) / largest * (bottom - 40)
             let x = left + Double(bin) * slot
             out +=
                 "<rect x=\"\(Self.coordinate(x + 4))\" y=\"\(Self.coordinate(bottom - barHeight))\" width=\"\(Self.coordinate(slot - 8))\" height=\"\(Self.coordinate(barHeight))\" fill=\"#2f6fbf\"/>"
@@ -173,8 +173,8 @@ extension Report {
             }
             let x = left + position * slot
             out +=
-                "<line x1=\"\(Self.coordinate(x))\" y1=\"20\" x2=\"\(Self.coordinate(x))\" y2=\"\(Int(bottom))\" stroke=\"#c8102e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
-            out += "<text x=\"\(Self.coordinate(x + 4))\" y=\"30\" fill=\"#c8102e\">\(Self.escape(Self.grouped(mark)))</text>"
+                "<line x1=\"\(Self.coordinate(x))\" y1=\"4\" x2=\"\(Self.coordinate(x))\" y2=\"\(Int(bottom))\" stroke=\"#c8102e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
+            out += "<text x=\"\(Self.coordinate(x + 4))\" y=\"12\" fill=\"#c8102e\">\(Self.escape(Self.grouped(mark)))</text>"
         }
         out +=
             "<text x=\"\(Int(width / 2))\" y=\"\(Int(height - 8))\" text-anchor=\"middle\">\(language == .en ? "units (villages) per bin" : "各区间的单位(村)数")</text>"

@@ -44,15 +44,12 @@ public struct ReportQueries: Sendable {
     /// The watch lists, in parts over the same ranges.
     public var watch: [WatchQuery]
     public var watchLimit: Int
-    /// Histogram charts' queries by chart index, in parts over the same ranges.
-    public var histograms: [Int: [SQLQuery]]
 
-    public init(form: Form, totals: [TotalsQuery], watch: [WatchQuery], watchLimit: Int, histograms: [Int: [SQLQuery]] = [:]) {
+    public init(form: Form, totals: [TotalsQuery], watch: [WatchQuery], watchLimit: Int) {
         self.form = form
         self.totals = totals
         self.watch = watch
         self.watchLimit = watchLimit
-        self.histograms = histograms
     }
 }
 
@@ -148,7 +145,9 @@ extension SQLiteServerStorage {
                         var data = ReportData()
                         let rows = try Row.fetchCursor(db, sql: part.query.sql, arguments: Self.arguments(part.query.arguments))
                         while let row = try rows.next() {
-                            data.addTotalsRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: part.layout)
+                            data.addTotalsRow(
+                                (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: part.layout, histograms: part.histograms
+                            )
                         }
                         return data
                     }
@@ -157,33 +156,22 @@ extension SQLiteServerStorage {
             for part in queries.watch {
                 group.addTask {
                     try await self.pool.read { db in
-                        var data = ReportData()
                         let rows = try Row.fetchCursor(db, sql: part.query.sql, arguments: Self.arguments(part.query.arguments))
-                        // A large scope returns many rows: read only the flags
-                        // and the details of the lists each row is on.
+                        // A large scope returns many rows: each list keeps its
+                        // first units as they stream by, reading a unit's code
+                        // only when its detail could place it among them.
+                        var collectors = part.indicators.map { name in
+                            WatchCollector(
+                                limit: queries.watchLimit, descending: form.indicators.first { $0.name == name }?.descending ?? false)
+                        }
                         while let row = try rows.next() {
-                            let unit: String = row[0]
-                            for (index, name) in part.indicators.enumerated() where (row[1 + 2 * index] as Int64?) == 1 {
-                                data.watch[name, default: []].append(WatchEntry(unit: unit, detail: Self.reportValue(row[2 + 2 * index] as DatabaseValue)))
+                            for index in collectors.indices where (row[1 + 2 * index] as Int64?) == 1 {
+                                collectors[index].offer(detail: Self.reportValue(row[2 + 2 * index] as DatabaseValue)) { row[0] }
                             }
                         }
-                        // Each part keeps its own first ones; the whole is cut again below.
-                        data.finishWatch(form: form, limit: queries.watchLimit)
+                        var data = ReportData()
+                        for (index, name) in part.indicators.enumerated() { data.watch[name] = collectors[index].entries }
                         return data
-                    }
-                }
-            }
-            for (chart, parts) in queries.histograms {
-                guard case .histogram(_, let bins, _) = form.charts[chart].kind else { continue }
-                for part in parts {
-                    group.addTask {
-                        try await self.pool.read { db in
-                            var data = ReportData()
-                            for row in try Row.fetchAll(db, sql: part.sql, arguments: Self.arguments(part.arguments)) {
-                                data.addHistogramRow(chart: chart, bin: row["bin"], units: row["units"], bins: bins.count)
-                            }
-                            return data
-                        }
                     }
                 }
             }

@@ -217,7 +217,7 @@ extension SurveyService {
     /// `period` (annual), through the same checks and ingest as the API,
     /// `concurrency` batches at a time. `progress` gets (stored, total).
     public func seed(
-        villages: Int, period: String, seed: UInt64 = 1, batchSize: Int = 500, concurrency: Int = 2,
+        villages: Int, period: String, seed: UInt64 = 1, reporting: Double = 1, batchSize: Int = 500, concurrency: Int = 2,
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> SeedSummary {
         guard let form = catalog.form("village-branch"), let year = Int(period), Period(period)?.type == .annual else {
@@ -233,6 +233,8 @@ extension SurveyService {
         var countyWealth: [String: Double] = [:]
         var batches: [[JSONValue]] = [[]]
         for unit in units where unit.level == .village {
+            // Some villages have not reported yet.
+            if reporting < 1, data.uniform(0, 1) >= reporting { continue }
             let county = String(unit.code.rawValue.prefix(6))
             let wealth = countyWealth[county] ?? data.prosperity()
             countyWealth[county] = wealth

@@ -146,18 +146,7 @@ public final class SurveyService: Sendable {
                     try sql.totals(scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, range: range)
                 },
                 watch: try ranges.compactMap { range throws(IndicatorSQLError) in try sql.watchAll(scopePrefix: scope.prefix, period: period, range: range) },
-                watchLimit: watchLimit, histograms: try histograms(period))
-        }
-        func histograms(_ period: String) throws -> [Int: [SQLQuery]] {
-            var queries: [Int: [SQLQuery]] = [:]
-            for index in form.charts.indices {
-                for range in ranges {
-                    if let query = try sql.histogram(chart: index, scopePrefix: scope.prefix, period: period, range: range) {
-                        queries[index, default: []].append(query)
-                    }
-                }
-            }
-            return queries
+                watchLimit: watchLimit)
         }
         async let current = storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period)))
         var previous: ReportData?

@@ -27,10 +27,13 @@ struct SeedCommand: AsyncParsableCommand {
     var period = "2026"
     @Option(help: ArgumentHelp("随机种子,同一种子生成同样的数据 / Random seed; the same seed gives the same data", valueName: "n"))
     var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("已报送的村所占比例,其余算作未报送 / Share of villages that have reported; the rest have not", valueName: "share"))
+    var reporting = 0.96
 
     func validate() throws {
         guard (1...2_000_000).contains(villages) else { throw ValidationError("--villages must be between 1 and 2,000,000") }
         guard Period(period)?.type == .annual else { throw ValidationError("--period must be a year, e.g. 2026") }
+        guard reporting > 0, reporting <= 1 else { throw ValidationError("--reporting must be a share above 0 and at most 1, e.g. 0.96") }
     }
 
     func run() async throws {
@@ -40,7 +43,7 @@ struct SeedCommand: AsyncParsableCommand {
         let terminal = isatty(STDERR_FILENO) != 0
         let summary: SeedSummary
         do {
-            summary = try await service.seed(villages: villages, period: period, seed: seed) { done, total in
+            summary = try await service.seed(villages: villages, period: period, seed: seed, reporting: reporting) { done, total in
                 guard terminal else { return }
                 FileHandle.standardError.write(Data("\r\(done)/\(total)".utf8))
             }

@@ -65,20 +65,20 @@ struct SQLiteReportSource {
             for range in sql.split(scopePrefix: scopePrefix, groups: groups, parts: parts) {
                 let totals = try sql.totals(scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore, range: range)
                 for row in try Row.fetchAll(db, sql: totals.query.sql, arguments: Self.arguments(totals.query.arguments)) {
-                    data.addTotalsRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: totals.layout)
-                }
-                for chart in form.charts.indices {
-                    guard let query = try sql.histogram(chart: chart, scopePrefix: scopePrefix, period: period, range: range),
-                        case .histogram(_, let bins, _) = form.charts[chart].kind
-                    else { continue }
-                    for row in try Row.fetchAll(db, sql: query.sql, arguments: Self.arguments(query.arguments)) {
-                        data.addHistogramRow(chart: chart, bin: row["bin"], units: row["units"], bins: bins.count)
-                    }
+                    data.addTotalsRow(
+                        (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: totals.layout, histograms: totals.histograms)
                 }
                 if let watch = try sql.watchAll(scopePrefix: scopePrefix, period: period, range: range) {
-                    for row in try Row.fetchAll(db, sql: watch.query.sql, arguments: Self.arguments(watch.query.arguments)) {
-                        data.addWatchRow((0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, indicators: watch.indicators)
+                    // As the server: each part keeps its first units as rows stream by.
+                    var collectors = watch.indicators.map { name in
+                        WatchCollector(limit: watchLimit, descending: form.indicators.first { $0.name == name }?.descending ?? false)
                     }
+                    for row in try Row.fetchAll(db, sql: watch.query.sql, arguments: Self.arguments(watch.query.arguments)) {
+                        for index in collectors.indices where (row[1 + 2 * index] as Int64?) == 1 {
+                            collectors[index].offer(detail: Self.reportValue(row[2 + 2 * index] as DatabaseValue)) { row[0] }
+                        }
+                    }
+                    for (index, name) in watch.indicators.enumerated() { data.watch[name, default: []] += collectors[index].entries }
                 }
             }
             let reported = sql.reported(scopePrefix: scopePrefix, period: period)
