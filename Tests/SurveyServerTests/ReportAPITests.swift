@@ -10,15 +10,18 @@ struct ReportAPITests {
     /// The reference evaluator's report over what the server should hold as current.
     static func expected(_ surveys: [WireSurvey], scope: String, period: String = "2026") throws -> Report {
         let form = LiveServer.form
+        // The server's surveys arrived moments ago: on time as long as now is.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
         let kept = surveys.map { survey in
             ReportSurvey(
                 unit: survey.unit, period: survey.period, form: form, answers: form.validate(survey.answers, today: CivilDate.today()).answers,
-                reportedAt: nil)
+                reportedAt: now)
         }
         let code = try #require(UnitCode(scope))
         let length = Report.groupLength(scope: code, form: form)
         let reference = ReferenceEvaluator(form: form)
-        let data = reference.data(kept, scopePrefix: code.prefix, period: period, groupLength: length, dueBefore: nil, watchLimit: 50)
+        let data = reference.data(
+            kept, scopePrefix: code.prefix, period: period, groupLength: length, dueBefore: Report.dueBefore(form: form, period: period), watchLimit: 50)
         let previous = Report.previous(period).map {
             reference.data(kept, scopePrefix: code.prefix, period: $0, groupLength: length, dueBefore: nil, watchLimit: 50)
         }
