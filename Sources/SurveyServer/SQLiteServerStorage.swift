@@ -31,9 +31,10 @@ public final class SQLiteServerStorage: ServerStorage {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            // The writer keeps up to 16 MiB of pages, so that the indexes a
-            // batch touches stay in memory; readers keep SQLite's 2 MiB.
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -16384") }
+            // The writer keeps up to 64 MiB of pages, so that the indexes a
+            // batch touches stay in memory even with half a million surveys;
+            // readers keep SQLite's 2 MiB.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -65536") }
         }
         do {
             let previousMask = umask(0o077)

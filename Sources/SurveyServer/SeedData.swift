@@ -229,34 +229,38 @@ extension SurveyService {
         summary.units = try await storage.replaceUnits(units)
         try await prepareReports()
         let principal = Principal(tokenID: 0, name: "seed", role: .admin, unit: UnitCode("000000000000")!)
-        // One prosperity per county, shared by its villages.
+        // One prosperity per county, shared by its villages. Batches are
+        // made as they are sent, so memory stays that of a few batches.
         var countyWealth: [String: Double] = [:]
-        var batches: [[JSONValue]] = [[]]
-        for unit in units where unit.level == .village {
-            // Some villages have not reported yet.
-            if reporting < 1, data.uniform(0, 1) >= reporting { continue }
-            let county = String(unit.code.rawValue.prefix(6))
-            let wealth = countyWealth[county] ?? data.prosperity()
-            countyWealth[county] = wealth
-            let survey: JSONObject = [
-                "instance_id": .string(UUID().uuidString.lowercased()), "revision": .integer(1), "form": .string(form.id),
-                "version": .string(form.version), "unit": .string(unit.code.rawValue), "period": .string(period),
-                "answers": .object(data.villageBranch(prosperity: wealth, year: year)),
-            ]
-            if batches[batches.count - 1].count >= batchSize { batches.append([]) }
-            batches[batches.count - 1].append(.object(survey))
-            summary.villages += 1
+        let villagesToSurvey = units.filter { unit in unit.level == .village && (reporting >= 1 || data.uniform(0, 1) < reporting) }
+        let total = villagesToSurvey.count
+        summary.villages = total
+        var position = 0
+        func nextBatch() -> [JSONValue]? {
+            guard position < villagesToSurvey.count else { return nil }
+            var batch: [JSONValue] = []
+            batch.reserveCapacity(batchSize)
+            while batch.count < batchSize, position < villagesToSurvey.count {
+                let unit = villagesToSurvey[position]
+                position += 1
+                let county = String(unit.code.rawValue.prefix(6))
+                let wealth = countyWealth[county] ?? data.prosperity()
+                countyWealth[county] = wealth
+                let survey: JSONObject = [
+                    "instance_id": .string(UUID().uuidString.lowercased()), "revision": .integer(1), "form": .string(form.id),
+                    "version": .string(form.version), "unit": .string(unit.code.rawValue), "period": .string(period),
+                    "answers": .object(data.villageBranch(prosperity: wealth, year: year)),
+                ]
+                batch.append(.object(survey))
+            }
+            return batch
         }
-        let total = summary.villages
         let today = CivilDate.days(year: year, month: 12, day: 31)
         let started = ContinuousClock.now
-        var next = 0
         var done = 0
         try await withThrowingTaskGroup(of: [SurveyResult].self) { group in
             func launch() {
-                guard next < batches.count else { return }
-                let batch = batches[next]
-                next += 1
+                guard let batch = nextBatch() else { return }
                 group.addTask { try await self.ingest(["surveys": .array(batch)], by: principal, today: today) }
             }
             for _ in 0..<max(1, concurrency) { launch() }
