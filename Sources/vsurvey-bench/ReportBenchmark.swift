@@ -27,47 +27,47 @@ enum ReportBenchmark {
                 String(
                     format: "seeding:         %d surveys made and ingested in %.1f s, %.0f per second, %d refused", seeded.stored,
                     seeded.ingestSeconds, Double(seeded.stored) / seeded.ingestSeconds, seeded.refused))
-            // Ingest at this size: 20,000 more surveys (the year before)
-            // made in advance, sent in batches of 500, four at a time.
-            let registry = try await service.registry()
-            var data = SeedData(seed: 11)
-            let villagesList = registry.units.filter { $0.level == .village }
-            let form = Fixtures.catalog().form("village-branch")!
-            var batches: [[JSONValue]] = []
-            for index in 0..<min(20_000, villagesList.count) {
-                if index % 500 == 0 { batches.append([]) }
-                let survey: JSONObject = [
-                    "instance_id": .string(UUID().uuidString.lowercased()), "revision": .integer(1), "form": .string(form.id),
-                    "version": .string(form.version), "unit": .string(villagesList[index * villagesList.count / 20_000].code.rawValue),
-                    "period": .string("2025"), "answers": .object(data.villageBranch(prosperity: 1, year: 2025)),
-                ]
-                batches[batches.count - 1].append(.object(survey))
-            }
-            let principal = Principal(tokenID: 0, name: "bench", role: .admin, unit: UnitCode("000000000000")!)
-            let started = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                var next = 0
-                for _ in 0..<4 where next < batches.count {
-                    let batch = batches[next]
-                    next += 1
-                    group.addTask { _ = try await service.ingest(["surveys": .array(batch)], by: principal) }
-                }
-                while try await group.next() != nil {
-                    guard next < batches.count else { continue }
-                    let batch = batches[next]
-                    next += 1
-                    group.addTask { _ = try await service.ingest(["surveys": .array(batch)], by: principal) }
-                }
-            }
-            let elapsed = (ContinuousClock.now - started).components
-            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-            let rate = Double(batches.reduce(0) { $0 + $1.count }) / seconds
-            print(
-                String(
-                    format: "ingest at size:  20,000 more surveys into the %d-survey database: %.0f per second (target: at least 5,000)", seeded.stored, rate))
-            met = rate >= 5000
         }
+        // Ingest at this size: 20,000 more surveys (the year before)
+        // made in advance, sent in batches of 500, four at a time.
         let registry = try await service.registry()
+        var data = SeedData(seed: 11)
+        let villagesList = registry.units.filter { $0.level == .village }
+        let form = Fixtures.catalog().form("village-branch")!
+        var batches: [[JSONValue]] = []
+        for index in 0..<min(20_000, villagesList.count) {
+            if index % 500 == 0 { batches.append([]) }
+            let survey: JSONObject = [
+                "instance_id": .string(UUID().uuidString.lowercased()), "revision": .integer(1), "form": .string(form.id),
+                "version": .string(form.version), "unit": .string(villagesList[index * villagesList.count / 20_000].code.rawValue),
+                "period": .string("2025"), "answers": .object(data.villageBranch(prosperity: 1, year: 2025)),
+            ]
+            batches[batches.count - 1].append(.object(survey))
+        }
+        let principal = Principal(tokenID: 0, name: "bench", role: .admin, unit: UnitCode("000000000000")!)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            for _ in 0..<4 where next < batches.count {
+                let batch = batches[next]
+                next += 1
+                group.addTask { _ = try await service.ingest(["surveys": .array(batch)], by: principal) }
+            }
+            while try await group.next() != nil {
+                guard next < batches.count else { continue }
+                let batch = batches[next]
+                next += 1
+                group.addTask { _ = try await service.ingest(["surveys": .array(batch)], by: principal) }
+            }
+        }
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        let rate = Double(batches.reduce(0) { $0 + $1.count }) / seconds
+        print(
+            String(
+                format: "ingest at size:  20,000 more surveys into the %d-survey database: %.0f per second (target: at least 5,000)",
+                try await storage.counts().current, rate))
+        met = met && rate >= 5000
         let counties = registry.units.filter { $0.level == .county }
         // The county nearest to 300 villages.
         let county = counties.min { a, b in
