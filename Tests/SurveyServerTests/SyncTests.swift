@@ -232,6 +232,38 @@ struct SyncTests {
         #expect(try await storage.survey(stored.instanceID)?.latest.formVersion == "2026.2")
     }
 
+    @Test("vsurvey report --remote: the county's report from the server as a table, JSON and a web page; a collector token is refused")
+    func remoteReport() async throws {
+        let serverDirectory = try scratch()
+        let collector = try await createToken("collector", in: serverDirectory)
+        let viewer = try await createToken("viewer", in: serverDirectory)
+        let server = try await ServerProcess.start(directory: serverDirectory)
+        defer { server.stop() }
+        var device = try Device(seed: 76)
+        for village in 0..<30 { try device.finalize(village: village) }
+        try await device.login(server, token: collector)
+        #expect(try await device.sync().status == 0)
+        let address = "http://127.0.0.1:\(server.port)"
+        let asViewer = ["VSURVEY_SERVER": address, "VSURVEY_TOKEN": viewer]
+        let page = device.directory.appendingPathComponent("county.html")
+        let table = try await runClient(
+            ["report", "village-branch", "--remote", "--period", "2026", "--html", page.path], dataDirectory: device.directory, environment: asViewer)
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("reported / expected") && table.stdout.contains("30/250"), "\(table.stdout)")
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(html.contains("<svg ") && html.contains("30 / 250"))
+        let json = try await runClient(
+            ["report", "village-branch", "--remote", "--period", "2026", "--format", "json"], dataDirectory: device.directory, environment: asViewer)
+        let report = try JSONParser().parse(Array(json.stdout.utf8))
+        #expect(report["total"]?["reported"] == .integer(30))
+        #expect(report["missing"]?["count"] == .integer(220))
+        let refused = try await runClient(
+            ["report", "village-branch", "--remote", "--period", "2026"], dataDirectory: device.directory,
+            environment: ["VSURVEY_SERVER": address, "VSURVEY_TOKEN": collector])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("the server refused"), "\(refused.stderr)")
+    }
+
     @Test("a network failure leaves surveys pending with a retry time, and exit status 2")
     func networkFailure() async throws {
         var device = try Device(seed: 74)
