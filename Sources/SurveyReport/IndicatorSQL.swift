@@ -91,6 +91,10 @@ struct ExpressionTranslator {
         var kind: Kind
         /// The constant '' (or an empty value): `= ''` tests for empty.
         var isEmptyConstant = false
+        /// A bound constant.
+        var isConstant = false
+        /// A text column without its COALESCE, for tests where NULL may stand for false.
+        var raw: String? = nil
     }
 
     let form: Form
@@ -112,16 +116,22 @@ struct ExpressionTranslator {
 
     func unsupported(_ zh: String, _ en: String) -> Unsupported { Unsupported(message: L(zh, en)) }
 
-    func translate(_ expression: BoundExpression) throws(Unsupported) -> Typed {
+    /// Translates an expression. `positive`: its truth is only ever tested
+    /// (under CASE WHEN or WHERE, not under NOT or a comparison of truths),
+    /// so a NULL may stand for false and the COALESCE that makes tests exact
+    /// can go; SQL's AND and OR keep true exactly where the evaluator does.
+    func translate(_ expression: BoundExpression, positive: Bool = false) throws(Unsupported) -> Typed {
         switch expression {
         case .constant(let value):
             switch value {
             case .empty: return Typed(sql: "NULL", kind: .number, isEmptyConstant: true)
             case .number(let number):
-                if number == number.rounded(), abs(number) < 9e15 { return Typed(sql: builder.bind(.integer(Int64(number))), kind: .number) }
-                return Typed(sql: builder.bind(.real(number)), kind: .number)
+                if number == number.rounded(), abs(number) < 9e15 {
+                    return Typed(sql: builder.bind(.integer(Int64(number))), kind: .number, isConstant: true)
+                }
+                return Typed(sql: builder.bind(.real(number)), kind: .number, isConstant: true)
             case .string(let text):
-                return Typed(sql: builder.bind(.text(text)), kind: .text, isEmptyConstant: text.isEmpty)
+                return Typed(sql: builder.bind(.text(text)), kind: .text, isEmptyConstant: text.isEmpty, isConstant: true)
             case .bool(let flag): return Typed(sql: flag ? "TRUE" : "FALSE", kind: .boolean)
             default: throw unsupported("指标中不能使用这种常量", "this kind of constant cannot be used in an indicator")
             }
@@ -136,7 +146,7 @@ struct ExpressionTranslator {
             let quoted = builder.dialect.identifier(column.sqlName)
             switch column.kind {
             case .number: return Typed(sql: quoted, kind: .number)
-            case .text: return Typed(sql: "COALESCE(\(quoted), '')", kind: .text)
+            case .text: return Typed(sql: "COALESCE(\(quoted), '')", kind: .text, raw: quoted)
             case .choices: return Typed(sql: quoted, kind: .choices)
             }
         case .negate(let operand):
@@ -144,9 +154,9 @@ struct ExpressionTranslator {
             guard inner.kind == .number else { throw unsupported("只能对数字取负", "only a number can be negated") }
             return Typed(sql: "(-\(inner.sql))", kind: .number)
         case .binary(let op, let lhs, let rhs):
-            return try binary(op, lhs, rhs)
+            return try binary(op, lhs, rhs, positive: positive)
         case .call(let function, let arguments):
-            return try call(function, arguments)
+            return try call(function, arguments, positive: positive)
         case .sameEntry, .acrossEntries, .entries:
             throw unsupported("指标不能直接引用重复组;请先用计算项汇总", "an indicator cannot read a repeat directly; sum it in a calculation first")
         case .current:
@@ -156,11 +166,18 @@ struct ExpressionTranslator {
         }
     }
 
-    /// True or false, never NULL, as the evaluator's `boolean()`.
-    func boolean(_ typed: Typed) -> String {
+    /// A condition as CASE WHEN and WHERE test it: true exactly where the
+    /// form's evaluator finds it true.
+    func condition(_ expression: FormExpression) throws(Unsupported) -> String {
+        boolean(try translate(expression.bound, positive: true), positive: true)
+    }
+
+    /// True or false, never NULL, as the evaluator's `boolean()` (in a
+    /// positive place NULL may stand for false).
+    func boolean(_ typed: Typed, positive: Bool = false) -> String {
         switch typed.kind {
         case .boolean: return typed.sql
-        case .number: return "COALESCE(\(typed.sql) <> 0, FALSE)"
+        case .number: return positive ? "(\(typed.sql) <> 0)" : "COALESCE(\(typed.sql) <> 0, FALSE)"
         case .text: return "(\(typed.sql) <> '')"
         case .choices: return "(\(typed.sql) IS NOT NULL)"
         }
@@ -174,12 +191,14 @@ struct ExpressionTranslator {
         }
     }
 
-    func binary(_ op: BinaryOperator, _ lhs: BoundExpression, _ rhs: BoundExpression) throws(Unsupported) -> Typed {
-        let left = try translate(lhs)
-        let right = try translate(rhs)
+    func binary(_ op: BinaryOperator, _ lhs: BoundExpression, _ rhs: BoundExpression, positive: Bool) throws(Unsupported) -> Typed {
+        let logical = op == .and || op == .or
+        let left = try translate(lhs, positive: positive && logical)
+        let right = try translate(rhs, positive: positive && logical)
         switch op {
         case .and, .or:
-            return Typed(sql: "(\(boolean(left)) \(op == .and ? "AND" : "OR") \(boolean(right)))", kind: .boolean)
+            return Typed(
+                sql: "(\(boolean(left, positive: positive)) \(op == .and ? "AND" : "OR") \(boolean(right, positive: positive)))", kind: .boolean)
         case .plus, .minus, .times:
             guard left.kind == .number, right.kind == .number, !left.isEmptyConstant, !right.isEmptyConstant else {
                 throw unsupported("算术只能用于数字", "arithmetic applies only to numbers")
@@ -189,11 +208,11 @@ struct ExpressionTranslator {
             throw unsupported(
                 "指标中不能使用 div 和 mod(除以零时结果不同);比率请用 ratio 指标", "div and mod cannot be used in an indicator (division by zero differs); use a ratio indicator")
         case .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual:
-            return try comparison(op, left, right)
+            return try comparison(op, left, right, positive: positive)
         }
     }
 
-    func comparison(_ op: BinaryOperator, _ left: Typed, _ right: Typed) throws(Unsupported) -> Typed {
+    func comparison(_ op: BinaryOperator, _ left: Typed, _ right: Typed, positive: Bool = false) throws(Unsupported) -> Typed {
         let equality = op == .equal || op == .notEqual
         // `${x} = ''`: whether x is empty.
         if left.isEmptyConstant || right.isEmptyConstant {
@@ -210,9 +229,17 @@ struct ExpressionTranslator {
         switch (left.kind, right.kind) {
         case (.number, .number):
             // An empty number compares false, except with != (true).
+            if positive && op != .notEqual { return Typed(sql: "(\(left.sql) \(sqlOperator) \(right.sql))", kind: .boolean) }
             return Typed(sql: "COALESCE(\(left.sql) \(sqlOperator) \(right.sql), \(op == .notEqual ? "TRUE" : "FALSE"))", kind: .boolean)
         case (.text, .text):
             guard equality else { throw unsupported("文字只能用 = 或 != 比较", "text can only be compared with = or !=") }
+            // A column equal to a non-empty constant: an empty column (NULL) is false either way.
+            if positive && op == .equal, let raw = left.raw, right.isConstant {
+                return Typed(sql: "(\(raw) = \(right.sql))", kind: .boolean)
+            }
+            if positive && op == .equal, let raw = right.raw, left.isConstant {
+                return Typed(sql: "(\(left.sql) = \(raw))", kind: .boolean)
+            }
             return Typed(sql: "(\(left.sql) \(sqlOperator) \(right.sql))", kind: .boolean)
         default:
             throw unsupported(
@@ -221,13 +248,13 @@ struct ExpressionTranslator {
         }
     }
 
-    func call(_ function: Function, _ arguments: [BoundExpression]) throws(Unsupported) -> Typed {
+    func call(_ function: Function, _ arguments: [BoundExpression], positive: Bool = false) throws(Unsupported) -> Typed {
         switch function {
         case .not:
             return Typed(sql: "(NOT \(boolean(try translate(arguments[0]))))", kind: .boolean)
         case .true: return Typed(sql: "TRUE", kind: .boolean)
         case .false: return Typed(sql: "FALSE", kind: .boolean)
-        case .boolean: return Typed(sql: boolean(try translate(arguments[0])), kind: .boolean)
+        case .boolean: return Typed(sql: boolean(try translate(arguments[0], positive: positive), positive: positive), kind: .boolean)
         case .selected:
             let list = try translate(arguments[0])
             guard case .constant(let wantedValue) = arguments[1], case .string(let raw) = wantedValue else {
@@ -238,7 +265,8 @@ struct ExpressionTranslator {
             switch list.kind {
             case .choices:
                 let needle = builder.bind(.text(" " + wanted + " "))
-                return Typed(sql: "COALESCE(\(builder.dialect.contains(list.sql, needle)), FALSE)", kind: .boolean)
+                let test = builder.dialect.contains(list.sql, needle)
+                return Typed(sql: positive ? "(\(test))" : "COALESCE(\(test), FALSE)", kind: .boolean)
             case .text:
                 return Typed(sql: "(\(list.sql) = \(builder.bind(.text(wanted))))", kind: .boolean)
             default:
@@ -279,7 +307,7 @@ enum IndicatorColumns {
             return typed.sql
         }
         func condition(_ expression: FormExpression) throws -> String {
-            "SUM(CASE WHEN \(translator.boolean(try translator.translate(expression.bound))) THEN 1 ELSE 0 END)"
+            "SUM(CASE WHEN \(try translator.condition(expression)) THEN 1 ELSE 0 END)"
         }
         do {
             switch indicator.kind {
@@ -496,7 +524,7 @@ public struct ReportSQL: Sendable {
             var select = ["unit"]
             for indicator in watched {
                 current = indicator
-                let test = translator.boolean(try translator.translate(ReferenceEvaluator.condition(indicator)!.bound))
+                let test = try translator.condition(ReferenceEvaluator.condition(indicator)!)
                 select.append("CASE WHEN \(test) THEN 1 ELSE 0 END")
                 select.append(try indicator.detail.map { try translator.translate($0.bound).sql } ?? "NULL")
             }
@@ -506,7 +534,7 @@ public struct ReportSQL: Sendable {
             var tests: [String] = []
             for indicator in watched {
                 current = indicator
-                tests.append(translator.boolean(try translator.translate(ReferenceEvaluator.condition(indicator)!.bound)))
+                tests.append(try translator.condition(ReferenceEvaluator.condition(indicator)!))
             }
             let sql = """
                 SELECT \(select.joined(separator: ", ")) FROM \(dialect.identifier(schema.tableName))
