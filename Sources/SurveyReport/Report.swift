@@ -131,10 +131,12 @@ extension Report {
     }
 
     /// Builds the report from what a source computed. `previous` is the data
-    /// of the period before, if there is any.
+    /// of the period before, if there is any. `expectedUnits`, when the
+    /// caller already has them (`Report.expectedUnits`), spares a second
+    /// walk of the registry.
     public init(
         form: Form, registry: UnitRegistry?, scope: UnitCode, period: String, data: ReportData, previous: ReportData? = nil,
-        missingLimit: Int = 200
+        missingLimit: Int = 200, expectedUnits known: [OrgUnit]? = nil
     ) {
         self.form = form
         histograms = data.histograms
@@ -154,7 +156,7 @@ extension Report {
         var names: [String: String] = [:]
         var expectedUnits: [OrgUnit] = []
         if let registry {
-            expectedUnits = Self.expectedUnits(registry: registry, scope: scope, form: form)
+            expectedUnits = known ?? Self.expectedUnits(registry: registry, scope: scope, form: form)
             expected = Self.countByGroup(expectedUnits, length: length)
             for unit in registry.units(under: scope, level: level) + [registry.unit(scope)].compactMap({ $0 }) where unit.level == level {
                 names[String(unit.code.rawValue.prefix(length))] = unit.name

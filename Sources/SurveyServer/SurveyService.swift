@@ -134,7 +134,8 @@ public final class SurveyService: Sendable {
         let sql = ReportSQL(form: form, schema: plan.schema, dialect: storage.reportDialect)
         let length = Report.groupLength(scope: scope, form: form)
         let registry = try await registry()
-        let expected = Report.countByGroup(Report.expectedUnits(registry: registry, scope: scope, form: form), length: length)
+        let expectedUnits = Report.expectedUnits(registry: registry, scope: scope, form: form)
+        let expected = Report.countByGroup(expectedUnits, length: length)
         // A large scope is read in two parts at once (two cores), split
         // between groups so that each group is whole in one part.
         let parts = expected.values.reduce(0, +) > 20_000 ? 2 : 1
@@ -161,7 +162,9 @@ public final class SurveyService: Sendable {
             missing += try await storage.reportCodes(query)
         }
         data.missing = missing
-        return Report(form: form, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: missingLimit)
+        return Report(
+            form: form, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: missingLimit,
+            expectedUnits: expectedUnits)
     }
 
     // MARK: Authentication

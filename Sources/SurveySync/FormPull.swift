@@ -126,7 +126,7 @@ extension SyncEngine {
     }
 
     func get(_ path: String, ifNoneMatch: String? = nil) throws(SyncError) -> HTTPResponse {
-        var headers = [authorization, acceptLanguage]
+        var headers = self.headers
         if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch)) }
         let response: HTTPResponse
         do {

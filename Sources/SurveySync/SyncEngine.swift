@@ -17,6 +17,19 @@ public struct SyncSettings: Sendable, Equatable {
         self.caFile = caFile
         self.pinnedPublicKey = pinnedPublicKey
     }
+
+    /// `base` with this server's CA file and pinned key.
+    public func clientOptions(_ base: HTTPClientOptions = HTTPClientOptions()) -> HTTPClientOptions {
+        var options = base
+        options.caFile = caFile ?? options.caFile
+        options.pinnedPublicKey = pinnedPublicKey ?? options.pinnedPublicKey
+        return options
+    }
+
+    /// The token, and the language the server's messages should come in.
+    public func headers(language: Language) -> [(name: String, value: String)] {
+        [("Authorization", "Bearer \(token)"), ("Accept-Language", language == .en ? "en" : "zh-CN")]
+    }
 }
 
 /// What the server says about itself in the handshake.
@@ -98,21 +111,17 @@ public final class SyncEngine: @unchecked Sendable {
         self.store = store
         self.settings = settings
         self.language = language
-        var options = options
-        options.caFile = settings.caFile ?? options.caFile
-        options.pinnedPublicKey = settings.pinnedPublicKey ?? options.pinnedPublicKey
-        client = HTTPClient(options: options)
+        client = HTTPClient(options: settings.clientOptions(options))
     }
 
-    var authorization: (name: String, value: String) { ("Authorization", "Bearer \(settings.token)") }
-    var acceptLanguage: (name: String, value: String) { ("Accept-Language", language == .en ? "en" : "zh-CN") }
+    var headers: [(name: String, value: String)] { settings.headers(language: language) }
 
     /// Checks that the address is a VillageSurvey server (not a captive
     /// portal or a proxy's page) and that the token is valid.
     public func handshake() throws(SyncError) -> ServerInfo {
         let response: HTTPResponse
         do {
-            response = try client.send(HTTPRequest(url: settings.server + "/api/v1/handshake", headers: [authorization, acceptLanguage]))
+            response = try client.send(HTTPRequest(url: settings.server + "/api/v1/handshake", headers: headers))
         } catch {
             throw SyncError(message: error.message, transient: error.isTransient)
         }
@@ -129,8 +138,8 @@ public final class SyncEngine: @unchecked Sendable {
                 transient: response.status >= 500 || response.status == 200)
         }
         return ServerInfo(
-            maxBatch: maxBatch, maxBodyBytes: maxBody, tokenName: json.at("token", "name"), tokenRole: json.at("token", "role"),
-            tokenUnit: json.at("token", "unit"))
+            maxBatch: maxBatch, maxBodyBytes: maxBody, tokenName: json.string(at: "token", "name"), tokenRole: json.string(at: "token", "role"),
+            tokenUnit: json.string(at: "token", "unit"))
     }
 
     /// Pulls the forms and units that changed (with `formsDirectory`), then
@@ -204,6 +213,14 @@ public final class SyncEngine: @unchecked Sendable {
         // Surveys whose revision failed to go: their later revisions wait
         // too, so that the server never sees revision n+1 before n.
         var heldBack = Set<String>()
+        /// A batch that did not go: pending with a retry time, and its
+        /// surveys' later revisions held back.
+        func notSent(_ batch: [Item], reason: String, failure: LocalizedText) throws(SyncError) {
+            try failed(batch.map(\.survey), reason: reason, now: now)
+            heldBack.formUnion(batch.map(\.survey.instanceID))
+            summary.failure = failure
+            summary.pending += batch.count
+        }
         for planned in batches {
             if shouldStop() { break }
             var batch = planned
@@ -225,7 +242,7 @@ public final class SyncEngine: @unchecked Sendable {
             }
             body.append(contentsOf: "]}".utf8)
             let request = HTTPRequest(
-                method: "POST", url: settings.server + "/api/v1/surveys", headers: [authorization, acceptLanguage], body: body, gzipBody: true)
+                method: "POST", url: settings.server + "/api/v1/surveys", headers: headers, body: body, gzipBody: true)
             do {
                 let response = try client.send(request)
                 summary.bytesSent += response.bytesSent
@@ -237,10 +254,9 @@ public final class SyncEngine: @unchecked Sendable {
                     if response.status == 401 || response.status == 403 {
                         throw SyncError(message: L("服务器拒绝:\(reason)", "the server refused: \(reason)"), transient: false)
                     }
-                    try failed(batch.map(\.survey), reason: "HTTP \(response.status): \(reason)", now: now)
-                    heldBack.formUnion(batch.map(\.survey.instanceID))
-                    summary.failure = L("服务器出错(HTTP \(response.status)):\(reason)", "server error (HTTP \(response.status)): \(reason)")
-                    summary.pending += batch.count
+                    try notSent(
+                        batch, reason: "HTTP \(response.status): \(reason)",
+                        failure: L("服务器出错(HTTP \(response.status)):\(reason)", "server error (HTTP \(response.status)): \(reason)"))
                     continue
                 }
                 var outcomes: [SurveyStore.SyncOutcome] = []
@@ -285,16 +301,10 @@ public final class SyncEngine: @unchecked Sendable {
             } catch let error as SyncError {
                 throw error
             } catch let error as HTTPClientError {
-                try failed(batch.map(\.survey), reason: error.message.text(.en), now: now)
-                heldBack.formUnion(batch.map(\.survey.instanceID))
-                summary.failure = error.message
-                summary.pending += batch.count
+                try notSent(batch, reason: error.message.text(.en), failure: error.message)
                 if !error.isTransient { break }
             } catch {
-                try failed(batch.map(\.survey), reason: "\(error)", now: now)
-                heldBack.formUnion(batch.map(\.survey.instanceID))
-                summary.failure = L("同步出错:\(error)", "sync failed: \(error)")
-                summary.pending += batch.count
+                try notSent(batch, reason: "\(error)", failure: L("同步出错:\(error)", "sync failed: \(error)"))
             }
             let progressNow = shared.add(surveys: batch.count, bytes: summary.bytesSent - bytesBefore)
             progressLock.withLock { progress?(progressNow.done, shared.total, progressNow.bytes) }
@@ -359,16 +369,8 @@ public final class SyncEngine: @unchecked Sendable {
         return batches
     }
 
-    static func errorMessage(_ response: HTTPResponse) -> String? {
-        (try? JSONParser().parse(response.body))?.at("error", "message")
-    }
-
-}
-
-extension JSONValue {
-    func at(_ keys: String...) -> String? {
-        var value: JSONValue? = self
-        for key in keys { value = value?[key] }
-        return value?.stringValue
+    /// The message of the server's JSON error, if the answer is one.
+    public static func errorMessage(_ response: HTTPResponse) -> String? {
+        (try? JSONParser().parse(response.body))?.string(at: "error", "message")
     }
 }

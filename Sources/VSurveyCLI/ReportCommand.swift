@@ -124,15 +124,12 @@ struct ReportCommand: ParsableCommand {
         var query = ["format=\(format == "csv" ? "csv" : "json")", "limit=\(limit)"]
         if let unit { query.append("scope=\(unit)") }
         if let period { query.append("period=\(period)") }
-        var options = HTTPClientOptions()
-        options.caFile = settings.caFile
-        options.pinnedPublicKey = settings.pinnedPublicKey
+        let client = HTTPClient(options: settings.clientOptions())
         let request = HTTPRequest(
-            url: settings.server + "/api/v1/reports/\(form)?" + query.joined(separator: "&"),
-            headers: [("Authorization", "Bearer \(settings.token)"), ("Accept-Language", console.language == .en ? "en" : "zh-CN")])
+            url: settings.server + "/api/v1/reports/\(form)?" + query.joined(separator: "&"), headers: settings.headers(language: console.language))
         let response: HTTPResponse
         do {
-            response = try HTTPClient(options: options).send(request)
+            response = try client.send(request)
         } catch {
             console.error(error.message)
             throw ExitCode(2)
@@ -143,11 +140,11 @@ struct ReportCommand: ParsableCommand {
             var pageQuery = query.filter { !$0.hasPrefix("format=") }
             pageQuery.append("lang=\(console.language == .en ? "en" : "zh")")
             let page = HTTPRequest(
-                url: settings.server + "/reports/\(form)?" + pageQuery.joined(separator: "&"), headers: [("Authorization", "Bearer \(settings.token)")])
-            if let reply = try? HTTPClient(options: options).send(page), reply.status == 200 { htmlPage = String(decoding: reply.body, as: UTF8.self) }
+                url: settings.server + "/reports/\(form)?" + pageQuery.joined(separator: "&"), headers: settings.headers(language: console.language))
+            if let reply = try? client.send(page), reply.status == 200 { htmlPage = String(decoding: reply.body, as: UTF8.self) }
         }
         guard response.status == 200 else {
-            let message = (try? JSONParser().parse(response.body))?["message"]?.stringValue ?? "HTTP \(response.status)"
+            let message = SyncEngine.errorMessage(response) ?? "HTTP \(response.status)"
             console.error(L("服务器拒绝:\(message)", "the server refused: \(message)"))
             throw ExitCode.failure
         }
@@ -181,7 +178,7 @@ struct ReportCommand: ParsableCommand {
             lines.append([indicator["label"]?.stringValue ?? name] + rows.map(shown) + [shown(total)])
         }
         let title =
-            "\(json.at("form", "title") ?? "") — \(json.at("scope", "name") ?? "")(\(json.at("scope", "unit") ?? "")),\(json["period"]?.stringValue ?? "")\n\n"
+            "\(json.string(at: "form", "title") ?? "") — \(json.string(at: "scope", "name") ?? "")(\(json.string(at: "scope", "unit") ?? "")),\(json["period"]?.stringValue ?? "")\n\n"
         var out = title + Report.aligned([header] + lines)
         func unitLine(_ unit: JSONValue) -> String {
             let group = unit["group"]?.stringValue ?? ""
@@ -207,13 +204,5 @@ struct ReportCommand: ParsableCommand {
             if units.count < count { out += en ? "  … and \(count - units.count) more\n" : "  ……另有 \(count - units.count) 个\n" }
         }
         return out
-    }
-}
-
-extension JSONValue {
-    fileprivate func at(_ keys: String...) -> String? {
-        var value: JSONValue? = self
-        for key in keys { value = value?[key] }
-        return value?.stringValue
     }
 }

@@ -118,6 +118,15 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     }
 }
 
+extension JSONValue {
+    /// The text found by following object keys, e.g. `string(at: "error", "message")`.
+    public func string(at keys: String...) -> String? {
+        var value: JSONValue? = self
+        for key in keys { value = value?[key] }
+        return value?.stringValue
+    }
+}
+
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
     ExpressibleByNilLiteral
