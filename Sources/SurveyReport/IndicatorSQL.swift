@@ -307,7 +307,7 @@ enum IndicatorColumns {
             return typed.sql
         }
         func condition(_ expression: FormExpression) throws -> String {
-            "SUM(CASE WHEN \(try translator.condition(expression)) THEN 1 ELSE 0 END)"
+            "COUNT(*) FILTER (WHERE \(try translator.condition(expression)))"
         }
         do {
             switch indicator.kind {
@@ -413,6 +413,49 @@ public struct ReportSQL: Sendable {
         return ranges
     }
 
+    /// The totals of a scope as one list of queries per part (`split`): a
+    /// query for each of the known `groups` (sorted) in the part, and one
+    /// grouping query for each stretch of codes between them, so that rows
+    /// of units outside the known groups (a registry replaced since) are
+    /// still counted. Those stretches hold no rows as a rule; finding that
+    /// out is one index seek each.
+    public func totalsParts(
+        scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?, groups: [String], parts: Int, charts: Bool = true
+    ) throws(IndicatorSQLError) -> [[TotalsQuery]] {
+        var result: [[TotalsQuery]] = []
+        for range in split(scopePrefix: scopePrefix, groups: groups, parts: parts) {
+            var queries: [TotalsQuery] = []
+            // The codes not yet covered in this part, from `low` (included or not).
+            var low = range.low
+            var includesLow = range.includesLow
+            func gap(upTo high: String) throws(IndicatorSQLError) {
+                guard high > low || (includesLow && high == low) else { return }
+                let stretch = CodeRange(low: low, high: high, includesLow: includesLow)
+                queries.append(
+                    try totals(scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore, range: stretch, charts: charts))
+            }
+            for group in groups where group.count == groupLength {
+                let (first, last) = scopeBounds(group)
+                guard first > low || (includesLow && first == low), last <= range.high else { continue }
+                if let before = Self.predecessor(first) { try gap(upTo: before) }
+                queries.append(
+                    try totals(scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore, group: group, charts: charts))
+                low = last
+                includesLow = false
+            }
+            try gap(upTo: range.high)
+            result.append(queries)
+        }
+        return result
+    }
+
+    /// The code just before `code` (12 digits), or nil for the first one.
+    static func predecessor(_ code: String) -> String? {
+        guard let value = Int64(code), value > 0 else { return nil }
+        let text = String(value - 1)
+        return String(repeating: "0", count: code.count - text.count) + text
+    }
+
     /// `unit` within a range, with its bound values.
     func rangeTest(_ range: CodeRange, _ builder: SQLBuilder) -> String {
         let low = builder.bind(.text(range.low))
@@ -424,14 +467,25 @@ public struct ReportSQL: Sendable {
     /// `grp`, `reporting`, `on_time`, then the indicators' accumulators as
     /// `layout` places them. `range` narrows the scope to part of its codes
     /// (a large scope is read in parts at once).
+    ///
+    /// With `group`, the totals of that one group, without GROUP BY: the
+    /// engine then aggregates the rows as it reads them, where grouping by
+    /// a part of the code makes SQLite sort every row first (3 times the
+    /// time for a national report). The row comes even when no unit of the
+    /// group reported, with `reporting` 0. Without `charts`, no histogram
+    /// bins (the previous period's figures need none).
     public func totals(
-        scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?, range: CodeRange? = nil
+        scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?, range: CodeRange? = nil, group: String? = nil,
+        charts: Bool = true
     ) throws(IndicatorSQLError) -> TotalsQuery {
         let builder = SQLBuilder(dialect)
         let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
-        var select = ["substr(unit, 1, \(builder.bind(.integer(Int64(groupLength))))) AS grp", "COUNT(*) AS reporting"]
+        var select = [
+            group.map { "CAST(\(builder.bind(.text($0))) AS TEXT) AS grp" } ?? "substr(unit, 1, \(builder.bind(.integer(Int64(groupLength))))) AS grp",
+            "COUNT(*) AS reporting",
+        ]
         if let dueBefore {
-            select.append("SUM(CASE WHEN reported_at < \(builder.bind(.integer(dueBefore))) THEN 1 ELSE 0 END) AS on_time")
+            select.append("COUNT(*) FILTER (WHERE reported_at < \(builder.bind(.integer(dueBefore)))) AS on_time")
         } else {
             select.append("0 AS on_time")
         }
@@ -441,7 +495,7 @@ public struct ReportSQL: Sendable {
         }
         // Histogram bins are counted in the same pass: one column per bin.
         var histograms: [Int: [Int]] = [:]
-        for (index, chart) in form.charts.enumerated() {
+        for (index, chart) in form.charts.enumerated() where charts {
             guard case .histogram(let value, let bins, _) = chart.kind else { continue }
             do {
                 func number() throws -> String {
@@ -457,7 +511,7 @@ public struct ReportSQL: Sendable {
                         var tests = ["\(try number()) IS NOT NULL"]
                         if bin > 0 { tests.append("\(try number()) >= \(builder.bind(.real(bins[bin])))") }
                         if bin < bins.count - 1 { tests.append("\(try number()) < \(builder.bind(.real(bins[bin + 1])))") }
-                        return "SUM(CASE WHEN \(tests.joined(separator: " AND ")) THEN 1 ELSE 0 END)"
+                        return "COUNT(*) FILTER (WHERE \(tests.joined(separator: " AND ")))"
                     }
                     positions.append(column + select.count)
                 }
@@ -469,14 +523,16 @@ public struct ReportSQL: Sendable {
             }
         }
         select += builder.columns
-        let bounds = scopeBounds(scopePrefix)
+        let bounds = scopeBounds(group ?? scopePrefix)
         let periodParameter = builder.bind(.text(period))
-        let test = rangeTest(range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true), builder)
+        let test = rangeTest(
+            group == nil
+                ? range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true) : CodeRange(low: bounds.low, high: bounds.high, includesLow: true),
+            builder)
         let sql = """
             SELECT \(select.joined(separator: ", "))
             FROM \(dialect.identifier(schema.tableName))
-            WHERE period = \(periodParameter) AND \(test)
-            GROUP BY grp
+            WHERE period = \(periodParameter) AND \(test)\(group == nil ? "\nGROUP BY grp" : "")
             """
         return TotalsQuery(query: SQLQuery(sql: sql, arguments: builder.arguments), layout: layout, histograms: histograms)
     }

@@ -39,13 +39,14 @@ public struct ReportPlan: Sendable {
 /// The queries of one report, built by `ReportSQL` for the storage's dialect.
 public struct ReportQueries: Sendable {
     public var form: Form
-    /// The totals, in parts over disjoint code ranges.
-    public var totals: [TotalsQuery]
+    /// The totals, in parts over disjoint code ranges, each part a list
+    /// of queries (`ReportSQL.totalsParts`).
+    public var totals: [[TotalsQuery]]
     /// The watch lists, in parts over the same ranges.
     public var watch: [WatchQuery]
     public var watchLimit: Int
 
-    public init(form: Form, totals: [TotalsQuery], watch: [WatchQuery], watchLimit: Int) {
+    public init(form: Form, totals: [[TotalsQuery]], watch: [WatchQuery], watchLimit: Int) {
         self.form = form
         self.totals = totals
         self.watch = watch
@@ -143,11 +144,16 @@ extension SQLiteServerStorage {
                 group.addTask {
                     try await self.pool.read { db in
                         var data = ReportData()
-                        let rows = try Row.fetchCursor(db, sql: part.query.sql, arguments: Self.arguments(part.query.arguments))
-                        while let row = try rows.next() {
-                            data.addTotalsRow(
-                                (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: part.layout, histograms: part.histograms
-                            )
+                        for totals in part {
+                            let rows = try Row.fetchCursor(
+                                db.cachedStatement(sql: totals.query.sql), arguments: Self.arguments(totals.query.arguments))
+                            // A group's own query answers for it even when none of its units reported.
+                            while let row = try rows.next() {
+                                guard (row[1] as Int64? ?? 0) > 0 else { continue }
+                                data.addTotalsRow(
+                                    (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: totals.layout,
+                                    histograms: totals.histograms)
+                            }
                         }
                         return data
                     }

@@ -213,20 +213,33 @@ public struct SeedSummary: Sendable {
 
 extension SurveyService {
     /// Replaces the unit registry with a generated one of `villages`
-    /// villages and stores one village-branch survey per village for
-    /// `period` (annual), through the same checks and ingest as the API,
-    /// `concurrency` batches at a time. `progress` gets (stored, total).
+    /// villages, or keeps the stored one when `villages` is nil (another
+    /// year for the same villages), and stores one village-branch survey
+    /// per village for `period` (annual), through the same checks and
+    /// ingest as the API, `concurrency` batches at a time. `progress` gets
+    /// (stored, total).
     public func seed(
-        villages: Int, period: String, seed: UInt64 = 1, reporting: Double = 1, batchSize: Int = 500, concurrency: Int = 2,
+        villages: Int?, period: String, seed: UInt64 = 1, reporting: Double = 1, batchSize: Int = 500, concurrency: Int = 2,
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> SeedSummary {
         guard let form = catalog.form("village-branch"), let year = Int(period), Period(period)?.type == .annual else {
             throw APIError(400, "invalid_seed", L("需要 village-branch 表单和年度报告期", "seeding needs the village-branch form and an annual period"))
         }
         var data = SeedData(seed: seed)
-        let units = data.registry(villages: villages)
+        let units: [OrgUnit]
         var summary = SeedSummary()
-        summary.units = try await storage.replaceUnits(units)
+        if let villages {
+            units = data.registry(villages: villages)
+            summary.units = try await storage.replaceUnits(units)
+        } else {
+            units = try await storage.units()
+            guard units.contains(where: { $0.level == .village }) else {
+                throw APIError(
+                    400, "invalid_seed",
+                    L("数据库里没有村一级的单位名录;请先不带 --keep-registry 生成一次", "the database holds no villages in its registry; seed once without --keep-registry first"))
+            }
+            summary.units = units.count
+        }
         try await prepareReports()
         let principal = Principal(tokenID: 0, name: "seed", role: .admin, unit: UnitCode("000000000000")!)
         // One prosperity per county, shared by its villages. Batches are

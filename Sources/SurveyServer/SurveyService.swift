@@ -137,21 +137,27 @@ public final class SurveyService: Sendable {
         let expectedUnits = Report.expectedUnits(registry: registry, scope: scope, form: form)
         let expected = Report.countByGroup(expectedUnits, length: length)
         // A large scope is read in two parts at once (two cores), split
-        // between groups so that each group is whole in one part.
+        // between groups so that each group is whole in one part, and a
+        // group at a time (`ReportSQL.totalsParts`); a small one in one
+        // grouping query.
         let parts = expected.values.reduce(0, +) > 20_000 ? 2 : 1
-        let ranges = sql.split(scopePrefix: scope.prefix, groups: expected.keys.sorted(), parts: parts)
-        func queries(_ period: String, due: Int64?) throws -> ReportQueries {
+        let groups = parts > 1 ? expected.keys.sorted() : []
+        let ranges = sql.split(scopePrefix: scope.prefix, groups: groups, parts: parts)
+        // The previous period gives only the change of each figure: its
+        // totals, without watch lists or charts.
+        func queries(_ period: String, due: Int64?, watch: Bool) throws -> ReportQueries {
             ReportQueries(
                 form: form,
-                totals: try ranges.map { range throws(IndicatorSQLError) in
-                    try sql.totals(scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, range: range)
-                },
-                watch: try ranges.compactMap { range throws(IndicatorSQLError) in try sql.watchAll(scopePrefix: scope.prefix, period: period, range: range) },
+                totals: try sql.totalsParts(
+                    scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, groups: groups, parts: parts, charts: watch),
+                watch: !watch
+                    ? []
+                    : try ranges.compactMap { range throws(IndicatorSQLError) in try sql.watchAll(scopePrefix: scope.prefix, period: period, range: range) },
                 watchLimit: watchLimit)
         }
-        async let current = storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period)))
+        async let current = storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period), watch: true))
         var previous: ReportData?
-        if let earlier = Report.previous(period) { previous = try await storage.reportData(try queries(earlier, due: nil)) }
+        if let earlier = Report.previous(period) { previous = try await storage.reportData(try queries(earlier, due: nil, watch: false)) }
         var data = try await current
         // The units not reported: looked for only in the groups where the
         // totals say some are missing, group by group until the list is full.

@@ -12,17 +12,18 @@ struct SeedCommand: AsyncParsableCommand {
         discussion: """
             用生成的名录(省、市、县、乡镇、村,约 300 村一县)替换单位名录,并为每个村存入一份 village-branch 调查,
             经过与接口相同的检查和入库。数据是虚构的,但各项之间相互关联:较穷的县党员更老、学历更低、集体经济更弱、经费更紧。
-            Replaces the unit registry with a generated one (provinces, cities, counties of about
-            300 villages, townships, villages) and stores one village-branch survey per village,
-            through the same checks and ingest as the API. The data is made up, but its figures
-            hang together: poorer counties have older members, fewer graduates, weaker collective
-            economies and tighter funding.
+            加 --keep-registry 则保留已有名录,为其中的村再存一个报告期(如上一年,报告里便有同比变化)。
+            Replaces the unit registry with a generated one (provinces, cities, counties of about 300 villages, townships, villages) and stores one village-branch survey per village, through the same checks and ingest as the API. The data is made up, but its figures hang together: poorer counties have older members, fewer graduates, weaker collective economies and tighter funding. With --keep-registry the stored registry is kept and another period is added for its villages (the year before, say, so that reports show the change).
             """)
 
     @OptionGroup var options: ServerOptions
     @OptionGroup var formsOption: FormsOption
-    @Option(help: ArgumentHelp("村的数量 / Number of villages", valueName: "n"))
-    var villages = 300
+    @Option(help: ArgumentHelp("村的数量(默认 300)/ Number of villages (default 300)", valueName: "n"))
+    var villages: Int?
+    @Flag(
+        help: ArgumentHelp(
+            "保留数据库里的单位名录,只为其中的村再存一年的调查 / Keep the stored registry and add another year of surveys for its villages"))
+    var keepRegistry = false
     @Option(help: ArgumentHelp("年度报告期 / Annual period", valueName: "period"))
     var period = "2026"
     @Option(help: ArgumentHelp("随机种子,同一种子生成同样的数据 / Random seed; the same seed gives the same data", valueName: "n"))
@@ -31,7 +32,8 @@ struct SeedCommand: AsyncParsableCommand {
     var reporting = 0.96
 
     func validate() throws {
-        guard (1...2_000_000).contains(villages) else { throw ValidationError("--villages must be between 1 and 2,000,000") }
+        if let villages, !(1...2_000_000).contains(villages) { throw ValidationError("--villages must be between 1 and 2,000,000") }
+        if keepRegistry, villages != nil { throw ValidationError("--keep-registry keeps the stored villages; leave out --villages") }
         guard Period(period)?.type == .annual else { throw ValidationError("--period must be a year, e.g. 2026") }
         guard reporting > 0, reporting <= 1 else { throw ValidationError("--reporting must be a share above 0 and at most 1, e.g. 0.96") }
     }
@@ -43,7 +45,7 @@ struct SeedCommand: AsyncParsableCommand {
         let terminal = isatty(STDERR_FILENO) != 0
         let summary: SeedSummary
         do {
-            summary = try await service.seed(villages: villages, period: period, seed: seed, reporting: reporting) { done, total in
+            summary = try await service.seed(villages: keepRegistry ? nil : villages ?? 300, period: period, seed: seed, reporting: reporting) { done, total in
                 guard terminal else { return }
                 FileHandle.standardError.write(Data("\r\(done)/\(total)".utf8))
             }

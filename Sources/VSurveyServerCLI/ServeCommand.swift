@@ -76,6 +76,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let rebuilt = try await service.prepareReports()
         if rebuilt > 0 { logger.notice("report tables rebuilt for new form columns", metadata: ["rows": .stringConvertible(rebuilt)]) }
+        // The registry is read into memory now rather than by the first
+        // request (most of a second for half a million units).
+        let units = try await service.registry().units.count
+        logger.info("unit registry loaded", metadata: ["units": .stringConvertible(units)])
         let forms = catalog.allForms.map { "\($0.id)@\($0.version)" }.joined(separator: ", ")
         let host = host
         let app = ServerApplication.application(service: service, host: host, port: port, logger: logger) { port in

@@ -290,7 +290,7 @@ struct BenchServer {
         let out = Pipe()
         server.standardOutput = out
         if let log {
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             server.arguments! += ["--log-level", "debug"]
         }
         server.standardError = FileHandle(forWritingAtPath: log ?? "/dev/null")

@@ -62,11 +62,16 @@ struct SQLiteReportSource {
         let form = sql.form
         var data = ReportData()
         try queue.read { db in
-            for range in sql.split(scopePrefix: scopePrefix, groups: groups, parts: parts) {
-                let totals = try sql.totals(scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore, range: range)
-                for row in try Row.fetchAll(db, sql: totals.query.sql, arguments: Self.arguments(totals.query.arguments)) {
-                    data.addTotalsRow(
-                        (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: totals.layout, histograms: totals.histograms)
+            let totalsParts = try sql.totalsParts(
+                scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore, groups: groups, parts: parts)
+            for (range, part) in zip(sql.split(scopePrefix: scopePrefix, groups: groups, parts: parts), totalsParts) {
+                for totals in part {
+                    for row in try Row.fetchAll(db, sql: totals.query.sql, arguments: Self.arguments(totals.query.arguments))
+                    where (row[1] as Int64? ?? 0) > 0 {
+                        data.addTotalsRow(
+                            (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: totals.layout,
+                            histograms: totals.histograms)
+                    }
                 }
                 if let watch = try sql.watchAll(scopePrefix: scopePrefix, period: period, range: range) {
                     // As the server: each part keeps its first units as rows stream by.
@@ -155,7 +160,10 @@ struct AgreementTests {
         for scope in scopes {
             let length = Report.groupLength(scope: scope, form: form)
             // The county and the country are read in three parts, as the server reads a large scope.
-            let groups = Set(surveys.map { String($0.unit.prefix(length)) }).sorted()
+            // The groups the server knows from its registry: two in three of those with data, so
+            // that the rest are counted by the queries for the codes between known groups.
+            let withData = Set(surveys.map { String($0.unit.prefix(length)) }).sorted()
+            let groups = withData.enumerated().filter { $0.offset % 3 != 1 }.map(\.element)
             let parts = scope.significantLength <= 6 ? 3 : 1
             let fromSQL = try source.data(
                 scopePrefix: scope.prefix, period: "2026", groupLength: length, dueBefore: due, watchLimit: 15, groups: groups, parts: parts)

@@ -13,7 +13,7 @@ struct HandComputedTests {
     /// The county's total figure of each indicator as shown, computed both ways.
     static func totals(_ formID: String, _ units: [(String, JSONObject)], reportedAt: [Int64?] = []) throws -> [[String: String]] {
         let form = try Fixtures.form(formID)
-        let surveys = try units.enumerated().map { index, unit in
+        let surveys = units.enumerated().map { index, unit in
             let result = form.validate(unit.1, today: Fixtures.sampleToday)
             #expect(result.isValid, "\(formID) \(unit.0): \(result.issues)")
             return ReportSurvey(

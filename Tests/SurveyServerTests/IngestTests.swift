@@ -6,6 +6,28 @@ import Testing
 
 @Suite("Ingest over a live server")
 struct IngestTests {
+    @Test("what a batch writes reaches the database file itself within a second or two, not only its write-ahead log")
+    func checkpointsInBackground() async throws {
+        let server = try await LiveServer.start()
+        defer { Task { await server.stop() } }
+        let path = server.directory.appendingPathComponent("server.sqlite").path
+        func size() throws -> Int { (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        try await Task.sleep(for: .seconds(1))
+        let before = try size()
+        let collector = try await server.token(.collector)
+        var maker = SurveyMaker(seed: 6)
+        let batch = (0..<200).map { maker.survey(village: $0 % LiveServer.villages.count, period: "20\(10 + $0 / LiveServer.villages.count)") }
+        #expect(try await server.post(batch, token: collector).json.at("summary", "created")?.int == 200)
+        // The writer leaves checkpoints to the checkpointer until 64 MiB of
+        // log; this batch is far less, so only the checkpointer copies it.
+        var after = try size()
+        for _ in 0..<50 where after < before + 400_000 {
+            try await Task.sleep(for: .milliseconds(100))
+            after = try size()
+        }
+        #expect(after >= before + 400_000, "the database file grew from \(before) to \(after) bytes")
+    }
+
     @Test("every outcome: created, duplicate, updated, stale, mismatch, rejected, forbidden, held")
     func everyOutcome() async throws {
         let server = try await LiveServer.start()

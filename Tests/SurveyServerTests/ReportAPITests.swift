@@ -94,6 +94,47 @@ struct ReportAPITests {
         #expect(try await server.send("GET", "/api/v1/reports/village-branch", token: collector).status == 403)
     }
 
+    @Test(
+        "seeded data: a registry in the national pattern with one survey per reporting village, then the year before on the same registry; the national report adds up"
+    )
+    func seededCountry() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-seed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        let service = SurveyService(storage: storage, catalog: LiveServer.catalog)
+        // Another year needs villages to keep.
+        await #expect(throws: APIError.self) { try await service.seed(villages: nil, period: "2025") }
+
+        let first = try await service.seed(villages: 700, period: "2026", seed: 4, reporting: 0.9)
+        let registry = try await service.registry()
+        let villages = registry.units.filter { $0.level == .village }
+        #expect(villages.count == 700 && first.units == registry.units.count)
+        #expect(first.refused == 0 && first.stored == first.villages && (560...680).contains(first.stored))
+        // Every village hangs under a township, a county, a city and a province.
+        for village in villages.prefix(50) {
+            var levels: [UnitLevel] = []
+            var code = village.parent
+            while let parent = code.flatMap(registry.unit) {
+                levels.append(parent.level)
+                code = parent.parent
+            }
+            #expect(levels == [.township, .county, .city, .province], "\(village.code)")
+        }
+        let country = UnitCode("000000000000")!
+        var report = try await service.report(formID: "village-branch", scope: country, period: "2026")
+        #expect(report.total.reported == first.stored && report.total.expected == 700)
+        #expect(report.rows.map(\.reported).reduce(0, +) == first.stored)
+        #expect(report.previousPeriod == nil)
+
+        let second = try await service.seed(villages: nil, period: "2025", seed: 5, reporting: 0.9)
+        #expect(second.units == first.units && second.refused == 0 && (560...680).contains(second.stored))
+        #expect(try await service.registry().units.count == registry.units.count)
+        report = try await service.report(formID: "village-branch", scope: country, period: "2026")
+        #expect(report.previousPeriod == "2025" && report.total.reported == first.stored)
+        #expect(try await storage.counts().current == first.stored + second.stored)
+    }
+
     @Test("the report page: sign in by form and cookie, then the table, the three charts and the lists for the data given")
     func reportPage() async throws {
         let server = try await LiveServer.start()
