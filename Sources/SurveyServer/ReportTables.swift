@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SurveyCore
 import SurveyReport
 import Synchronization
@@ -11,18 +10,22 @@ public struct ReportPlan: Sendable {
     /// The newest version: its indicators are the ones reported.
     public let latest: Form
     let versions: [String: Form]
-    /// The row statements, written once: ingest uses them for every survey.
-    let upsertSQLite: String
-    let deleteSQLite: String
+    /// The row statements in each dialect, written once: ingest uses them
+    /// for every survey.
+    private let statements: [SQLDialect: (upsert: String, delete: String)]
 
     public init(versions: [Form]) {
         let sorted = versions.sorted { FormCatalog.compareVersions($0.version, $1.version) }
         schema = ReportSchema(formID: sorted[0].id, versions: sorted)
         latest = sorted[sorted.count - 1]
         self.versions = Dictionary(sorted.map { ($0.version, $0) }, uniquingKeysWith: { _, last in last })
-        upsertSQLite = schema.upsert(.sqlite)
-        deleteSQLite = schema.delete(.sqlite)
+        let schema = schema
+        statements = Dictionary(
+            uniqueKeysWithValues: [SQLDialect.sqlite, .postgres].map { ($0, (schema.upsert($0), schema.delete($0))) })
     }
+
+    func upsert(_ dialect: SQLDialect) -> String { statements[dialect]!.upsert }
+    func delete(_ dialect: SQLDialect) -> String { statements[dialect]!.delete }
 
     /// Plans for every form of a catalog.
     public static func all(in catalog: FormCatalog) -> [ReportPlan] {
@@ -54,84 +57,52 @@ public struct ReportQueries: Sendable {
     }
 }
 
-extension SQLiteServerStorage {
+extension RelationalStorage {
     /// The codes a query of one text column returns (`ReportSQL.missing`).
     public func reportCodes(_ query: SQLQuery) async throws -> [String] {
-        try await pool.read { db in try String.fetchAll(db, sql: query.sql, arguments: Self.arguments(query.arguments)) }
-    }
-
-    static func arguments(_ values: [ReportValue]) -> StatementArguments {
-        StatementArguments(
-            values.map { value -> (any DatabaseValueConvertible)? in
-                switch value {
-                case .null: return nil
-                case .integer(let integer): return integer
-                case .real(let real): return real
-                case .text(let text): return text
-                }
-            })
-    }
-
-    static func reportValue(_ value: DatabaseValue) -> ReportValue {
-        switch value.storage {
-        case .null, .blob: return .null
-        case .int64(let integer): return .integer(integer)
-        case .double(let real): return .real(real)
-        case .string(let text): return .text(text)
-        }
+        try await engine.read { session in try session.all(query.sql, query.arguments).map { $0.text(0) } }
     }
 
     /// Creates each form's report table, or rebuilds it from the current
     /// surveys when its columns changed (a new form version); returns the
-    /// rows written. The plans are kept for conflict resolutions.
+    /// rows written. The plans are kept for ingest and conflict resolutions.
     public func prepareReports(_ plans: [ReportPlan]) async throws -> Int {
-        reportPlans.withLock { $0 = Dictionary(plans.map { ($0.schema.formID, $0) }, uniquingKeysWith: { _, last in last }) }
-        return try await pool.write { db in
+        reportPlans.replace(with: plans)
+        return try await engine.write { session in
+            let dialect = session.dialect
             var written = 0
             for plan in plans {
-                let key = "report_schema:\(plan.schema.formID)"
+                let formID = plan.schema.formID
                 let signature = plan.schema.signature
-                if try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) == signature { continue }
-                try db.execute(sql: "DROP TABLE IF EXISTS \(SQLDialect.sqlite.identifier(plan.schema.tableName))")
-                for statement in plan.schema.createTable(.sqlite) { try db.execute(sql: statement) }
-                let rows = try Row.fetchCursor(
-                    db,
-                    sql: """
+                if try session.one("SELECT signature FROM report_schema WHERE form_id = ?", [.text(formID)])?.text(0) == signature { continue }
+                try session.execute("DROP TABLE IF EXISTS \(dialect.identifier(plan.schema.tableName))", [])
+                for statement in plan.schema.createTable(dialect) { try session.execute(statement, []) }
+                // A page of current surveys at a time, by id: memory stays that
+                // of a page, and no query runs while another's rows stream.
+                var after: Int64 = 0
+                while true {
+                    let page = try session.all(
+                        """
                         SELECT i.id, i.unit, i.period, i.created_at, s.form_version, s.answers
                         FROM instance i JOIN submission s ON s.instance = i.id AND s.revision = i.revision
-                        WHERE i.form_id = ? AND i.state = 'current'
-                        """, arguments: [plan.schema.formID])
-                let upsert = try db.makeStatement(sql: plan.upsertSQLite)
-                while let row = try rows.next() {
-                    guard let values = plan.row(version: row["form_version"], answers: row["answers"]) else { continue }
-                    let id: Int64 = row["id"]
-                    let createdAt: Int64 = row["created_at"]
-                    try upsert.execute(
-                        arguments: Self.arguments(
-                            [.text(row["period"]), .text(row["unit"]), .integer(id), .text(row["form_version"]), .integer(createdAt)] + values))
-                    written += 1
+                        WHERE i.form_id = ? AND i.state = 'current' AND i.id > ?
+                        ORDER BY i.id LIMIT 1000
+                        """, [.text(formID), .integer(after)])
+                    guard let last = page.last else { break }
+                    after = last.integer(0)
+                    for row in page {
+                        guard let values = plan.row(version: row.text(4), answers: row.text(5)) else { continue }
+                        try session.execute(
+                            plan.upsert(dialect),
+                            [.text(row.text(2)), .text(row.text(1)), .integer(row.integer(0)), .text(row.text(4)), .integer(row.integer(3))] + values)
+                        written += 1
+                    }
                 }
-                try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, signature])
+                try session.execute(
+                    "INSERT INTO report_schema (form_id, signature) VALUES (?, ?) ON CONFLICT (form_id) DO UPDATE SET signature = excluded.signature",
+                    [.text(formID), .text(signature)])
             }
             return written
-        }
-    }
-
-    /// Keeps the report row of a unit and period equal to its current
-    /// survey, in the ingest's transaction: removes the row a survey left
-    /// (moved, or no longer current) and writes the row it now holds.
-    static func updateReportRow(
-        plan: ReportPlan?, formVersion: String, row: [ReportValue]?, instance: Int64, createdAt: Int64, left: (unit: String, period: String)?,
-        now: (unit: String, period: String)?, db: Database
-    ) throws {
-        guard let plan else { return }
-        if let left {
-            try db.cachedStatement(sql: plan.deleteSQLite).execute(arguments: [left.period, left.unit])
-        }
-        if let now, let row {
-            try db.cachedStatement(sql: plan.upsertSQLite).execute(
-                arguments: arguments([.text(now.period), .text(now.unit), .integer(instance), .text(formVersion), .integer(createdAt)] + row))
         }
     }
 
@@ -142,17 +113,15 @@ extension SQLiteServerStorage {
         return try await withThrowingTaskGroup(of: ReportData.self) { group in
             for part in queries.totals {
                 group.addTask {
-                    try await self.pool.read { db in
+                    try await self.engine.read { session in
                         var data = ReportData()
                         for totals in part {
-                            let rows = try Row.fetchCursor(
-                                db.cachedStatement(sql: totals.query.sql), arguments: Self.arguments(totals.query.arguments))
-                            // A group's own query answers for it even when none of its units reported.
-                            while let row = try rows.next() {
-                                guard (row[1] as Int64? ?? 0) > 0 else { continue }
-                                data.addTotalsRow(
-                                    (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: form, layout: totals.layout,
-                                    histograms: totals.histograms)
+                            try session.forEach(totals.query.sql, totals.query.arguments) { row in
+                                // A group's own query answers for it even when none of its units reported.
+                                if row.integer(1) > 0 {
+                                    data.addTotalsRow(row.values, form: form, layout: totals.layout, histograms: totals.histograms)
+                                }
+                                return true
                             }
                         }
                         return data
@@ -161,19 +130,18 @@ extension SQLiteServerStorage {
             }
             for part in queries.watch {
                 group.addTask {
-                    try await self.pool.read { db in
-                        let rows = try Row.fetchCursor(db, sql: part.query.sql, arguments: Self.arguments(part.query.arguments))
+                    try await self.engine.read { session in
                         // A large scope returns many rows: each list keeps its
-                        // first units as they stream by, reading a unit's code
-                        // only when its detail could place it among them.
+                        // first units as they stream by.
                         var collectors = part.indicators.map { name in
                             WatchCollector(
                                 limit: queries.watchLimit, descending: form.indicators.first { $0.name == name }?.descending ?? false)
                         }
-                        while let row = try rows.next() {
-                            for index in collectors.indices where (row[1 + 2 * index] as Int64?) == 1 {
-                                collectors[index].offer(detail: Self.reportValue(row[2 + 2 * index] as DatabaseValue)) { row[0] }
+                        try session.forEach(part.query.sql, part.query.arguments) { row in
+                            for index in collectors.indices where row.optionalInteger(1 + 2 * index) == 1 {
+                                collectors[index].offer(detail: row[2 + 2 * index]) { row.text(0) }
                             }
+                            return true
                         }
                         var data = ReportData()
                         for (index, name) in part.indicators.enumerated() { data.watch[name] = collectors[index].entries }
