@@ -9,6 +9,7 @@ import Synchronization
 /// write transaction, so a crash leaves it wholly stored or wholly absent.
 public final class SQLiteServerStorage: RelationalStorage {
     public let path: String
+    public var location: String { path }
     let pool: DatabasePool
     let engine: any SQLEngine
     let reportPlans = ReportPlanStore()

@@ -133,9 +133,13 @@ public struct StorageCounts: Sendable, Equatable {
     public var openConflicts: Int
 }
 
-/// The server's storage: SQLite through GRDB here; PostgreSQL can follow
-/// behind the same protocol. Every method is one transaction.
+/// The server's storage: SQLite through GRDB (`SQLiteServerStorage`) or
+/// PostgreSQL (`PostgresServerStorage`). Every method is one transaction.
 public protocol ServerStorage: Sendable {
+    /// Where the data is, for logs and messages: a file path, or an
+    /// address without its password.
+    var location: String { get }
+
     // Tokens
     func createToken(name: String, role: Role, unit: UnitCode, hash: String) async throws -> TokenRecord
     func tokens() async throws -> [TokenRecord]

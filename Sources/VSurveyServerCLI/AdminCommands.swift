@@ -36,7 +36,7 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let storage = try options.openStorage()
+            let storage = try await options.openStorage()
             let secret = TokenSecret.generate()
             do {
                 let record = try await storage.createToken(name: name, role: Role(rawValue: role)!, unit: UnitCode(unit)!, hash: TokenSecret.hash(secret))
@@ -58,7 +58,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let storage = try options.openStorage()
+            let storage = try await options.openStorage()
             let tokens = try await storage.tokens()
             if tokens.isEmpty {
                 options.say(L("还没有令牌。用 vsurvey-server token create 创建", "no tokens yet; create one with vsurvey-server token create"))
@@ -88,7 +88,7 @@ struct TokenCommand: AsyncParsableCommand {
         var token: String
 
         func run() async throws {
-            let storage = try options.openStorage()
+            let storage = try await options.openStorage()
             guard let record = try await storage.revokeToken(token) else {
                 throw options.fail(L("没有编号或名称为 “\(token)” 的令牌", "no token with id or name '\(token)'"))
             }
@@ -128,7 +128,7 @@ struct UnitsCommand: AsyncParsableCommand {
             } catch {
                 throw options.fail(L("无法读取 \(file)", "cannot read \(file)"))
             }
-            let storage = try options.openStorage()
+            let storage = try await options.openStorage()
             let count = try await storage.replaceUnits(registry.units)
             let levels = UnitLevel.allCases.compactMap { level -> String? in
                 let n = registry.units.count { $0.level == level }

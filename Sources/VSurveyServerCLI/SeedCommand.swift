@@ -40,7 +40,7 @@ struct SeedCommand: AsyncParsableCommand {
 
     func run() async throws {
         let catalog = try formsOption.catalog(options)
-        let storage = try options.openStorage()
+        let storage = try await options.openStorage()
         let service = SurveyService(storage: storage, catalog: catalog)
         let terminal = isatty(STDERR_FILENO) != 0
         let summary: SeedSummary

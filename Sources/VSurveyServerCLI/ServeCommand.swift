@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard !catalog.allForms.isEmpty else {
             throw options.fail(L("表单目录 \(formsOption.directory.relativePath) 中没有可用的表单", "no usable forms in \(formsOption.directory.relativePath)"))
         }
-        let storage = try options.openStorage()
+        let storage = try await options.openStorage()
         if try await storage.registryRevision() == 0, let registry = catalog.registry, catalog.registryProblems.isEmpty {
             let count = try await storage.replaceUnits(registry.units)
             logger.notice("unit registry imported from the forms directory", metadata: ["units": .stringConvertible(count)])
@@ -87,7 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
             // scripts and tests read the port from it.
             print("vsurvey-server listening on http://\(host):\(port)")
             fflush(nil)
-            logger.notice("serving", metadata: ["port": .stringConvertible(port), "database": .string(storage.path), "forms": .string(forms)])
+            logger.notice("serving", metadata: ["port": .stringConvertible(port), "database": .string(storage.location), "forms": .string(forms)])
         }
         try await app.runService()
         logger.notice("stopped")

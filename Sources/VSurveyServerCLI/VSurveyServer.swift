@@ -10,10 +10,9 @@ public struct VSurveyServer: AsyncParsableCommand {
         abstract: "村党组织建设调查 · 中心服务器 / VillageSurvey central server",
         discussion: """
             serve 接收并复核各村上报的调查;token 管理访问令牌;units 导入单位名录;forms 列出表单。
-            数据库默认是当前目录下的 vsurvey-server.sqlite(或 --db、VSURVEY_SERVER_DB)。
-            serve receives and re-checks surveys; token manages access tokens; units imports the
-            unit registry; forms lists the forms. The database is ./vsurvey-server.sqlite unless
-            --db or VSURVEY_SERVER_DB names another.
+            数据库默认是当前目录下的 vsurvey-server.sqlite(或 --db、VSURVEY_SERVER_DB);
+            --db postgres://用户:密码@主机:端口/库名 则用 PostgreSQL,可多个服务器进程共用。
+            serve receives and re-checks surveys; token manages access tokens; units imports the unit registry; forms lists the forms. The database is ./vsurvey-server.sqlite unless --db or VSURVEY_SERVER_DB names another; --db postgres://user:password@host:port/database uses PostgreSQL, which several server processes can share.
             """,
         version: ServerApplication.serverVersion,
         subcommands: [ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self, SeedCommand.self]
@@ -24,8 +23,17 @@ public struct VSurveyServer: AsyncParsableCommand {
 
 /// Options of every server command.
 struct ServerOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("数据库文件 / Database file (also VSURVEY_SERVER_DB).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "数据库文件或 postgres:// 地址 / Database file, or a postgres:// address (also VSURVEY_SERVER_DB).", valueName: "path|url"))
     var db: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "PostgreSQL 连接池的连接数 / Connections in the PostgreSQL pool (also VSURVEY_DB_CONNECTIONS; default 8).", valueName: "n"))
+    var connections: Int?
 
     @Option(name: .long, help: "界面语言 zh 或 en / Language of messages: zh or en.")
     var lang: String?
@@ -33,6 +41,9 @@ struct ServerOptions: ParsableArguments {
     func validate() throws {
         if let lang, Language(code: lang) == nil {
             throw ValidationError("--lang 应为 zh 或 en / --lang must be zh or en, not '\(lang)'")
+        }
+        if let connections, !(1...500).contains(connections) {
+            throw ValidationError("--connections 应在 1 到 500 之间 / --connections must be between 1 and 500")
         }
     }
 
@@ -47,8 +58,16 @@ struct ServerOptions: ParsableArguments {
         return ExitCode.failure
     }
 
-    func openStorage() throws -> SQLiteServerStorage {
+    var isPostgres: Bool { databasePath.hasPrefix("postgres://") || databasePath.hasPrefix("postgresql://") }
+
+    /// The SQLite file, or the PostgreSQL database with its schema brought
+    /// up to date.
+    func openStorage() async throws -> any ServerStorage {
         do {
+            if isPostgres {
+                let pool = connections ?? environment["VSURVEY_DB_CONNECTIONS"].flatMap(Int.init) ?? 8
+                return try await PostgresServerStorage(url: databasePath, connections: pool)
+            }
             return try SQLiteServerStorage(path: databasePath)
         } catch let error as StorageError {
             throw fail(error.message)

@@ -11,9 +11,9 @@ struct BadInputTests {
         return (json?.at("error", "code")?.stringValue, json?.at("error", "message")?.stringValue ?? reply.text)
     }
 
-    @Test("limits, malformed bodies and hostile JSON")
-    func refusals() async throws {
-        let server = try await LiveServer.start(limits: ServerLimits(maxBodyBytes: 256 * 1024, maxDecodedBytes: 1 << 20, maxBatch: 20))
+    @Test("limits, malformed bodies and hostile JSON", arguments: TestDatabase.all)
+    func refusals(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database, limits: ServerLimits(maxBodyBytes: 256 * 1024, maxDecodedBytes: 1 << 20, maxBatch: 20))
         defer { Task { await server.stop() } }
         let token = try await server.token(.admin)
         var maker = SurveyMaker(seed: 20)
@@ -89,9 +89,9 @@ struct BadInputTests {
         #expect(try fine.json().outcomes == ["created"])
     }
 
-    @Test("unknown routes and oversized resolutions get JSON errors with the request id")
-    func routerErrors() async throws {
-        let server = try await LiveServer.start()
+    @Test("unknown routes and oversized resolutions get JSON errors with the request id", arguments: TestDatabase.all)
+    func routerErrors(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let admin = try await server.token(.admin)
         let missing = try await server.send("GET", "/api/v1/nothing-here", token: admin)
@@ -104,9 +104,9 @@ struct BadInputTests {
         #expect(error(resolve).code == "payload_too_large")
     }
 
-    @Test("messages follow Accept-Language: Chinese by default, English on request")
-    func languages() async throws {
-        let server = try await LiveServer.start()
+    @Test("messages follow Accept-Language: Chinese by default, English on request", arguments: TestDatabase.all)
+    func languages(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let chinese = try await HTTPTestClient.send(port: server.port, "GET", "/api/v1/forms")
         #expect(chinese.status == 401)

@@ -28,9 +28,9 @@ struct IngestTests {
         #expect(after >= before + 400_000, "the database file grew from \(before) to \(after) bytes")
     }
 
-    @Test("every outcome: created, duplicate, updated, stale, mismatch, rejected, forbidden, held")
-    func everyOutcome() async throws {
-        let server = try await LiveServer.start()
+    @Test("every outcome: created, duplicate, updated, stale, mismatch, rejected, forbidden, held", arguments: TestDatabase.all)
+    func everyOutcome(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let collector = try await server.token(.collector, unit: "130102001000")
         var maker = SurveyMaker(seed: 1)
@@ -69,9 +69,9 @@ struct IngestTests {
         #expect(counts.current == 1 && counts.held == 1 && counts.openConflicts == 1)
     }
 
-    @Test("sending the same batch again answers duplicate for every survey and changes nothing")
-    func idempotentResend() async throws {
-        let server = try await LiveServer.start()
+    @Test("sending the same batch again answers duplicate for every survey and changes nothing", arguments: TestDatabase.all)
+    func idempotentResend(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let token = try await server.token(.collector)
         var maker = SurveyMaker(seed: 2)
@@ -88,9 +88,9 @@ struct IngestTests {
         #expect(try await server.post([reordered], token: token).json.outcomes == ["duplicate"])
     }
 
-    @Test("an edit chain of three revisions, the history, and the survey as kept")
-    func editChain() async throws {
-        let server = try await LiveServer.start()
+    @Test("an edit chain of three revisions, the history, and the survey as kept", arguments: TestDatabase.all)
+    func editChain(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let collector = try await server.token(.collector)
         let viewer = try await server.token(.viewer)
@@ -116,9 +116,9 @@ struct IngestTests {
         #expect(try current.json()["revision"]?.int == 3)
     }
 
-    @Test("calculated values are recomputed by the server, whatever the device sent")
-    func recomputes() async throws {
-        let server = try await LiveServer.start()
+    @Test("calculated values are recomputed by the server, whatever the device sent", arguments: TestDatabase.all)
+    func recomputes(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let token = try await server.token(.admin)
         var maker = SurveyMaker(seed: 4)
@@ -133,9 +133,9 @@ struct IngestTests {
         #expect(stored.at("answers", "secretary_age")?.int == year - survey.answers["secretary_birth_year"]!.int!)
     }
 
-    @Test("unknown forms and versions, unregistered units and periods of the wrong type are rejected with a reason")
-    func envelopeRejections() async throws {
-        let server = try await LiveServer.start()
+    @Test("unknown forms and versions, unregistered units and periods of the wrong type are rejected with a reason", arguments: TestDatabase.all)
+    func envelopeRejections(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let token = try await server.token(.admin)
         var maker = SurveyMaker(seed: 5)
@@ -158,9 +158,9 @@ struct IngestTests {
         #expect(try await server.storage.counts().revisions == 0)
     }
 
-    @Test("a held conflict is listed and resolved; the survey set aside is kept")
-    func heldConflictResolution() async throws {
-        let server = try await LiveServer.start()
+    @Test("a held conflict is listed and resolved; the survey set aside is kept", arguments: TestDatabase.all)
+    func heldConflictResolution(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let collector = try await server.token(.collector)
         let viewer = try await server.token(.viewer)
@@ -200,9 +200,9 @@ struct IngestTests {
 
 @Suite("Surveys that move or come back")
 struct MovingSurveyTests {
-    @Test("a held survey edited into a free unit becomes current and closes its conflict; the conflict can no longer be resolved")
-    func heldSurveyMoves() async throws {
-        let server = try await LiveServer.start()
+    @Test("a held survey edited into a free unit becomes current and closes its conflict; the conflict can no longer be resolved", arguments: TestDatabase.all)
+    func heldSurveyMoves(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let admin = try await server.token(.admin)
         let viewer = try await server.token(.viewer)
@@ -233,9 +233,9 @@ struct MovingSurveyTests {
         #expect(try await server.storage.counts().current == 1)
     }
 
-    @Test("a survey set aside by a resolution and then edited comes back as held")
-    func supersededSurveyEdited() async throws {
-        let server = try await LiveServer.start()
+    @Test("a survey set aside by a resolution and then edited comes back as held", arguments: TestDatabase.all)
+    func supersededSurveyEdited(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let admin = try await server.token(.admin)
         var maker = SurveyMaker(seed: 51)
@@ -252,9 +252,9 @@ struct MovingSurveyTests {
         #expect(try await server.storage.survey(second.instanceID)?.state == .current)
     }
 
-    @Test("a survey moved between townships shows each token only the revisions filed under its units")
-    func historyFollowsScope() async throws {
-        let server = try await LiveServer.start()
+    @Test("a survey moved between townships shows each token only the revisions filed under its units", arguments: TestDatabase.all)
+    func historyFollowsScope(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let admin = try await server.token(.admin)
         let eastVillage = LiveServer.villages.firstIndex { $0.rawValue.hasPrefix("130102001") }!

@@ -82,22 +82,22 @@ struct OpenAPIDocument {
 
 @Suite("The OpenAPI document matches the server")
 struct OpenAPITests {
-    @Test("the document lists exactly the server's routes, and the server serves the document")
-    func routes() async throws {
+    @Test("the document lists exactly the server's routes, and the server serves the document", arguments: TestDatabase.all)
+    func routes(database: TestDatabase) async throws {
         let document = try OpenAPIDocument()
         #expect(Set(document.operations) == Set(ServerApplication.routes))
         #expect(document.root["openapi"]?.stringValue == "3.1.0")
-        let server = try await LiveServer.start()
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let served = try await server.send("GET", "/api/v1/openapi.json")
         #expect(served.status == 200)
         #expect(try served.json() == document.root)
     }
 
-    @Test("every documented response is produced, and every response matches its schema")
-    func responses() async throws {
+    @Test("every documented response is produced, and every response matches its schema", arguments: TestDatabase.all)
+    func responses(database: TestDatabase) async throws {
         let document = try OpenAPIDocument()
-        let server = try await LiveServer.start(limits: ServerLimits(maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024, maxBatch: 5))
+        let server = try await LiveServer.start(database, limits: ServerLimits(maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024, maxBatch: 5))
         defer { Task { await server.stop() } }
         let admin = try await server.token(.admin)
         let viewer = try await server.token(.viewer)
@@ -219,7 +219,8 @@ struct OpenAPITests {
         let server = try await LiveServer.start()
         defer { Task { await server.stop() } }
         #expect(try await server.send("GET", "/health").status == 200)
-        try FileManager.default.moveItem(atPath: server.storage.path, toPath: server.storage.path + ".moved")
+        let path = try #require(server.storage as? SQLiteServerStorage).path
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".moved")
         let reply = try await server.send("GET", "/health")
         #expect(reply.status == 503)
         let schema = try #require(document.responses(APIRoute(method: "GET", path: "/health"))["503"]?.at("content", "application/json", "schema"))

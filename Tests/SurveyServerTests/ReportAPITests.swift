@@ -28,9 +28,9 @@ struct ReportAPITests {
         return Report(form: form, registry: LiveServer.registry, scope: code, period: period, data: data, previous: previous, missingLimit: 50)
     }
 
-    @Test("the county report equals the reference over the current surveys; held surveys count only once resolved; a township viewer sees only its township")
-    func countyReport() async throws {
-        let server = try await LiveServer.start()
+    @Test("the county report equals the reference over the current surveys; held surveys count only once resolved; a township viewer sees only its township", arguments: TestDatabase.all)
+    func countyReport(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let collector = try await server.token(.collector)
         let viewer = try await server.token(.viewer)
@@ -95,13 +95,19 @@ struct ReportAPITests {
     }
 
     @Test(
-        "seeded data: a registry in the national pattern with one survey per reporting village, then the year before on the same registry; the national report adds up"
+        "seeded data: a registry in the national pattern with one survey per reporting village, then the year before on the same registry; the national report adds up",
+        arguments: TestDatabase.all
     )
-    func seededCountry() async throws {
+    func seededCountry(database: TestDatabase) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-seed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        let storage = try await database.makeStorage(in: directory)
+        defer {
+            Task {
+                await TestDatabase.drop(storage)
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
         let service = SurveyService(storage: storage, catalog: LiveServer.catalog)
         // Another year needs villages to keep.
         await #expect(throws: APIError.self) { try await service.seed(villages: nil, period: "2025") }
@@ -135,9 +141,9 @@ struct ReportAPITests {
         #expect(try await storage.counts().current == first.stored + second.stored)
     }
 
-    @Test("the report page: sign in by form and cookie, then the table, the three charts and the lists for the data given")
-    func reportPage() async throws {
-        let server = try await LiveServer.start()
+    @Test("the report page: sign in by form and cookie, then the table, the three charts and the lists for the data given", arguments: TestDatabase.all)
+    func reportPage(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }
         let collector = try await server.token(.collector)
         let viewer = try await server.token(.viewer)

@@ -4,13 +4,64 @@ import Logging
 import ServiceLifecycle
 import SurveyCore
 import SurveyFixtures
-import SurveyServer
+import Testing
+@testable import SurveyServer
 
-/// A real server on a loopback port, in this process, over a fresh SQLite
-/// file; stopped with `stop()`.
+/// The databases the server's suites run on: SQLite always, PostgreSQL
+/// when `VSURVEY_TEST_POSTGRES` names a server (`.ci/run` starts one with
+/// `scripts/postgres.sh`; `VSURVEY_TEST_REQUIRE_POSTGRES=1` makes its
+/// absence a failure rather than a smaller run).
+enum TestDatabase: String, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    static let postgresURL = ProcessInfo.processInfo.environment["VSURVEY_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    static let all: [TestDatabase] = [.sqlite] + (postgresURL == nil ? [] : [.postgres])
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, empty store: a new SQLite file in `directory`, or a new
+    /// PostgreSQL database (dropped by `drop`).
+    func makeStorage(in directory: URL) async throws -> any ServerStorage {
+        switch self {
+        case .sqlite:
+            return try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        case .postgres:
+            let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+            try await Self.admin("CREATE DATABASE \(name)")
+            return try await PostgresServerStorage(url: Self.url(database: String(name)), connections: 4)
+        }
+    }
+
+    /// Drops a PostgreSQL store's database.
+    static func drop(_ storage: any ServerStorage) async {
+        guard let storage = storage as? PostgresServerStorage else { return }
+        storage.close()
+        let name = String(storage.location.split(separator: "/").last ?? "")
+        guard name.hasPrefix("vst_") else { return }
+        try? await admin("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    static func url(database: String) -> String {
+        var components = URLComponents(string: postgresURL ?? "postgres://127.0.0.1/postgres")!
+        components.path = "/" + database
+        return components.string!
+    }
+
+    /// Runs a statement on the server's maintenance database.
+    static func admin(_ sql: String) async throws {
+        let storage = try await PostgresServerStorage(url: postgresURL!, connections: 1, migrate: false)
+        defer { storage.close() }
+        try await (storage.engine as! PostgresEngine).autocommit { session in try session.execute(sql, []) }
+    }
+}
+
+/// A real server on a loopback port, in this process, over a fresh
+/// database; stopped with `stop()`.
 final class LiveServer: Sendable {
     let directory: URL
-    let storage: SQLiteServerStorage
+    let storage: any ServerStorage
+    let database: TestDatabase
     let service: SurveyService
     let port: Int
     private let task: Task<Void, any Error>
@@ -23,9 +74,11 @@ final class LiveServer: Sendable {
     static let form = catalog.form("village-branch")!
 
     private init(
-        directory: URL, storage: SQLiteServerStorage, service: SurveyService, port: Int, task: Task<Void, any Error>, group: ServiceGroup
+        directory: URL, storage: any ServerStorage, database: TestDatabase, service: SurveyService, port: Int, task: Task<Void, any Error>,
+        group: ServiceGroup
     ) {
         self.group = group
+        self.database = database
         self.directory = directory
         self.storage = storage
         self.service = service
@@ -33,10 +86,10 @@ final class LiveServer: Sendable {
         self.task = task
     }
 
-    static func start(limits: ServerLimits = ServerLimits()) async throws -> LiveServer {
+    static func start(_ database: TestDatabase = .sqlite, limits: ServerLimits = ServerLimits()) async throws -> LiveServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-server-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        let storage = try await database.makeStorage(in: directory)
         _ = try await storage.replaceUnits(registry.units)
         let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
         var logger = Logger(label: "test-server")
@@ -49,14 +102,23 @@ final class LiveServer: Sendable {
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
-        return LiveServer(directory: directory, storage: storage, service: service, port: port, task: task, group: group)
+        return LiveServer(directory: directory, storage: storage, database: database, service: service, port: port, task: task, group: group)
     }
 
     /// Stops as SIGTERM would: requests in flight finish first.
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = await task.result
+        await TestDatabase.drop(storage)
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Every stored token row as text, to check what is kept of a secret.
+    func tokenRows() async throws -> String {
+        let engine = (storage as? SQLiteServerStorage)?.engine ?? (storage as! PostgresServerStorage).engine
+        return try await engine.read { session in
+            try session.all("SELECT * FROM token").map { row in row.values.map { "\($0)" }.joined(separator: " ") }.joined(separator: "\n")
+        }
     }
 
     /// Creates a token and returns its secret.
@@ -118,4 +180,14 @@ extension JSONValue {
 
     var outcomes: [String] { self["results"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue } ?? [] }
     var int: Int? { if case .integer(let value) = self { return value } else { return nil } }
+}
+
+@Suite("Test databases")
+struct TestDatabaseTests {
+    @Test("where PostgreSQL is required (CI), the server's suites run on it as well as on SQLite")
+    func postgresWhenRequired() {
+        if ProcessInfo.processInfo.environment["VSURVEY_TEST_REQUIRE_POSTGRES"] == "1" {
+            #expect(TestDatabase.all == [.sqlite, .postgres], "VSURVEY_TEST_POSTGRES is not set")
+        }
+    }
 }

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SurveyReport
+
+/// PostgreSQL through PostgresNIO's connection pool. The storage rules are
+/// synchronous (`SQLSession`), so a transaction runs on a thread of its own
+/// that waits for each statement's reply; several transactions run at once,
+/// one per leased connection. A write that loses a race for a unique key or
+/// a serialization check is run again from the start, which then sees the
+/// winner's rows: the outcome is the one a single server would give.
+struct PostgresEngine: SQLEngine {
+    let client: PostgresClient
+    let logger: Logger
+
+    var dialect: SQLDialect { .postgres }
+
+    /// How often a write that lost a race is run again.
+    static let attempts = 8
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await transaction(readOnly: false, body)
+            } catch let error as PostgresRetry where attempt < Self.attempts {
+                _ = error
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+            } catch let error as PostgresRetry {
+                throw SQLConstraintViolation(message: error.message)
+            }
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await transaction(readOnly: true, body)
+    }
+
+    /// Runs `body` outside any transaction (CREATE DATABASE and the like).
+    func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await transaction(readOnly: false, inTransaction: false, body)
+    }
+
+    private func transaction<T: Sendable>(readOnly: Bool, inTransaction: Bool = true, _ body: @escaping @Sendable (any SQLSession) throws -> T)
+        async throws -> T
+    {
+        let logger = logger
+        return try await client.withConnection { connection in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let thread = Thread {
+                    let session = PostgresSession(connection: connection, logger: logger)
+                    do {
+                        if inTransaction { try session.execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", []) }
+                        do {
+                            let result = try body(session)
+                            if inTransaction { try session.execute("COMMIT", []) }
+                            continuation.resume(returning: result)
+                        } catch {
+                            if inTransaction { try? session.execute("ROLLBACK", []) }
+                            throw error
+                        }
+                    } catch {
+                        continuation.resume(throwing: PostgresSession.mapped(error))
+                    }
+                }
+                thread.start()
+            }
+        }
+    }
+}
+
+/// A write that lost a race (a unique key taken meanwhile, a serialization
+/// failure, a deadlock): worth running again.
+struct PostgresRetry: Error {
+    var message: String
+}
+
+/// A leased connection inside a transaction, driven from one thread.
+struct PostgresSession: SQLSession {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    var dialect: SQLDialect { .postgres }
+
+    func execute(_ sql: String, _ arguments: [ReportValue]) throws {
+        _ = try connection.query(Self.query(sql, arguments), logger: logger).wait()
+    }
+
+    func forEach(_ sql: String, _ arguments: [ReportValue], _ each: (SQLRow) throws -> Bool) throws {
+        let result = try connection.query(Self.query(sql, arguments), logger: logger).wait()
+        for row in result.rows {
+            guard try each(SQLRow(values: row.map(Self.value))) else { return }
+        }
+    }
+
+    /// `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`…);
+    /// report SQL comes numbered already. The server's SQL has no `?` in
+    /// its string literals.
+    static func query(_ sql: String, _ arguments: [ReportValue]) -> PostgresQuery {
+        var text = ""
+        text.reserveCapacity(sql.utf8.count + 16)
+        var number = 0
+        for character in sql {
+            if character == "?" {
+                number += 1
+                text += "$\(number)"
+            } else {
+                text.append(character)
+            }
+        }
+        var bindings = PostgresBindings(capacity: arguments.count)
+        for argument in arguments {
+            switch argument {
+            case .null: bindings.appendNull()
+            case .integer(let integer): bindings.append(integer)
+            case .real(let real): bindings.append(real)
+            case .text(let text): bindings.append(text)
+            }
+        }
+        return PostgresQuery(unsafeSQL: text, binds: bindings)
+    }
+
+    static func value(_ cell: PostgresCell) -> ReportValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return (try? cell.decode(Int64.self)).map(ReportValue.integer) ?? .null
+        case .float4, .float8: return (try? cell.decode(Double.self)).map(ReportValue.real) ?? .null
+        case .numeric: return (try? cell.decode(String.self)).flatMap(Double.init).map(ReportValue.real) ?? .null
+        case .bool: return (try? cell.decode(Bool.self)).map { .integer($0 ? 1 : 0) } ?? .null
+        default: return (try? cell.decode(String.self)).map(ReportValue.text) ?? .null
+        }
+    }
+
+    /// Unique keys and serialization failures become `PostgresRetry`; a
+    /// check constraint is a constraint violation as in SQLite.
+    static func mapped(_ error: any Error) -> any Error {
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return error }
+        let message = error.serverInfo?[.message] ?? state
+        switch state {
+        case "23505", "40001", "40P01": return PostgresRetry(message: message)
+        case "23514", "23502": return SQLConstraintViolation(message: message)
+        default: return error
+        }
+    }
+}
