@@ -481,7 +481,8 @@ public struct ReportSQL: Sendable {
         let builder = SQLBuilder(dialect)
         let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
         var select = [
-            group.map { "CAST(\(builder.bind(.text($0))) AS TEXT) AS grp" } ?? "substr(unit, 1, CAST(\(builder.bind(.integer(Int64(groupLength)))) AS INTEGER)) AS grp",
+            group.map { "CAST(\(builder.bind(.text($0))) AS TEXT) AS grp" }
+                ?? "substr(unit, 1, CAST(\(builder.bind(.integer(Int64(groupLength)))) AS INTEGER)) AS grp",
             "COUNT(*) AS reporting",
         ]
         if let dueBefore {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import SurveyCore
 import SurveyReport
 
 /// PostgreSQL through PostgresNIO's connection pool. The storage rules are
@@ -136,12 +137,24 @@ struct PostgresSession: SQLSession {
     /// Unique keys and serialization failures become `PostgresRetry`; a
     /// check constraint is a constraint violation as in SQLite.
     static func mapped(_ error: any Error) -> any Error {
-        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return error }
+        guard let error = error as? PSQLError else { return error }
+        guard let state = error.serverInfo?[.sqlState] else {
+            // No server answer: the connection broke or could not be made.
+            return StorageError(.unavailable, L("数据库连接中断:\(error.code)", "the database connection failed: \(error.code)"))
+        }
         let message = error.serverInfo?[.message] ?? state
         switch state {
         case "23505", "40001", "40P01": return PostgresRetry(message: message)
         case "23514", "23502": return SQLConstraintViolation(message: message)
-        default: return error
+        default: return PostgresFailure(state: state, message: message)
         }
     }
+}
+
+/// A statement PostgreSQL refused for another reason, in its own words
+/// (PostgresNIO's error describes itself generically).
+struct PostgresFailure: Error, CustomStringConvertible {
+    var state: String
+    var message: String
+    var description: String { "PostgreSQL \(state): \(message)" }
 }

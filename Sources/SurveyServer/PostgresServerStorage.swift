@@ -140,20 +140,26 @@ public final class PostgresServerStorage: RelationalStorage {
         do {
             try await ping()
         } catch {
-            throw StorageError(.unavailable, L("数据库 \(location) 无应答:\(Self.describe(error))", "the database \(location) does not answer: \(Self.describe(error))"))
+            throw StorageError(
+                .unavailable, L("数据库 \(location) 无应答:\(Self.describe(error))", "the database \(location) does not answer: \(Self.describe(error))"))
         }
     }
 }
 
 /// Keeps the last connection failure the pool logged, in words a person
-/// can act on ("connection refused", "database \"x\" does not exist").
-final class ConnectionFailures: LogHandler, @unchecked Sendable {
-    private let lock = NSLock()
-    private var lastFailure: String?
+/// can act on ("Connection refused", "database \"x\" does not exist").
+/// A value, as every log handler must be: loggers copy it and set their
+/// own metadata; the failure itself is shared, under a lock.
+struct ConnectionFailures: LogHandler {
+    final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var last: String?
+    }
+    let box = Box()
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
 
-    var last: String? { lock.withLock { lastFailure } }
+    var last: String? { box.lock.withLock { box.last } }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -173,6 +179,6 @@ final class ConnectionFailures: LogHandler, @unchecked Sendable {
         } else {
             reason = text
         }
-        lock.withLock { lastFailure = reason }
+        box.lock.withLock { box.last = reason }
     }
 }

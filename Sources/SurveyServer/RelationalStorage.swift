@@ -250,8 +250,13 @@ enum SurveyRules {
         -> StoreOutcome
     {
         let survey = candidate.survey
+        // PostgreSQL: the row stays locked to the end of the transaction, so
+        // that a second server holding a later revision of the same survey
+        // waits and then reads it as this one leaves it. (SQLite has one
+        // writer at a time.)
         let instance = try session.one(
-            "SELECT id, form_id, unit, period, revision, state, created_at FROM instance WHERE instance_id = ?", [.text(survey.instanceID)])
+            "SELECT id, form_id, unit, period, revision, state, created_at FROM instance WHERE instance_id = ?"
+                + (session.dialect == .postgres ? " FOR UPDATE" : ""), [.text(survey.instanceID)])
         guard let instance else {
             return try create(candidate, by: principal, now: now, plan: plan, session: session)
         }

@@ -58,6 +58,8 @@ public struct ReportQueries: Sendable {
 }
 
 extension RelationalStorage {
+    static var reportTablesLock: Int64 { 0x5653_5256_5250_5254 }
+
     /// The codes a query of one text column returns (`ReportSQL.missing`).
     public func reportCodes(_ query: SQLQuery) async throws -> [String] {
         try await engine.read { session in try session.all(query.sql, query.arguments).map { $0.text(0) } }
@@ -70,6 +72,9 @@ extension RelationalStorage {
         reportPlans.replace(with: plans)
         return try await engine.write { session in
             let dialect = session.dialect
+            // Servers that start together on one PostgreSQL database take
+            // turns: the second finds the tables made.
+            if dialect == .postgres { try session.execute("SELECT pg_advisory_xact_lock(?)", [.integer(Self.reportTablesLock)]) }
             var written = 0
             for plan in plans {
                 let formID = plan.schema.formID

@@ -28,7 +28,9 @@ struct ReportAPITests {
         return Report(form: form, registry: LiveServer.registry, scope: code, period: period, data: data, previous: previous, missingLimit: 50)
     }
 
-    @Test("the county report equals the reference over the current surveys; held surveys count only once resolved; a township viewer sees only its township", arguments: TestDatabase.all)
+    @Test(
+        "the county report equals the reference over the current surveys; held surveys count only once resolved; a township viewer sees only its township",
+        arguments: TestDatabase.all)
     func countyReport(database: TestDatabase) async throws {
         let server = try await LiveServer.start(database)
         defer { Task { await server.stop() } }

@@ -5,6 +5,7 @@ import ServiceLifecycle
 import SurveyCore
 import SurveyFixtures
 import Testing
+
 @testable import SurveyServer
 
 /// The databases the server's suites run on: SQLite always, PostgreSQL

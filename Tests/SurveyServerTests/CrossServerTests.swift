@@ -1,0 +1,182 @@
+import Foundation
+import SurveyCore
+import SurveyFixtures
+import SurveyReport
+import Testing
+
+@testable import SurveyServer
+
+/// Two servers on one PostgreSQL database, each with its own connection
+/// pool, as two processes would be: whatever they receive at the same
+/// moment must end as one server would have left it.
+@Suite("Two servers on one PostgreSQL database", .enabled(if: TestDatabase.postgresURL != nil))
+struct CrossServerTests {
+    static let admin = Principal(tokenID: 0, name: "test", role: .admin, unit: LiveServer.county)
+
+    /// Two storages and services on one fresh database; the second is
+    /// opened at the same moment as the first, so both run the migrations.
+    static func twoServers() async throws -> (SurveyService, SurveyService, PostgresServerStorage, PostgresServerStorage) {
+        let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        try await TestDatabase.admin("CREATE DATABASE \(name)")
+        let url = TestDatabase.url(database: String(name))
+        async let first = PostgresServerStorage(url: url, connections: 4)
+        async let second = PostgresServerStorage(url: url, connections: 4)
+        let (a, b): (PostgresServerStorage, PostgresServerStorage)
+        do {
+            (a, b) = try await (first, second)
+        } catch {
+            Issue.record("opening two servers at once: \(String(reflecting: error))")
+            throw error
+        }
+        _ = try await a.replaceUnits(LiveServer.registry.units)
+        return (SurveyService(storage: a, catalog: LiveServer.catalog), SurveyService(storage: b, catalog: LiveServer.catalog), a, b)
+    }
+
+    static func send(_ survey: WireSurvey, to service: SurveyService) async throws -> String {
+        let results = try await service.ingest(["surveys": .array([survey.json])], by: admin)
+        return results[0].outcome.rawValue
+    }
+
+    @Test("migrations run once when two servers start together; each survey sent to both at once is stored once")
+    func sameSurveyAtOnce() async throws {
+        let (one, two, a, b) = try await Self.twoServers()
+        defer {
+            Task {
+                await TestDatabase.drop(a)
+                b.close()
+            }
+        }
+        #expect(try await a.appliedMigrations() == ServerSchema.migrations(.postgres).map(\.id))
+        var maker = SurveyMaker(seed: 900)
+        let surveys = (0..<40).map { maker.survey(village: $0) }
+        let outcomes = try await withThrowingTaskGroup(of: [String].self) { group in
+            for survey in surveys {
+                group.addTask {
+                    async let x = Self.send(survey, to: one)
+                    async let y = Self.send(survey, to: two)
+                    return try await [x, y].sorted()
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0 == ["created", "duplicate"] }, "\(outcomes.filter { $0 != ["created", "duplicate"] })")
+        let counts = try await a.counts()
+        #expect(counts.instances == 40 && counts.revisions == 40 && counts.current == 40 && counts.held == 0)
+    }
+
+    @Test("two different surveys for one unit and period at once: one is current, the other held, every time")
+    func rivalsAtOnce() async throws {
+        let (one, two, a, b) = try await Self.twoServers()
+        defer {
+            Task {
+                await TestDatabase.drop(a)
+                b.close()
+            }
+        }
+        var maker = SurveyMaker(seed: 901)
+        let pairs = (0..<40).map { (maker.survey(village: $0), maker.survey(village: $0)) }
+        let outcomes = try await withThrowingTaskGroup(of: [String].self) { group in
+            for (first, second) in pairs {
+                group.addTask {
+                    async let x = Self.send(first, to: one)
+                    async let y = Self.send(second, to: two)
+                    return try await [x, y].sorted()
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0 == ["created", "held"] }, "\(outcomes.filter { $0 != ["created", "held"] })")
+        let counts = try await a.counts()
+        #expect(counts.current == 40 && counts.held == 40 && counts.openConflicts == 40)
+        #expect(try await a.conflicts(under: LiveServer.county, includeResolved: false).count == 40)
+    }
+
+    @Test("revisions 2 and 3 of a survey at once on two servers: revision 3 is kept, whichever arrives first")
+    func revisionsAtOnce() async throws {
+        let (one, two, a, b) = try await Self.twoServers()
+        defer {
+            Task {
+                await TestDatabase.drop(a)
+                b.close()
+            }
+        }
+        var maker = SurveyMaker(seed: 902)
+        let firsts = (0..<30).map { maker.survey(village: $0) }
+        for survey in firsts { #expect(try await Self.send(survey, to: one) == "created") }
+        let outcomes = try await withThrowingTaskGroup(of: [String].self) { group in
+            for first in firsts {
+                var second = first
+                second.revision = 2
+                second.replaces = 1
+                second.answers["members_away"] = .integer(1)
+                var third = second
+                third.revision = 3
+                third.replaces = 2
+                third.answers["members_away"] = .integer(2)
+                // Half the time the later revision sets off first.
+                let laterFirst = first.instanceID.hasSuffix("0") || first.instanceID.utf8.last! % 2 == 0
+                group.addTask { [second, third] in
+                    if laterFirst {
+                        async let y = Self.send(third, to: two)
+                        async let x = Self.send(second, to: one)
+                        return try await [x, y].sorted()
+                    }
+                    async let x = Self.send(second, to: one)
+                    async let y = Self.send(third, to: two)
+                    return try await [x, y].sorted()
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0 == ["updated", "updated"] || $0 == ["stale", "updated"] }, "\(outcomes)")
+        for first in firsts {
+            #expect(try await b.survey(first.instanceID)?.latest.revision == 3)
+        }
+        #expect(try await a.counts().current == 30)
+    }
+
+    @Test("an earlier revision still in flight waits for a later one that is being stored, then is stale: never stored over it")
+    func laterRevisionHoldsTheRow() async throws {
+        let (one, _, a, b) = try await Self.twoServers()
+        defer {
+            Task {
+                await TestDatabase.drop(a)
+                b.close()
+            }
+        }
+        var maker = SurveyMaker(seed: 903)
+        let survey = maker.survey(village: 0)
+        #expect(try await Self.send(survey, to: one) == "created")
+        func candidate(_ revision: Int) -> IngestCandidate {
+            var wire = survey
+            wire.revision = revision
+            wire.replaces = revision - 1
+            return IngestCandidate(survey: wire, unit: UnitCode(wire.unit)!, contentHash: "hash-\(revision)", storedAnswers: "{}")
+        }
+        let (third, second) = (candidate(3), candidate(2))
+        let applied = DispatchSemaphore(value: 0)
+        let go = DispatchSemaphore(value: 0)
+        let admin = Self.admin
+        // Server A stores revision 3 and holds its transaction open...
+        async let later = a.engine.write { session in
+            let outcome = try SurveyRules.apply(third, by: admin, now: 1, plan: nil, session: session)
+            applied.signal()
+            go.wait()
+            return outcome
+        }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                applied.wait()
+                done.resume()
+            }.start()
+        }
+        // ...while server B receives revision 2.
+        async let earlier = b.engine.write { session in try SurveyRules.apply(second, by: admin, now: 2, plan: nil, session: session) }
+        try await Task.sleep(for: .milliseconds(300))
+        go.signal()
+        let (laterOutcome, earlierOutcome) = try await (later, earlier)
+        #expect(laterOutcome.outcome == .updated)
+        #expect(earlierOutcome.outcome == .stale)
+        #expect(try await b.survey(survey.instanceID)?.latest.revision == 3)
+    }
+}
