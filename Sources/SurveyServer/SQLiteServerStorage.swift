@@ -80,6 +80,11 @@ public final class SQLiteServerStorage: RelationalStorage {
         return migrator
     }
 
+    /// The ids of the migrations applied, in order.
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try Self.migrator.completedMigrations(db) }
+    }
+
     public func checkHealth() async throws {
         guard let now = Self.identity(of: path), now == identity else {
             throw StorageError(

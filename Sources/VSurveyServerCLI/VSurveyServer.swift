@@ -15,7 +15,9 @@ public struct VSurveyServer: AsyncParsableCommand {
             serve receives and re-checks surveys; token manages access tokens; units imports the unit registry; forms lists the forms. The database is ./vsurvey-server.sqlite unless --db or VSURVEY_SERVER_DB names another; --db postgres://user:password@host:port/database uses PostgreSQL, which several server processes can share.
             """,
         version: ServerApplication.serverVersion,
-        subcommands: [ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self, SeedCommand.self]
+        subcommands: [
+            ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self, SeedCommand.self, MigrateCommand.self, CopyCommand.self,
+        ]
     )
 
     public init() {}

@@ -180,3 +180,49 @@ struct CrossServerTests {
         #expect(try await b.survey(survey.instanceID)?.latest.revision == 3)
     }
 }
+
+@Suite("Copying a county's SQLite file onto PostgreSQL", .enabled(if: TestDatabase.postgresURL != nil))
+struct CopyTests {
+    @Test("every table arrives with its ids and checksums equal, the reports are the same on both sides, and the copy goes on taking surveys")
+    func sqliteToPostgres() async throws {
+        let server = try await LiveServer.start(.sqlite)
+        defer { Task { await server.stop() } }
+        let collector = try await server.token(.collector)
+        var maker = SurveyMaker(seed: 950)
+        var surveys = (0..<80).map { maker.survey(village: $0) } + (0..<30).map { maker.survey(village: $0, period: "2025") }
+        surveys.append(maker.survey(village: 3))  // a rival: held
+        #expect(try await server.post(surveys, token: collector).json.at("summary", "held")?.int == 1)
+        var edited = surveys[0]
+        edited.revision = 2
+        edited.replaces = 1
+        edited.answers["members_away"] = .integer(3)
+        #expect(try await server.post([edited], token: collector).json.at("summary", "updated")?.int == 1)
+
+        let destination = try await TestDatabase.postgres.makeStorage(in: server.directory)
+        defer { Task { await TestDatabase.drop(destination) } }
+        let plans = ReportPlan.all(in: LiveServer.catalog)
+        let summary = try await StorageCopy.copy(from: server.storage, to: destination, plans: plans)
+        #expect(summary.matches, "\(summary.tables.filter { !$0.matches }.map(\.name))")
+        #expect(summary.tables.first { $0.name == "submission" }?.rows == surveys.count + 1)
+        #expect(summary.reportRows == 110)
+        #expect(try await destination.counts() == server.storage.counts())
+        #expect(try await destination.registryRevision() == server.storage.registryRevision())
+
+        let copied = SurveyService(storage: destination, catalog: LiveServer.catalog)
+        for period in ["2026", "2025"] {
+            let here = try await server.service.report(formID: "village-branch", scope: LiveServer.county, period: period)
+            let there = try await copied.report(formID: "village-branch", scope: LiveServer.county, period: period)
+            #expect(here.json(.en) == there.json(.en), "\(period)")
+        }
+        #expect(try await destination.survey(edited.instanceID)?.latest.revision == 2)
+        #expect(try await destination.conflicts(under: LiveServer.county, includeResolved: false).count == 1)
+        // New rows take ids after the copied ones.
+        _ = try await destination.createToken(name: "after-copy", role: .viewer, unit: LiveServer.county, hash: "h")
+        let admin = Principal(tokenID: 0, name: "test", role: .admin, unit: LiveServer.county)
+        let fresh = maker.survey(village: 200)
+        #expect(try await copied.ingest(["surveys": .array([fresh.json])], by: admin)[0].outcome == .created)
+
+        // A second copy into a database that holds data is refused.
+        await #expect(throws: StorageCopy.Failure.self) { try await StorageCopy.copy(from: server.storage, to: destination, plans: plans) }
+    }
+}
