@@ -131,6 +131,34 @@ public final class PostgresServerStorage: RelationalStorage {
         }
     }
 
+    /// Creates an empty database `name` (letters, digits and `_`) on the
+    /// server of `url`, for tests and benchmarks; returns its address.
+    public static func createDatabase(named name: String, at url: String) async throws -> String {
+        try await maintenance(url, "CREATE DATABASE \(try checked(name))")
+        var components = URLComponents(string: url)!
+        components.path = "/" + name
+        return components.string!
+    }
+
+    /// Drops database `name` on the server of `url`, closing its connections.
+    public static func dropDatabase(named name: String, at url: String) async throws {
+        try await maintenance(url, "DROP DATABASE IF EXISTS \(try checked(name)) WITH (FORCE)")
+    }
+
+    static func checked(_ name: String) throws -> String {
+        guard !name.isEmpty, name.count <= 63, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) else {
+            throw StorageError(.invalid, L("数据库名只能用小写字母、数字和下划线:“\(name)”", "a database name takes lowercase letters, digits and _ only: '\(name)'"))
+        }
+        return name
+    }
+
+    /// Runs a statement outside a transaction on the database of `url`.
+    static func maintenance(_ url: String, _ sql: String) async throws {
+        let storage = try await PostgresServerStorage(url: url, connections: 1, migrate: false)
+        defer { storage.close() }
+        try await (storage.engine as! PostgresEngine).autocommit { session in try session.execute(sql, []) }
+    }
+
     /// The ids of the migrations applied, in order.
     public func appliedMigrations() async throws -> [String] {
         try await engine.read { session in try session.all("SELECT id FROM schema_migration ORDER BY applied_at, id").map { $0.text(0) } }

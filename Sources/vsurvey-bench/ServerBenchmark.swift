@@ -250,7 +250,7 @@ struct BenchServer {
     let token: String
     let keep: Bool
 
-    init(name: String, villages count: Int, keep: String?) throws {
+    init(name: String, villages count: Int, keep: String?, database url: String? = nil) throws {
         directory =
             keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-bench-\(name)-\(UUID().uuidString)")
         self.keep = keep != nil
@@ -260,7 +260,7 @@ struct BenchServer {
             print("vsurvey-bench \(name): build vsurvey-server first (swift build -c release)")
             exit(1)
         }
-        database = directory.appendingPathComponent("server.sqlite").path
+        database = url ?? directory.appendingPathComponent("server.sqlite").path
         let townships = (count + 399) / 400
         var csv = "code,name,level,parent\n130102000000,基准县,county,\n"
         var villages: [String] = []
@@ -283,10 +283,10 @@ struct BenchServer {
     }
 
     /// Starts the server on a free port; with `log`, at debug level into that file.
-    func start(maxBatch: Int, log: String? = nil) throws -> (process: Process, port: Int) {
+    func start(maxBatch: Int, log: String? = nil, extra: [String] = []) throws -> (process: Process, port: Int) {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: binary)
-        server.arguments = ["serve", "--db", database, "--forms", Fixtures.formsDirectory.path, "--port", "0", "--max-batch", "\(maxBatch)"]
+        server.arguments = ["serve", "--db", database, "--forms", Fixtures.formsDirectory.path, "--port", "0", "--max-batch", "\(maxBatch)"] + extra
         let out = Pipe()
         server.standardOutput = out
         if let log {

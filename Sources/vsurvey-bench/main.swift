@@ -40,6 +40,16 @@ if arguments.count > 1, arguments[1] == "report" {
     exit(0)
 }
 
+// `vsurvey-bench postgres [--url URL] [--count N]`: server processes on one
+// PostgreSQL database (default: the server of scripts/postgres.sh, 20,000 surveys per run).
+if arguments.count > 1, arguments[1] == "postgres" {
+    let url =
+        arguments.firstIndex(of: "--url").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+        ?? ProcessInfo.processInfo.environment["VSURVEY_TEST_POSTGRES"] ?? "postgres://vsurvey@127.0.0.1:55432/postgres"
+    try await PostgresBenchmark.run(url: url, count: arguments.contains("--count") ? count : 20_000)
+    exit(0)
+}
+
 // `vsurvey-bench ingest [--count N]`: the server's ingest without HTTP.
 if arguments.count > 1, arguments[1] == "ingest" {
     try await ServerBenchmark.ingestInProcess(count: arguments.contains("--count") ? count : 20_000)

@@ -17,8 +17,7 @@ struct CrossServerTests {
     /// opened at the same moment as the first, so both run the migrations.
     static func twoServers() async throws -> (SurveyService, SurveyService, PostgresServerStorage, PostgresServerStorage) {
         let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        try await TestDatabase.admin("CREATE DATABASE \(name)")
-        let url = TestDatabase.url(database: String(name))
+        let url = try await PostgresServerStorage.createDatabase(named: String(name), at: TestDatabase.postgresURL!)
         async let first = PostgresServerStorage(url: url, connections: 4)
         async let second = PostgresServerStorage(url: url, connections: 4)
         let (a, b): (PostgresServerStorage, PostgresServerStorage)

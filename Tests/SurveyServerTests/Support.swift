@@ -29,8 +29,7 @@ enum TestDatabase: String, Sendable, CustomTestStringConvertible {
             return try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
         case .postgres:
             let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-            try await Self.admin("CREATE DATABASE \(name)")
-            return try await PostgresServerStorage(url: Self.url(database: String(name)), connections: 4)
+            return try await PostgresServerStorage(url: PostgresServerStorage.createDatabase(named: String(name), at: Self.postgresURL!), connections: 4)
         }
     }
 
@@ -39,21 +38,8 @@ enum TestDatabase: String, Sendable, CustomTestStringConvertible {
         guard let storage = storage as? PostgresServerStorage else { return }
         storage.close()
         let name = String(storage.location.split(separator: "/").last ?? "")
-        guard name.hasPrefix("vst_") else { return }
-        try? await admin("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-    }
-
-    static func url(database: String) -> String {
-        var components = URLComponents(string: postgresURL ?? "postgres://127.0.0.1/postgres")!
-        components.path = "/" + database
-        return components.string!
-    }
-
-    /// Runs a statement on the server's maintenance database.
-    static func admin(_ sql: String) async throws {
-        let storage = try await PostgresServerStorage(url: postgresURL!, connections: 1, migrate: false)
-        defer { storage.close() }
-        try await (storage.engine as! PostgresEngine).autocommit { session in try session.execute(sql, []) }
+        guard name.hasPrefix("vst_"), let url = postgresURL else { return }
+        try? await PostgresServerStorage.dropDatabase(named: name, at: url)
     }
 }
 
