@@ -166,7 +166,10 @@ public final class PostgresServerStorage: RelationalStorage {
 
     public func checkHealth() async throws {
         do {
-            try await ping()
+            // A pool whose server is gone waits for a connection for ever.
+            try await Self.within(.seconds(5)) { [self] in try await self.ping() }
+        } catch is TimedOut {
+            throw StorageError(.unavailable, L("数据库 \(location) 5 秒内无应答", "the database \(location) did not answer within 5 s"))
         } catch {
             throw StorageError(
                 .unavailable, L("数据库 \(location) 无应答:\(Self.describe(error))", "the database \(location) does not answer: \(Self.describe(error))"))

@@ -227,4 +227,18 @@ struct OpenAPITests {
         #expect(document.problems(try reply.json(), schema).isEmpty)
         #expect(try reply.json()["message"]?.stringValue?.contains("moved") == true)
     }
+
+    @Test("health says 503 when the PostgreSQL database stops answering", .enabled(if: TestDatabase.postgresURL != nil))
+    func healthReportsALostDatabase() async throws {
+        let document = try OpenAPIDocument()
+        let server = try await LiveServer.start(.postgres)
+        defer { Task { await server.stop() } }
+        #expect(try await server.send("GET", "/health").status == 200)
+        let name = try #require((server.storage as? PostgresServerStorage)?.location.split(separator: "/").last)
+        try await PostgresServerStorage.dropDatabase(named: String(name), at: TestDatabase.postgresURL!)
+        let reply = try await server.send("GET", "/health")
+        #expect(reply.status == 503)
+        let schema = try #require(document.responses(APIRoute(method: "GET", path: "/health"))["503"]?.at("content", "application/json", "schema"))
+        #expect(document.problems(try reply.json(), schema).isEmpty)
+    }
 }

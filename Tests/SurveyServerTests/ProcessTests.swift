@@ -79,13 +79,15 @@ final class ServerProcess: @unchecked Sendable {
     private var logLines: [String] = []
 
     /// Starts the server and waits (off the concurrency threads) for its port.
-    static func start(directory: URL, forms: URL = Fixtures.formsDirectory, arguments: [String] = []) async throws -> ServerProcess {
-        try await offPool { try ServerProcess(directory: directory, forms: forms, arguments: arguments) }
+    static func start(
+        directory: URL, db: String = "server.sqlite", forms: URL = Fixtures.formsDirectory, arguments: [String] = []
+    ) async throws -> ServerProcess {
+        try await offPool { try ServerProcess(directory: directory, db: db, forms: forms, arguments: arguments) }
     }
 
-    private init(directory: URL, forms: URL, arguments: [String]) throws {
+    private init(directory: URL, db: String, forms: URL, arguments: [String]) throws {
         process.executableURL = try serverBinary()
-        process.arguments = ["serve", "--db", "server.sqlite", "--forms", forms.path, "--port", "0"] + arguments
+        process.arguments = ["serve", "--db", db, "--forms", forms.path, "--port", "0"] + arguments
         process.currentDirectoryURL = directory
         process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
         let out = Pipe()
@@ -153,9 +155,26 @@ func scratch() throws -> URL {
     return url
 }
 
-func createToken(_ role: String, in directory: URL, unit: String = "130102000000") async throws -> String {
+/// The `--db` of a process test: an SQLite file in its directory, or a
+/// fresh PostgreSQL database.
+func processDatabase(_ database: TestDatabase) async throws -> String {
+    switch database {
+    case .sqlite: return "server.sqlite"
+    case .postgres:
+        let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        return try await PostgresServerStorage.createDatabase(named: String(name), at: TestDatabase.postgresURL!)
+    }
+}
+
+/// Opens what a process test's server wrote.
+func openStorage(_ db: String, in directory: URL) async throws -> any ServerStorage {
+    db.hasPrefix("postgres://")
+        ? try await PostgresServerStorage(url: db, connections: 1) : try SQLiteServerStorage(path: directory.appendingPathComponent(db).path)
+}
+
+func createToken(_ role: String, in directory: URL, unit: String = "130102000000", db: String = "server.sqlite") async throws -> String {
     let run = try await runServerCommand(
-        ["token", "create", "--db", "server.sqlite", "--name", "\(role)-\(UUID().uuidString.prefix(8))", "--role", role, "--unit", unit], in: directory)
+        ["token", "create", "--db", db, "--name", "\(role)-\(UUID().uuidString.prefix(8))", "--role", role, "--unit", unit], in: directory)
     guard run.status == 0, let secret = run.stdout.split(separator: "\n").last.map(String.init), secret.hasPrefix(TokenSecret.prefix) else {
         throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: run.stderr])
     }
@@ -164,11 +183,21 @@ func createToken(_ role: String, in directory: URL, unit: String = "130102000000
 
 @Suite("vsurvey-server as a process", .serialized)
 struct ProcessTests {
-    @Test("SIGKILL during a large batch leaves it wholly stored or wholly absent; a resend completes it")
-    func killDuringBatch() async throws {
+    @Test("SIGKILL during a large batch leaves it wholly stored or wholly absent; a resend completes it", arguments: TestDatabase.all)
+    func killDuringBatch(database: TestDatabase) async throws {
         let directory = try scratch()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let token = try await createToken("admin", in: directory)
+        let db = try await processDatabase(database)
+        defer {
+            try? FileManager.default.removeItem(at: directory)
+            if database == .postgres {
+                Task { try? await PostgresServerStorage.dropDatabase(named: String(db.split(separator: "/").last!), at: TestDatabase.postgresURL!) }
+            }
+        }
+        // The registry: the forms directory's, imported at the first start.
+        let first = try await ServerProcess.start(directory: directory, db: db)
+        first.signal(SIGTERM)
+        _ = await first.wait()
+        let token = try await createToken("admin", in: directory, db: db)
         var maker = SurveyMaker(seed: 40)
         // Two surveys per village and period make some of them held, so the
         // batch writes conflicts as well as surveys.
@@ -176,18 +205,19 @@ struct ProcessTests {
         let body = Gzip.compress(Array(batch(surveys).utf8))
         let headers = [("Authorization", "Bearer \(token)"), ("Content-Encoding", "gzip")]
         for round in 0..<2 {
-            let server = try await ServerProcess.start(directory: directory, arguments: ["--max-batch", "5000", "--log-level", "debug"])
+            let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000", "--log-level", "debug"])
             let port = server.port
             let sending = Task.detached { try? await HTTPTestClient.send(port: port, "POST", "/api/v1/surveys", headers: headers, body: body) }
             #expect(await server.waitForLog("batch checked; writing"), "round \(round): the batch never reached the store")
             server.signal(SIGKILL)
             _ = await server.wait()
             _ = await sending.value
-            let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+            let storage = try await openStorage(db, in: directory)
             let stored = try await storage.counts().revisions
+            (storage as? PostgresServerStorage)?.close()
             #expect(stored == 0 || stored == surveys.count, "round \(round): \(stored) of \(surveys.count) surveys stored")
         }
-        let server = try await ServerProcess.start(directory: directory, arguments: ["--max-batch", "5000"])
+        let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000"])
         let reply = try await HTTPTestClient.send(port: server.port, "POST", "/api/v1/surveys", headers: headers, body: body)
         #expect(reply.status == 200)
         let summary = try reply.json()["summary"]
@@ -195,16 +225,23 @@ struct ProcessTests {
         #expect(accepted == surveys.count)
         server.signal(SIGTERM)
         #expect(await server.wait() == 0)
-        let storage = try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
+        let storage = try await openStorage(db, in: directory)
         #expect(try await storage.counts().revisions == surveys.count)
+        (storage as? PostgresServerStorage)?.close()
     }
 
-    @Test("SIGTERM lets the request in flight finish, then the server exits cleanly")
-    func gracefulShutdown() async throws {
+    @Test("SIGTERM lets the request in flight finish, then the server exits cleanly", arguments: TestDatabase.all)
+    func gracefulShutdown(database: TestDatabase) async throws {
         let directory = try scratch()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let token = try await createToken("collector", in: directory)
-        let server = try await ServerProcess.start(directory: directory, arguments: ["--max-batch", "5000", "--log-level", "debug"])
+        let db = try await processDatabase(database)
+        defer {
+            try? FileManager.default.removeItem(at: directory)
+            if database == .postgres {
+                Task { try? await PostgresServerStorage.dropDatabase(named: String(db.split(separator: "/").last!), at: TestDatabase.postgresURL!) }
+            }
+        }
+        let token = try await createToken("collector", in: directory, db: db)
+        let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000", "--log-level", "debug"])
         var maker = SurveyMaker(seed: 41)
         let surveys = (0..<2000).map { maker.survey(village: $0, period: String(2000 + $0 / 250)) }
         let body = Array(batch(surveys).utf8)
