@@ -56,8 +56,7 @@ struct ExportCommand: ParsableCommand {
         abstract: "导出调查 / Export surveys as CSV, JSON or JSON Lines",
         discussion: """
             CSV:每份调查一行,UTF-8 带 BOM(Excel 可直接打开中文);重复组写入另一个文件 <输出>-<重复组>.csv,以 instance_id 关联。CSV 一次导出一个表单。
-            CSV has one row per survey, in UTF-8 with a byte order mark so that Excel shows Chinese text; each repeat goes to
-            a second file <output>-<repeat>.csv joined by instance_id. CSV exports one form at a time.
+            CSV has one row per survey, in UTF-8 with a byte order mark so that Excel shows Chinese text; each repeat goes to a second file <output>-<repeat>.csv joined by instance_id. CSV exports one form at a time.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {

@@ -13,8 +13,7 @@ struct ExprCommand: ParsableCommand {
               vsurvey expr "\\${members_age_60_over} div \\${members_total}" --answers survey.json --form village-branch
             给出 --form 时,答案先按表单整理(计算字段重新计算,不相关的题目清空);
             不给 --form 时,\\${name} 直接取答案文件中的值。
-            With --form, the answers are first settled by the form (calculations recomputed,
-            questions that are not relevant cleared); without it, ${name} reads the file's values as they are.
+            With --form, the answers are first settled by the form (calculations recomputed, questions that are not relevant cleared); without it, ${name} reads the file's values as they are.
             """)
 
     @OptionGroup var options: GlobalOptions

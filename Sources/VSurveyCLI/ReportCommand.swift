@@ -16,10 +16,7 @@ struct ReportCommand: ParsableCommand {
             默认用本机数据库中已定稿(含已上报)的调查,离线可用,例如乡镇干部查看本乡镇各村;
             --remote 从服务器取县里汇总的报告(需要 vsurvey login,查看者令牌)。
             输出:终端表格(默认)、--format csv(UTF-8 带 BOM,可用表格软件打开)或 --format json。
-            By default the report is made from this device's finalized (and sent) surveys,
-            offline; --remote asks the server for the county's report (vsurvey login with a
-            viewer token). Output: a terminal table (default), --format csv (UTF-8 with a BOM,
-            for spreadsheets) or --format json.
+            By default the report is made from this device's finalized (and sent) surveys, offline; --remote asks the server for the county's report (vsurvey login with a viewer token). Output: a terminal table (default), --format csv (UTF-8 with a BOM, for spreadsheets) or --format json.
             """)
 
     @OptionGroup var options: GlobalOptions

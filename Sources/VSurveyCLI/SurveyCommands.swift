@@ -46,10 +46,7 @@ struct FillCommand: ParsableCommand {
             交互填写:逐题提问,每答一题即保存;? 帮助,< 上一题,回车跳过选答题,:q 或 Ctrl-D 保存退出。
             用 --answers 从 JSON/YAML 文件读入答案(批量或先在纸上填写的情况);有错误时不保存,除非加 --draft。
             同一表单、单位、报告期只能有一份调查;要修改已有的,用 --edit-existing 或 vsurvey edit。
-            Interactive entry asks question by question and saves each answer at once; ? for help, < to go back,
-            Enter skips an optional question, :q or Ctrl-D saves and quits. With --answers the answers come from a
-            JSON or YAML file; nothing is stored when it has errors unless --draft is given. A form, unit and period
-            have one survey; change an existing one with --edit-existing or vsurvey edit.
+            Interactive entry asks question by question and saves each answer at once; ? for help, < to go back, Enter skips an optional question, :q or Ctrl-D saves and quits. With --answers the answers come from a JSON or YAML file; nothing is stored when it has errors unless --draft is given. A form, unit and period have one survey; change an existing one with --edit-existing or vsurvey edit.
             """)
 
     @OptionGroup var options: GlobalOptions

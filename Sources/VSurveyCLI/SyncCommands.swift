@@ -55,8 +55,7 @@ struct LoginCommand: ParsableCommand {
         discussion: """
             先与服务器握手,确认地址是调查服务器、令牌有效,再把设置保存在数据目录的 sync.json(仅本人可读)。
             环境变量 VSURVEY_SERVER 和 VSURVEY_TOKEN 优先于保存的设置。
-            Checks that the address is a VillageSurvey server and the token is valid, then keeps
-            the settings in sync.json in the data directory, readable by its owner only.
+            Checks that the address is a VillageSurvey server and the token is valid, then keeps the settings in sync.json in the data directory, readable by its owner only.
             VSURVEY_SERVER and VSURVEY_TOKEN override them.
             """)
 
@@ -127,14 +126,9 @@ struct SyncCommand: ParsableCommand {
             网络错误、超时和服务器错误使调查保持待发送,并按指数退避稍后重试。同一数据库同时只能有一个同步。
             --watch 持续运行:每隔 --every(默认 15m)同步一次,网络恢复后立即同步;Ctrl-C 或 SIGTERM 时在当前一批之后停止。
             退出码:0 全部上报;1 有调查被退回或冲突;2 有调查仍待发送(网络或服务器问题,或另一个同步正在进行)。
-            A survey becomes sent only after the server's answer is committed locally. Rejected,
-            mismatched and held surveys keep their reasons and are never deleted. Network errors,
-            timeouts and server errors leave surveys pending, retried later with backoff. One sync
-            at a time per database.
-            --watch keeps running: a sync every --every (default 15m), and one as soon as the
-            network is back after a failure; Ctrl-C or SIGTERM stops it after the current batch.
-            Exit status: 0 everything sent; 1 some refused; 2 some still pending (network or
-            server trouble, or another sync running).
+            A survey becomes sent only after the server's answer is committed locally. Rejected, mismatched and held surveys keep their reasons and are never deleted. Network errors, timeouts and server errors leave surveys pending, retried later with backoff. One sync at a time per database.
+            --watch keeps running: a sync every --every (default 15m), and one as soon as the network is back after a failure; Ctrl-C or SIGTERM stops it after the current batch.
+            Exit status: 0 everything sent; 1 some refused; 2 some still pending (network or server trouble, or another sync running).
             """)
 
     @OptionGroup var options: GlobalOptions

@@ -14,8 +14,7 @@ struct TokenCommand: AsyncParsableCommand {
             abstract: "创建令牌;令牌只显示这一次 / Create a token; it is shown this once only.",
             discussion: """
                 collector 只能上报其单位以下的调查;viewer 可查看其单位以下的调查和报表;admin 可做一切,包括处理冲突。
-                A collector may send surveys for units under its unit; a viewer may read surveys and
-                reports under its unit; an admin may do everything there, including resolving conflicts.
+                A collector may send surveys for units under its unit; a viewer may read surveys and reports under its unit; an admin may do everything there, including resolving conflicts.
                 """)
 
         @OptionGroup var options: ServerOptions
@@ -109,8 +108,7 @@ struct UnitsCommand: AsyncParsableCommand {
             abstract: "导入单位名录 CSV,替换原有名录 / Import a registry CSV, replacing the registry.",
             discussion: """
                 CSV 列:code,name,level,parent。有任何错误时列出全部错误(含行号),不改动数据库。
-                Columns: code,name,level,parent. On any error every problem is listed with its line
-                and the database is left unchanged.
+                Columns: code,name,level,parent. On any error every problem is listed with its line and the database is left unchanged.
                 """)
 
         @OptionGroup var options: ServerOptions

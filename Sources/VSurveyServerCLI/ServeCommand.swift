@@ -13,9 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             SIGTERM 或 Ctrl-C 时停止接收新连接,处理完进行中的请求后退出。
             若数据库中还没有单位名录,而表单目录下有 units/*.csv,启动时自动导入。
-            On SIGTERM or Ctrl-C the server stops accepting connections, finishes the
-            requests in flight and exits. If the database has no unit registry yet and the
-            forms directory has units/*.csv, that registry is imported at start.
+            On SIGTERM or Ctrl-C the server stops accepting connections, finishes the requests in flight and exits. If the database has no unit registry yet and the forms directory has units/*.csv, that registry is imported at start.
             """)
 
     @OptionGroup var options: ServerOptions
