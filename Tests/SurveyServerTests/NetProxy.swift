@@ -40,7 +40,7 @@ final class NetProxy: @unchecked Sendable {
         let (process, output) = (process, output)
         return try await offPool {
             kill(process.processIdentifier, SIGTERM)
-            let text = String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+            let text = String(decoding: PipeReader.readAll(output), as: UTF8.self)
             process.waitUntilExit()
             guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("faults ") }) else { return [:] }
             var counts: [String: Int] = [:]

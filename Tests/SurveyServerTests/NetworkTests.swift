@@ -111,7 +111,7 @@ struct NetworkTests {
         }
         kill(process.processIdentifier, SIGTERM)
         let log = try await offPool {
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let text = String(decoding: PipeReader.readAll(out.fileHandleForReading), as: UTF8.self)
             process.waitUntilExit()
             return text
         }

@@ -65,8 +65,8 @@ func runBinary(_ binary: URL, _ arguments: [String], in directory: URL, environm
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    let stdout = PipeReader.readAll(out.fileHandleForReading)
+    let stderr = PipeReader.readAll(err.fileHandleForReading)
     process.waitUntilExit()
     return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
 }

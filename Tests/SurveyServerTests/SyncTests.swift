@@ -321,7 +321,7 @@ struct SyncWatchTests {
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: PipeReader.readAll(out.fileHandleForReading), as: UTF8.self)
         #expect(output.contains("sync stopped"), "\(output)")
         #expect(try device.store.find(survey.instanceID).status == .sent)
     }

@@ -28,8 +28,8 @@ func vsurvey(_ arguments: [String], in directory: URL = Fixtures.root, environme
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    let stdout = PipeReader.readAll(out.fileHandleForReading)
+    let stderr = PipeReader.readAll(err.fileHandleForReading)
     process.waitUntilExit()
     return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
 }

@@ -24,7 +24,7 @@ final class InteractiveProcess: @unchecked Sendable {
         process.standardError = output
         // Output is collected as it arrives, so waiting never blocks on a read.
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
+            let data = PipeReader.readSome(handle) ?? Data()
             guard let self else { return }
             self.lock.lock()
             self.received.append(data)
