@@ -26,8 +26,7 @@ struct PostgresEngine: SQLEngine {
             attempt += 1
             do {
                 return try await transaction(readOnly: false, body)
-            } catch let error as PostgresRetry where attempt < Self.attempts {
-                _ = error
+            } catch is PostgresRetry where attempt < Self.attempts {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
             } catch let error as PostgresRetry {
                 throw SQLConstraintViolation(message: error.message)

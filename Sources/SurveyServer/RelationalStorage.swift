@@ -245,6 +245,9 @@ enum SurveyRules {
             resolvedBy: row.optionalText(8), keptInstance: row.optionalText(9))
     }
 
+    static let instanceByID = "SELECT id, form_id, unit, period, revision, state, created_at FROM instance WHERE instance_id = ?"
+    static let instanceLocked = instanceByID + " FOR UPDATE"
+
     /// One survey's rules, inside the batch's transaction.
     static func apply(_ candidate: IngestCandidate, by principal: Principal, now: Int64, plan: ReportPlan?, session: any SQLSession) throws
         -> StoreOutcome
@@ -254,9 +257,7 @@ enum SurveyRules {
         // that a second server holding a later revision of the same survey
         // waits and then reads it as this one leaves it. (SQLite has one
         // writer at a time.)
-        let instance = try session.one(
-            "SELECT id, form_id, unit, period, revision, state, created_at FROM instance WHERE instance_id = ?"
-                + (session.dialect == .postgres ? " FOR UPDATE" : ""), [.text(survey.instanceID)])
+        let instance = try session.one(session.dialect == .postgres ? instanceLocked : instanceByID, [.text(survey.instanceID)])
         guard let instance else {
             return try create(candidate, by: principal, now: now, plan: plan, session: session)
         }

@@ -190,7 +190,7 @@ struct ProcessTests {
         defer {
             try? FileManager.default.removeItem(at: directory)
             if database == .postgres {
-                Task { try? await PostgresServerStorage.dropDatabase(named: String(db.split(separator: "/").last!), at: TestDatabase.postgresURL!) }
+                Task { await TestDatabase.dropDatabase(at: db) }
             }
         }
         // The registry: the forms directory's, imported at the first start.
@@ -237,7 +237,7 @@ struct ProcessTests {
         defer {
             try? FileManager.default.removeItem(at: directory)
             if database == .postgres {
-                Task { try? await PostgresServerStorage.dropDatabase(named: String(db.split(separator: "/").last!), at: TestDatabase.postgresURL!) }
+                Task { await TestDatabase.dropDatabase(at: db) }
             }
         }
         let token = try await createToken("collector", in: directory, db: db)

@@ -37,7 +37,12 @@ enum TestDatabase: String, Sendable, CustomTestStringConvertible {
     static func drop(_ storage: any ServerStorage) async {
         guard let storage = storage as? PostgresServerStorage else { return }
         storage.close()
-        let name = String(storage.location.split(separator: "/").last ?? "")
+        await dropDatabase(at: storage.location)
+    }
+
+    /// Drops a test database by its address.
+    static func dropDatabase(at location: String) async {
+        let name = String(location.split(separator: "/").last ?? "")
         guard name.hasPrefix("vst_"), let url = postgresURL else { return }
         try? await PostgresServerStorage.dropDatabase(named: name, at: url)
     }
