@@ -110,13 +110,18 @@ final class ServerProcess: @unchecked Sendable {
         }.start()
     }
 
+    /// One line, read a byte at a time with `read(2)` (retrying on EINTR) so
+    /// that nothing after it is taken from the pipe; empty at end of file.
     static func readLine(_ handle: FileHandle) -> [UInt8] {
         var line: [UInt8] = []
-        while let byte = try? handle.read(upToCount: 1), let first = byte.first {
-            if first == 10 { return line.isEmpty ? [32] : line }
-            line.append(first)
+        var byte: UInt8 = 0
+        while true {
+            let count = read(handle.fileDescriptor, &byte, 1)
+            if count < 0, errno == EINTR { continue }
+            guard count == 1 else { return line }
+            if byte == 10 { return line.isEmpty ? [32] : line }
+            line.append(byte)
         }
-        return line
     }
 
     var log: [String] { lock.withLock { logLines } }

@@ -22,15 +22,17 @@ final class InteractiveProcess: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output
-        // Output is collected as it arrives, so waiting never blocks on a read.
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = PipeReader.readSome(handle) ?? Data()
-            guard let self else { return }
-            self.lock.lock()
-            self.received.append(data)
-            self.lock.unlock()
-        }
         try process.run()
+        // Output is collected as it arrives by a thread of its own that reads
+        // until end of file, so waiting never blocks on a read. (Not
+        // `readabilityHandler`: its dispatch source can outlive the pipe's
+        // descriptor, and a reused descriptor then crashes libdispatch.)
+        let handle = output.fileHandleForReading
+        Thread { [self] in
+            while let data = PipeReader.readSome(handle), !data.isEmpty {
+                self.lock.withLock { self.received.append(data) }
+            }
+        }.start()
     }
 
     var transcript: String {
@@ -64,7 +66,6 @@ final class InteractiveProcess: @unchecked Sendable {
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()
         Thread.sleep(forTimeInterval: 0.05)
-        output.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
     }
 
