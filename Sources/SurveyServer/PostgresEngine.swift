@@ -84,15 +84,47 @@ struct PostgresSession: SQLSession {
 
     var dialect: SQLDialect { .postgres }
 
+    /// The longest a statement's answer is waited for.
+    static let statementTimeout: TimeInterval = 60
+
     func execute(_ sql: String, _ arguments: [ReportValue]) throws {
-        _ = try connection.query(Self.query(sql, arguments), logger: logger).wait()
+        _ = try run(Self.query(sql, arguments))
     }
 
     func forEach(_ sql: String, _ arguments: [ReportValue], _ each: (SQLRow) throws -> Bool) throws {
-        let result = try connection.query(Self.query(sql, arguments), logger: logger).wait()
+        let result = try run(Self.query(sql, arguments))
         for row in result.rows {
             guard try each(SQLRow(values: row.map(Self.value))) else { return }
         }
+    }
+
+    /// Sends a statement and waits for its answer. A connection that
+    /// PostgreSQL closed under it (a restart) can leave a statement with no
+    /// answer at all, so the wait also ends a second after the connection
+    /// is seen closed, or after `statementTimeout` (the connection is then
+    /// closed, which gives the pool a new one). Either way the request
+    /// fails as unavailable instead of holding its thread for ever.
+    func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        let future = connection.query(query, logger: logger)
+        let done = DispatchSemaphore(value: 0)
+        future.whenComplete { _ in done.signal() }
+        let deadline = Date().addingTimeInterval(Self.statementTimeout)
+        var closedSince: Date?
+        while done.wait(timeout: .now() + 1) == .timedOut {
+            if connection.isClosed {
+                if let closedSince, Date().timeIntervalSince(closedSince) >= 1 {
+                    throw StorageError(.unavailable, L("数据库连接中断,语句没有回答", "the database connection closed before the statement was answered"))
+                }
+                closedSince = closedSince ?? Date()
+            } else if Date() > deadline {
+                logger.error("no answer from PostgreSQL; closing the connection", metadata: ["seconds": "\(Int(Self.statementTimeout))"])
+                connection.close().whenComplete { _ in }
+                throw StorageError(
+                    .unavailable,
+                    L("数据库 \(Int(Self.statementTimeout)) 秒内没有回答", "the database did not answer within \(Int(Self.statementTimeout)) s"))
+            }
+        }
+        return try future.wait()
     }
 
     /// `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`…);

@@ -275,6 +275,16 @@ enum SurveyRules {
             "SELECT content_hash FROM submission WHERE instance = ? AND revision = ?", [.integer(reference), .integer(Int64(survey.revision))])
         {
             if stored.text(0) == candidate.contentHash {
+                // A resend of a held survey (its first answer lost on the
+                // way) is still held: the device must not count it as sent.
+                if instance.text(5) == InstanceState.held.rawValue {
+                    let conflict = try session.one(
+                        "SELECT id FROM conflict WHERE held_instance = ? AND resolved_at IS NULL ORDER BY id DESC LIMIT 1", [.text(survey.instanceID)])
+                    return StoreOutcome(
+                        .held,
+                        L("已收到过同一修订;仍待县里处理", "this revision was already received; it is still held for the county to resolve"),
+                        conflictID: conflict?.integer(0), serverRevision: storedRevision)
+                }
                 return StoreOutcome(.duplicate, L("已收到过同一修订,内容相同", "this revision was already received with the same content"))
             }
             return StoreOutcome(

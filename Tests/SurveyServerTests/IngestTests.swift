@@ -171,6 +171,12 @@ struct IngestTests {
         let reply = try await server.post([first, second], token: collector).json
         #expect(reply.outcomes == ["created", "held"])
         let conflictID = try #require(reply.at("results", 1, "conflict_id")?.int)
+        // Sent again (its first answer lost on the way): still held, with
+        // the same conflict, so that the device does not count it as sent.
+        let resent = try await server.post([second], token: collector).json
+        #expect(resent.outcomes == ["held"])
+        #expect(resent.at("results", 0, "conflict_id")?.int == conflictID)
+        #expect(try await server.storage.counts().openConflicts == 1)
 
         let listed = try await server.send("GET", "/api/v1/conflicts", token: viewer)
         #expect(listed.status == 200)
