@@ -163,6 +163,19 @@ extension ReportSchema {
             """
     }
 
+    /// The columns a row binds, in order: `period`, `unit`, `instance`,
+    /// `form_version`, `reported_at`, then the form's.
+    public var boundColumns: Int { 5 + columns.count }
+
+    /// A plain insert of `rows` rows into a new table (`?` placeholders, the
+    /// values of `upsert` for each row), for building it in few statements.
+    public func insert(_ dialect: SQLDialect, rows: Int) -> String {
+        let names = ["period", "unit", "instance", "form_version", "reported_at"] + columns.map { dialect.identifier($0.sqlName) }
+        let tuple = "(" + names.map { _ in "?" }.joined(separator: ", ") + ")"
+        return "INSERT INTO \(dialect.identifier(tableName)) (\(names.joined(separator: ", "))) VALUES "
+            + Array(repeating: tuple, count: rows).joined(separator: ", ")
+    }
+
     /// Removes the row of a unit and period: bind `period`, `unit`.
     public func delete(_ dialect: SQLDialect) -> String {
         "DELETE FROM \(dialect.identifier(tableName)) WHERE period = \(dialect == .sqlite ? "?" : "$1") AND unit = \(dialect == .sqlite ? "?" : "$2")"

@@ -84,24 +84,32 @@ extension RelationalStorage {
                 for statement in plan.schema.createTable(dialect) { try session.execute(statement, []) }
                 // A page of current surveys at a time, by id: memory stays that
                 // of a page, and no query runs while another's rows stream.
+                // The bound on `s.instance` too lets PostgreSQL's merge join
+                // start at the page instead of reading every submission
+                // before it (each page took 0.7 s at 500,000 surveys).
                 var after: Int64 = 0
                 while true {
                     let page = try session.all(
                         """
                         SELECT i.id, i.unit, i.period, i.created_at, s.form_version, s.answers
                         FROM instance i JOIN submission s ON s.instance = i.id AND s.revision = i.revision
-                        WHERE i.form_id = ? AND i.state = 'current' AND i.id > ?
+                        WHERE i.form_id = ? AND i.state = 'current' AND i.id > ? AND s.instance > ?
                         ORDER BY i.id LIMIT 1000
-                        """, [.text(formID), .integer(after)])
+                        """, [.text(formID), .integer(after), .integer(after)])
                     guard let last = page.last else { break }
                     after = last.integer(0)
-                    for row in page {
-                        guard let values = plan.row(version: row.text(4), answers: row.text(5)) else { continue }
-                        try session.execute(
-                            plan.upsert(dialect),
-                            [.text(row.text(2)), .text(row.text(1)), .integer(row.integer(0)), .text(row.text(4)), .integer(row.integer(3))] + values)
-                        written += 1
+                    let rows = page.compactMap { row -> [ReportValue]? in
+                        guard let values = plan.row(version: row.text(4), answers: row.text(5)) else { return nil }
+                        return [.text(row.text(2)), .text(row.text(1)), .integer(row.integer(0)), .text(row.text(4)), .integer(row.integer(3))] + values
                     }
+                    // Many rows to a statement (the table is new: no row is
+                    // there to update), well under the engines' bound-value limits.
+                    let perInsert = max(1, 8_000 / plan.schema.boundColumns)
+                    for start in stride(from: 0, to: rows.count, by: perInsert) {
+                        let chunk = rows[start..<min(rows.count, start + perInsert)]
+                        try session.execute(plan.schema.insert(dialect, rows: chunk.count), chunk.flatMap { $0 })
+                    }
+                    written += rows.count
                 }
                 try session.execute(
                     "INSERT INTO report_schema (form_id, signature) VALUES (?, ?) ON CONFLICT (form_id) DO UPDATE SET signature = excluded.signature",

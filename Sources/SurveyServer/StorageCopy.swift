@@ -79,12 +79,21 @@ public enum StorageCopy {
         var summary = CopySummary()
         for table in tables {
             let columns = table.columns.joined(separator: ", ")
-            let insert =
-                "INSERT INTO \(table.name) (\(columns)) VALUES (\(table.columns.map { _ in "?" }.joined(separator: ", ")))"
+            let tuple = "(" + table.columns.map { _ in "?" }.joined(separator: ", ") + ")"
+            // Many rows per statement: one round trip for each, well under
+            // both engines' limits on bound values.
+            let rowsPerInsert = max(1, 8_000 / table.columns.count)
+            let head = "INSERT INTO \(table.name) (\(columns)) VALUES "
+            let fullInsert = head + Array(repeating: tuple, count: rowsPerInsert).joined(separator: ", ")
             var copied = 0
             try await forEachPage(of: table, in: from) { page in
                 try await to.engine.write { session in
-                    for row in page { try session.execute(insert, row.values) }
+                    for start in stride(from: 0, to: page.count, by: rowsPerInsert) {
+                        let rows = page[start..<min(page.count, start + rowsPerInsert)]
+                        try session.execute(
+                            rows.count == rowsPerInsert ? fullInsert : head + Array(repeating: tuple, count: rows.count).joined(separator: ", "),
+                            rows.flatMap(\.values))
+                    }
                 }
                 copied += page.count
                 progress(table.name, copied)
@@ -105,6 +114,9 @@ public enum StorageCopy {
             try session.execute("UPDATE meta SET value = ? WHERE key = ?", [.integer(Int64(revision)), .text("registry_revision")])
         }
         summary.reportRows = try await to.prepareReports(plans)
+        // Fresh statistics, so that the first reports are planned for the
+        // tables' real size rather than waiting for autovacuum to notice.
+        if to.engine.dialect == .postgres { try await to.engine.write { session in try session.execute("ANALYZE", []) } }
         return summary
     }
 
