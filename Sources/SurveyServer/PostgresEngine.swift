@@ -107,7 +107,11 @@ struct PostgresSession: SQLSession {
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
         let future = connection.query(query, logger: logger)
         let done = DispatchSemaphore(value: 0)
-        future.whenComplete { _ in done.signal() }
+        let answer = AnswerBox()
+        future.whenComplete { result in
+            answer.result = result
+            done.signal()
+        }
         let deadline = Date().addingTimeInterval(Self.statementTimeout)
         var closedSince: Date?
         while done.wait(timeout: .now() + 1) == .timedOut {
@@ -124,7 +128,13 @@ struct PostgresSession: SQLSession {
                     L("数据库 \(Int(Self.statementTimeout)) 秒内没有回答", "the database did not answer within \(Int(Self.statementTimeout)) s"))
             }
         }
-        return try future.wait()
+        // The semaphore's signal orders the callback's write before this read.
+        return try answer.result!.get()
+    }
+
+    /// Where the event loop leaves a statement's answer for the waiting thread.
+    final class AnswerBox: @unchecked Sendable {
+        var result: Result<PostgresQueryResult, any Error>?
     }
 
     /// `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`…);
