@@ -87,6 +87,16 @@ public enum ReportValue: Sendable, Equatable, Hashable {
 public struct ReportSchema: Sendable, Equatable {
     public let formID: String
     public let columns: [ReportColumn]
+    /// The number columns that watch lists are ordered by (a watched
+    /// indicator's detail that is a field), with their direction.
+    /// PostgreSQL indexes them, so that a large scope's first units are
+    /// read from the index instead of sending every flagged row.
+    public let watchOrders: [WatchOrder]
+
+    public struct WatchOrder: Sendable, Equatable, Hashable {
+        public var column: String
+        public var descending: Bool
+    }
 
     /// The table's name: `report_` and the form id with `-` as `_`.
     public var tableName: String { "report_" + formID.replacingOccurrences(of: "-", with: "_") }
@@ -109,6 +119,18 @@ public struct ReportSchema: Sendable, Equatable {
             }
         }
         self.columns = columns
+        var orders: [WatchOrder] = []
+        if let form = versions.last {
+            for indicator in form.indicators where indicator.watch {
+                guard case .top(let slot)? = indicator.detail?.bound,
+                    let field = form.fields.first(where: { $0.slot == slot && $0.repeatIndex == nil }),
+                    let column = columns.first(where: { $0.field == field.name }), column.kind == .number
+                else { continue }
+                let order = WatchOrder(column: column.sqlName, descending: indicator.descending)
+                if !orders.contains(order) { orders.append(order) }
+            }
+        }
+        watchOrders = orders
     }
 
     public func column(named field: String) -> ReportColumn? { columns.first { $0.field == field } }
@@ -116,6 +138,12 @@ public struct ReportSchema: Sendable, Equatable {
     /// A description of the columns: the table is rebuilt when it changes.
     public var signature: String {
         columns.map { "\($0.field):\($0.kind.rawValue)\($0.integer ? ":int" : "")" }.joined(separator: ",")
+    }
+
+    /// The signature in a dialect: on PostgreSQL the watch-list indexes
+    /// belong to it too.
+    public func signature(_ dialect: SQLDialect) -> String {
+        dialect == .sqlite ? signature : signature + ";watch:" + watchOrders.map { $0.column + ($0.descending ? ":desc" : "") }.joined(separator: ",")
     }
 
     /// A survey's row values, in column order, from its settled top-level
@@ -148,7 +176,15 @@ extension ReportSchema {
         }
         columns.append("PRIMARY KEY (period, unit)")
         let suffix = dialect == .sqlite ? " WITHOUT ROWID" : ""
-        return ["CREATE TABLE \(table) (\(columns.joined(separator: ", ")))\(suffix)"]
+        var statements = ["CREATE TABLE \(table) (\(columns.joined(separator: ", ")))\(suffix)"]
+        if dialect == .postgres {
+            for order in watchOrders {
+                let name = dialect.identifier("\(tableName)_watch_\(order.column)\(order.descending ? "_desc" : "")")
+                let key = dialect.identifier(order.column) + (order.descending ? " DESC NULLS LAST" : "")
+                statements.append("CREATE INDEX \(name) ON \(table) (period, \(key), unit)")
+            }
+        }
+        return statements
     }
 
     /// Inserts or replaces the row of a unit and period: bind `period`,

@@ -84,8 +84,9 @@ struct PostgresSession: SQLSession {
 
     var dialect: SQLDialect { .postgres }
 
-    /// The longest a statement's answer is waited for.
-    static let statementTimeout: TimeInterval = 60
+    /// The longest a statement's answer is waited for on a connection that
+    /// is still open: a safety net, far above any real statement.
+    static let statementTimeout: TimeInterval = 600
 
     func execute(_ sql: String, _ arguments: [ReportValue]) throws {
         _ = try run(Self.query(sql, arguments))

@@ -78,7 +78,7 @@ extension RelationalStorage {
             var written = 0
             for plan in plans {
                 let formID = plan.schema.formID
-                let signature = plan.schema.signature
+                let signature = plan.schema.signature(dialect)
                 if try session.one("SELECT signature FROM report_schema WHERE form_id = ?", [.text(formID)])?.text(0) == signature { continue }
                 try session.execute("DROP TABLE IF EXISTS \(dialect.identifier(plan.schema.tableName))", [])
                 for statement in plan.schema.createTable(dialect) { try session.execute(statement, []) }

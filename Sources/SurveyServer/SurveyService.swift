@@ -152,7 +152,14 @@ public final class SurveyService: Sendable {
                     scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, groups: groups, parts: parts, charts: watch),
                 watch: !watch
                     ? []
-                    : try ranges.compactMap { range throws(IndicatorSQLError) in try sql.watchAll(scopePrefix: scope.prefix, period: period, range: range) },
+                    // A large scope on PostgreSQL: each list's first units
+                    // from SQL, instead of every flagged row over the wire.
+                    : storage.reportDialect == .postgres && parts > 1
+                        ? try ranges.flatMap { range throws(IndicatorSQLError) in
+                            try sql.watchFirst(scopePrefix: scope.prefix, period: period, range: range, limit: watchLimit)
+                        }
+                        : try ranges.compactMap { range throws(IndicatorSQLError) in try sql.watchAll(scopePrefix: scope.prefix, period: period, range: range)
+                        },
                 watchLimit: watchLimit)
         }
         async let current = storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period), watch: true))

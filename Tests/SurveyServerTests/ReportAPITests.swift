@@ -191,3 +191,35 @@ struct ReportAPITests {
         #expect(try await server.send("GET", "/reports/village-branch", token: collector).status == 403)
     }
 }
+
+@Suite("Watch lists read in SQL order")
+struct WatchFirstTests {
+    @Test(
+        "each list's first units ordered and limited in SQL equal those of one read of every flagged row, in two parts as for a large scope",
+        arguments: TestDatabase.all)
+    func sameLists(database: TestDatabase) async throws {
+        let server = try await LiveServer.start(database)
+        defer { Task { await server.stop() } }
+        let collector = try await server.token(.collector)
+        var maker = SurveyMaker(seed: 77)
+        let surveys = (0..<LiveServer.villages.count).map { maker.survey(village: $0) }
+        #expect(try await server.post(surveys, token: collector).json.at("summary", "created")?.int == surveys.count)
+        let form = LiveServer.form
+        let plan = ReportPlan(versions: [form])
+        let sql = ReportSQL(form: form, schema: plan.schema, dialect: server.storage.reportDialect)
+        let scope = LiveServer.county.prefix
+        let ranges = sql.split(scopePrefix: scope, groups: [], parts: 2)
+        for limit in [1, 5, 40] {
+            let one = try await server.storage.reportData(
+                ReportQueries(
+                    form: form, totals: [],
+                    watch: try ranges.compactMap { try sql.watchAll(scopePrefix: scope, period: "2026", range: $0) }, watchLimit: limit))
+            let first = try await server.storage.reportData(
+                ReportQueries(
+                    form: form, totals: [],
+                    watch: try ranges.flatMap { try sql.watchFirst(scopePrefix: scope, period: "2026", range: $0, limit: limit) }, watchLimit: limit))
+            #expect(!one.watch.isEmpty)
+            #expect(first.watch == one.watch, "limit \(limit)")
+        }
+    }
+}
