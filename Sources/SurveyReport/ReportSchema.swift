@@ -190,7 +190,7 @@ extension ReportSchema {
     /// Inserts or replaces the row of a unit and period: bind `period`,
     /// `unit`, `instance`, `form_version`, `reported_at`, then the columns.
     public func upsert(_ dialect: SQLDialect) -> String {
-        let names = ["period", "unit", "instance", "form_version", "reported_at"] + columns.map { dialect.identifier($0.sqlName) }
+        let names = boundNames(dialect)
         let placeholders = names.indices.map { dialect == .sqlite ? "?" : "$\($0 + 1)" }
         let updates = names.dropFirst(2).map { "\($0) = excluded.\($0)" }
         return """
@@ -203,13 +203,15 @@ extension ReportSchema {
     /// `form_version`, `reported_at`, then the form's.
     public var boundColumns: Int { 5 + columns.count }
 
-    /// A plain insert of `rows` rows into a new table (`?` placeholders, the
-    /// values of `upsert` for each row), for building it in few statements.
-    public func insert(_ dialect: SQLDialect, rows: Int) -> String {
-        let names = ["period", "unit", "instance", "form_version", "reported_at"] + columns.map { dialect.identifier($0.sqlName) }
-        let tuple = "(" + names.map { _ in "?" }.joined(separator: ", ") + ")"
+    func boundNames(_ dialect: SQLDialect) -> [String] {
+        ["period", "unit", "instance", "form_version", "reported_at"] + columns.map { dialect.identifier($0.sqlName) }
+    }
+
+    /// `INSERT INTO <table> (<every column>) VALUES `, for writing a new
+    /// table's rows (the values of `upsert` for each) many to a statement.
+    public func insertHead(_ dialect: SQLDialect) -> String {
+        let names = boundNames(dialect)
         return "INSERT INTO \(dialect.identifier(tableName)) (\(names.joined(separator: ", "))) VALUES "
-            + Array(repeating: tuple, count: rows).joined(separator: ", ")
     }
 
     /// Removes the row of a unit and period: bind `period`, `unit`.

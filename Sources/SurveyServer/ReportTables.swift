@@ -102,13 +102,8 @@ extension RelationalStorage {
                         guard let values = plan.row(version: row.text(4), answers: row.text(5)) else { return nil }
                         return [.text(row.text(2)), .text(row.text(1)), .integer(row.integer(0)), .text(row.text(4)), .integer(row.integer(3))] + values
                     }
-                    // Many rows to a statement (the table is new: no row is
-                    // there to update), well under the engines' bound-value limits.
-                    let perInsert = max(1, 8_000 / plan.schema.boundColumns)
-                    for start in stride(from: 0, to: rows.count, by: perInsert) {
-                        let chunk = rows[start..<min(rows.count, start + perInsert)]
-                        try session.execute(plan.schema.insert(dialect, rows: chunk.count), chunk.flatMap { $0 })
-                    }
+                    // Plain inserts: the table is new, no row is there to update.
+                    try session.insertRows(plan.schema.insertHead(dialect), columns: plan.schema.boundColumns, rows)
                     written += rows.count
                 }
                 try session.execute(

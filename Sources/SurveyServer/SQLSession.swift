@@ -51,6 +51,18 @@ protocol SQLSession {
 extension SQLSession {
     func execute(_ sql: String) throws { try execute(sql, []) }
 
+    /// Inserts rows many to a statement, one round trip for each and well
+    /// under both engines' limits on bound values. `head` is
+    /// `INSERT INTO t (a, b, …) VALUES `; every row binds `columns` values.
+    func insertRows(_ head: String, columns: Int, _ rows: [[ReportValue]]) throws {
+        let perStatement = max(1, 8_000 / max(1, columns))
+        let tuple = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        for start in stride(from: 0, to: rows.count, by: perStatement) {
+            let chunk = rows[start..<min(rows.count, start + perStatement)]
+            try execute(head + Array(repeating: tuple, count: chunk.count).joined(separator: ", "), chunk.flatMap { $0 })
+        }
+    }
+
     func all(_ sql: String, _ arguments: [ReportValue] = []) throws -> [SQLRow] {
         var rows: [SQLRow] = []
         try forEach(sql, arguments) { row in

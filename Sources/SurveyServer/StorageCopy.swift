@@ -78,22 +78,11 @@ public enum StorageCopy {
         }
         var summary = CopySummary()
         for table in tables {
-            let columns = table.columns.joined(separator: ", ")
-            let tuple = "(" + table.columns.map { _ in "?" }.joined(separator: ", ") + ")"
-            // Many rows per statement: one round trip for each, well under
-            // both engines' limits on bound values.
-            let rowsPerInsert = max(1, 8_000 / table.columns.count)
-            let head = "INSERT INTO \(table.name) (\(columns)) VALUES "
-            let fullInsert = head + Array(repeating: tuple, count: rowsPerInsert).joined(separator: ", ")
+            let head = "INSERT INTO \(table.name) (\(table.columns.joined(separator: ", "))) VALUES "
             var copied = 0
             try await forEachPage(of: table, in: from) { page in
                 try await to.engine.write { session in
-                    for start in stride(from: 0, to: page.count, by: rowsPerInsert) {
-                        let rows = page[start..<min(page.count, start + rowsPerInsert)]
-                        try session.execute(
-                            rows.count == rowsPerInsert ? fullInsert : head + Array(repeating: tuple, count: rows.count).joined(separator: ", "),
-                            rows.flatMap(\.values))
-                    }
+                    try session.insertRows(head, columns: table.columns.count, page.map(\.values))
                 }
                 copied += page.count
                 progress(table.name, copied)
