@@ -20,6 +20,19 @@ public enum SQLDialect: Sendable {
         "CAST(\(expression) AS DOUBLE PRECISION)"
     }
 
+    /// The mark of a report row written now, later than every mark a
+    /// rollup has seen (`RollupSQL`). On PostgreSQL the writing
+    /// transaction's id: a rollup is brought up to the oldest transaction
+    /// still running, whose rows may not be visible yet. On SQLite, where
+    /// one writer runs at a time, a clock in `meta` that every rollup
+    /// refresh that finds changes moves on.
+    public var changeMark: String {
+        switch self {
+        case .sqlite: return "(SELECT value FROM meta WHERE key = 'report_clock')"
+        case .postgres: return "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
+        }
+    }
+
     /// A quoted identifier; names come from checked form ids and field names.
     public func identifier(_ name: String) -> String { "\"" + name + "\"" }
 }
@@ -479,20 +492,49 @@ public struct ReportSQL: Sendable {
         charts: Bool = true
     ) throws(IndicatorSQLError) -> TotalsQuery {
         let builder = SQLBuilder(dialect)
-        let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
-        var select = [
+        let grp =
             group.map { "CAST(\(builder.bind(.text($0))) AS TEXT) AS grp" }
-                ?? "substr(unit, 1, CAST(\(builder.bind(.integer(Int64(groupLength)))) AS INTEGER)) AS grp",
-            "COUNT(*) AS reporting",
-        ]
+            ?? "substr(unit, 1, CAST(\(builder.bind(.integer(Int64(groupLength)))) AS INTEGER)) AS grp"
+        let accumulators = try self.accumulators(builder, dueBefore: dueBefore, charts: charts)
+        let select = [grp] + accumulators.select
+        let bounds = scopeBounds(group ?? scopePrefix)
+        let periodParameter = builder.bind(.text(period))
+        let test = rangeTest(
+            group == nil
+                ? range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true) : CodeRange(low: bounds.low, high: bounds.high, includesLow: true),
+            builder)
+        let sql = """
+            SELECT \(select.joined(separator: ", "))
+            FROM \(dialect.identifier(schema.tableName))
+            WHERE period = \(periodParameter) AND \(test)\(group == nil ? "\nGROUP BY grp" : "")
+            """
+        return TotalsQuery(query: SQLQuery(sql: sql, arguments: builder.arguments), layout: accumulators.layout, histograms: accumulators.histograms)
+    }
+
+    /// The accumulators of a totals row, after its group: `reporting`,
+    /// `on_time`, then the indicators' and histogram bins' columns (each
+    /// written once), with where `layout` and `histograms` find them in a
+    /// row that starts with the group. All of them add up: the totals of a
+    /// group are the sums of its parts' (`RollupSQL`).
+    struct Accumulators {
+        var select: [String]
+        var layout: [[Int]]
+        var histograms: [Int: [Int]]
+    }
+
+    func accumulators(_ builder: SQLBuilder, dueBefore: Int64?, charts: Bool) throws(IndicatorSQLError) -> Accumulators {
+        let translator = ExpressionTranslator(form: form, schema: schema, builder: builder)
+        // Positions in the row count the group before these.
+        var select = ["COUNT(*) AS reporting"]
         if let dueBefore {
             select.append("COUNT(*) FILTER (WHERE reported_at < \(builder.bind(.integer(dueBefore)))) AS on_time")
         } else {
             select.append("0 AS on_time")
         }
+        let first = select.count + 1
         var layout: [[Int]] = []
         for indicator in form.indicators {
-            layout.append(try IndicatorColumns.add(indicator, translator: translator).map { $0 + select.count })
+            layout.append(try IndicatorColumns.add(indicator, translator: translator).map { $0 + first })
         }
         // Histogram bins are counted in the same pass: one column per bin.
         var histograms: [Int: [Int]] = [:]
@@ -514,7 +556,7 @@ public struct ReportSQL: Sendable {
                         if bin < bins.count - 1 { tests.append("\(try number()) < \(builder.bind(.real(bins[bin + 1])))") }
                         return "COUNT(*) FILTER (WHERE \(tests.joined(separator: " AND ")))"
                     }
-                    positions.append(column + select.count)
+                    positions.append(column + first)
                 }
                 histograms[index] = positions
             } catch let error as ExpressionTranslator.Unsupported {
@@ -523,19 +565,7 @@ public struct ReportSQL: Sendable {
                 throw IndicatorSQLError(indicator: "charts[\(index)]", message: L("\(error)", "\(error)"))
             }
         }
-        select += builder.columns
-        let bounds = scopeBounds(group ?? scopePrefix)
-        let periodParameter = builder.bind(.text(period))
-        let test = rangeTest(
-            group == nil
-                ? range ?? CodeRange(low: bounds.low, high: bounds.high, includesLow: true) : CodeRange(low: bounds.low, high: bounds.high, includesLow: true),
-            builder)
-        let sql = """
-            SELECT \(select.joined(separator: ", "))
-            FROM \(dialect.identifier(schema.tableName))
-            WHERE period = \(periodParameter) AND \(test)\(group == nil ? "\nGROUP BY grp" : "")
-            """
-        return TotalsQuery(query: SQLQuery(sql: sql, arguments: builder.arguments), layout: layout, histograms: histograms)
+        return Accumulators(select: select + builder.columns, layout: layout, histograms: histograms)
     }
 
     /// The units that reported in the scope and period, with when they first did.

@@ -135,9 +135,10 @@ public struct ReportSchema: Sendable, Equatable {
 
     public func column(named field: String) -> ReportColumn? { columns.first { $0.field == field } }
 
-    /// A description of the columns: the table is rebuilt when it changes.
+    /// A description of the table: it is rebuilt when this changes (a new
+    /// form version's columns, or a new layout of the table itself).
     public var signature: String {
-        columns.map { "\($0.field):\($0.kind.rawValue)\($0.integer ? ":int" : "")" }.joined(separator: ",")
+        "marked;" + columns.map { "\($0.field):\($0.kind.rawValue)\($0.integer ? ":int" : "")" }.joined(separator: ",")
     }
 
     /// The signature in a dialect: on PostgreSQL the watch-list indexes
@@ -160,11 +161,14 @@ public struct ReportSchema: Sendable, Equatable {
 
 extension ReportSchema {
     /// The report table: one row per unit and period for the current survey,
-    /// keyed so that a scope's rows are one range of the key.
+    /// keyed so that a scope's rows are one range of the key. `mark` tells
+    /// when a row was last written (`SQLDialect.changeMark`), so that the
+    /// per-township rollups (`RollupSQL`) recompute only what changed.
     public func createTable(_ dialect: SQLDialect) -> [String] {
         let table = dialect.identifier(tableName)
         var columns = [
             "period TEXT NOT NULL", "unit TEXT NOT NULL", "instance BIGINT NOT NULL", "form_version TEXT NOT NULL", "reported_at BIGINT",
+            "mark BIGINT NOT NULL DEFAULT 0",
         ]
         for column in self.columns {
             let type: String
@@ -176,8 +180,16 @@ extension ReportSchema {
         }
         columns.append("PRIMARY KEY (period, unit)")
         let suffix = dialect == .sqlite ? " WITHOUT ROWID" : ""
-        var statements = ["CREATE TABLE \(table) (\(columns.joined(separator: ", ")))\(suffix)"]
+        var statements = [
+            "CREATE TABLE \(table) (\(columns.joined(separator: ", ")))\(suffix)",
+            "CREATE INDEX \(dialect.identifier(tableName + "_mark")) ON \(table) (period, mark)",
+        ]
         if dialect == .postgres {
+            // Statistics kept fresh as a year's surveys arrive: by default
+            // autovacuum analyzes only after a tenth of the table changed, and
+            // until then plans take a new period for empty and scan all of it.
+            statements.append(
+                "ALTER TABLE \(table) SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = \(Self.analyzeThreshold))")
             for order in watchOrders {
                 let name = dialect.identifier("\(tableName)_watch_\(order.column)\(order.descending ? "_desc" : "")")
                 let key = dialect.identifier(order.column) + (order.descending ? " DESC NULLS LAST" : "")
@@ -187,14 +199,20 @@ extension ReportSchema {
         return statements
     }
 
+    /// On PostgreSQL, the changed rows after which a report table's
+    /// statistics are read again.
+    public static let analyzeThreshold = 10_000
+
     /// Inserts or replaces the row of a unit and period: bind `period`,
     /// `unit`, `instance`, `form_version`, `reported_at`, then the columns.
+    /// The row's `mark` is the writing transaction's.
     public func upsert(_ dialect: SQLDialect) -> String {
         let names = boundNames(dialect)
         let placeholders = names.indices.map { dialect == .sqlite ? "?" : "$\($0 + 1)" }
-        let updates = names.dropFirst(2).map { "\($0) = excluded.\($0)" }
+        let updates = (names.dropFirst(2) + ["mark"]).map { "\($0) = excluded.\($0)" }
         return """
-            INSERT INTO \(dialect.identifier(tableName)) (\(names.joined(separator: ", "))) VALUES (\(placeholders.joined(separator: ", ")))
+            INSERT INTO \(dialect.identifier(tableName)) (\(names.joined(separator: ", ")), mark) \
+            VALUES (\(placeholders.joined(separator: ", ")), \(dialect.changeMark))
             ON CONFLICT (period, unit) DO UPDATE SET \(updates.joined(separator: ", "))
             """
     }

@@ -465,6 +465,10 @@ enum SurveyRules {
     ) throws {
         guard let plan else { return }
         if let left {
+            // The township's rollup must be computed again without the row.
+            try session.execute(
+                "INSERT INTO report_gone (form_id, period, grp, mark) VALUES (?, ?, ?, \(session.dialect.changeMark))",
+                [.text(plan.schema.formID), .text(left.period), .text(String(left.unit.prefix(RollupSQL.groupLength)))])
             try session.execute(plan.delete(session.dialect), [.text(left.period), .text(left.unit)])
         }
         if let now, let row {

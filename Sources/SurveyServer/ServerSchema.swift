@@ -115,6 +115,25 @@ enum ServerSchema {
                     """,
                     "DELETE FROM meta WHERE key LIKE 'report_schema:%'",
                 ]),
+            // Per-township rollups (`RollupSQL`): how far each form's and
+            // period's rollup has seen, the townships whose report rows were
+            // removed, and SQLite's clock for the report rows' marks.
+            Migration(
+                id: "v5 report rollups",
+                statements: [
+                    """
+                    CREATE TABLE report_rollup (
+                        form_id TEXT NOT NULL,
+                        period TEXT NOT NULL,
+                        signature TEXT NOT NULL,
+                        seen \(int) NOT NULL,
+                        PRIMARY KEY (form_id, period)
+                    )\(withoutRowID)
+                    """,
+                    "CREATE TABLE report_gone (form_id TEXT NOT NULL, period TEXT NOT NULL, grp TEXT NOT NULL, mark \(int) NOT NULL)",
+                    "CREATE INDEX report_gone_mark ON report_gone (form_id, period, mark)",
+                    "INSERT INTO meta (key, value) VALUES ('report_clock', 1)",
+                ]),
         ]
     }
 }

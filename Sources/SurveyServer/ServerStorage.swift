@@ -175,7 +175,12 @@ public protocol ServerStorage: Sendable {
     /// The SQL dialect report queries are written in.
     var reportDialect: SQLDialect { get }
     /// Creates or rebuilds the forms' report tables; returns rows written.
-    func prepareReports(_ plans: [ReportPlan]) async throws -> Int
+    /// `progress` gets a rebuilt table's name and its rows written so far.
+    func prepareReports(_ plans: [ReportPlan], progress: @escaping @Sendable (String, Int) -> Void) async throws -> Int
+    /// Brings a form's per-township rollup up to date for each period
+    /// (with that period's due time), before a large scope's totals are
+    /// read from it, `townshipsPerStatement` changed townships at a time.
+    func refreshRollups(_ rollup: RollupSQL, periods: [(period: String, dueBefore: Int64?)], townshipsPerStatement: Int) async throws -> RollupRefresh
     /// Runs a report's totals and watch-list queries.
     func reportData(_ queries: ReportQueries) async throws -> ReportData
     /// The codes a query of one text column returns.

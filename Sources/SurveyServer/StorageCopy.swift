@@ -63,7 +63,8 @@ public enum StorageCopy {
     /// Copies everything from `source` into the empty `destination`, a page
     /// of rows per transaction, then builds the destination's report
     /// tables with `plans` and compares both sides. `progress` gets the
-    /// table's name and the rows copied so far.
+    /// step (a table copied, its checksum on one side, a report table
+    /// built) and its rows so far.
     public static func copy(
         from source: any ServerStorage, to destination: any ServerStorage, plans: [ReportPlan],
         progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }
@@ -95,14 +96,15 @@ public enum StorageCopy {
             }
             summary.tables.append(
                 CopySummary.Table(
-                    name: table.name, rows: copied, sourceChecksum: try await checksum(table, in: from),
-                    destinationChecksum: try await checksum(table, in: to)))
+                    name: table.name, rows: copied,
+                    sourceChecksum: try await checksum(table, in: from) { progress("\(table.name) checksum (source)", $0) },
+                    destinationChecksum: try await checksum(table, in: to) { progress("\(table.name) checksum (destination)", $0) }))
         }
         let revision = try await from.registryRevision()
         try await to.engine.write { session in
             try session.execute("UPDATE meta SET value = ? WHERE key = ?", [.integer(Int64(revision)), .text("registry_revision")])
         }
-        summary.reportRows = try await to.prepareReports(plans)
+        summary.reportRows = try await to.prepareReports(plans, progress: progress)
         // Fresh statistics, so that the first reports are planned for the
         // tables' real size rather than waiting for autovacuum to notice.
         if to.engine.dialect == .postgres { try await to.engine.write { session in try session.execute("ANALYZE", []) } }
@@ -129,9 +131,12 @@ public enum StorageCopy {
 
     /// SHA-256 over a table's rows in key order, each value as text: a
     /// chain, each row hashed with the digest of the rows before it.
-    static func checksum(_ table: TableCopy, in storage: any RelationalStorage) async throws -> String {
+    static func checksum(_ table: TableCopy, in storage: any RelationalStorage, progress: (Int) -> Void = { _ in }) async throws -> String {
         var chain = SHA256.digest([])
+        var rows = 0
         try await forEachPage(of: table, in: storage) { page in
+            rows += page.count
+            progress(rows)
             for row in page {
                 var bytes = chain
                 for value in row.values {

@@ -104,10 +104,11 @@ public final class SurveyService: Sendable {
     }
 
     /// Creates the report tables, rebuilding those whose columns changed;
-    /// returns the rows written.
+    /// returns the rows written. `progress` gets a rebuilt table's name and
+    /// its rows so far.
     @discardableResult
-    public func prepareReports() async throws -> Int {
-        let written = try await storage.prepareReports(reportPlans.keys.sorted().map { reportPlans[$0]! })
+    public func prepareReports(progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws -> Int {
+        let written = try await storage.prepareReports(reportPlans.keys.sorted().map { reportPlans[$0]! }, progress: progress)
         reportsPrepared.withLock { $0 = true }
         return written
     }
@@ -143,13 +144,25 @@ public final class SurveyService: Sendable {
         let parts = expected.values.reduce(0, +) > 20_000 ? 2 : 1
         let groups = parts > 1 ? expected.keys.sorted() : []
         let ranges = sql.split(scopePrefix: scope.prefix, groups: groups, parts: parts)
+        // Above a county, the totals add up townships' rollup rows, brought
+        // up to date first, instead of reading every village's row.
+        let earlier = Report.previous(period)
+        let rollup = length < RollupSQL.groupLength ? try RollupSQL(sql) : nil
+        if let rollup {
+            let periods = [period] + (earlier.map { [$0] } ?? [])
+            _ = try await storage.refreshRollups(
+                rollup, periods: periods.map { ($0, Report.dueBefore(form: form, period: $0)) }, townshipsPerStatement: RollupSQL.townshipsPerStatement)
+        }
         // The previous period gives only the change of each figure: its
         // totals, without watch lists or charts.
         func queries(_ period: String, due: Int64?, watch: Bool) throws -> ReportQueries {
             ReportQueries(
                 form: form,
-                totals: try sql.totalsParts(
-                    scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, groups: groups, parts: parts, charts: watch),
+                totals: try rollup.map { rollup throws(IndicatorSQLError) in
+                    [[try rollup.totals(scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, charts: watch)]]
+                }
+                    ?? sql.totalsParts(
+                        scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, groups: groups, parts: parts, charts: watch),
                 watch: !watch
                     ? []
                     // A large scope on PostgreSQL: each list's first units
@@ -164,7 +177,7 @@ public final class SurveyService: Sendable {
         }
         async let current = storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period), watch: true))
         var previous: ReportData?
-        if let earlier = Report.previous(period) { previous = try await storage.reportData(try queries(earlier, due: nil, watch: false)) }
+        if let earlier { previous = try await storage.reportData(try queries(earlier, due: nil, watch: false)) }
         var data = try await current
         // The units not reported: looked for only in the groups where the
         // totals say some are missing, group by group until the list is full.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SurveyCore
 import SurveyServer
+import Synchronization
 
 /// `vsurvey-server migrate`: brings a database's schema up to date.
 struct MigrateCommand: AsyncParsableCommand {
@@ -78,16 +79,27 @@ struct CopyCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let summary: CopySummary
         do {
-            summary = try await StorageCopy.copy(from: source, to: destination, plans: ReportPlan.all(in: catalog)) { table, rows in
-                guard terminal, rows % 10_000 == 0 || rows < 2_000 else { return }
-                FileHandle.standardError.write(Data("\r\(table): \(rows)   ".utf8))
+            // On a terminal a line that counts; in a log a line every 100,000 rows of each step.
+            let last = Mutex("")
+            summary = try await StorageCopy.copy(from: source, to: destination, plans: ReportPlan.all(in: catalog)) { step, rows in
+                if terminal {
+                    guard rows % 10_000 < 1_000 || rows < 2_000 else { return }
+                    // A new step on a line of its own, after the last count of the one before.
+                    let newLine = last.withLock { previous in
+                        defer { previous = step }
+                        return !previous.isEmpty && previous != step
+                    }
+                    FileHandle.standardError.write(Data("\(newLine ? "\n" : "\r")\(step): \(rows)   ".utf8))
+                } else if rows % 100_000 < 1_000 {
+                    FileHandle.standardError.write(Data("\(step): \(rows)\n".utf8))
+                }
             }
         } catch let error as StorageCopy.Failure {
             throw say.fail(L("无法复制:\(error.message.zh)", "cannot copy: \(error.message.text(.en))"))
         } catch let error as StorageError {
             throw say.fail(error.message)
         }
-        if terminal { FileHandle.standardError.write(Data("\r".utf8)) }
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = Double((ContinuousClock.now - started).components.seconds)
         say.say(L("\(source.location) → \(destination.location)", "\(source.location) → \(destination.location)"))
         for table in summary.tables {

@@ -72,7 +72,13 @@ struct ServeCommand: AsyncParsableCommand {
                     "有指标无法计算:\n" + problems.map { "  \($0.indicator): \($0.message.zh)" }.joined(separator: "\n"),
                     "some indicators cannot be computed:\n" + problems.map { "  \($0.indicator): \($0.message.text(.en))" }.joined(separator: "\n")))
         }
-        let rebuilt = try await service.prepareReports()
+        // A rebuild reads every current survey: minutes for a national
+        // database, so the log says how far it has come.
+        let rebuilt = try await service.prepareReports { table, rows in
+            if rows % 100_000 < 1_000 {
+                logger.notice("building report table", metadata: ["table": .string(table), "rows": .stringConvertible(rows)])
+            }
+        }
         if rebuilt > 0 { logger.notice("report tables rebuilt for new form columns", metadata: ["rows": .stringConvertible(rebuilt)]) }
         // The registry is read into memory now rather than by the first
         // request (most of a second for half a million units).

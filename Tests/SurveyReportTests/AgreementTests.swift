@@ -15,7 +15,36 @@ struct SQLiteReportSource {
         sql = ReportSQL(form: form, schema: schema, dialect: .sqlite)
         try queue.write { db in
             for statement in schema.createTable(.sqlite) { try db.execute(sql: statement) }
+            // The report rows' clock (`SQLDialect.changeMark`), as in the server's schema.
+            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('report_clock', 1)")
+            try db.execute(sql: "CREATE TABLE report_gone (form_id TEXT NOT NULL, period TEXT NOT NULL, grp TEXT NOT NULL, mark INTEGER NOT NULL)")
         }
+    }
+
+    /// Computes every township's rollup rows of a period from the report table.
+    func buildRollup(_ rollup: RollupSQL, period: String, dueBefore: Int64?) throws {
+        try queue.write { db in
+            try db.execute(sql: "DROP TABLE IF EXISTS \(rollup.tableName)")
+            try db.execute(sql: rollup.createTable())
+            let refresh = try rollup.refresh(period: period, dueBefore: dueBefore, townships: nil)
+            try db.execute(sql: refresh.delete.sql, arguments: Self.arguments(refresh.delete.arguments))
+            try db.execute(sql: refresh.insert.sql, arguments: Self.arguments(refresh.insert.arguments))
+        }
+    }
+
+    /// The totals of a scope from the rollup rows, assembled as the server does.
+    func rollupTotals(_ rollup: RollupSQL, scopePrefix: String, period: String, groupLength: Int, dueBefore: Int64?) throws -> ReportData {
+        var data = ReportData()
+        let totals = try rollup.totals(scopePrefix: scopePrefix, period: period, groupLength: groupLength, dueBefore: dueBefore)
+        try queue.read { db in
+            for row in try Row.fetchAll(db, sql: totals.query.sql, arguments: Self.arguments(totals.query.arguments)) where (row[1] as Int64? ?? 0) > 0 {
+                data.addTotalsRow(
+                    (0..<row.count).map { Self.reportValue(row[$0] as DatabaseValue) }, form: sql.form, layout: totals.layout,
+                    histograms: totals.histograms)
+            }
+        }
+        return data
     }
 
     static func arguments(_ values: [ReportValue]) -> StatementArguments {
@@ -142,6 +171,21 @@ struct AgreementTests {
         return surveys
     }
 
+    /// The same groups, each with the same counts and (to rounding) sums.
+    static func expectEqualTotals(_ tested: ReportData, _ reference: ReportData, form: Form, _ context: String) {
+        #expect(Set(tested.groups.keys) == Set(reference.groups.keys), "\(context)")
+        for (key, swift) in reference.groups {
+            guard let sql = tested.groups[key] else { continue }
+            #expect(sql.reporting == swift.reporting && sql.onTime == swift.onTime, "\(context) \(key)")
+            for (index, indicator) in form.indicators.enumerated() {
+                let (a, b) = (sql.indicators[index], swift.indicators[index])
+                #expect(a.count == b.count, "\(context) \(key) \(indicator.name): count \(a.count) vs \(b.count)")
+                #expect(abs(a.sum - b.sum) <= 1e-9 * max(1, abs(b.sum)), "\(context) \(key) \(indicator.name): sum \(a.sum) vs \(b.sum)")
+                #expect(abs(a.denominator - b.denominator) <= 1e-9 * max(1, abs(b.denominator)), "\(context) \(key) \(indicator.name)")
+            }
+        }
+    }
+
     @Test("random surveys: equal totals, watch lists and reports for the county, each township and the whole country", arguments: [1, 2, 3, 4, 5] as [UInt64])
     func agreement(seed: UInt64) throws {
         let form = try Fixtures.form("village-branch")
@@ -156,7 +200,9 @@ struct AgreementTests {
         let reference = ReferenceEvaluator(form: form)
         let due = Int64(1_790_000_000_000)
         let county = UnitCode("130102000000")!
-        let scopes = [county, UnitCode("000000000000")!] + Self.registry.units(under: county, level: .township).map(\.code)
+        let rollup = try RollupSQL(source.sql)
+        try source.buildRollup(rollup, period: "2026", dueBefore: due)
+        let scopes = [county, UnitCode("000000000000")!, UnitCode("130100000000")!] + Self.registry.units(under: county, level: .township).map(\.code)
         for scope in scopes {
             let length = Report.groupLength(scope: scope, form: form)
             // The county and the country are read in three parts, as the server reads a large scope.
@@ -168,16 +214,13 @@ struct AgreementTests {
             let fromSQL = try source.data(
                 scopePrefix: scope.prefix, period: "2026", groupLength: length, dueBefore: due, watchLimit: 15, groups: groups, parts: parts)
             let fromSwift = reference.data(surveys, scopePrefix: scope.prefix, period: "2026", groupLength: length, dueBefore: due, watchLimit: 15)
-            #expect(Set(fromSQL.groups.keys) == Set(fromSwift.groups.keys), "\(scope)")
-            for (key, swift) in fromSwift.groups {
-                guard let sql = fromSQL.groups[key] else { continue }
-                #expect(sql.reporting == swift.reporting && sql.onTime == swift.onTime, "\(scope) \(key)")
-                for (index, indicator) in form.indicators.enumerated() {
-                    let (a, b) = (sql.indicators[index], swift.indicators[index])
-                    #expect(a.count == b.count, "\(scope) \(key) \(indicator.name): count \(a.count) vs \(b.count)")
-                    #expect(abs(a.sum - b.sum) <= 1e-9 * max(1, abs(b.sum)), "\(scope) \(key) \(indicator.name): sum \(a.sum) vs \(b.sum)")
-                    #expect(abs(a.denominator - b.denominator) <= 1e-9 * max(1, abs(b.denominator)), "\(scope) \(key) \(indicator.name)")
-                }
+            Self.expectEqualTotals(fromSQL, fromSwift, form: form, "\(scope)")
+            // Above a county, the server adds up township rollup rows: the same totals and histograms.
+            if length < RollupSQL.groupLength {
+                let fromRollup = try source.rollupTotals(rollup, scopePrefix: scope.prefix, period: "2026", groupLength: length, dueBefore: due)
+                #expect(!fromRollup.groups.isEmpty)
+                Self.expectEqualTotals(fromRollup, fromSwift, form: form, "\(scope) from rollups")
+                #expect(fromRollup.histograms == fromSwift.histograms, "\(scope)")
             }
             #expect(fromSQL.reported == fromSwift.reported, "\(scope)")
             #expect(fromSQL.watch == fromSwift.watch, "\(scope)")

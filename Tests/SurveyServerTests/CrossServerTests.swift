@@ -2,6 +2,7 @@ import Foundation
 import SurveyCore
 import SurveyFixtures
 import SurveyReport
+import Synchronization
 import Testing
 
 @testable import SurveyServer
@@ -200,8 +201,15 @@ struct CopyTests {
         let destination = try await TestDatabase.postgres.makeStorage(in: server.directory)
         defer { Task { await TestDatabase.drop(destination) } }
         let plans = ReportPlan.all(in: LiveServer.catalog)
-        let summary = try await StorageCopy.copy(from: server.storage, to: destination, plans: plans)
+        let steps = Mutex<Set<String>>([])
+        let summary = try await StorageCopy.copy(from: server.storage, to: destination, plans: plans) { step, _ in
+            steps.withLock { _ = $0.insert(step) }
+        }
         #expect(summary.matches, "\(summary.tables.filter { !$0.matches }.map(\.name))")
+        // Every long step says how far it has come: the copy, both checksums and the report tables.
+        #expect(
+            steps.withLock { $0 }.isSuperset(
+                of: ["submission", "submission checksum (source)", "submission checksum (destination)", "report_village_branch"]))
         #expect(summary.tables.first { $0.name == "submission" }?.rows == surveys.count + 1)
         #expect(summary.reportRows == 110)
         #expect(try await destination.counts() == server.storage.counts())
@@ -209,9 +217,11 @@ struct CopyTests {
 
         let copied = SurveyService(storage: destination, catalog: LiveServer.catalog)
         for period in ["2026", "2025"] {
-            let here = try await server.service.report(formID: "village-branch", scope: LiveServer.county, period: period)
-            let there = try await copied.report(formID: "village-branch", scope: LiveServer.county, period: period)
-            #expect(here.json(.en) == there.json(.en), "\(period)")
+            for scope in [LiveServer.county, UnitCode("000000000000")!] {
+                let here = try await server.service.report(formID: "village-branch", scope: scope, period: period)
+                let there = try await copied.report(formID: "village-branch", scope: scope, period: period)
+                #expect(here.json(.en) == there.json(.en), "\(period) \(scope)")
+            }
         }
         #expect(try await destination.survey(edited.instanceID)?.latest.revision == 2)
         #expect(try await destination.conflicts(under: LiveServer.county, includeResolved: false).count == 1)
