@@ -39,13 +39,15 @@ public struct ReportPlan: Sendable {
     }
 }
 
-/// What a rollup refresh did: the periods computed whole, and the
-/// townships computed again in the others.
+/// What a rollup refresh did: the periods computed whole, and by period
+/// the townships computed again in the others (sorted). On PostgreSQL these
+/// can include townships computed before, whose transactions were younger
+/// than the oldest one running in the whole server then.
 public struct RollupRefresh: Sendable, Equatable {
     public var fullPeriods: [String]
-    public var townships: Int
+    public var townships: [String: [String]]
 
-    public init(fullPeriods: [String] = [], townships: Int = 0) {
+    public init(fullPeriods: [String] = [], townships: [String: [String]] = [:]) {
         self.fullPeriods = fullPeriods
         self.townships = townships
     }
@@ -195,7 +197,7 @@ extension RelationalStorage {
                     let dirty = rollup.dirty(period: period, since: state.integer(1))
                     let townships = try session.all(dirty.sql, dirty.arguments).map { $0.text(0) }.sorted()
                     if townships.isEmpty { continue }
-                    result.townships += townships.count
+                    result.townships[period] = townships
                     for start in stride(from: 0, to: townships.count, by: chunk) {
                         let part = Array(townships[start..<min(townships.count, start + chunk)])
                         let queries = try rollup.refresh(period: period, dueBefore: due, townships: part)
