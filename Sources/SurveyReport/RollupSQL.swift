@@ -35,13 +35,15 @@ public struct RollupSQL: Sendable {
 
     var table: String { dialect.identifier(tableName) }
     var reportTable: String { dialect.identifier(sql.schema.tableName) }
-    var accumulatorNames: [String] { ["reporting", "on_time"] + (0..<columnCount).map { "c\($0 + 1)" } }
+    /// The accumulator columns after `reporting` and `on_time`.
+    var columnNames: [String] { (0..<columnCount).map { "c\($0 + 1)" } }
+    var accumulatorNames: [String] { ["reporting", "on_time"] + columnNames }
 
     /// The table, one row per period and township.
     public func createTable() -> String {
         let columns =
             ["period TEXT NOT NULL", "grp TEXT NOT NULL", "reporting BIGINT NOT NULL", "on_time BIGINT NOT NULL"]
-            + (0..<columnCount).map { "c\($0 + 1) DOUBLE PRECISION" } + ["PRIMARY KEY (period, grp)"]
+            + columnNames.map { "\($0) DOUBLE PRECISION" } + ["PRIMARY KEY (period, grp)"]
         return "CREATE TABLE \(table) (\(columns.joined(separator: ", ")))\(dialect == .sqlite ? " WITHOUT ROWID" : "")"
     }
 
@@ -99,8 +101,8 @@ public struct RollupSQL: Sendable {
         let filter =
             townships.map { townships in
                 townships.map { township in
-                    "(period = \(builder.bind(.text(period))) AND unit BETWEEN \(builder.bind(.text(township + "000"))) "
-                        + "AND \(builder.bind(.text(township + "999"))))"
+                    let (low, high) = sql.scopeBounds(township)
+                    return "(period = \(builder.bind(.text(period))) AND unit BETWEEN \(builder.bind(.text(low))) AND \(builder.bind(.text(high))))"
                 }.joined(separator: " OR ")
             } ?? "period = \(builder.bind(.text(period)))"
         let insertText = """
@@ -137,9 +139,9 @@ public struct RollupSQL: Sendable {
             "CAST(SUM(reporting) AS BIGINT)",
             dueBefore == nil ? "0" : "CAST(SUM(on_time) AS BIGINT)",
         ]
-        select += (0..<columnCount).map { "CAST(SUM(c\($0 + 1)) AS DOUBLE PRECISION)" }
-        let low = scopePrefix + String(repeating: "0", count: max(0, Self.groupLength - scopePrefix.count))
-        let high = scopePrefix + String(repeating: "9", count: max(0, Self.groupLength - scopePrefix.count))
+        select += columnNames.map { "CAST(SUM(\($0)) AS DOUBLE PRECISION)" }
+        // The scope's unit codes, cut to townships.
+        let (low, high) = sql.scopeBounds(scopePrefix)
         let text = """
             SELECT \(select.joined(separator: ", ")) FROM \(table)
             WHERE period = \(builder.bind(.text(period))) AND grp BETWEEN \(builder.bind(.text(String(low.prefix(Self.groupLength))))) \
