@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // The server's PostgreSQL storage.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // SHA-256 (content hashes, token hashes); already in the graph through PostgresNIO.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // libcurl (libcurl4-openssl-dev) for the client, with typed wrappers
@@ -45,18 +47,42 @@ let package = Package(
             dependencies: ["SurveyCore", "SurveyStore", "SurveyHTTP"],
             swiftSettings: swiftSettings
         ),
-        // Indicators over current surveys: the reference evaluator, the SQL
-        // the server runs (SQLite and PostgreSQL dialects), and the outputs.
+        // SQL written once for both engines: values, dialects, sessions,
+        // engines, migrations. No database library: the engines below.
+        .target(
+            name: "SurveySQL",
+            dependencies: ["SurveyCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The SQLite engine (GRDB) and the PostgreSQL engine (PostgresNIO).
+        .target(
+            name: "SurveySQLite",
+            dependencies: ["SurveySQL", "SurveyCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SurveyPostgres",
+            dependencies: [
+                "SurveySQL", "SurveyCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Reports end to end: the reference evaluator, the report tables and
+        // rollups with their SQL and bookkeeping, the report engine that
+        // plans and runs a report, and the outputs.
         .target(
             name: "SurveyReport",
-            dependencies: ["SurveyCore"],
+            dependencies: ["SurveyCore", "SurveySQL"],
             swiftSettings: swiftSettings
         ),
         // zlib (gzip bodies) behind two plain C functions.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "SurveyCore",
-            dependencies: ["CZlib", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CZlib", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
             // Validation is the hot path of ingest; its state is a class the
             // evaluator reads while the validator writes, and dynamic
             // exclusivity checks there cost a tenth of the time. Debug builds
@@ -97,12 +123,13 @@ let package = Package(
             dependencies: [
                 "SurveyCore",
                 "SurveyReport",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "SurveySQL",
+                "SurveySQLite",
+                "SurveyPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             resources: [.copy("openapi.json")],
             swiftSettings: swiftSettings
@@ -144,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "SurveyServerTests",
             dependencies: [
-                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync", "SurveyReport",
+                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync", "SurveyReport", "SurveySQL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -154,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SurveyReportTests",
-            dependencies: ["SurveyReport", "SurveyCore", "SurveyFixtures", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SurveyReport", "SurveyCore", "SurveyFixtures", "SurveySQL", "SurveySQLite"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

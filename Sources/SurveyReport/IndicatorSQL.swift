@@ -1,84 +1,18 @@
 import Foundation
 import SurveyCore
+import SurveySQL
 
-/// The SQL engines the server runs reports on. One description of each
-/// query, written once; the dialect supplies the few words that differ.
-public enum SQLDialect: Sendable {
-    case sqlite
-    case postgres
-
-    /// Whether `needle` occurs in `haystack`, as a boolean.
-    func contains(_ haystack: String, _ needle: String) -> String {
-        switch self {
-        case .sqlite: return "instr(\(haystack), \(needle)) > 0"
-        case .postgres: return "strpos(\(haystack), \(needle)) > 0"
-        }
-    }
-
-    /// A floating-point aggregate, so that both engines return a double.
-    func real(_ expression: String) -> String {
-        "CAST(\(expression) AS DOUBLE PRECISION)"
-    }
-
+extension SQLDialect {
     /// The mark of a report row written now, later than every mark a
     /// rollup has seen (`RollupSQL`). On PostgreSQL the writing
     /// transaction's id: a rollup is brought up to the oldest transaction
     /// still running, whose rows may not be visible yet. On SQLite, where
-    /// one writer runs at a time, a clock in `meta` that every rollup
-    /// refresh that finds changes moves on.
-    public var changeMark: String {
+    /// one writer runs at a time, the report clock (`report_clock`), which
+    /// every rollup refresh that finds changes moves on.
+    var changeMark: String {
         switch self {
-        case .sqlite: return "(SELECT value FROM meta WHERE key = 'report_clock')"
+        case .sqlite: return "(SELECT value FROM report_clock)"
         case .postgres: return "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
-        }
-    }
-
-    /// A quoted identifier; names come from checked form ids and field names.
-    public func identifier(_ name: String) -> String { "\"" + name + "\"" }
-}
-
-/// SQL text with its bound values, in order. Every value from a form or a
-/// request is bound, never written into the text.
-public struct SQLQuery: Sendable, Equatable {
-    public var sql: String
-    public var arguments: [ReportValue]
-}
-
-/// Collects bound values while SQL text is written left to right.
-final class SQLBuilder {
-    let dialect: SQLDialect
-    private(set) var arguments: [ReportValue] = []
-    /// Select-list columns written with `column`, each once.
-    private(set) var columns: [String] = []
-    private var columnKeys: [String: Int] = [:]
-
-    init(_ dialect: SQLDialect) { self.dialect = dialect }
-
-    /// Adds a select-list column, or finds the same one (same text, same
-    /// bound values) written before, and returns its position: indicators
-    /// that sum the same thing (every ratio over `members_total`) share it.
-    func column(_ build: () throws -> String) rethrows -> Int {
-        let mark = arguments.count
-        let text = try build()
-        var normalized = text
-        if dialect == .postgres {
-            normalized = text.replacingOccurrences(of: #"\$[0-9]+"#, with: "?", options: .regularExpression)
-        }
-        let key = normalized + "\u{1}" + arguments[mark...].map { "\($0)" }.joined(separator: "\u{1}")
-        if let existing = columnKeys[key] {
-            arguments.removeSubrange(mark...)
-            return existing
-        }
-        columnKeys[key] = columns.count
-        columns.append(text)
-        return columns.count - 1
-    }
-
-    func bind(_ value: ReportValue) -> String {
-        arguments.append(value)
-        switch dialect {
-        case .sqlite: return "?"
-        case .postgres: return "$\(arguments.count)"
         }
     }
 }

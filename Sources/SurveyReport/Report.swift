@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveySQL
 
 /// A form's indicators for a scope (the whole country, a province, a county,
 /// a township) and a period: one row per child unit of the scope and a
@@ -32,7 +33,7 @@ public struct Report: Sendable {
         public var indicator: Indicator
         /// All units that meet the condition; `units` holds the first ones.
         public var count: Int
-        public var units: [(unit: Unit, detail: ReportValue)]
+        public var units: [(unit: Unit, detail: SQLValue)]
     }
 
     public let form: Form
@@ -88,36 +89,6 @@ extension Report {
         return counts
     }
 
-    /// The period that contains today (China time), the default of a report.
-    public static func currentPeriod(_ type: PeriodType, now: Date = Date()) -> String {
-        let day = CivilDate.today(in: TimeZone(identifier: "Asia/Shanghai") ?? .current, now: now)
-        let (year, month, _) = CivilDate.components(days: day)
-        switch type {
-        case .annual: return String(year)
-        case .quarterly: return "\(year)Q\((month - 1) / 3 + 1)"
-        case .monthly: return "\(year)" + (month < 10 ? "0\(month)" : "\(month)")
-        }
-    }
-
-    /// The period before, for the comparison column.
-    public static func previous(_ period: String) -> String? {
-        guard let parsed = Period(period) else { return nil }
-        let earlier: Period
-        switch parsed {
-        case .annual(let year): earlier = .annual(year: year - 1)
-        case .quarterly(let year, let quarter): earlier = quarter == 1 ? .quarterly(year: year - 1, quarter: 4) : .quarterly(year: year, quarter: quarter - 1)
-        case .monthly(let year, let month): earlier = month == 1 ? .monthly(year: year - 1, month: 12) : .monthly(year: year, month: month - 1)
-        }
-        return Period.years.contains(earlier.year) ? earlier.description : nil
-    }
-
-    /// The instant before which a report counts as on time: the end of the
-    /// due day in China (UTC+8), in ms since 1970.
-    public static func dueBefore(form: Form, period: String) -> Int64? {
-        guard let day = form.dueDates[period] else { return nil }
-        return (Int64(day) + 1) * 86_400_000 - 8 * 3_600_000
-    }
-
     /// A figure from its totals, the same for SQL and the reference.
     public static func figure(_ indicator: Indicator, _ totals: IndicatorTotals, reporting: Int, expected: Int) -> Double? {
         switch indicator.kind {
@@ -143,7 +114,7 @@ extension Report {
         self.scope = scope.rawValue
         scopeName = registry?.unit(scope)?.name ?? (scope.significantLength == 0 ? "全国" : scope.rawValue)
         self.period = period
-        previousPeriod = previous.flatMap { $0.groups.values.contains { $0.reporting > 0 } ? Self.previous(period) : nil }
+        previousPeriod = previous.flatMap { $0.groups.values.contains { $0.reporting > 0 } ? Period(period)?.previous?.description : nil }
         due = form.dueDates[period]
         let length = Self.groupLength(scope: scope, form: form)
         let prefix = scope.prefix

@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveySQL
 
 /// One indicator's running totals over a group of units: what both the SQL
 /// and the reference evaluator compute, before the figure is worked out.
@@ -33,8 +34,8 @@ public struct IndicatorTotals: Sendable, Equatable {
     }
 
     /// Reads the totals from SQL values, in the order of `TotalsQuery.layout`.
-    public init(kind: Indicator.Kind, sqlValues values: ArraySlice<ReportValue>) {
-        func number(_ value: ReportValue?) -> Double {
+    public init(kind: Indicator.Kind, sqlValues values: ArraySlice<SQLValue>) {
+        func number(_ value: SQLValue?) -> Double {
             switch value {
             case .integer(let integer)?: return Double(integer)
             case .real(let real)?: return real
@@ -79,9 +80,9 @@ public struct GroupTotals: Sendable, Equatable {
 /// A unit behind a watched indicator, with its detail value.
 public struct WatchEntry: Sendable, Equatable {
     public var unit: String
-    public var detail: ReportValue
+    public var detail: SQLValue
 
-    public init(unit: String, detail: ReportValue) {
+    public init(unit: String, detail: SQLValue) {
         self.unit = unit
         // A whole number is an integer, whichever column type held it.
         if case .real(let real) = detail, real == real.rounded(), abs(real) < 9e15 {
@@ -232,7 +233,7 @@ public struct ReferenceEvaluator: Sendable {
         }
     }
 
-    static func reportValue(_ value: Value) -> ReportValue {
+    static func reportValue(_ value: Value) -> SQLValue {
         if value.isEmpty { return .null }
         switch value {
         case .number(let number):
@@ -244,8 +245,8 @@ public struct ReferenceEvaluator: Sendable {
     }
 
     /// Numbers by value, text by bytes, as SQL orders a column.
-    static func compareDetail(_ a: ReportValue, _ b: ReportValue) -> Int {
-        func number(_ value: ReportValue) -> Double? {
+    static func compareDetail(_ a: SQLValue, _ b: SQLValue) -> Int {
+        func number(_ value: SQLValue) -> Double? {
             switch value {
             case .integer(let integer): return Double(integer)
             case .real(let real): return real
@@ -272,8 +273,8 @@ extension ReportData {
 
     /// Adds one row of a totals query: `grp`, `reporting`, `on_time`, then
     /// the accumulators where `layout` says. Any engine maps its row to values.
-    public mutating func addTotalsRow(_ values: [ReportValue], form: Form, layout: [[Int]], histograms: [Int: [Int]] = [:]) {
-        func integer(_ value: ReportValue) -> Int {
+    public mutating func addTotalsRow(_ values: [SQLValue], form: Form, layout: [[Int]], histograms: [Int: [Int]] = [:]) {
+        func integer(_ value: SQLValue) -> Int {
             switch value {
             case .integer(let integer): return Int(integer)
             case .real(let real): return Int(real)
@@ -311,7 +312,7 @@ public struct WatchCollector: Sendable {
 
     /// How details compare in a list: -1 the first goes first, 1 the second,
     /// 0 a tie (then the code decides). Empty details go last either way.
-    public static func order(_ a: ReportValue, _ b: ReportValue, descending: Bool) -> Int {
+    public static func order(_ a: SQLValue, _ b: SQLValue, descending: Bool) -> Int {
         switch (a, b) {
         case (.null, .null): return 0
         case (.null, _): return 1
@@ -322,12 +323,12 @@ public struct WatchCollector: Sendable {
         }
     }
 
-    public static func precedes(_ a: ReportValue, _ aUnit: String, _ b: ReportValue, _ bUnit: String, descending: Bool) -> Bool {
+    public static func precedes(_ a: SQLValue, _ aUnit: String, _ b: SQLValue, _ bUnit: String, descending: Bool) -> Bool {
         let order = order(a, b, descending: descending)
         return order != 0 ? order < 0 : aUnit < bUnit
     }
 
-    public mutating func offer(detail raw: ReportValue, unit: () -> String) {
+    public mutating func offer(detail raw: SQLValue, unit: () -> String) {
         let detail = WatchEntry(unit: "", detail: raw).detail
         if entries.count >= limit, let last = entries.last, Self.order(detail, last.detail, descending: descending) > 0 { return }
         let code = unit()

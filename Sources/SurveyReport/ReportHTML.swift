@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveySQL
 
 extension Report {
     /// The report as one self-contained HTML page: the indicator table, the
@@ -76,7 +77,7 @@ extension Report {
         }
 
         out += "<div class=\"list\"><h2>\(en ? "Not reported" : "未报送")(\(missingCount))</h2>\n"
-        out += unitList(missing.map { ($0, ReportValue.null) }, more: missingCount - missing.count, language)
+        out += unitList(missing.map { ($0, SQLValue.null) }, more: missingCount - missing.count, language)
         out += "</div>\n"
         for list in watchLists {
             out += "<div class=\"list\"><h2>\(Self.escape(list.indicator.label.text(language)))(\(list.count))</h2>\n"
@@ -93,7 +94,7 @@ extension Report {
         "<div class=\"card\">\(Self.escape(label))<b>\(Self.escape(value))</b></div>"
     }
 
-    func unitList(_ units: [(unit: Unit, detail: ReportValue)], more: Int, _ language: Language) -> String {
+    func unitList(_ units: [(unit: Unit, detail: SQLValue)], more: Int, _ language: Language) -> String {
         guard !units.isEmpty else { return "<p>\(language == .en ? "None." : "无。")</p>\n" }
         var out = "<ul class=\"units\">"
         for (unit, detail) in units {

@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveySQL
 
 extension Report {
     /// A figure as shown: the indicator's format, or "—" when there is none.
@@ -84,7 +85,7 @@ extension Report {
         return out
     }
 
-    static func detailText(_ value: ReportValue) -> String {
+    static func detailText(_ value: SQLValue) -> String {
         switch value {
         case .null: return ""
         case .integer(let integer): return String(integer)
@@ -156,7 +157,7 @@ extension Report {
             return .object(object)
         }
         func unit(_ unit: Unit) -> JSONValue { ["unit": .string(unit.code), "name": .string(unit.name), "group": .string(unit.group)] }
-        func detail(_ value: ReportValue) -> JSONValue {
+        func detail(_ value: SQLValue) -> JSONValue {
             switch value {
             case .null: return .null
             case .integer(let integer): return .integer(Int(integer))

@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveySQL
 
 /// How a report column holds its values.
 public enum ColumnKind: String, Sendable {
@@ -46,13 +47,7 @@ public struct ReportColumn: Sendable, Equatable {
     }
 }
 
-/// A value in a report table row.
-public enum ReportValue: Sendable, Equatable, Hashable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-
+extension SQLValue {
     /// The value a report column keeps for a settled answer.
     public init(_ value: Value, column: ReportColumn) {
         if value.isEmpty {
@@ -149,12 +144,12 @@ public struct ReportSchema: Sendable, Equatable {
 
     /// A survey's row values, in column order, from its settled top-level
     /// values (`ValidationResult.topValues` or `Form.topValues`).
-    public func row(form: Form, topValues: [Value]) -> [ReportValue] {
+    public func row(form: Form, topValues: [Value]) -> [SQLValue] {
         columns.map { column in
             guard let field = form.field(named: column.field), field.repeatIndex == nil, field.slot < topValues.count,
                 ReportColumn.of(field) != nil
             else { return .null }
-            return ReportValue(topValues[field.slot], column: column)
+            return SQLValue(topValues[field.slot], column: column)
         }
     }
 }
@@ -208,7 +203,7 @@ extension ReportSchema {
     /// The row's `mark` is the writing transaction's.
     public func upsert(_ dialect: SQLDialect) -> String {
         let names = boundNames(dialect)
-        let placeholders = names.indices.map { dialect == .sqlite ? "?" : "$\($0 + 1)" }
+        let placeholders = Array(repeating: "?", count: names.count)
         let updates = (names.dropFirst(2) + ["mark"]).map { "\($0) = excluded.\($0)" }
         return """
             INSERT INTO \(dialect.identifier(tableName)) (\(names.joined(separator: ", ")), mark) \
@@ -234,6 +229,6 @@ extension ReportSchema {
 
     /// Removes the row of a unit and period: bind `period`, `unit`.
     public func delete(_ dialect: SQLDialect) -> String {
-        "DELETE FROM \(dialect.identifier(tableName)) WHERE period = \(dialect == .sqlite ? "?" : "$1") AND unit = \(dialect == .sqlite ? "?" : "$2")"
+        "DELETE FROM \(dialect.identifier(tableName)) WHERE period = ? AND unit = ?"
     }
 }

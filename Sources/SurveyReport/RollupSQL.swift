@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCore
+import SurveySQL
 
 /// Per-township totals kept beside a form's report table, so that a report
 /// for a city, a province or the country adds up one row per township
@@ -50,7 +51,7 @@ public struct RollupSQL: Sendable {
     /// What the table's rows mean: when it changes (a new form version's
     /// indicators), the table is made again.
     public var tableSignature: String {
-        SHA256.hex(of: ((try? refresh(period: "", dueBefore: nil, townships: nil))?.insert.sql ?? "").utf8) + ":\(columnCount)"
+        Digests.sha256Hex(((try? refresh(period: "", dueBefore: nil, townships: nil))?.insert.sql ?? "").utf8) + ":\(columnCount)"
     }
 
     /// The townships of a period whose rollup rows may be out of date: a
@@ -120,7 +121,7 @@ public struct RollupSQL: Sendable {
     /// this changes (the period's due time, or the indicators).
     public func periodSignature(period: String, dueBefore: Int64?) throws(IndicatorSQLError) -> String {
         let insert = try refresh(period: period, dueBefore: dueBefore, townships: nil).insert
-        return SHA256.hex(of: (insert.sql + "\u{1}" + insert.arguments.map { "\($0)" }.joined(separator: "\u{1}")).utf8)
+        return Digests.sha256Hex((insert.sql + "\u{1}" + insert.arguments.map { "\($0)" }.joined(separator: "\u{1}")).utf8)
     }
 
     /// The totals of a scope from its townships' rows, in the shape of

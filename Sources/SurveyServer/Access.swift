@@ -21,6 +21,39 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     public var maySend: Bool { self != .viewer }
     public var mayRead: Bool { self != .collector }
     public var mayResolve: Bool { self == .admin }
+
+    /// Whether this role has `permission`.
+    public func allows(_ permission: Permission) -> Bool {
+        switch permission {
+        case .signedIn: return true
+        case .send: return maySend
+        case .read: return mayRead
+        case .resolve: return mayResolve
+        }
+    }
+}
+
+/// What a route or a service call needs of its caller's role; every route
+/// declares one (`ServerRoutes`).
+public enum Permission: Sendable, Equatable {
+    /// Any valid token.
+    case signedIn
+    /// Sending surveys: collectors and admins.
+    case send
+    /// Reading surveys, conflicts and reports: viewers and admins.
+    case read
+    /// Resolving conflicts: admins.
+    case resolve
+
+    /// Why a role without this permission is refused.
+    public var refusal: LocalizedText {
+        switch self {
+        case .signedIn: return L("需要令牌", "a token is needed")
+        case .send: return L("查看者令牌不能上报调查", "a viewer token cannot send surveys")
+        case .read: return L("采集员令牌只能上报,不能查看", "a collector token can send surveys but not read them")
+        case .resolve: return L("只有管理员令牌能处理冲突", "only an admin token can resolve conflicts")
+        }
+    }
 }
 
 /// The holder of a valid token, as a request sees it.
@@ -39,6 +72,16 @@ public struct Principal: Sendable, Equatable {
     }
 
     public func covers(_ code: UnitCode) -> Bool { code.isUnder(unit) }
+
+    /// Refuses a principal whose role lacks `permission`.
+    public func require(_ permission: Permission) throws(ServiceError) {
+        guard role.allows(permission) else { throw ServiceError.forbidden(permission.refusal) }
+    }
+
+    /// Refuses a unit (as stored, possibly damaged) outside this principal's scope.
+    public func requireScope(_ unit: String, _ refusal: @autoclosure () -> LocalizedText) throws(ServiceError) {
+        guard let code = UnitCode(unit), covers(code) else { throw ServiceError.forbidden(refusal()) }
+    }
 }
 
 /// A token as the database keeps it: never the secret, only its hash.
@@ -79,6 +122,6 @@ public enum TokenSecret {
 
     /// What the database stores and looks up.
     public static func hash(_ secret: String) -> String {
-        SHA256.hex(of: secret.utf8)
+        Digests.sha256Hex(secret.utf8)
     }
 }

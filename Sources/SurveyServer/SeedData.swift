@@ -223,7 +223,7 @@ extension SurveyService {
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> SeedSummary {
         guard let form = catalog.form("village-branch"), let year = Int(period), Period(period)?.type == .annual else {
-            throw APIError(400, "invalid_seed", L("需要 village-branch 表单和年度报告期", "seeding needs the village-branch form and an annual period"))
+            throw ServiceError(.invalid, "invalid_seed", L("需要 village-branch 表单和年度报告期", "seeding needs the village-branch form and an annual period"))
         }
         var data = SeedData(seed: seed)
         let units: [OrgUnit]
@@ -234,8 +234,7 @@ extension SurveyService {
         } else {
             units = try await storage.units()
             guard units.contains(where: { $0.level == .village }) else {
-                throw APIError(
-                    400, "invalid_seed",
+                throw ServiceError(.invalid, "invalid_seed",
                     L("数据库里没有村一级的单位名录;请先不带 --keep-registry 生成一次", "the database holds no villages in its registry; seed once without --keep-registry first"))
             }
             summary.units = units.count

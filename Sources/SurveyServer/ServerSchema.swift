@@ -1,16 +1,24 @@
 import Foundation
 import SurveyReport
+import SurveySQL
 
 /// The server's schema as one list of migrations, written once and spoken
-/// in each engine's dialect. Each engine's runner applies the ones a
-/// database lacks, in order, and records their ids.
+/// in each engine's dialect. Each engine applies the ones a database
+/// lacks, in order, and records their ids. A shipped migration is never
+/// edited; a new one goes at the end of the list.
+///
+/// The report engine owns its tables and migrations (`ReportEngine`,
+/// which follows these in the list): the first of them were made here, by
+/// v4 to v6, and are kept as shipped.
 enum ServerSchema {
-    struct Migration {
-        let id: String
-        let statements: [String]
+    typealias Migration = SQLMigration
+
+    /// The server's own migrations, then the report engine's.
+    static func migrations(_ dialect: SQLDialect) -> [Migration] {
+        server(dialect) + ReportEngine.migrations(dialect)
     }
 
-    static func migrations(_ dialect: SQLDialect) -> [Migration] {
+    static func server(_ dialect: SQLDialect) -> [Migration] {
         let postgres = dialect == .postgres
         // 64-bit integers: millisecond times and ids.
         let int = postgres ? "BIGINT" : "INTEGER"
@@ -133,6 +141,15 @@ enum ServerSchema {
                     "CREATE TABLE report_gone (form_id TEXT NOT NULL, period TEXT NOT NULL, grp TEXT NOT NULL, mark \(int) NOT NULL)",
                     "CREATE INDEX report_gone_mark ON report_gone (form_id, period, mark)",
                     "INSERT INTO meta (key, value) VALUES ('report_clock', 1)",
+                ]),
+            // The report clock moves to a table of the report engine's own,
+            // so that reports never read the server's `meta`.
+            Migration(
+                id: "v6 report clock",
+                statements: [
+                    "CREATE TABLE report_clock (value \(int) NOT NULL)",
+                    "INSERT INTO report_clock (value) SELECT value FROM meta WHERE key = 'report_clock'",
+                    "DELETE FROM meta WHERE key = 'report_clock'",
                 ]),
         ]
     }

@@ -1,30 +1,6 @@
 import Foundation
 import SurveyCore
-import SurveyReport
-
-/// What the server answers for one survey of a batch.
-public enum Outcome: String, Sendable, CaseIterable, Codable {
-    /// Stored; the first survey for its unit and period.
-    case created
-    /// The same id, revision and content is already stored: nothing to do.
-    case duplicate
-    /// A newer revision of a stored survey; it is now the latest.
-    case updated
-    /// Older than the revision the server holds: not stored.
-    case stale
-    /// The same id and revision with different content: never overwritten.
-    case mismatch
-    /// Fails the form's checks; the errors come back per field.
-    case rejected
-    /// Outside the sender's units: nothing written.
-    case forbidden
-    /// A second, different survey for a unit and period that already has
-    /// one: stored and flagged for the county to resolve.
-    case held
-
-    /// Whether the device may stop sending this revision.
-    public var isAccepted: Bool { self == .created || self == .duplicate || self == .updated || self == .held }
-}
+import SurveySQL
 
 /// One survey that passed every check and is ready for the store.
 public struct IngestCandidate: Sendable {
@@ -34,9 +10,9 @@ public struct IngestCandidate: Sendable {
     /// The answers as kept: checked, with calculations recomputed (JSON text).
     public var storedAnswers: String
     /// The survey's row in its form's report table, if the form has one.
-    public var reportRow: [ReportValue]?
+    public var reportRow: [SQLValue]?
 
-    public init(survey: WireSurvey, unit: UnitCode, contentHash: String, storedAnswers: String, reportRow: [ReportValue]? = nil) {
+    public init(survey: WireSurvey, unit: UnitCode, contentHash: String, storedAnswers: String, reportRow: [SQLValue]? = nil) {
         self.survey = survey
         self.unit = unit
         self.contentHash = contentHash
@@ -133,12 +109,32 @@ public struct StorageCounts: Sendable, Equatable {
     public var openConflicts: Int
 }
 
-/// The server's storage: SQLite through GRDB (`SQLiteServerStorage`) or
-/// PostgreSQL (`PostgresServerStorage`). Every method is one transaction.
+/// A unit and period whose current survey changed, as ingest and conflict
+/// resolution report it, inside their write transaction, to the hook they
+/// are given (the service's: the report tables follow).
+public struct CurrentSurveyChange: Sendable {
+    public var formID: String
+    public var formVersion: String
+    /// The survey's report row, computed when it was checked (or read again
+    /// from its kept answers); nil when the form has no report table.
+    public var reportRow: [SQLValue]?
+    /// The store's integer id of the survey, and when it first arrived (ms).
+    public var instance: Int64
+    public var createdAt: Int64
+    /// Where the survey no longer counts, and where it is now current.
+    public var left: (unit: String, period: String)?
+    public var now: (unit: String, period: String)?
+}
+
+/// Called inside a write transaction for every change of a current survey.
+public typealias CurrentSurveyHook = @Sendable (CurrentSurveyChange, any SQLSession) throws -> Void
+
+/// The server's storage: SQLite (`SQLiteServerStorage`) or PostgreSQL
+/// (`PostgresServerStorage`), both written once over `SQLEngine`
+/// (`RelationalStorage`). Every method is one transaction.
 public protocol ServerStorage: Sendable {
-    /// Where the data is, for logs and messages: a file path, or an
-    /// address without its password.
-    var location: String { get }
+    /// The database the storage runs on; reports run on it too.
+    var sql: any SQLEngine { get }
 
     // Tokens
     func createToken(name: String, role: Role, unit: UnitCode, hash: String) async throws -> TokenRecord
@@ -157,32 +153,33 @@ public protocol ServerStorage: Sendable {
 
     // Surveys
     /// Applies the candidates in order, in one transaction, and answers
-    /// each in the same order. A candidate whose stored survey lies outside
-    /// `principal`'s scope is `forbidden`.
-    func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date) async throws -> [StoreOutcome]
+    /// each in the same order; `hook` hears of every change of a current
+    /// survey inside that transaction. A candidate whose stored survey lies
+    /// outside `principal`'s scope is `forbidden`.
+    func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date, hook: @escaping CurrentSurveyHook) async throws
+        -> [StoreOutcome]
     func revisions(of instanceID: String) async throws -> [RevisionRecord]
     func survey(_ instanceID: String) async throws -> SurveyRecord?
     func conflicts(under unit: UnitCode, includeResolved: Bool) async throws -> [ConflictRecord]
     func conflict(_ id: Int64) async throws -> ConflictRecord?
     /// Makes `keep` the current survey of the conflict's unit and period;
-    /// the other is kept as superseded.
-    func resolveConflict(_ id: Int64, keep: String, by principal: Principal, at time: Date) async throws -> ConflictRecord
+    /// the other is kept as superseded. `reportRow` reads the kept survey's
+    /// report row from its form version and kept answers.
+    func resolveConflict(
+        _ id: Int64, keep: String, by principal: Principal, at time: Date,
+        reportRow: @escaping @Sendable (_ formID: String, _ version: String, _ answers: String) -> [SQLValue]?, hook: @escaping CurrentSurveyHook
+    ) async throws -> ConflictRecord
+    /// Up to `limit` current surveys of `formID` with a store id above
+    /// `after`, by id, in `session`: what a report table is rebuilt from.
+    func currentSurveys(formID: String, after: Int64, limit: Int, in session: any SQLSession) throws
+        -> [(id: Int64, unit: String, period: String, createdAt: Int64, formVersion: String, answers: String)]
     func counts() async throws -> StorageCounts
     /// A cheap query that proves the database answers.
     func checkHealth() async throws
+}
 
-    // Reports
-    /// The SQL dialect report queries are written in.
-    var reportDialect: SQLDialect { get }
-    /// Creates or rebuilds the forms' report tables; returns rows written.
-    /// `progress` gets a rebuilt table's name and its rows written so far.
-    func prepareReports(_ plans: [ReportPlan], progress: @escaping @Sendable (String, Int) -> Void) async throws -> Int
-    /// Brings a form's per-township rollup up to date for each period
-    /// (with that period's due time), before a large scope's totals are
-    /// read from it, `townshipsPerStatement` changed townships at a time.
-    func refreshRollups(_ rollup: RollupSQL, periods: [(period: String, dueBefore: Int64?)], townshipsPerStatement: Int) async throws -> RollupRefresh
-    /// Runs a report's totals and watch-list queries.
-    func reportData(_ queries: ReportQueries) async throws -> ReportData
-    /// The codes a query of one text column returns.
-    func reportCodes(_ query: SQLQuery) async throws -> [String]
+extension ServerStorage {
+    /// Where the data is, for logs and messages: a file path, or an
+    /// address without its password.
+    public var location: String { sql.location }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import SurveyCore
-import SurveyReport
+import SurveySQL
 
 /// What `StorageCopy.copy` moved, table by table, with the checksums of
 /// both sides.
@@ -62,15 +62,15 @@ public enum StorageCopy {
 
     /// Copies everything from `source` into the empty `destination`, a page
     /// of rows per transaction, then builds the destination's report
-    /// tables with `plans` and compares both sides. `progress` gets the
+    /// tables for the forms of `catalog` and compares both sides. `progress` gets the
     /// step (a table copied, its checksum on one side, a report table
     /// built) and its rows so far.
     public static func copy(
-        from source: any ServerStorage, to destination: any ServerStorage, plans: [ReportPlan],
+        from source: any ServerStorage, to destination: any ServerStorage, catalog: FormCatalog,
         progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) async throws -> CopySummary {
         guard let from = source as? any RelationalStorage, let to = destination as? any RelationalStorage else { throw Failure.unsupported }
-        let held = try await to.engine.read { session in
+        let held = try await to.sql.read { session in
             try ["unit", "token", "instance"].first { table in try session.one("SELECT 1 FROM \(table) LIMIT 1") != nil }
         }
         if let held {
@@ -82,14 +82,14 @@ public enum StorageCopy {
             let head = "INSERT INTO \(table.name) (\(table.columns.joined(separator: ", "))) VALUES "
             var copied = 0
             try await forEachPage(of: table, in: from) { page in
-                try await to.engine.write { session in
+                try await to.sql.write { session in
                     try session.insertRows(head, columns: table.columns.count, page.map(\.values))
                 }
                 copied += page.count
                 progress(table.name, copied)
             }
-            if table.identity, to.engine.dialect == .postgres {
-                try await to.engine.write { session in
+            if table.identity, to.sql.dialect == .postgres {
+                try await to.sql.write { session in
                     try session.execute(
                         "SELECT setval(pg_get_serial_sequence('\(table.name)', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM \(table.name)), false)", [])
                 }
@@ -101,13 +101,13 @@ public enum StorageCopy {
                     destinationChecksum: try await checksum(table, in: to) { progress("\(table.name) checksum (destination)", $0) }))
         }
         let revision = try await from.registryRevision()
-        try await to.engine.write { session in
+        try await to.sql.write { session in
             try session.execute("UPDATE meta SET value = ? WHERE key = ?", [.integer(Int64(revision)), .text("registry_revision")])
         }
-        summary.reportRows = try await to.prepareReports(plans, progress: progress)
+        summary.reportRows = try await SurveyService(storage: to, catalog: catalog).prepareReports(progress: progress)
         // Fresh statistics, so that the first reports are planned for the
         // tables' real size rather than waiting for autovacuum to notice.
-        if to.engine.dialect == .postgres { try await to.engine.write { session in try session.execute("ANALYZE", []) } }
+        if to.sql.dialect == .postgres { try await to.sql.write { session in try session.execute("ANALYZE", []) } }
         return summary
     }
 
@@ -115,10 +115,10 @@ public enum StorageCopy {
     /// each): a PostgreSQL reply is read whole.
     static func forEachPage(of table: TableCopy, in storage: any RelationalStorage, _ body: ([SQLRow]) async throws -> Void) async throws {
         let columns = table.columns.joined(separator: ", ")
-        var after: ReportValue? = nil
+        var after: SQLValue? = nil
         while true {
             let bound = after
-            let page = try await storage.engine.read { session in
+            let page = try await storage.sql.read { session in
                 try session.all(
                     "SELECT \(columns) FROM \(table.name)\(bound == nil ? "" : " WHERE \(table.key) > ?") ORDER BY \(table.key) LIMIT 2000",
                     bound.map { [$0] } ?? [])
@@ -132,7 +132,7 @@ public enum StorageCopy {
     /// SHA-256 over a table's rows in key order, each value as text: a
     /// chain, each row hashed with the digest of the rows before it.
     static func checksum(_ table: TableCopy, in storage: any RelationalStorage, progress: (Int) -> Void = { _ in }) async throws -> String {
-        var chain = SHA256.digest([])
+        var chain = Digests.sha256([])
         var rows = 0
         try await forEachPage(of: table, in: storage) { page in
             rows += page.count
@@ -148,7 +148,7 @@ public enum StorageCopy {
                     }
                     bytes.append(0x1F)
                 }
-                chain = SHA256.digest(bytes)
+                chain = Digests.sha256(bytes)
             }
         }
         return chain.map { String(format: "%02x", $0) }.joined()

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SurveyCore
 import SurveyReport
+import SurveySQL
 import Synchronization
 
 /// Limits on what one request may carry.
@@ -23,37 +24,6 @@ public struct ServerLimits: Sendable, Equatable {
     }
 }
 
-/// A request that cannot be served, with the HTTP status and a message.
-public struct APIError: Error, Sendable {
-    public var statusCode: Int
-    public var code: String
-    public var message: LocalizedText
-    /// Extra fields for the error object (`limit`, `line`, `column`).
-    public var details: [(String, JSONValue)]
-
-    public init(_ status: Int, _ code: String, _ message: LocalizedText, details: [(String, JSONValue)] = []) {
-        self.statusCode = status
-        self.code = code
-        self.message = message
-        self.details = details
-    }
-
-    public func json(_ language: Language) -> JSONValue {
-        var error = JSONObject()
-        error.appendUnique("code", .string(code))
-        error.appendUnique("message", .string(message.text(language)))
-        for (key, value) in details { error[key] = value }
-        return ["error": .object(error)]
-    }
-
-    public static func unauthorized(_ message: LocalizedText) -> APIError { APIError(401, "unauthorized", message) }
-    public static func forbidden(_ message: LocalizedText) -> APIError { APIError(403, "forbidden", message) }
-    public static func notFound(_ message: LocalizedText) -> APIError { APIError(404, "not_found", message) }
-    public static func badRequest(_ message: LocalizedText, details: [(String, JSONValue)] = []) -> APIError {
-        APIError(400, "bad_request", message, details: details)
-    }
-}
-
 /// A form version as the server hands it out.
 public struct PublishedForm: Sendable {
     public var form: Form
@@ -66,131 +36,118 @@ public struct PublishedForm: Sendable {
     public static func all(in catalog: FormCatalog) -> [PublishedForm] {
         catalog.allForms.map { form in
             let data = (try? Data(contentsOf: URL(fileURLWithPath: form.file))) ?? Data()
-            return PublishedForm(form: form, source: String(decoding: data, as: UTF8.self), hash: SHA256.hex(of: data))
+            return PublishedForm(form: form, source: String(decoding: data, as: UTF8.self), hash: Digests.sha256Hex(data))
         }
     }
 }
 
-/// Everything the API does, apart from HTTP: authentication, ingest, reads.
-/// The routes in `ServerApplication` only translate.
+/// Everything the API does, apart from HTTP: authentication, ingest, reads
+/// within the caller's scope, conflicts and reports. Its errors are
+/// `ServiceError`s (and the storage's `StorageError` and `SQLError`), which
+/// the HTTP layer maps to statuses in one place.
 public final class SurveyService: Sendable {
-    public let storage: any ServerStorage
+    let storage: any ServerStorage
     public let catalog: FormCatalog
     public let published: [PublishedForm]
     public let limits: ServerLimits
+    /// The reports, over the storage's own database.
+    public let reports: ReportEngine
     private let registryCache = Mutex<(revision: Int, registry: UnitRegistry, checked: ContinuousClock.Instant)?>(nil)
-
-    /// Each form id's report table, by form id.
-    public let reportPlans: [String: ReportPlan]
-    private let reportsPrepared = Mutex<Bool>(false)
 
     public init(storage: any ServerStorage, catalog: FormCatalog, limits: ServerLimits = ServerLimits()) {
         self.storage = storage
         self.catalog = catalog
         self.limits = limits
         published = PublishedForm.all(in: catalog)
-        reportPlans = Dictionary(ReportPlan.all(in: catalog).map { ($0.schema.formID, $0) }, uniquingKeysWith: { _, last in last })
+        reports = ReportEngine(engine: storage.sql, source: StoredSurveys(storage: storage))
+        reports.load(catalog)
+    }
+
+    /// Makes a service ready to serve, as `vsurvey-server serve` does at
+    /// start (and the tests' servers): imports the forms directory's unit
+    /// registry into a database that has none, refuses forms whose
+    /// indicators SQL cannot compute, creates or rebuilds the report tables
+    /// (`progress` hears of a rebuild's rows) and reads the registry.
+    public static func start(
+        storage: any ServerStorage, catalog: FormCatalog, limits: ServerLimits = ServerLimits(), logger: Logger? = nil,
+        progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+    ) async throws -> SurveyService {
+        if try await storage.registryRevision() == 0, let registry = catalog.registry, catalog.registryProblems.isEmpty {
+            let count = try await storage.replaceUnits(registry.units)
+            logger?.notice("unit registry imported from the forms directory", metadata: ["units": .stringConvertible(count)])
+        }
+        let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
+        let problems = service.reports.problems(in: catalog)
+        guard problems.isEmpty else {
+            throw ServiceError(
+                .invalid, "indicators",
+                L(
+                    "有指标无法计算:\n" + problems.map { "  \($0.indicator): \($0.message.zh)" }.joined(separator: "\n"),
+                    "some indicators cannot be computed:\n" + problems.map { "  \($0.indicator): \($0.message.text(.en))" }.joined(separator: "\n")))
+        }
+        let rebuilt = try await service.prepareReports(progress: progress)
+        if rebuilt > 0 { logger?.notice("report tables rebuilt for new form columns", metadata: ["rows": .stringConvertible(rebuilt)]) }
+        // The registry is read into memory now rather than by the first
+        // request (most of a second for half a million units).
+        let units = try await service.registry().units.count
+        logger?.info("unit registry loaded", metadata: ["units": .stringConvertible(units)])
+        return service
     }
 
     // MARK: Reports
-
-    /// Indicators that SQL cannot compute, per form: the server refuses to
-    /// start with any, since their reports would be wrong or missing.
-    public func reportProblems() -> [IndicatorSQLError] {
-        reportPlans.keys.sorted().flatMap { id in
-            let plan = reportPlans[id]!
-            return ReportSQL(form: plan.latest, schema: plan.schema, dialect: storage.reportDialect).problems()
-        }
-    }
 
     /// Creates the report tables, rebuilding those whose columns changed;
     /// returns the rows written. `progress` gets a rebuilt table's name and
     /// its rows so far.
     @discardableResult
     public func prepareReports(progress: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws -> Int {
-        let written = try await storage.prepareReports(reportPlans.keys.sorted().map { reportPlans[$0]! }, progress: progress)
-        reportsPrepared.withLock { $0 = true }
-        return written
+        try await reports.prepare(catalog, progress: progress)
     }
 
     func ensureReportsPrepared() async throws {
-        if !reportsPrepared.withLock({ $0 }) { try await prepareReports() }
+        if !reports.isPrepared { try await prepareReports() }
+    }
+
+    /// What ingest and conflict resolution tell the report tables, inside
+    /// their transaction.
+    var reportHook: CurrentSurveyHook {
+        let reports = reports
+        return { change, session in
+            try reports.record(
+                formID: change.formID, formVersion: change.formVersion, row: change.reportRow, instance: change.instance,
+                reportedAt: change.createdAt, left: change.left, now: change.now, in: session)
+        }
+    }
+
+    /// The period a report shows when none is asked for: the one that
+    /// contains today (`Period.current`), of the form's type.
+    public func defaultPeriod(formID: String) throws(ServiceError) -> String {
+        guard let plan = reports.plan(formID) else { throw ServiceError.notFound(L("没有表单 “\(formID)”", "there is no form '\(formID)'")) }
+        return Period.current(plan.latest.periodType).description
     }
 
     /// A form's report for a scope and period, with the previous period's
-    /// figures for comparison, from the report tables.
-    public func report(formID: String, scope: UnitCode, period: String, watchLimit: Int = 50, missingLimit: Int = 200) async throws -> Report {
-        guard let plan = reportPlans[formID] else {
-            throw APIError.notFound(L("没有表单 “\(formID)”", "there is no form '\(formID)'"))
-        }
-        guard let parsed = Period(period), parsed.type == plan.latest.periodType else {
-            throw APIError(
-                400, "invalid_period",
-                L(
-                    "“\(period)” 不是 \(formID) 的报告期(如 \(Period.example(of: plan.latest.periodType)))",
-                    "'\(period)' is not a period of \(formID) (e.g. \(Period.example(of: plan.latest.periodType)))"))
+    /// figures for comparison; `principal` must be a reader whose scope
+    /// covers `scope`.
+    public func report(
+        formID: String, scope: UnitCode, period: String, for principal: Principal? = nil, watchLimit: Int = 50, missingLimit: Int = 200
+    ) async throws -> Report {
+        if let principal {
+            try principal.require(.read)
+            guard principal.covers(scope) else {
+                throw ServiceError.forbidden(L("\(scope) 不在令牌的范围 \(principal.unit) 内", "\(scope) is outside the token's scope \(principal.unit)"))
+            }
         }
         try await ensureReportsPrepared()
-        let form = plan.latest
-        let sql = ReportSQL(form: form, schema: plan.schema, dialect: storage.reportDialect)
-        let length = Report.groupLength(scope: scope, form: form)
-        let registry = try await registry()
-        let expectedUnits = Report.expectedUnits(registry: registry, scope: scope, form: form)
-        let expected = Report.countByGroup(expectedUnits, length: length)
-        // A large scope is read in two parts at once (two cores), split
-        // between groups so that each group is whole in one part, and a
-        // group at a time (`ReportSQL.totalsParts`); a small one in one
-        // grouping query.
-        let parts = expected.values.reduce(0, +) > 20_000 ? 2 : 1
-        let groups = parts > 1 ? expected.keys.sorted() : []
-        let ranges = sql.split(scopePrefix: scope.prefix, groups: groups, parts: parts)
-        // Above a county, the totals add up townships' rollup rows, brought
-        // up to date first, instead of reading every village's row.
-        let earlier = Report.previous(period)
-        let rollup = length < RollupSQL.groupLength ? try RollupSQL(sql) : nil
-        if let rollup {
-            let periods = [period] + (earlier.map { [$0] } ?? [])
-            _ = try await storage.refreshRollups(
-                rollup, periods: periods.map { ($0, Report.dueBefore(form: form, period: $0)) }, townshipsPerStatement: RollupSQL.townshipsPerStatement)
+        do {
+            return try await reports.report(
+                formID: formID, scope: scope, period: period, registry: try await registry(), watchLimit: watchLimit, missingLimit: missingLimit)
+        } catch let error as ReportError {
+            switch error.kind {
+            case .unknownForm: throw ServiceError.notFound(error.message)
+            case .invalidPeriod: throw ServiceError(.invalid, "invalid_period", error.message)
+            }
         }
-        // The previous period gives only the change of each figure: its
-        // totals, without watch lists or charts.
-        func queries(_ period: String, due: Int64?, watch: Bool) throws -> ReportQueries {
-            ReportQueries(
-                form: form,
-                totals: try rollup.map { rollup throws(IndicatorSQLError) in
-                    [[try rollup.totals(scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, charts: watch)]]
-                }
-                    ?? sql.totalsParts(
-                        scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, groups: groups, parts: parts, charts: watch),
-                watch: !watch
-                    ? []
-                    // A large scope on PostgreSQL: each list's first units
-                    // from SQL, instead of every flagged row over the wire.
-                    : storage.reportDialect == .postgres && parts > 1
-                        ? try ranges.flatMap { range throws(IndicatorSQLError) in
-                            try sql.watchFirst(scopePrefix: scope.prefix, period: period, range: range, limit: watchLimit)
-                        }
-                        : try ranges.compactMap { range throws(IndicatorSQLError) in try sql.watchAll(scopePrefix: scope.prefix, period: period, range: range)
-                        },
-                watchLimit: watchLimit)
-        }
-        async let current = storage.reportData(try queries(period, due: Report.dueBefore(form: form, period: period), watch: true))
-        var previous: ReportData?
-        if let earlier { previous = try await storage.reportData(try queries(earlier, due: nil, watch: false)) }
-        var data = try await current
-        // The units not reported: looked for only in the groups where the
-        // totals say some are missing, group by group until the list is full.
-        var missing: [String] = []
-        for group in expected.keys.sorted() where missing.count < missingLimit {
-            guard (expected[group] ?? 0) > (data.groups[group]?.reporting ?? 0), group.hasPrefix(scope.prefix) else { continue }
-            let query = sql.missing(unitTable: "unit", scopePrefix: group, period: period, limit: missingLimit - missing.count)
-            missing += try await storage.reportCodes(query)
-        }
-        data.missing = missing
-        return Report(
-            form: form, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: missingLimit,
-            expectedUnits: expectedUnits)
     }
 
     // MARK: Authentication
@@ -198,15 +155,19 @@ public final class SurveyService: Sendable {
     /// The principal behind an `Authorization: Bearer …` header value.
     public func authenticate(_ header: String?) async throws -> Principal {
         guard let header, !header.isEmpty else {
-            throw APIError.unauthorized(L("缺少令牌:请在 Authorization 头中给出 Bearer 令牌", "no token: send 'Authorization: Bearer TOKEN'"))
+            throw ServiceError.unauthenticated(L("缺少令牌:请在 Authorization 头中给出 Bearer 令牌", "no token: send 'Authorization: Bearer TOKEN'"))
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw APIError.unauthorized(L("Authorization 头应为 “Bearer 令牌”", "the Authorization header must be 'Bearer TOKEN'"))
+            throw ServiceError.unauthenticated(L("Authorization 头应为 “Bearer 令牌”", "the Authorization header must be 'Bearer TOKEN'"))
         }
-        let secret = String(parts[1]).trimmingSpaces
-        guard let principal = try await storage.principal(tokenHash: TokenSecret.hash(String(secret))) else {
-            throw APIError.unauthorized(L("令牌无效或已吊销", "the token is not valid or has been revoked"))
+        return try await authenticate(token: String(parts[1]).trimmingSpaces)
+    }
+
+    /// The principal of a token secret.
+    public func authenticate(token secret: String) async throws -> Principal {
+        guard !secret.isEmpty, let principal = try await storage.principal(tokenHash: TokenSecret.hash(secret)) else {
+            throw ServiceError.unauthenticated(L("令牌无效或已吊销", "the token is not valid or has been revoked"))
         }
         return principal
     }
@@ -228,6 +189,62 @@ public final class SurveyService: Sendable {
         return registry
     }
 
+    /// The registry's units that `principal` covers, in code order.
+    public func units(for principal: Principal) async throws -> [OrgUnit] {
+        try await registry().units.filter { principal.covers($0.code) }.sorted { $0.code < $1.code }
+    }
+
+    // MARK: Reads
+
+    /// A survey's latest revision and state; the survey's unit must be in
+    /// `principal`'s scope.
+    public func survey(_ instanceID: String, for principal: Principal) async throws -> SurveyRecord {
+        try principal.require(.read)
+        guard let record = try await storage.survey(instanceID) else {
+            throw ServiceError.notFound(L("没有调查 \(instanceID)", "there is no survey \(instanceID)"))
+        }
+        try principal.requireScope(record.latest.unit, Self.outsideScope(principal))
+        return record
+    }
+
+    /// A survey's revisions that `principal` may see: a survey moved from
+    /// another unit keeps its earlier revisions there, and a token sees only
+    /// the revisions filed under its units.
+    public func revisions(of instanceID: String, for principal: Principal) async throws -> (instanceID: String, revisions: [RevisionRecord]) {
+        try principal.require(.read)
+        let revisions = try await storage.revisions(of: instanceID)
+        guard let last = revisions.last else { throw ServiceError.notFound(L("没有调查 \(instanceID)", "there is no survey \(instanceID)")) }
+        try principal.requireScope(last.unit, Self.outsideScope(principal))
+        return (last.instanceID, revisions.filter { UnitCode($0.unit).map(principal.covers) ?? false })
+    }
+
+    static func outsideScope(_ principal: Principal) -> LocalizedText {
+        L("这份调查不在令牌的范围 \(principal.unit) 内", "this survey is outside the token's scope \(principal.unit)")
+    }
+
+    // MARK: Conflicts
+
+    /// The conflicts under `principal`'s unit, open ones only unless `includeResolved`.
+    public func conflicts(for principal: Principal, includeResolved: Bool) async throws -> [ConflictRecord] {
+        try principal.require(.read)
+        return try await storage.conflicts(under: principal.unit, includeResolved: includeResolved)
+    }
+
+    /// Makes `keep` the current survey of a conflict; an admin's, in scope.
+    public func resolveConflict(_ id: Int64, keep: String, by principal: Principal, at time: Date = Date()) async throws -> ConflictRecord {
+        try principal.require(.resolve)
+        try await ensureReportsPrepared()
+        let reports = reports
+        return try await storage.resolveConflict(
+            id, keep: keep, by: principal, at: time, reportRow: { formID, version, answers in reports.row(formID: formID, version: version, answers: answers) },
+            hook: reportHook)
+    }
+
+    // MARK: Health
+
+    /// Proves the database answers (and, for SQLite, is still the file opened).
+    public func checkHealth() async throws { try await storage.checkHealth() }
+
     // MARK: Ingest
 
     /// One survey's answer in a batch reply.
@@ -241,31 +258,38 @@ public final class SurveyService: Sendable {
         public var warnings: [ValidationIssue] = []
         public var conflictID: Int64?
         public var serverRevision: Int?
+
+        /// The result as the wire carries it, in `language`.
+        public func reply(_ language: Language) -> SurveyReply {
+            SurveyReply(
+                index: index, instanceID: instanceID, revision: revision, outcome: outcome, reason: reason.text(language),
+                errors: errors.map { WireIssue($0, language: language) }, warnings: warnings.map { WireIssue($0, language: language) },
+                conflictID: conflictID.map { Int($0) }, serverRevision: serverRevision)
+        }
     }
 
     /// Reads a request body: undoes gzip, parses JSON with line and column
     /// on failure.
-    public func decodeBody(_ bytes: [UInt8], gzip: Bool) throws(APIError) -> JSONValue {
+    public func decodeBody(_ bytes: [UInt8], gzip: Bool) throws(ServiceError) -> JSONValue {
         var body = bytes
         if gzip || Gzip.looksCompressed(bytes) {
             do {
                 body = try Gzip.decompress(bytes, limit: limits.maxDecodedBytes)
             } catch .tooLarge(let limit) {
-                throw APIError(
-                    413, "payload_too_large", L("解压后的请求体超过 \(limit) 字节的上限", "the decompressed body is larger than the limit of \(limit) bytes"),
+                throw ServiceError(.tooLarge, "payload_too_large", L("解压后的请求体超过 \(limit) 字节的上限", "the decompressed body is larger than the limit of \(limit) bytes"),
                     details: [("limit", .integer(limit))])
             } catch .corrupt(let offset) {
-                throw APIError.badRequest(
+                throw ServiceError.invalid(
                     L("gzip 数据损坏或不完整(第 \(offset) 字节附近)", "the gzip data is damaged or incomplete (near byte \(offset))"),
                     details: [("offset", .integer(offset))])
             } catch {
-                throw APIError(503, "unavailable", L("服务器内存不足", "the server is out of memory"))
+                throw ServiceError(.unavailable, "unavailable", L("服务器内存不足", "the server is out of memory"))
             }
         }
         do {
             return try JSONParser(maxDepth: limits.maxDepth).parse(body)
         } catch {
-            throw APIError.badRequest(
+            throw ServiceError.invalid(
                 L(
                     "JSON 第 \(error.line) 行第 \(error.column) 列:\(error.message.zh)",
                     "JSON line \(error.line), column \(error.column): \(error.message.text(.en))"),
@@ -278,22 +302,19 @@ public final class SurveyService: Sendable {
     public func ingest(
         _ document: JSONValue, by principal: Principal, today: Int = CivilDate.today(), logger: Logger? = nil
     ) async throws -> [SurveyResult] {
-        guard principal.role.maySend else {
-            throw APIError.forbidden(L("查看者令牌不能上报调查", "a viewer token cannot send surveys"))
-        }
+        try principal.require(.send)
         try await ensureReportsPrepared()
         guard case .object(let object) = document else {
-            throw APIError.badRequest(L("请求体应为 {\"surveys\": [...]}", "the body must be {\"surveys\": [...]}"))
+            throw ServiceError.invalid(L("请求体应为 {\"surveys\": [...]}", "the body must be {\"surveys\": [...]}"))
         }
         for key in object.keys where key != "surveys" {
-            throw APIError.badRequest(L("未知的键 “\(key)”(只允许 surveys)", "unknown key '\(key)' (only 'surveys' is allowed)"))
+            throw ServiceError.invalid(L("未知的键 “\(key)”(只允许 surveys)", "unknown key '\(key)' (only 'surveys' is allowed)"))
         }
         guard case .array(let items)? = object["surveys"] else {
-            throw APIError.badRequest(L("surveys 应为数组", "surveys must be an array"))
+            throw ServiceError.invalid(L("surveys 应为数组", "surveys must be an array"))
         }
         if items.count > limits.maxBatch {
-            throw APIError(
-                413, "batch_too_large",
+            throw ServiceError(.tooLarge, "batch_too_large",
                 L("一批最多 \(limits.maxBatch) 份调查,本批有 \(items.count) 份", "a batch may hold at most \(limits.maxBatch) surveys; this one has \(items.count)"),
                 details: [("limit", .integer(limits.maxBatch))])
         }
@@ -316,7 +337,7 @@ public final class SurveyService: Sendable {
                 "batch checked; writing",
                 metadata: ["candidates": .stringConvertible(candidates.count), "check_ms": .stringConvertible((ContinuousClock.now - started).milliseconds)])
             let writing = ContinuousClock.now
-            let outcomes = try await storage.ingest(candidates, by: principal, at: Date())
+            let outcomes = try await storage.ingest(candidates, by: principal, at: Date(), hook: reportHook)
             logger?.debug("batch written", metadata: ["write_ms": .stringConvertible((ContinuousClock.now - writing).milliseconds)])
             for (position, outcome) in zip(candidatePositions, outcomes) {
                 results[position].outcome = outcome.outcome
@@ -402,37 +423,23 @@ public final class SurveyService: Sendable {
         let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: kept)
         let candidate = IngestCandidate(
             survey: survey, unit: unit, contentHash: hash, storedAnswers: String(decoding: kept, as: UTF8.self),
-            reportRow: reportPlans[survey.formID]?.schema.row(form: form, topValues: validation.topValues))
+            reportRow: reports.row(form: form, topValues: validation.topValues))
         return (result, candidate)
     }
 
-    /// The reply to a batch: a summary count of each outcome and each
-    /// survey's result, in the order sent.
-    public static func reply(_ results: [SurveyResult], language: Language) -> JSONValue {
-        var summary = JSONObject()
-        for outcome in Outcome.allCases {
-            summary.appendUnique(outcome.rawValue, .integer(results.count { $0.outcome == outcome }))
+    /// The reply to a batch, in `language`.
+    public static func reply(_ results: [SurveyResult], language: Language) -> BatchReply {
+        BatchReply(results: results.map { $0.reply(language) })
+    }
+}
+
+/// The storage's current surveys as the report engine rebuilds a table from them.
+struct StoredSurveys: CurrentSurveySource {
+    let storage: any ServerStorage
+
+    func currentSurveys(formID: String, after: Int64, limit: Int, in session: any SQLSession) throws -> [CurrentSurvey] {
+        try storage.currentSurveys(formID: formID, after: after, limit: limit, in: session).map {
+            CurrentSurvey(id: $0.id, unit: $0.unit, period: $0.period, reportedAt: $0.createdAt, formVersion: $0.formVersion, answers: $0.answers)
         }
-        summary.appendUnique("total", .integer(results.count))
-        func issues(_ list: [ValidationIssue]) -> JSONValue {
-            .array(
-                list.map { issue in
-                    ["path": .string(issue.path), "code": .string(issue.code.rawValue), "message": .string(issue.message.text(language))]
-                })
-        }
-        let items: [JSONValue] = results.map { result in
-            var object = JSONObject(minimumCapacity: 9)
-            object.appendUnique("index", .integer(result.index))
-            object.appendUnique("instance_id", result.instanceID.map(JSONValue.string) ?? .null)
-            object.appendUnique("revision", result.revision.map(JSONValue.integer) ?? .null)
-            object.appendUnique("outcome", .string(result.outcome.rawValue))
-            object.appendUnique("reason", .string(result.reason.text(language)))
-            if !result.errors.isEmpty { object.appendUnique("errors", issues(result.errors)) }
-            if !result.warnings.isEmpty { object.appendUnique("warnings", issues(result.warnings)) }
-            if let conflictID = result.conflictID { object.appendUnique("conflict_id", .integer(Int(conflictID))) }
-            if let serverRevision = result.serverRevision { object.appendUnique("server_revision", .integer(serverRevision)) }
-            return .object(object)
-        }
-        return ["summary": .object(summary), "results": .array(items)]
     }
 }

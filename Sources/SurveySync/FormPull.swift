@@ -39,13 +39,13 @@ extension SyncEngine {
                 Self.safeFileName(id), Self.safeFileName(version)
             else { continue }
             let file = Self.formFile(directory, id: id, version: version)
-            if let local = try? Data(contentsOf: file), SHA256.hex(of: local) == hash { continue }
+            if let local = try? Data(contentsOf: file), Digests.sha256Hex(local) == hash { continue }
             let detail = try getJSON("/api/v1/forms/\(id)/\(version)")
             guard let source = detail["source"]?.stringValue else {
                 throw SyncError(message: L("服务器返回的表单 \(id)@\(version) 不完整", "the server's copy of form \(id)@\(version) is incomplete"), transient: true)
             }
             let data = Data(source.utf8)
-            guard SHA256.hex(of: data) == hash else {
+            guard Digests.sha256Hex(data) == hash else {
                 throw SyncError(
                     message: L("表单 \(id)@\(version) 下载后校验不符,已丢弃", "form \(id)@\(version) did not match its hash after download; discarded"), transient: true)
             }

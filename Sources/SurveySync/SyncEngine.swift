@@ -247,9 +247,7 @@ public final class SyncEngine: @unchecked Sendable {
                 let response = try client.send(request)
                 summary.bytesSent += response.bytesSent
                 summary.bytesReceived += response.bytesReceived
-                guard response.status == 200, let reply = try? JSONParser().parse(response.body), let results = reply["results"]?.arrayValue,
-                    results.count == batch.count
-                else {
+                guard response.status == 200, let document = try? JSONParser().parse(response.body) else {
                     let reason = Self.errorMessage(response) ?? "HTTP \(response.status)"
                     if response.status == 401 || response.status == 403 {
                         throw SyncError(message: L("服务器拒绝:\(reason)", "the server refused: \(reason)"), transient: false)
@@ -259,39 +257,48 @@ public final class SyncEngine: @unchecked Sendable {
                         failure: L("服务器出错(HTTP \(response.status)):\(reason)", "server error (HTTP \(response.status)): \(reason)"))
                     continue
                 }
+                let reply: BatchReply
+                do {
+                    reply = try BatchReply(json: document, expected: batch.count)
+                } catch {
+                    // Nothing is recorded from a reply that cannot be read whole:
+                    // the batch stays pending and the reason is said.
+                    try notSent(
+                        batch, reason: "unreadable reply: \(error.message.text(.en))",
+                        failure: L("无法读取服务器的回复:\(error.message.zh)", "cannot read the server's reply: \(error.message.text(.en))"))
+                    continue
+                }
                 var outcomes: [SurveyStore.SyncOutcome] = []
-                for (item, result) in zip(batch, results) {
-                    let outcome = result["outcome"]?.stringValue ?? ""
-                    let reason = result["reason"]?.stringValue
-                    let details = (result["errors"]?.arrayValue ?? []).compactMap { error -> String? in
-                        guard let path = error["path"]?.stringValue, let message = error["message"]?.stringValue else { return nil }
-                        return "\(path): \(message)"
-                    }
-                    let explanation = ([reason].compactMap { $0 } + details).joined(separator: "\n")
+                for (item, result) in zip(batch, reply.results) {
+                    let explanation = ([result.reason].filter { !$0.isEmpty } + result.errors.map { "\($0.path): \($0.message)" }).joined(separator: "\n")
                     let status: SurveyStatus
-                    switch outcome {
-                    case "created", "updated":
+                    switch result.outcome {
+                    case .created, .updated:
                         status = .sent
                         summary.sent += 1
-                    case "duplicate":
+                    case .duplicate:
                         status = .sent
                         summary.duplicates += 1
-                    case "stale":
+                    case .stale:
                         status = .sent
                         summary.stale += 1
-                    case "held":
+                    case .held:
                         status = .held
                         summary.held += 1
-                    case "mismatch":
+                    case .mismatch:
                         status = .mismatch
                         summary.mismatched += 1
-                    default:
+                    case .rejected, .forbidden:
+                        // Either way it stays on the device with the reason
+                        // until someone edits it (a forbidden survey names a
+                        // unit outside the token's).
                         status = .rejected
                         summary.rejected += 1
                     }
-                    let keepsReason = status != .sent || outcome == "stale"
+                    let keepsReason = status != .sent || result.outcome == .stale
                     outcomes.append(
-                        SurveyStore.SyncOutcome(id: item.survey.id!, status: status, receipt: result.serialized(), error: keepsReason ? explanation : nil))
+                        SurveyStore.SyncOutcome(
+                            id: item.survey.id!, status: status, receipt: result.json.serialized(), error: keepsReason ? explanation : nil))
                 }
                 do {
                     try store.recordSyncOutcomes(outcomes)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SurveyCore
 import SurveyReport
+import SurveySQL
 
 /// `vsurvey form …`: look at, check and try out survey forms.
 struct FormCommand: ParsableCommand {

@@ -86,7 +86,7 @@ struct ReportCommand: ParsableCommand {
             throw ExitCode.failure
         }
         let scope = try scope(registry, console)
-        let period = period ?? FillCommand.currentPeriod(latest.periodType, today: options.todayNumber)
+        let period = period ?? Period.containing(day: options.todayNumber, type: latest.periodType).description
         let store = try options.openStore(console)
         let stored = try storeStep(console) {
             try store.list(SurveyFilter(statuses: [.finalized, .sent, .held, .mismatch], formID: form, unit: scope))
@@ -99,10 +99,10 @@ struct ReportCommand: ParsableCommand {
         }
         let length = Report.groupLength(scope: scope, form: latest)
         let reference = ReferenceEvaluator(form: latest)
-        let due = Report.dueBefore(form: latest, period: period)
+        let due = latest.deadline(of: period)
         let data = reference.data(surveys, scopePrefix: scope.prefix, period: period, groupLength: length, dueBefore: due, watchLimit: limit)
-        let previous = Report.previous(period).map {
-            reference.data(surveys, scopePrefix: scope.prefix, period: $0, groupLength: length, dueBefore: nil, watchLimit: limit)
+        let previous = Period(period)?.previous.map {
+            reference.data(surveys, scopePrefix: scope.prefix, period: $0.description, groupLength: length, dueBefore: nil, watchLimit: limit)
         }
         let report = Report(form: latest, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: limit)
         let page = html == nil ? nil : report.html(console.language, generated: SyncCommand.clock())
@@ -149,57 +149,32 @@ struct ReportCommand: ParsableCommand {
         case "csv": return (body, htmlPage)
         case "json": return ((try? JSONParser().parse(response.body).serialized(pretty: true)).map { $0 + "\n" } ?? body, htmlPage)
         default:
-            guard let json = try? JSONParser().parse(response.body) else { return (body, htmlPage) }
-            return (Self.table(json, console.language), htmlPage)
+            return (try Self.decoded(response.body, catalog: options.catalog(console), console: console).text(console.language), htmlPage)
         }
     }
 
-    /// The server's JSON report as a terminal table.
-    static func table(_ json: JSONValue, _ language: Language) -> String {
-        let en = language == .en
-        let rows = json["rows"]?.arrayValue ?? []
-        let total = json["total"] ?? .null
-        var header = [en ? "indicator" : "指标"] + rows.map { $0["name"]?.stringValue ?? "" }
-        header.append(en ? "total" : "合计")
-        func reported(_ row: JSONValue) -> String {
-            "\(row["reported"]?.doubleValue.map { Int($0) } ?? 0)/\(row["expected"]?.doubleValue.map { Int($0) } ?? 0)"
-        }
-        var lines = [[en ? "reported / expected" : "已报送/应报送"] + rows.map(reported) + [reported(total)]]
-        for indicator in json["indicators"]?.arrayValue ?? [] {
-            let name = indicator["name"]?.stringValue ?? ""
-            let format = IndicatorFormat(rawValue: indicator["format"]?.stringValue ?? "") ?? .number
-            func shown(_ row: JSONValue) -> String {
-                guard let value = row["values"]?[name]?.doubleValue else { return "—" }
-                return format.render(value, language: language)
+    /// The server's JSON report read as a `Report` of the device's copy of
+    /// its form version, to be shown as a report made here would be.
+    static func decoded(_ body: [UInt8], catalog: FormCatalog, console: Console) throws -> Report {
+        do {
+            let json: JSONValue
+            do {
+                json = try JSONParser().parse(body)
+            } catch {
+                throw WireError(L("服务器的报告不是有效的 JSON:\(error.message.zh)", "the server's report is not valid JSON: \(error.message.text(.en))"))
             }
-            lines.append([indicator["label"]?.stringValue ?? name] + rows.map(shown) + [shown(total)])
-        }
-        let title =
-            "\(json.string(at: "form", "title") ?? "") — \(json.string(at: "scope", "name") ?? "")(\(json.string(at: "scope", "unit") ?? "")),\(json["period"]?.stringValue ?? "")\n\n"
-        var out = title + Report.aligned([header] + lines)
-        func unitLine(_ unit: JSONValue) -> String {
-            let group = unit["group"]?.stringValue ?? ""
-            var line = "  \(unit["unit"]?.stringValue ?? "") " + (group.isEmpty ? "" : group + " ") + (unit["name"]?.stringValue ?? "")
-            switch unit["detail"] {
-            case .integer(let value)?: line += "  \(value)"
-            case .number(let value)?: line += "  " + Value.format(value)
-            case .string(let text)?: line += "  " + text
-            default: break
+            let id = json.string(at: "form", "id") ?? ""
+            let version = json.string(at: "form", "version") ?? ""
+            guard let form = catalog.form(id, version: version) else {
+                throw WireError(
+                    L(
+                        "本机没有表单 \(id) 的版本 \(version);先运行 vsurvey sync 取得它",
+                        "this device does not have version \(version) of form \(id); run vsurvey sync to get it"))
             }
-            return line + "\n"
+            return try Report(json: json, form: form)
+        } catch let error as WireError {
+            console.error(error.message)
+            throw ExitCode.failure
         }
-        let missingCount = json["missing"]?["count"]?.doubleValue.map { Int($0) } ?? 0
-        out += "\n" + (en ? "Not reported: \(missingCount)" : "未报送:\(missingCount) 个") + "\n"
-        let missing = json["missing"]?["units"]?.arrayValue ?? []
-        for unit in missing { out += unitLine(unit) }
-        if missing.count < missingCount { out += en ? "  … and \(missingCount - missing.count) more\n" : "  ……另有 \(missingCount - missing.count) 个\n" }
-        for list in json["watch"]?.arrayValue ?? [] {
-            let count = list["count"]?.doubleValue.map { Int($0) } ?? 0
-            out += "\n\(list["label"]?.stringValue ?? "")" + (en ? ": \(count)" : ":\(count) 个") + "\n"
-            let units = list["units"]?.arrayValue ?? []
-            for unit in units { out += unitLine(unit) }
-            if units.count < count { out += en ? "  … and \(count - units.count) more\n" : "  ……另有 \(count - units.count) 个\n" }
-        }
-        return out
     }
 }

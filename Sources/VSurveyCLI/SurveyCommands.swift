@@ -105,7 +105,7 @@ struct FillCommand: ParsableCommand {
             console.error(L("请用 --unit 指定单位代码", "name the unit with --unit"))
             throw ExitCode(64)
         }
-        let periodValue = periodText ?? Self.currentPeriod(form.periodType, today: options.todayNumber)
+        let periodValue = periodText ?? Period.containing(day: options.todayNumber, type: form.periodType).description
         let envelope = try Submission(json: ["unit": .string(unitText), "period": .string(periodValue), "answers": [:]])
         let envelopeIssues = envelope.envelopeIssues(for: form, registry: workspace.registry)
         if !envelopeIssues.isEmpty {
@@ -209,16 +209,6 @@ struct FillCommand: ParsableCommand {
                 result.isValid
                 ? L("", "") : L(",有 \(result.issues.count) 个问题待改", ", with \(result.issues.count) problem\(result.issues.count == 1 ? "" : "s") to fix")
             console.out(console.text(L("已存为草稿 \(saved.shortID)(\(what))\(note.zh)", "Saved as draft \(saved.shortID) (\(what))\(note.en ?? "")")))
-        }
-    }
-
-    /// The period that contains `today`, of the form's type.
-    static func currentPeriod(_ type: PeriodType, today: Int) -> String {
-        let (year, month, _) = CivilDate.components(days: today)
-        switch type {
-        case .annual: return Period.annual(year: year).description
-        case .quarterly: return Period.quarterly(year: year, quarter: (month - 1) / 3 + 1).description
-        case .monthly: return Period.monthly(year: year, month: month).description
         }
     }
 }

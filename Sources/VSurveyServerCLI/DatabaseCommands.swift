@@ -81,7 +81,7 @@ struct CopyCommand: AsyncParsableCommand {
         do {
             // On a terminal a line that counts; in a log a line every 100,000 rows of each step.
             let last = Mutex("")
-            summary = try await StorageCopy.copy(from: source, to: destination, plans: ReportPlan.all(in: catalog)) { step, rows in
+            summary = try await StorageCopy.copy(from: source, to: destination, catalog: catalog) { step, rows in
                 if terminal {
                     guard rows % 10_000 < 1_000 || rows < 2_000 else { return }
                     // A new step on a line of its own, after the last count of the one before.

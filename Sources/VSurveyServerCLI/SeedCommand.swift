@@ -49,7 +49,7 @@ struct SeedCommand: AsyncParsableCommand {
                 guard terminal else { return }
                 FileHandle.standardError.write(Data("\r\(done)/\(total)".utf8))
             }
-        } catch let error as APIError {
+        } catch let error as ServiceError {
             throw options.fail(error.message)
         }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }

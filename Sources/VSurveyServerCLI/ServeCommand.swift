@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import Logging
 import SurveyCore
-import SurveyReport
 import SurveyServer
 
 struct ServeCommand: AsyncParsableCommand {
@@ -59,31 +58,19 @@ struct ServeCommand: AsyncParsableCommand {
             throw options.fail(L("表单目录 \(formsOption.directory.relativePath) 中没有可用的表单", "no usable forms in \(formsOption.directory.relativePath)"))
         }
         let storage = try await options.openStorage()
-        if try await storage.registryRevision() == 0, let registry = catalog.registry, catalog.registryProblems.isEmpty {
-            let count = try await storage.replaceUnits(registry.units)
-            logger.notice("unit registry imported from the forms directory", metadata: ["units": .stringConvertible(count)])
-        }
         let limits = ServerLimits(maxBodyBytes: maxBody, maxDecodedBytes: max(maxBody * 4, 32 << 20), maxBatch: maxBatch)
-        let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
-        let problems = service.reportProblems()
-        guard problems.isEmpty else {
-            throw options.fail(
-                L(
-                    "有指标无法计算:\n" + problems.map { "  \($0.indicator): \($0.message.zh)" }.joined(separator: "\n"),
-                    "some indicators cannot be computed:\n" + problems.map { "  \($0.indicator): \($0.message.text(.en))" }.joined(separator: "\n")))
-        }
-        // A rebuild reads every current survey: minutes for a national
-        // database, so the log says how far it has come.
-        let rebuilt = try await service.prepareReports { table, rows in
-            if rows % 100_000 < 1_000 {
-                logger.notice("building report table", metadata: ["table": .string(table), "rows": .stringConvertible(rows)])
+        let service: SurveyService
+        do {
+            // A rebuild reads every current survey: minutes for a national
+            // database, so the log says how far it has come.
+            service = try await SurveyService.start(storage: storage, catalog: catalog, limits: limits, logger: logger) { table, rows in
+                if rows % 100_000 < 1_000 {
+                    logger.notice("building report table", metadata: ["table": .string(table), "rows": .stringConvertible(rows)])
+                }
             }
+        } catch let error as ServiceError {
+            throw options.fail(error.message)
         }
-        if rebuilt > 0 { logger.notice("report tables rebuilt for new form columns", metadata: ["rows": .stringConvertible(rebuilt)]) }
-        // The registry is read into memory now rather than by the first
-        // request (most of a second for half a million units).
-        let units = try await service.registry().units.count
-        logger.info("unit registry loaded", metadata: ["units": .stringConvertible(units)])
         let forms = catalog.allForms.map { "\($0.id)@\($0.version)" }.joined(separator: ", ")
         let host = host
         let app = ServerApplication.application(service: service, host: host, port: port, logger: logger) { port in

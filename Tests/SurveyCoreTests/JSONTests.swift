@@ -100,10 +100,10 @@ struct JSONTests {
     }
 
     @Test func sha256() {
-        #expect(SHA256.hex(of: Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digests.sha256Hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Digests.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let long = Array(String(repeating: "a", count: 1000).utf8)
-        #expect(SHA256.hex(of: long) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        #expect(Digests.sha256Hex(long) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
         // Lengths around the block and padding boundaries.
         let expected = [
             55: "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318",
@@ -113,7 +113,7 @@ struct JSONTests {
             119: "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb",
         ]
         for (length, hash) in expected {
-            #expect(SHA256.hex(of: [UInt8](repeating: UInt8(ascii: "a"), count: length)) == hash, "length \(length)")
+            #expect(Digests.sha256Hex([UInt8](repeating: UInt8(ascii: "a"), count: length)) == hash, "length \(length)")
         }
     }
 

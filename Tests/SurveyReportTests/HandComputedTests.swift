@@ -11,7 +11,7 @@ struct HandComputedTests {
     static let registry = Fixtures.catalog().registry!
 
     /// The county's total figure of each indicator as shown, computed both ways.
-    static func totals(_ formID: String, _ units: [(String, JSONObject)], reportedAt: [Int64?] = []) throws -> [[String: String]] {
+    static func totals(_ formID: String, _ units: [(String, JSONObject)], reportedAt: [Int64?] = []) async throws -> [[String: String]] {
         let form = try Fixtures.form(formID)
         let surveys = units.enumerated().map { index, unit in
             let result = form.validate(unit.1, today: Fixtures.sampleToday)
@@ -21,18 +21,16 @@ struct HandComputedTests {
         }
         let county = UnitCode("130102000000")!
         let length = Report.groupLength(scope: county, form: form)
-        let due = Report.dueBefore(form: form, period: "2026")
+        let due = form.deadline(of: "2026")
         let reference = ReferenceEvaluator(form: form).data(
             surveys, scopePrefix: county.prefix, period: "2026", groupLength: length, dueBefore: due, watchLimit: 10)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-hand-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let schema = ReportSchema(formID: formID, versions: [form])
-        let source = try SQLiteReportSource(path: directory.appendingPathComponent("r.sqlite").path, form: form, schema: schema)
-        for (index, survey) in surveys.enumerated() { try source.insert(survey, instance: Int64(index + 1), schema: schema) }
-        let sql = try source.data(scopePrefix: county.prefix, period: "2026", groupLength: length, dueBefore: due, watchLimit: 10)
-        return [reference, sql].map { data in
-            let report = Report(form: form, registry: registry, scope: county, period: "2026", data: data)
+        // The same surveys through the server's report engine, on a real SQLite file.
+        let database = try await ReportDatabase(catalog: Fixtures.catalog(), splitAbove: 20_000)
+        defer { database.remove() }
+        try await database.insert(surveys)
+        let fromSQL = try await database.reports.report(formID: formID, scope: county, period: "2026", registry: registry, watchLimit: 10)
+        let fromReference = Report(form: form, registry: registry, scope: county, period: "2026", data: reference)
+        return [fromReference, fromSQL].map { report in
             var shown: [String: String] = [:]
             for (index, indicator) in form.indicators.enumerated() { shown[indicator.name] = report.shown(report.total.values[index], indicator, .en) }
             shown["reported"] = "\(report.total.reported)/\(report.total.expected)"
@@ -47,7 +45,7 @@ struct HandComputedTests {
     }
 
     @Test("community-branch: 城关社区 as in the sample, 河西社区 small, weak belonging, no joint building, no activities")
-    func community() throws {
+    func community() async throws {
         let first = try Self.sample("community-branch")
         var second = first
         for (key, value) in [
@@ -76,14 +74,14 @@ struct HandComputedTests {
             "funding_total": "¥200,000", "funding_average": "¥100,000", "space_average": "260.25",  // (420.5 + 100) / 2
             "weak_belonging": "1", "weak_belonging_share": "50.0%", "short_of_space": "1",
         ]
-        for shown in try Self.totals("community-branch", [("130102001001", first), ("130102002001", second)]) {
+        for shown in try await Self.totals("community-branch", [("130102001001", first), ("130102002001", second)]) {
             for (name, value) in expected { #expect(shown[name] == value, "\(name): \(shown[name] ?? "nil") instead of \(value)") }
             #expect(Set(shown.keys).subtracting(["on_time"]) == Set(expected.keys), "every indicator is checked")
         }
     }
 
     @Test("cadre-team: 城关镇 as in the sample, 河西镇 with low approval, no demotion, no target system, no supervision")
-    func cadreTeam() throws {
+    func cadreTeam() async throws {
         let first = try Self.sample("cadre-team")
         var second = first
         for (key, value) in [
@@ -102,14 +100,14 @@ struct HandComputedTests {
             "target_system_share": "50.0%", "no_supervision": "1", "after_hours_share": "0.0%", "contract_cadres_total": "4",
             "contract_cadres_townships": "1",
         ]
-        for shown in try Self.totals("cadre-team", [("130102001000", first), ("130102002000", second)]) {
+        for shown in try await Self.totals("cadre-team", [("130102001000", first), ("130102002000", second)]) {
             for (name, value) in expected { #expect(shown[name] == value, "\(name): \(shown[name] ?? "nil") instead of \(value)") }
             #expect(Set(shown.keys).subtracting(["on_time"]) == Set(expected.keys), "every indicator is checked")
         }
     }
 
     @Test("village-branch: the sample village, a weak one with an old secretary and no reserve, a shell village; on time by the due date")
-    func villageBranch() throws {
+    func villageBranch() async throws {
         let first = try Self.sample("village-branch")
         var second = first
         for (key, value) in [
@@ -148,7 +146,7 @@ struct HandComputedTests {
         let november20 = Int64(CivilDate.days(year: 2026, month: 11, day: 20)) * 86_400_000
         let december5 = Int64(CivilDate.days(year: 2026, month: 12, day: 5)) * 86_400_000
         let units = [("130102001203", first), ("130102002201", second), ("130102003201", third)]
-        for shown in try Self.totals("village-branch", units, reportedAt: [november20, december5, nil]) {
+        for shown in try await Self.totals("village-branch", units, reportedAt: [november20, december5, nil]) {
             for (name, value) in expected { #expect(shown[name] == value, "\(name): \(shown[name] ?? "nil") instead of \(value)") }
             #expect(Set(shown.keys) == Set(expected.keys), "every indicator is checked")
         }

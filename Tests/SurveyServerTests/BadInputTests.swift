@@ -13,106 +13,106 @@ struct BadInputTests {
 
     @Test("limits, malformed bodies and hostile JSON", arguments: TestDatabase.all)
     func refusals(database: TestDatabase) async throws {
-        let server = try await LiveServer.start(database, limits: ServerLimits(maxBodyBytes: 256 * 1024, maxDecodedBytes: 1 << 20, maxBatch: 20))
-        defer { Task { await server.stop() } }
-        let token = try await server.token(.admin)
-        var maker = SurveyMaker(seed: 20)
-        func post(_ body: [UInt8], _ headers: [(String, String)] = []) async throws -> HTTPReply {
-            try await server.send("POST", "/api/v1/surveys", token: token, headers: headers, body: body)
+        try await LiveServer.with(database, limits: ServerLimits(maxBodyBytes: 256 * 1024, maxDecodedBytes: 1 << 20, maxBatch: 20)) { server in
+            let token = try await server.token(.admin)
+            var maker = SurveyMaker(seed: 20)
+            func post(_ body: [UInt8], _ headers: [(String, String)] = []) async throws -> HTTPReply {
+                try await server.send("POST", "/api/v1/surveys", token: token, headers: headers, body: body)
+            }
+
+            // Too many surveys in a batch.
+            let tooMany = try await post(Array(batch((0..<21).map { maker.survey(village: $0) }).utf8))
+            #expect(tooMany.status == 413)
+            #expect(error(tooMany).code == "batch_too_large")
+            #expect(error(tooMany).message.contains("20"))
+            #expect(try tooMany.json().at("error", "limit")?.int == 20)
+
+            // A body over the limit, declared by Content-Length or sent chunked.
+            let big = [UInt8](repeating: UInt8(ascii: " "), count: 300 * 1024)
+            let declared = try await post(big)
+            #expect(declared.status == 413)
+            #expect(error(declared).message.contains("262144"))
+            var chunked: [UInt8] = []
+            for _ in 0..<5 { chunked += Array("10000\r\n".utf8) + [UInt8](repeating: 32, count: 65536) + Array("\r\n".utf8) }
+            chunked += Array("0\r\n\r\n".utf8)
+            let streamed = try await post(chunked, [("Transfer-Encoding", "chunked")])
+            #expect(streamed.status == 413)
+
+            // gzip: damaged, and a small body that inflates past the limit.
+            let gzipped = Gzip.compress(Array(batch([maker.survey(village: 1)]).utf8))
+            let damaged = try await post(Array(gzipped.prefix(gzipped.count / 2)), [("Content-Encoding", "gzip")])
+            #expect(damaged.status == 400)
+            #expect(error(damaged).message.contains("gzip"))
+            let bomb = Gzip.compress([UInt8](repeating: UInt8(ascii: " "), count: 4 << 20))
+            #expect(bomb.count < 256 * 1024)
+            let inflated = try await post(bomb, [("Content-Encoding", "gzip")])
+            #expect(inflated.status == 413)
+            #expect(error(inflated).message.contains("decompressed"))
+            #expect(try await post(Array("{}".utf8), [("Content-Encoding", "br")]).status == 415)
+
+            // Malformed JSON says where.
+            let malformed = try await post(Array("{\"surveys\": [\n  {\"instance_id\": }\n]}".utf8))
+            #expect(malformed.status == 400)
+            #expect(try malformed.json().at("error", "line")?.int == 2)
+            #expect(try malformed.json().at("error", "column")?.int == 19)
+            // Invalid UTF-8, absurd numbers, deep nesting, the wrong shape.
+            let badUTF8 = try await post(Array("{\"surveys\": [\"".utf8) + [0xC3, 0x28] + Array("\"]}".utf8))
+            #expect(badUTF8.status == 400)
+            #expect(error(badUTF8).message.contains("UTF-8"))
+            #expect(try await post(Array("{\"surveys\": [{\"revision\": 1e999}]}".utf8)).status == 400)
+            let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+            let nested = try await post(Array("{\"surveys\": \(deep)}".utf8))
+            #expect(nested.status == 400)
+            #expect(error(nested).message.contains("deep") || error(nested).message.contains("nest"))
+            let extra = try await post(Array("{\"surveys\": [], \"force\": true}".utf8))
+            #expect(extra.status == 400)
+            #expect(error(extra).message.contains("force"))
+            #expect(try await post(Array("[1, 2]".utf8)).status == 400)
+
+            // Per survey: unknown envelope keys and absurd revisions are rejected by name.
+            var survey = maker.survey(village: 2).json.objectValue!
+            survey["priority"] = "high"
+            var hugeRevision = maker.survey(village: 3).json.objectValue!
+            hugeRevision["revision"] = .integer(Int.max)
+            let perSurvey = try await post(Array(JSONValue.object(["surveys": [.object(survey), .object(hugeRevision)]]).serialized().utf8))
+            #expect(perSurvey.status == 200)
+            let reply = try perSurvey.json()
+            #expect(reply.outcomes == ["rejected", "rejected"])
+            #expect(reply.at("results", 0, "errors", 0, "path")?.stringValue == "priority")
+            #expect(reply.at("results", 1, "errors", 0, "path")?.stringValue == "revision")
+
+            // Nothing was stored, and the server still answers.
+            #expect(try await server.storage.counts().revisions == 0)
+            #expect(try await server.send("GET", "/health").status == 200)
+            let fine = try await post(Array(batch([maker.survey(village: 4)]).utf8))
+            #expect(try fine.json().outcomes == ["created"])
         }
-
-        // Too many surveys in a batch.
-        let tooMany = try await post(Array(batch((0..<21).map { maker.survey(village: $0) }).utf8))
-        #expect(tooMany.status == 413)
-        #expect(error(tooMany).code == "batch_too_large")
-        #expect(error(tooMany).message.contains("20"))
-        #expect(try tooMany.json().at("error", "limit")?.int == 20)
-
-        // A body over the limit, declared by Content-Length or sent chunked.
-        let big = [UInt8](repeating: UInt8(ascii: " "), count: 300 * 1024)
-        let declared = try await post(big)
-        #expect(declared.status == 413)
-        #expect(error(declared).message.contains("262144"))
-        var chunked: [UInt8] = []
-        for _ in 0..<5 { chunked += Array("10000\r\n".utf8) + [UInt8](repeating: 32, count: 65536) + Array("\r\n".utf8) }
-        chunked += Array("0\r\n\r\n".utf8)
-        let streamed = try await post(chunked, [("Transfer-Encoding", "chunked")])
-        #expect(streamed.status == 413)
-
-        // gzip: damaged, and a small body that inflates past the limit.
-        let gzipped = Gzip.compress(Array(batch([maker.survey(village: 1)]).utf8))
-        let damaged = try await post(Array(gzipped.prefix(gzipped.count / 2)), [("Content-Encoding", "gzip")])
-        #expect(damaged.status == 400)
-        #expect(error(damaged).message.contains("gzip"))
-        let bomb = Gzip.compress([UInt8](repeating: UInt8(ascii: " "), count: 4 << 20))
-        #expect(bomb.count < 256 * 1024)
-        let inflated = try await post(bomb, [("Content-Encoding", "gzip")])
-        #expect(inflated.status == 413)
-        #expect(error(inflated).message.contains("decompressed"))
-        #expect(try await post(Array("{}".utf8), [("Content-Encoding", "br")]).status == 415)
-
-        // Malformed JSON says where.
-        let malformed = try await post(Array("{\"surveys\": [\n  {\"instance_id\": }\n]}".utf8))
-        #expect(malformed.status == 400)
-        #expect(try malformed.json().at("error", "line")?.int == 2)
-        #expect(try malformed.json().at("error", "column")?.int == 19)
-        // Invalid UTF-8, absurd numbers, deep nesting, the wrong shape.
-        let badUTF8 = try await post(Array("{\"surveys\": [\"".utf8) + [0xC3, 0x28] + Array("\"]}".utf8))
-        #expect(badUTF8.status == 400)
-        #expect(error(badUTF8).message.contains("UTF-8"))
-        #expect(try await post(Array("{\"surveys\": [{\"revision\": 1e999}]}".utf8)).status == 400)
-        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        let nested = try await post(Array("{\"surveys\": \(deep)}".utf8))
-        #expect(nested.status == 400)
-        #expect(error(nested).message.contains("deep") || error(nested).message.contains("nest"))
-        let extra = try await post(Array("{\"surveys\": [], \"force\": true}".utf8))
-        #expect(extra.status == 400)
-        #expect(error(extra).message.contains("force"))
-        #expect(try await post(Array("[1, 2]".utf8)).status == 400)
-
-        // Per survey: unknown envelope keys and absurd revisions are rejected by name.
-        var survey = maker.survey(village: 2).json.objectValue!
-        survey["priority"] = "high"
-        var hugeRevision = maker.survey(village: 3).json.objectValue!
-        hugeRevision["revision"] = .integer(Int.max)
-        let perSurvey = try await post(Array(JSONValue.object(["surveys": [.object(survey), .object(hugeRevision)]]).serialized().utf8))
-        #expect(perSurvey.status == 200)
-        let reply = try perSurvey.json()
-        #expect(reply.outcomes == ["rejected", "rejected"])
-        #expect(reply.at("results", 0, "errors", 0, "path")?.stringValue == "priority")
-        #expect(reply.at("results", 1, "errors", 0, "path")?.stringValue == "revision")
-
-        // Nothing was stored, and the server still answers.
-        #expect(try await server.storage.counts().revisions == 0)
-        #expect(try await server.send("GET", "/health").status == 200)
-        let fine = try await post(Array(batch([maker.survey(village: 4)]).utf8))
-        #expect(try fine.json().outcomes == ["created"])
     }
 
     @Test("unknown routes and oversized resolutions get JSON errors with the request id", arguments: TestDatabase.all)
     func routerErrors(database: TestDatabase) async throws {
-        let server = try await LiveServer.start(database)
-        defer { Task { await server.stop() } }
-        let admin = try await server.token(.admin)
-        let missing = try await server.send("GET", "/api/v1/nothing-here", token: admin)
-        #expect(missing.status == 404)
-        #expect(error(missing).message.contains("openapi.json"))
-        #expect(missing.header("X-Request-ID") != nil)
-        let huge = [UInt8](repeating: UInt8(ascii: " "), count: 100 * 1024)
-        let resolve = try await server.send("POST", "/api/v1/conflicts/1/resolve", token: admin, body: huge)
-        #expect(resolve.status == 413)
-        #expect(error(resolve).code == "payload_too_large")
+        try await LiveServer.with(database) { server in
+            let admin = try await server.token(.admin)
+            let missing = try await server.send("GET", "/api/v1/nothing-here", token: admin)
+            #expect(missing.status == 404)
+            #expect(error(missing).message.contains("openapi.json"))
+            #expect(missing.header("X-Request-ID") != nil)
+            let huge = [UInt8](repeating: UInt8(ascii: " "), count: 100 * 1024)
+            let resolve = try await server.send("POST", "/api/v1/conflicts/1/resolve", token: admin, body: huge)
+            #expect(resolve.status == 413)
+            #expect(error(resolve).code == "payload_too_large")
+        }
     }
 
     @Test("messages follow Accept-Language: Chinese by default, English on request", arguments: TestDatabase.all)
     func languages(database: TestDatabase) async throws {
-        let server = try await LiveServer.start(database)
-        defer { Task { await server.stop() } }
-        let chinese = try await HTTPTestClient.send(port: server.port, "GET", "/api/v1/forms")
-        #expect(chinese.status == 401)
-        #expect(error(chinese).message.contains("令牌"))
-        let english = try await server.send("GET", "/api/v1/forms")
-        #expect(error(english).message.contains("token"))
-        #expect(english.header("X-Request-ID")?.isEmpty == false)
+        try await LiveServer.with(database) { server in
+            let chinese = try await HTTPTestClient.send(port: server.port, "GET", "/api/v1/forms")
+            #expect(chinese.status == 401)
+            #expect(error(chinese).message.contains("令牌"))
+            let english = try await server.send("GET", "/api/v1/forms")
+            #expect(error(english).message.contains("token"))
+            #expect(english.header("X-Request-ID")?.isEmpty == false)
+        }
     }
 }

@@ -38,35 +38,35 @@ final class SilentListener: @unchecked Sendable {
 struct HTTPClientTests {
     @Test("handshake by GET and HEAD, a gzip batch, and one connection kept for several requests")
     func exchanges() async throws {
-        let server = try await LiveServer.start()
-        defer { Task { await server.stop() } }
-        let token = try await server.token(.collector)
-        let base = "http://127.0.0.1:\(server.port)"
-        let client = HTTPClient()
-        var maker = SurveyMaker(seed: 60)
-        let plain = Array(batch((0..<50).map { maker.survey(village: $0) }).utf8)
-        let plainSize = plain.count
-        // libcurl blocks: off the threads the in-process server needs.
-        let results = try await Task.detached { () throws -> [HTTPResponse] in
-            let handshake = try client.send(HTTPRequest(url: base + "/api/v1/handshake"))
-            let head = try client.send(HTTPRequest(method: "HEAD", url: base + "/api/v1/handshake"))
-            let post = try client.send(
-                HTTPRequest(method: "POST", url: base + "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)")], body: plain, gzipBody: true))
-            return [handshake, head, post]
-        }.value
-        let (handshake, head, post) = (results[0], results[1], results[2])
-        #expect(handshake.status == 200)
-        #expect(try JSONParser().parse(handshake.body)["service"]?.stringValue == "vsurvey-server")
-        #expect(head.status == 200 && head.body.isEmpty)
-        #expect(head.header("x-vsurvey-max-batch") == "500")
-        #expect(post.status == 200)
-        #expect(try JSONParser().parse(post.body).at("summary", "created")?.int == 50)
-        #expect(post.bytesSent < plainSize / 4, "gzip: \(post.bytesSent) bytes sent for \(plainSize) of JSON")
-        // The reply comes back compressed too, and arrives decompressed.
-        #expect(post.header("Content-Encoding") == "gzip")
-        #expect(post.bytesReceived < post.body.count / 3, "\(post.bytesReceived) bytes received for a \(post.body.count)-byte reply")
-        #expect(handshake.newConnections == 1)
-        #expect(head.newConnections == 0 && post.newConnections == 0, "the connection was not reused")
+        try await LiveServer.with() { server in
+            let token = try await server.token(.collector)
+            let base = "http://127.0.0.1:\(server.port)"
+            let client = HTTPClient()
+            var maker = SurveyMaker(seed: 60)
+            let plain = Array(batch((0..<50).map { maker.survey(village: $0) }).utf8)
+            let plainSize = plain.count
+            // libcurl blocks: off the threads the in-process server needs.
+            let results = try await Task.detached { () throws -> [HTTPResponse] in
+                let handshake = try client.send(HTTPRequest(url: base + "/api/v1/handshake"))
+                let head = try client.send(HTTPRequest(method: "HEAD", url: base + "/api/v1/handshake"))
+                let post = try client.send(
+                    HTTPRequest(method: "POST", url: base + "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)")], body: plain, gzipBody: true))
+                return [handshake, head, post]
+            }.value
+            let (handshake, head, post) = (results[0], results[1], results[2])
+            #expect(handshake.status == 200)
+            #expect(try JSONParser().parse(handshake.body)["service"]?.stringValue == "vsurvey-server")
+            #expect(head.status == 200 && head.body.isEmpty)
+            #expect(head.header("x-vsurvey-max-batch") == "500")
+            #expect(post.status == 200)
+            #expect(try JSONParser().parse(post.body).at("summary", "created")?.int == 50)
+            #expect(post.bytesSent < plainSize / 4, "gzip: \(post.bytesSent) bytes sent for \(plainSize) of JSON")
+            // The reply comes back compressed too, and arrives decompressed.
+            #expect(post.header("Content-Encoding") == "gzip")
+            #expect(post.bytesReceived < post.body.count / 3, "\(post.bytesReceived) bytes received for a \(post.body.count)-byte reply")
+            #expect(handshake.newConnections == 1)
+            #expect(head.newConnections == 0 && post.newConnections == 0, "the connection was not reused")
+        }
     }
 
     @Test("failures are said in words: refused, no such host, timeout, bad address")

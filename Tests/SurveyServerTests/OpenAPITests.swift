@@ -82,163 +82,166 @@ struct OpenAPIDocument {
 
 @Suite("The OpenAPI document matches the server")
 struct OpenAPITests {
-    @Test("the document lists exactly the server's routes, and the server serves the document", arguments: TestDatabase.all)
+    @Test("the document lists exactly the routes registered with the server's router, and the server serves the document", arguments: TestDatabase.all)
     func routes(database: TestDatabase) async throws {
         let document = try OpenAPIDocument()
-        #expect(Set(document.operations) == Set(ServerApplication.routes))
         #expect(document.root["openapi"]?.stringValue == "3.1.0")
-        let server = try await LiveServer.start(database)
-        defer { Task { await server.stop() } }
-        let served = try await server.send("GET", "/api/v1/openapi.json")
-        #expect(served.status == 200)
-        #expect(try served.json() == document.root)
+        try await LiveServer.with(database) { server in
+            let registered = ServerApplication.buildRouter(service: server.service).routes
+            #expect(registered.count == Set(registered).count, "a route registered twice")
+            #expect(Set(registered).subtracting(document.operations).isEmpty, "served but not documented: \(Set(registered).subtracting(document.operations))")
+            #expect(Set(document.operations).subtracting(registered).isEmpty, "documented but not served: \(Set(document.operations).subtracting(registered))")
+            let served = try await server.send("GET", "/api/v1/openapi.json")
+            #expect(served.status == 200)
+            #expect(try served.json() == document.root)
+        }
     }
 
     @Test("every documented response is produced, and every response matches its schema", arguments: TestDatabase.all)
     func responses(database: TestDatabase) async throws {
         let document = try OpenAPIDocument()
-        let server = try await LiveServer.start(database, limits: ServerLimits(maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024, maxBatch: 5))
-        defer { Task { await server.stop() } }
-        let admin = try await server.token(.admin)
-        let viewer = try await server.token(.viewer)
-        let collector = try await server.token(.collector)
-        let outsider = try await server.token(.viewer, unit: "130102012000")
-        var maker = SurveyMaker(seed: 30)
-        let first = maker.survey(village: 3)
-        let second = maker.survey(village: 3)
-        var bad = maker.survey(village: 4)
-        bad.answers["members_total"] = "many"
-        let stored = try await server.post([first, second, bad], token: collector).json
-        let conflictID = try #require(stored.at("results", 1, "conflict_id")?.int)
-        let form = LiveServer.form
-        let formETag = try await server.send("GET", "/api/v1/forms/\(form.id)/\(form.version)", token: admin).header("ETag") ?? ""
-        let unitsETag = try await server.send("GET", "/api/v1/units", token: admin).header("ETag") ?? ""
-        let keepHeld = Array(#"{"keep": "\#(second.instanceID)"}"#.utf8)
+        try await LiveServer.with(database, limits: ServerLimits(maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024, maxBatch: 5)) { server in
+            let admin = try await server.token(.admin)
+            let viewer = try await server.token(.viewer)
+            let collector = try await server.token(.collector)
+            let outsider = try await server.token(.viewer, unit: "130102012000")
+            var maker = SurveyMaker(seed: 30)
+            let first = maker.survey(village: 3)
+            let second = maker.survey(village: 3)
+            var bad = maker.survey(village: 4)
+            bad.answers["members_total"] = "many"
+            let stored = try await server.post([first, second, bad], token: collector).json
+            let conflictID = try #require(stored.at("results", 1, "conflict_id")?.int)
+            let form = LiveServer.form
+            let formETag = try await server.send("GET", "/api/v1/forms/\(form.id)/\(form.version)", token: admin).header("ETag") ?? ""
+            let unitsETag = try await server.send("GET", "/api/v1/units", token: admin).header("ETag") ?? ""
+            let keepHeld = Array(#"{"keep": "\#(second.instanceID)"}"#.utf8)
 
-        struct Exchange {
-            var route: APIRoute
-            var path: String
-            var token: String?
-            var headers: [(String, String)] = []
-            var body: [UInt8]?
-        }
-        func exchange(
-            _ method: String, _ template: String, _ path: String? = nil, _ token: String? = nil, headers: [(String, String)] = [], body: [UInt8]? = nil
-        )
-            -> Exchange
-        {
-            Exchange(route: APIRoute(method: method, path: template), path: path ?? template, token: token, headers: headers, body: body)
-        }
-        let surveyPath = "/api/v1/surveys/\(first.instanceID)"
-        let exchanges: [Exchange] = [
-            exchange("GET", "/health"),
-            exchange("GET", "/api/v1/openapi.json"),
-            exchange("GET", "/api/v1/handshake"), exchange("GET", "/api/v1/handshake", nil, admin),
-            exchange("GET", "/api/v1/handshake", nil, "vst_wrong"),
-            exchange("HEAD", "/api/v1/handshake"), exchange("HEAD", "/api/v1/handshake", nil, "vst_wrong"),
-            exchange("POST", "/api/v1/surveys", nil, collector, body: Array(batch([maker.survey(village: 8), bad]).utf8)),
-            exchange("POST", "/api/v1/surveys", nil, collector, body: Array("{\"surveys\": [".utf8)),
-            exchange("POST", "/api/v1/surveys", nil, nil, body: Array(batch([]).utf8)),
-            exchange("POST", "/api/v1/surveys", nil, viewer, body: Array(batch([]).utf8)),
-            exchange("POST", "/api/v1/surveys", nil, collector, body: Array(batch((0..<6).map { maker.survey(village: $0) }).utf8)),
-            exchange("POST", "/api/v1/surveys", nil, collector, headers: [("Content-Encoding", "compress")], body: Array("{}".utf8)),
-            exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath, viewer),
-            exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath), exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath, outsider),
-            exchange("GET", "/api/v1/surveys/{instance_id}", "/api/v1/surveys/\(UUID().uuidString)", viewer),
-            exchange("GET", "/api/v1/surveys/{instance_id}/revisions", surveyPath + "/revisions", viewer),
-            exchange("GET", "/api/v1/surveys/{instance_id}/revisions", surveyPath + "/revisions"),
-            exchange("GET", "/api/v1/surveys/{instance_id}/revisions", surveyPath + "/revisions", collector),
-            exchange("GET", "/api/v1/surveys/{instance_id}/revisions", "/api/v1/surveys/\(UUID().uuidString)/revisions", admin),
-            exchange("GET", "/api/v1/forms", nil, collector), exchange("GET", "/api/v1/forms"),
-            exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/\(form.version)", collector),
-            exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/\(form.version)", collector, headers: [("If-None-Match", formETag)]),
-            exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/\(form.version)"),
-            exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/0.0", collector),
-            exchange("GET", "/api/v1/units", nil, collector), exchange("GET", "/api/v1/units", nil, admin, headers: [("If-None-Match", unitsETag)]),
-            exchange("GET", "/api/v1/units"),
-            exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch?period=2026", viewer),
-            exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch?period=2026Q1", viewer),
-            exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch"),
-            exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch?scope=130102000000", outsider),
-            exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/no-such-form", admin),
-            exchange("GET", "/reports/{form}", "/reports/village-branch?period=2026", viewer),
-            exchange("GET", "/reports/{form}", "/reports/village-branch?period=2026"),
-            exchange("GET", "/reports/{form}", "/reports/village-branch", collector),
-            exchange("GET", "/reports/{form}", "/reports/no-such-form", viewer),
-            exchange(
-                "POST", "/reports/login", nil, nil, headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8)),
-            exchange(
-                "POST", "/reports/login", nil, nil, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("token=vst_wrong".utf8)),
-            exchange("GET", "/api/v1/conflicts", nil, viewer), exchange("GET", "/api/v1/conflicts"), exchange("GET", "/api/v1/conflicts", nil, collector),
-            exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: Array(#"{"keep": 1}"#.utf8)),
-            exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", nil, body: keepHeld),
-            exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", viewer, body: keepHeld),
-            exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/999/resolve", admin, body: keepHeld),
-            exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: keepHeld),
-            exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: keepHeld),
-        ]
-        var seen: Set<String> = []
-        for item in exchanges {
-            var headers = item.headers
-            if let token = item.token { headers.append(("Authorization", "Bearer \(token)")) }
-            let reply = try await HTTPTestClient.send(port: server.port, item.route.method, item.path, headers: headers, body: item.body)
-            let label = "\(item.route.method) \(item.path) → \(reply.status)"
-            let documented = document.responses(item.route)
-            guard let response = documented["\(reply.status)"] else {
-                Issue.record("\(label) is not documented (documented: \(documented.keys.joined(separator: ", ")))")
-                continue
+            struct Exchange {
+                var route: APIRoute
+                var path: String
+                var token: String?
+                var headers: [(String, String)] = []
+                var body: [UInt8]?
             }
-            seen.insert("\(item.route.method) \(item.route.path) \(reply.status)")
-            #expect(reply.header("X-Request-ID") != nil, "\(label): no X-Request-ID")
-            for name in response["headers"]?.objectValue?.keys ?? [] {
-                #expect(reply.header(name) != nil, "\(label): documented header \(name) is missing")
+            func exchange(
+                _ method: String, _ template: String, _ path: String? = nil, _ token: String? = nil, headers: [(String, String)] = [], body: [UInt8]? = nil
+            )
+                -> Exchange
+            {
+                Exchange(route: APIRoute(method: method, path: template), path: path ?? template, token: token, headers: headers, body: body)
             }
-            if let schema = response.at("content", "application/json", "schema") {
-                #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true, "\(label): not JSON")
-                let body = try reply.json()
-                let problems = document.problems(body, schema)
-                #expect(problems.isEmpty, "\(label): \(problems.joined(separator: "; "))")
-            } else if response.at("content", "text/html") != nil {
-                #expect(reply.header("Content-Type")?.hasPrefix("text/html") == true, "\(label): not HTML")
-                #expect(String(decoding: reply.body, as: UTF8.self).contains("</html>"), "\(label): not a whole page")
-            } else if item.route.method != "HEAD" {
-                #expect(reply.body.isEmpty, "\(label): a body where none is documented")
+            let surveyPath = "/api/v1/surveys/\(first.instanceID)"
+            let exchanges: [Exchange] = [
+                exchange("GET", "/health"),
+                exchange("GET", "/api/v1/openapi.json"),
+                exchange("GET", "/api/v1/handshake"), exchange("GET", "/api/v1/handshake", nil, admin),
+                exchange("GET", "/api/v1/handshake", nil, "vst_wrong"),
+                exchange("HEAD", "/api/v1/handshake"), exchange("HEAD", "/api/v1/handshake", nil, "vst_wrong"),
+                exchange("POST", "/api/v1/surveys", nil, collector, body: Array(batch([maker.survey(village: 8), bad]).utf8)),
+                exchange("POST", "/api/v1/surveys", nil, collector, body: Array("{\"surveys\": [".utf8)),
+                exchange("POST", "/api/v1/surveys", nil, nil, body: Array(batch([]).utf8)),
+                exchange("POST", "/api/v1/surveys", nil, viewer, body: Array(batch([]).utf8)),
+                exchange("POST", "/api/v1/surveys", nil, collector, body: Array(batch((0..<6).map { maker.survey(village: $0) }).utf8)),
+                exchange("POST", "/api/v1/surveys", nil, collector, headers: [("Content-Encoding", "compress")], body: Array("{}".utf8)),
+                exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath, viewer),
+                exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath), exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath, outsider),
+                exchange("GET", "/api/v1/surveys/{instance_id}", "/api/v1/surveys/\(UUID().uuidString)", viewer),
+                exchange("GET", "/api/v1/surveys/{instance_id}/revisions", surveyPath + "/revisions", viewer),
+                exchange("GET", "/api/v1/surveys/{instance_id}/revisions", surveyPath + "/revisions"),
+                exchange("GET", "/api/v1/surveys/{instance_id}/revisions", surveyPath + "/revisions", collector),
+                exchange("GET", "/api/v1/surveys/{instance_id}/revisions", "/api/v1/surveys/\(UUID().uuidString)/revisions", admin),
+                exchange("GET", "/api/v1/forms", nil, collector), exchange("GET", "/api/v1/forms"),
+                exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/\(form.version)", collector),
+                exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/\(form.version)", collector, headers: [("If-None-Match", formETag)]),
+                exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/\(form.version)"),
+                exchange("GET", "/api/v1/forms/{id}/{version}", "/api/v1/forms/\(form.id)/0.0", collector),
+                exchange("GET", "/api/v1/units", nil, collector), exchange("GET", "/api/v1/units", nil, admin, headers: [("If-None-Match", unitsETag)]),
+                exchange("GET", "/api/v1/units"),
+                exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch?period=2026", viewer),
+                exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch?period=2026Q1", viewer),
+                exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch"),
+                exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/village-branch?scope=130102000000", outsider),
+                exchange("GET", "/api/v1/reports/{form}", "/api/v1/reports/no-such-form", admin),
+                exchange("GET", "/reports/{form}", "/reports/village-branch?period=2026", viewer),
+                exchange("GET", "/reports/{form}", "/reports/village-branch?period=2026"),
+                exchange("GET", "/reports/{form}", "/reports/village-branch", collector),
+                exchange("GET", "/reports/{form}", "/reports/no-such-form", viewer),
+                exchange(
+                    "POST", "/reports/login", nil, nil, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                    body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8)),
+                exchange(
+                    "POST", "/reports/login", nil, nil, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("token=vst_wrong".utf8)),
+                exchange("GET", "/api/v1/conflicts", nil, viewer), exchange("GET", "/api/v1/conflicts"), exchange("GET", "/api/v1/conflicts", nil, collector),
+                exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: Array(#"{"keep": 1}"#.utf8)),
+                exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", nil, body: keepHeld),
+                exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", viewer, body: keepHeld),
+                exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/999/resolve", admin, body: keepHeld),
+                exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: keepHeld),
+                exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: keepHeld),
+            ]
+            var seen: Set<String> = []
+            for item in exchanges {
+                var headers = item.headers
+                if let token = item.token { headers.append(("Authorization", "Bearer \(token)")) }
+                let reply = try await HTTPTestClient.send(port: server.port, item.route.method, item.path, headers: headers, body: item.body)
+                let label = "\(item.route.method) \(item.path) → \(reply.status)"
+                let documented = document.responses(item.route)
+                guard let response = documented["\(reply.status)"] else {
+                    Issue.record("\(label) is not documented (documented: \(documented.keys.joined(separator: ", ")))")
+                    continue
+                }
+                seen.insert("\(item.route.method) \(item.route.path) \(reply.status)")
+                #expect(reply.header("X-Request-ID") != nil, "\(label): no X-Request-ID")
+                for name in response["headers"]?.objectValue?.keys ?? [] {
+                    #expect(reply.header(name) != nil, "\(label): documented header \(name) is missing")
+                }
+                if let schema = response.at("content", "application/json", "schema") {
+                    #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true, "\(label): not JSON")
+                    let body = try reply.json()
+                    let problems = document.problems(body, schema)
+                    #expect(problems.isEmpty, "\(label): \(problems.joined(separator: "; "))")
+                } else if response.at("content", "text/html") != nil {
+                    #expect(reply.header("Content-Type")?.hasPrefix("text/html") == true, "\(label): not HTML")
+                    #expect(String(decoding: reply.body, as: UTF8.self).contains("</html>"), "\(label): not a whole page")
+                } else if item.route.method != "HEAD" {
+                    #expect(reply.body.isEmpty, "\(label): a body where none is documented")
+                }
             }
+            // /health's 503 needs a database that does not answer; see `healthReportsAFailingDatabase`.
+            let expected = Set(
+                document.operations.flatMap { route in document.responses(route).keys.map { "\(route.method) \(route.path) \($0)" } })
+            let missing = expected.subtracting(seen).subtracting(["GET /health 503"])
+            #expect(missing.isEmpty, "documented but never produced: \(missing.sorted().joined(separator: ", "))")
         }
-        // /health's 503 needs a database that does not answer; see `healthReportsAFailingDatabase`.
-        let expected = Set(
-            document.operations.flatMap { route in document.responses(route).keys.map { "\(route.method) \(route.path) \($0)" } })
-        let missing = expected.subtracting(seen).subtracting(["GET /health 503"])
-        #expect(missing.isEmpty, "documented but never produced: \(missing.sorted().joined(separator: ", "))")
     }
 
     @Test("health says 503 when the database file was moved away under the server")
     func healthReportsAFailingDatabase() async throws {
         let document = try OpenAPIDocument()
-        let server = try await LiveServer.start()
-        defer { Task { await server.stop() } }
-        #expect(try await server.send("GET", "/health").status == 200)
-        let path = try #require(server.storage as? SQLiteServerStorage).path
-        try FileManager.default.moveItem(atPath: path, toPath: path + ".moved")
-        let reply = try await server.send("GET", "/health")
-        #expect(reply.status == 503)
-        let schema = try #require(document.responses(APIRoute(method: "GET", path: "/health"))["503"]?.at("content", "application/json", "schema"))
-        #expect(document.problems(try reply.json(), schema).isEmpty)
-        #expect(try reply.json()["message"]?.stringValue?.contains("moved") == true)
+        try await LiveServer.with() { server in
+            #expect(try await server.send("GET", "/health").status == 200)
+            let path = try #require(server.storage as? SQLiteServerStorage).path
+            try FileManager.default.moveItem(atPath: path, toPath: path + ".moved")
+            let reply = try await server.send("GET", "/health")
+            #expect(reply.status == 503)
+            let schema = try #require(document.responses(APIRoute(method: "GET", path: "/health"))["503"]?.at("content", "application/json", "schema"))
+            #expect(document.problems(try reply.json(), schema).isEmpty)
+            #expect(try reply.json()["message"]?.stringValue?.contains("moved") == true)
+        }
     }
 
     @Test("health says 503 when the PostgreSQL database stops answering", .enabled(if: TestDatabase.postgresURL != nil))
     func healthReportsALostDatabase() async throws {
         let document = try OpenAPIDocument()
-        let server = try await LiveServer.start(.postgres)
-        defer { Task { await server.stop() } }
-        #expect(try await server.send("GET", "/health").status == 200)
-        let name = try #require((server.storage as? PostgresServerStorage)?.location.split(separator: "/").last)
-        try await PostgresServerStorage.dropDatabase(named: String(name), at: TestDatabase.postgresURL!)
-        let reply = try await server.send("GET", "/health")
-        #expect(reply.status == 503)
-        let schema = try #require(document.responses(APIRoute(method: "GET", path: "/health"))["503"]?.at("content", "application/json", "schema"))
-        #expect(document.problems(try reply.json(), schema).isEmpty)
+        try await LiveServer.with(.postgres) { server in
+            #expect(try await server.send("GET", "/health").status == 200)
+            let name = try #require((server.storage as? PostgresServerStorage)?.location.split(separator: "/").last)
+            try await PostgresServerStorage.dropDatabase(named: String(name), at: TestDatabase.postgresURL!)
+            let reply = try await server.send("GET", "/health")
+            #expect(reply.status == 503)
+            let schema = try #require(document.responses(APIRoute(method: "GET", path: "/health"))["503"]?.at("content", "application/json", "schema"))
+            #expect(document.problems(try reply.json(), schema).isEmpty)
+        }
     }
 }

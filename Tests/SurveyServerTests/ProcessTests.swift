@@ -192,76 +192,74 @@ struct ProcessTests {
     func killDuringBatch(database: TestDatabase) async throws {
         let directory = try scratch()
         let db = try await processDatabase(database)
-        defer {
+        try await withCleanup({
             try? FileManager.default.removeItem(at: directory)
-            if database == .postgres {
-                Task { await TestDatabase.dropDatabase(at: db) }
+            if database == .postgres { await TestDatabase.dropDatabase(at: db) }
+        }) {
+            // The registry: the forms directory's, imported at the first start.
+            let first = try await ServerProcess.start(directory: directory, db: db)
+            first.signal(SIGTERM)
+            _ = await first.wait()
+            let token = try await createToken("admin", in: directory, db: db)
+            var maker = SurveyMaker(seed: 40)
+            // Two surveys per village and period make some of them held, so the
+            // batch writes conflicts as well as surveys.
+            let surveys = (0..<2000).map { maker.survey(village: $0, period: String(2000 + $0 / 250)) }
+            let body = Gzip.compress(Array(batch(surveys).utf8))
+            let headers = [("Authorization", "Bearer \(token)"), ("Content-Encoding", "gzip")]
+            for round in 0..<2 {
+                let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000", "--log-level", "debug"])
+                let port = server.port
+                let sending = Task.detached { try? await HTTPTestClient.send(port: port, "POST", "/api/v1/surveys", headers: headers, body: body) }
+                #expect(await server.waitForLog("batch checked; writing"), "round \(round): the batch never reached the store")
+                server.signal(SIGKILL)
+                _ = await server.wait()
+                _ = await sending.value
+                let storage = try await openStorage(db, in: directory)
+                let stored = try await storage.counts().revisions
+                (storage as? PostgresServerStorage)?.close()
+                #expect(stored == 0 || stored == surveys.count, "round \(round): \(stored) of \(surveys.count) surveys stored")
             }
-        }
-        // The registry: the forms directory's, imported at the first start.
-        let first = try await ServerProcess.start(directory: directory, db: db)
-        first.signal(SIGTERM)
-        _ = await first.wait()
-        let token = try await createToken("admin", in: directory, db: db)
-        var maker = SurveyMaker(seed: 40)
-        // Two surveys per village and period make some of them held, so the
-        // batch writes conflicts as well as surveys.
-        let surveys = (0..<2000).map { maker.survey(village: $0, period: String(2000 + $0 / 250)) }
-        let body = Gzip.compress(Array(batch(surveys).utf8))
-        let headers = [("Authorization", "Bearer \(token)"), ("Content-Encoding", "gzip")]
-        for round in 0..<2 {
-            let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000", "--log-level", "debug"])
-            let port = server.port
-            let sending = Task.detached { try? await HTTPTestClient.send(port: port, "POST", "/api/v1/surveys", headers: headers, body: body) }
-            #expect(await server.waitForLog("batch checked; writing"), "round \(round): the batch never reached the store")
-            server.signal(SIGKILL)
-            _ = await server.wait()
-            _ = await sending.value
+            let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000"])
+            let reply = try await HTTPTestClient.send(port: server.port, "POST", "/api/v1/surveys", headers: headers, body: body)
+            #expect(reply.status == 200)
+            let summary = try reply.json()["summary"]
+            let accepted = ["created", "held", "duplicate"].compactMap { summary?[$0]?.int }.reduce(0, +)
+            #expect(accepted == surveys.count)
+            server.signal(SIGTERM)
+            #expect(await server.wait() == 0)
             let storage = try await openStorage(db, in: directory)
-            let stored = try await storage.counts().revisions
+            #expect(try await storage.counts().revisions == surveys.count)
             (storage as? PostgresServerStorage)?.close()
-            #expect(stored == 0 || stored == surveys.count, "round \(round): \(stored) of \(surveys.count) surveys stored")
         }
-        let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000"])
-        let reply = try await HTTPTestClient.send(port: server.port, "POST", "/api/v1/surveys", headers: headers, body: body)
-        #expect(reply.status == 200)
-        let summary = try reply.json()["summary"]
-        let accepted = ["created", "held", "duplicate"].compactMap { summary?[$0]?.int }.reduce(0, +)
-        #expect(accepted == surveys.count)
-        server.signal(SIGTERM)
-        #expect(await server.wait() == 0)
-        let storage = try await openStorage(db, in: directory)
-        #expect(try await storage.counts().revisions == surveys.count)
-        (storage as? PostgresServerStorage)?.close()
     }
 
     @Test("SIGTERM lets the request in flight finish, then the server exits cleanly", arguments: TestDatabase.all)
     func gracefulShutdown(database: TestDatabase) async throws {
         let directory = try scratch()
         let db = try await processDatabase(database)
-        defer {
+        try await withCleanup({
             try? FileManager.default.removeItem(at: directory)
-            if database == .postgres {
-                Task { await TestDatabase.dropDatabase(at: db) }
+            if database == .postgres { await TestDatabase.dropDatabase(at: db) }
+        }) {
+            let token = try await createToken("collector", in: directory, db: db)
+            let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000", "--log-level", "debug"])
+            var maker = SurveyMaker(seed: 41)
+            let surveys = (0..<2000).map { maker.survey(village: $0, period: String(2000 + $0 / 250)) }
+            let body = Array(batch(surveys).utf8)
+            let port = server.port
+            let sending = Task.detached {
+                try await HTTPTestClient.send(port: port, "POST", "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)")], body: body)
             }
+            #expect(await server.waitForLog("batch checked; writing"))
+            server.signal(SIGTERM)
+            let reply = try await sending.value
+            #expect(reply.status == 200)
+            #expect(try reply.json().at("summary", "total")?.int == surveys.count)
+            #expect(await server.wait() == 0)
+            #expect(server.log.contains { $0.contains("stopped") })
+            #expect((try? HTTPConnection(port: port)) == nil, "the port still accepts connections")
         }
-        let token = try await createToken("collector", in: directory, db: db)
-        let server = try await ServerProcess.start(directory: directory, db: db, arguments: ["--max-batch", "5000", "--log-level", "debug"])
-        var maker = SurveyMaker(seed: 41)
-        let surveys = (0..<2000).map { maker.survey(village: $0, period: String(2000 + $0 / 250)) }
-        let body = Array(batch(surveys).utf8)
-        let port = server.port
-        let sending = Task.detached {
-            try await HTTPTestClient.send(port: port, "POST", "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)")], body: body)
-        }
-        #expect(await server.waitForLog("batch checked; writing"))
-        server.signal(SIGTERM)
-        let reply = try await sending.value
-        #expect(reply.status == 200)
-        #expect(try reply.json().at("summary", "total")?.int == surveys.count)
-        #expect(await server.wait() == 0)
-        #expect(server.log.contains { $0.contains("stopped") })
-        #expect((try? HTTPConnection(port: port)) == nil, "the port still accepts connections")
     }
 
     @Test("token create, list and revoke; the secret is printed once and stored hashed in an owner-only file")

@@ -21,9 +21,9 @@ struct ReportAPITests {
         let length = Report.groupLength(scope: code, form: form)
         let reference = ReferenceEvaluator(form: form)
         let data = reference.data(
-            kept, scopePrefix: code.prefix, period: period, groupLength: length, dueBefore: Report.dueBefore(form: form, period: period), watchLimit: 50)
-        let previous = Report.previous(period).map {
-            reference.data(kept, scopePrefix: code.prefix, period: $0, groupLength: length, dueBefore: nil, watchLimit: 50)
+            kept, scopePrefix: code.prefix, period: period, groupLength: length, dueBefore: form.deadline(of: period), watchLimit: 50)
+        let previous = Period(period)?.previous.map {
+            reference.data(kept, scopePrefix: code.prefix, period: $0.description, groupLength: length, dueBefore: nil, watchLimit: 50)
         }
         return Report(form: form, registry: LiveServer.registry, scope: code, period: period, data: data, previous: previous, missingLimit: 50)
     }
@@ -32,68 +32,68 @@ struct ReportAPITests {
         "the county report equals the reference over the current surveys; held surveys count only once resolved; a township viewer sees only its township",
         arguments: TestDatabase.all)
     func countyReport(database: TestDatabase) async throws {
-        let server = try await LiveServer.start(database)
-        defer { Task { await server.stop() } }
-        let collector = try await server.token(.collector)
-        let viewer = try await server.token(.viewer)
-        var maker = SurveyMaker(seed: 500)
-        var current = (0..<120).map { maker.survey(village: $0) }
-        current += (0..<40).map { maker.survey(village: $0, period: "2025") }
-        let stored = try await server.post(current, token: collector)
-        #expect(stored.json.at("summary", "created")?.int == 160)
+        try await LiveServer.with(database) { server in
+            let collector = try await server.token(.collector)
+            let viewer = try await server.token(.viewer)
+            var maker = SurveyMaker(seed: 500)
+            var current = (0..<120).map { maker.survey(village: $0) }
+            current += (0..<40).map { maker.survey(village: $0, period: "2025") }
+            let stored = try await server.post(current, token: collector)
+            #expect(stored.json.at("summary", "created")?.int == 160)
 
-        var reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
-        #expect(reply.status == 200)
-        var json = try reply.json()
-        #expect(json == (try Self.expected(current, scope: "130102000000").json(.en)), "the server's report differs from the reference")
-        #expect(json.at("total", "reported")?.int == 120)
-        #expect(json["previous_period"]?.stringValue == "2025")
-        #expect(json.at("missing", "count")?.int == LiveServer.villages.count - 120)
+            var reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
+            #expect(reply.status == 200)
+            var json = try reply.json()
+            #expect(json == (try Self.expected(current, scope: "130102000000").json(.en)), "the server's report differs from the reference")
+            #expect(json.at("total", "reported")?.int == 120)
+            #expect(json["previous_period"]?.stringValue == "2025")
+            #expect(json.at("missing", "count")?.int == LiveServer.villages.count - 120)
 
-        // A second survey for a village is held: the report does not change.
-        let rival = maker.survey(village: 5)
-        let held = try await server.post([rival], token: collector)
-        #expect(held.json.at("results", 0, "outcome")?.stringValue == "held")
-        reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
-        #expect(try reply.json() == json)
-        // The county keeps the rival: the report follows.
-        let conflict = try #require(held.json.at("results", 0, "conflict_id")?.int)
-        let admin = try await server.token(.admin)
-        let resolved = try await server.send(
-            "POST", "/api/v1/conflicts/\(conflict)/resolve", token: admin, body: Array(#"{"keep": "\#(rival.instanceID)"}"#.utf8))
-        #expect(resolved.status == 200)
-        current = current.filter { !($0.unit == rival.unit && $0.period == "2026") } + [rival]
-        reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
-        json = try reply.json()
-        #expect(json == (try Self.expected(current, scope: "130102000000").json(.en)))
+            // A second survey for a village is held: the report does not change.
+            let rival = maker.survey(village: 5)
+            let held = try await server.post([rival], token: collector)
+            #expect(held.json.at("results", 0, "outcome")?.stringValue == "held")
+            reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
+            #expect(try reply.json() == json)
+            // The county keeps the rival: the report follows.
+            let conflict = try #require(held.json.at("results", 0, "conflict_id")?.int)
+            let admin = try await server.token(.admin)
+            let resolved = try await server.send(
+                "POST", "/api/v1/conflicts/\(conflict)/resolve", token: admin, body: Array(#"{"keep": "\#(rival.instanceID)"}"#.utf8))
+            #expect(resolved.status == 200)
+            current = current.filter { !($0.unit == rival.unit && $0.period == "2026") } + [rival]
+            reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
+            json = try reply.json()
+            #expect(json == (try Self.expected(current, scope: "130102000000").json(.en)))
 
-        // An edit that moves a survey to another village moves its row.
-        var moved = current[7]
-        moved.revision = 2
-        moved.replaces = 1
-        moved.unit = LiveServer.villages[200].rawValue
-        #expect(try await server.post([moved], token: collector).json.at("results", 0, "outcome")?.stringValue == "updated")
-        current[7] = moved
-        reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
-        #expect(try reply.json() == (try Self.expected(current, scope: "130102000000").json(.en)))
+            // An edit that moves a survey to another village moves its row.
+            var moved = current[7]
+            moved.revision = 2
+            moved.replaces = 1
+            moved.unit = LiveServer.villages[200].rawValue
+            #expect(try await server.post([moved], token: collector).json.at("results", 0, "outcome")?.stringValue == "updated")
+            current[7] = moved
+            reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
+            #expect(try reply.json() == (try Self.expected(current, scope: "130102000000").json(.en)))
 
-        // CSV, with a byte-order mark, one line per township and the total.
-        let csv = try await server.send("GET", "/api/v1/reports/village-branch?period=2026&format=csv", token: viewer)
-        #expect(csv.status == 200)
-        #expect(csv.header("Content-Type")?.hasPrefix("text/csv") == true)
-        #expect(Array(csv.body.prefix(3)) == [0xEF, 0xBB, 0xBF])
-        let lines = String(decoding: csv.body, as: UTF8.self).split(separator: "\r\n")
-        #expect(lines.count == 1 + LiveServer.registry.units(under: UnitCode("130102000000")!, level: .township).count + 1)
+            // CSV, with a byte-order mark, one line per township and the total.
+            let csv = try await server.send("GET", "/api/v1/reports/village-branch?period=2026&format=csv", token: viewer)
+            #expect(csv.status == 200)
+            #expect(csv.header("Content-Type")?.hasPrefix("text/csv") == true)
+            #expect(Array(csv.body.prefix(3)) == [0xEF, 0xBB, 0xBF])
+            let lines = String(decoding: csv.body, as: UTF8.self).split(separator: "\r\n")
+            #expect(lines.count == 1 + LiveServer.registry.units(under: UnitCode("130102000000")!, level: .township).count + 1)
 
-        // A township's viewer: its own township by default, not the county.
-        let township = "130102003000"
-        let local = try await server.token(.viewer, unit: township)
-        reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: local)
-        #expect(reply.status == 200)
-        #expect(try reply.json() == (try Self.expected(current, scope: township).json(.en)))
-        #expect(try reply.json()["group_level"]?.stringValue == "village")
-        #expect(try await server.send("GET", "/api/v1/reports/village-branch?scope=130102000000", token: local).status == 403)
-        #expect(try await server.send("GET", "/api/v1/reports/village-branch", token: collector).status == 403)
+            // A township's viewer: its own township by default, not the county.
+            let township = "130102003000"
+            let local = try await server.token(.viewer, unit: township)
+            reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: local)
+            #expect(reply.status == 200)
+            #expect(try reply.json() == (try Self.expected(current, scope: township).json(.en)))
+            #expect(try reply.json()["group_level"]?.stringValue == "village")
+            #expect(try await server.send("GET", "/api/v1/reports/village-branch?scope=130102000000", token: local).status == 403)
+            #expect(try await server.send("GET", "/api/v1/reports/village-branch", token: collector).status == 403)
+        }
     }
 
     @Test(
@@ -104,91 +104,87 @@ struct ReportAPITests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-seed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let storage = try await database.makeStorage(in: directory)
-        defer {
-            Task {
-                await TestDatabase.drop(storage)
-                try? FileManager.default.removeItem(at: directory)
-            }
-        }
-        let service = SurveyService(storage: storage, catalog: LiveServer.catalog)
-        // Another year needs villages to keep.
-        await #expect(throws: APIError.self) { try await service.seed(villages: nil, period: "2025") }
+        try await withCleanup({ await TestDatabase.drop(storage); try? FileManager.default.removeItem(at: directory) }) {
+            let service = SurveyService(storage: storage, catalog: LiveServer.catalog)
+            // Another year needs villages to keep.
+            await #expect(throws: ServiceError.self) { try await service.seed(villages: nil, period: "2025") }
 
-        let first = try await service.seed(villages: 700, period: "2026", seed: 4, reporting: 0.9)
-        let registry = try await service.registry()
-        let villages = registry.units.filter { $0.level == .village }
-        #expect(villages.count == 700 && first.units == registry.units.count)
-        #expect(first.refused == 0 && first.stored == first.villages && (560...680).contains(first.stored))
-        // Every village hangs under a township, a county, a city and a province.
-        for village in villages.prefix(50) {
-            var levels: [UnitLevel] = []
-            var code = village.parent
-            while let parent = code.flatMap(registry.unit) {
-                levels.append(parent.level)
-                code = parent.parent
+            let first = try await service.seed(villages: 700, period: "2026", seed: 4, reporting: 0.9)
+            let registry = try await service.registry()
+            let villages = registry.units.filter { $0.level == .village }
+            #expect(villages.count == 700 && first.units == registry.units.count)
+            #expect(first.refused == 0 && first.stored == first.villages && (560...680).contains(first.stored))
+            // Every village hangs under a township, a county, a city and a province.
+            for village in villages.prefix(50) {
+                var levels: [UnitLevel] = []
+                var code = village.parent
+                while let parent = code.flatMap(registry.unit) {
+                    levels.append(parent.level)
+                    code = parent.parent
+                }
+                #expect(levels == [.township, .county, .city, .province], "\(village.code)")
             }
-            #expect(levels == [.township, .county, .city, .province], "\(village.code)")
-        }
-        let country = UnitCode("000000000000")!
-        var report = try await service.report(formID: "village-branch", scope: country, period: "2026")
-        #expect(report.total.reported == first.stored && report.total.expected == 700)
-        #expect(report.rows.map(\.reported).reduce(0, +) == first.stored)
-        #expect(report.previousPeriod == nil)
+            let country = UnitCode("000000000000")!
+            var report = try await service.report(formID: "village-branch", scope: country, period: "2026")
+            #expect(report.total.reported == first.stored && report.total.expected == 700)
+            #expect(report.rows.map(\.reported).reduce(0, +) == first.stored)
+            #expect(report.previousPeriod == nil)
 
-        let second = try await service.seed(villages: nil, period: "2025", seed: 5, reporting: 0.9)
-        #expect(second.units == first.units && second.refused == 0 && (560...680).contains(second.stored))
-        #expect(try await service.registry().units.count == registry.units.count)
-        report = try await service.report(formID: "village-branch", scope: country, period: "2026")
-        #expect(report.previousPeriod == "2025" && report.total.reported == first.stored)
-        #expect(try await storage.counts().current == first.stored + second.stored)
+            let second = try await service.seed(villages: nil, period: "2025", seed: 5, reporting: 0.9)
+            #expect(second.units == first.units && second.refused == 0 && (560...680).contains(second.stored))
+            #expect(try await service.registry().units.count == registry.units.count)
+            report = try await service.report(formID: "village-branch", scope: country, period: "2026")
+            #expect(report.previousPeriod == "2025" && report.total.reported == first.stored)
+            #expect(try await storage.counts().current == first.stored + second.stored)
+        }
     }
 
     @Test("the report page: sign in by form and cookie, then the table, the three charts and the lists for the data given", arguments: TestDatabase.all)
     func reportPage(database: TestDatabase) async throws {
-        let server = try await LiveServer.start(database)
-        defer { Task { await server.stop() } }
-        let collector = try await server.token(.collector)
-        let viewer = try await server.token(.viewer)
-        var maker = SurveyMaker(seed: 501)
-        var surveys = (0..<30).map { maker.survey(village: $0) }
-        surveys[0].answers["operating_income"] = .integer(12_345)
-        surveys[0].answers["collective_income"] = .integer(20_000)
-        #expect(try await server.post(surveys, token: collector).json.at("summary", "created")?.int == 30)
+        try await LiveServer.with(database) { server in
+            let collector = try await server.token(.collector)
+            let viewer = try await server.token(.viewer)
+            var maker = SurveyMaker(seed: 501)
+            var surveys = (0..<30).map { maker.survey(village: $0) }
+            surveys[0].answers["operating_income"] = .integer(12_345)
+            surveys[0].answers["collective_income"] = .integer(20_000)
+            #expect(try await server.post(surveys, token: collector).json.at("summary", "created")?.int == 30)
 
-        // Without a token: the sign-in page. A wrong token: the sign-in page again.
-        let anonymous = try await server.send("GET", "/reports/village-branch?period=2026")
-        #expect(anonymous.status == 401)
-        #expect(String(decoding: anonymous.body, as: UTF8.self).contains("action=\"/reports/login\""))
-        let form = [("Content-Type", "application/x-www-form-urlencoded")]
-        let wrong = try await server.send("POST", "/reports/login", headers: form, body: Array("token=vst_nope&next=%2Freports%2Fvillage-branch".utf8))
-        #expect(wrong.status == 401)
-        #expect(wrong.header("Set-Cookie") == nil)
-        // A viewer's token: a cookie for /reports only, and back to the page; an outside address is not followed.
-        let signedIn = try await server.send(
-            "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=https%3A%2F%2Fevil.example%2F".utf8))
-        #expect(signedIn.status == 303)
-        #expect(signedIn.header("Location") == "/reports/village-branch")
-        let cookie = try #require(signedIn.header("Set-Cookie"))
-        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/reports"))
-        let pair = String(cookie.split(separator: ";")[0])
+            // Without a token: the sign-in page. A wrong token: the sign-in page again.
+            let anonymous = try await server.send("GET", "/reports/village-branch?period=2026")
+            #expect(anonymous.status == 401)
+            #expect(String(decoding: anonymous.body, as: UTF8.self).contains("action=\"/reports/login\""))
+            let form = [("Content-Type", "application/x-www-form-urlencoded")]
+            let wrong = try await server.send("POST", "/reports/login", headers: form, body: Array("token=vst_nope&next=%2Freports%2Fvillage-branch".utf8))
+            #expect(wrong.status == 401)
+            #expect(wrong.header("Set-Cookie") == nil)
+            // A viewer's token: a cookie for /reports only, and back to the page; an outside address is not followed.
+            let signedIn = try await server.send(
+                "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=https%3A%2F%2Fevil.example%2F".utf8))
+            #expect(signedIn.status == 303)
+            #expect(signedIn.header("Location") == "/reports/village-branch")
+            let cookie = try #require(signedIn.header("Set-Cookie"))
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/reports"))
+            let pair = String(cookie.split(separator: ";")[0])
 
-        let page = try await server.send("GET", "/reports/village-branch?period=2026&lang=en", headers: [("Cookie", pair)])
-        #expect(page.status == 200)
-        let html = String(decoding: page.body, as: UTF8.self)
-        let expected = try Self.expected(surveys, scope: "130102000000")
-        // The table: every township and the total reported count.
-        for row in expected.rows { #expect(html.contains("<th>\(row.name)</th>"), "\(row.name)") }
-        #expect(html.contains("<td class=\"total\">30/250</td>"))
-        // Three charts, as inline SVG, with the histogram's counts adding up to the villages with an income.
-        #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
-        #expect(html.contains("Members by age group") && html.contains("Reporting completeness"))
-        let counts = try #require(expected.histograms[1])
-        #expect(counts.reduce(0, +) == 30)
-        #expect(html.contains("stroke-dasharray"), "the weak-economy threshold line")
-        // The weak-economy list names the village given 12,345 yuan, with its income.
-        let village = try #require(LiveServer.registry.unit(UnitCode(surveys[0].unit)!))
-        #expect(html.contains("\(village.name) · 12345"), "\(html)")
-        #expect(try await server.send("GET", "/reports/village-branch", token: collector).status == 403)
+            let page = try await server.send("GET", "/reports/village-branch?period=2026&lang=en", headers: [("Cookie", pair)])
+            #expect(page.status == 200)
+            let html = String(decoding: page.body, as: UTF8.self)
+            let expected = try Self.expected(surveys, scope: "130102000000")
+            // The table: every township and the total reported count.
+            for row in expected.rows { #expect(html.contains("<th>\(row.name)</th>"), "\(row.name)") }
+            #expect(html.contains("<td class=\"total\">30/250</td>"))
+            // Three charts, as inline SVG, with the histogram's counts adding up to the villages with an income.
+            #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
+            #expect(html.contains("Members by age group") && html.contains("Reporting completeness"))
+            let counts = try #require(expected.histograms[1])
+            #expect(counts.reduce(0, +) == 30)
+            #expect(html.contains("stroke-dasharray"), "the weak-economy threshold line")
+            // The weak-economy list names the village given 12,345 yuan, with its income.
+            let village = try #require(LiveServer.registry.unit(UnitCode(surveys[0].unit)!))
+            #expect(html.contains("\(village.name) · 12345"), "\(html)")
+            #expect(try await server.send("GET", "/reports/village-branch", token: collector).status == 403)
+        }
     }
 }
 
@@ -198,28 +194,28 @@ struct WatchFirstTests {
         "each list's first units ordered and limited in SQL equal those of one read of every flagged row, in two parts as for a large scope",
         arguments: TestDatabase.all)
     func sameLists(database: TestDatabase) async throws {
-        let server = try await LiveServer.start(database)
-        defer { Task { await server.stop() } }
-        let collector = try await server.token(.collector)
-        var maker = SurveyMaker(seed: 77)
-        let surveys = (0..<LiveServer.villages.count).map { maker.survey(village: $0) }
-        #expect(try await server.post(surveys, token: collector).json.at("summary", "created")?.int == surveys.count)
-        let form = LiveServer.form
-        let plan = ReportPlan(versions: [form])
-        let sql = ReportSQL(form: form, schema: plan.schema, dialect: server.storage.reportDialect)
-        let scope = LiveServer.county.prefix
-        let ranges = sql.split(scopePrefix: scope, groups: [], parts: 2)
-        for limit in [1, 5, 40] {
-            let one = try await server.storage.reportData(
-                ReportQueries(
-                    form: form, totals: [],
-                    watch: try ranges.compactMap { try sql.watchAll(scopePrefix: scope, period: "2026", range: $0) }, watchLimit: limit))
-            let first = try await server.storage.reportData(
-                ReportQueries(
-                    form: form, totals: [],
-                    watch: try ranges.flatMap { try sql.watchFirst(scopePrefix: scope, period: "2026", range: $0, limit: limit) }, watchLimit: limit))
-            #expect(!one.watch.isEmpty)
-            #expect(first.watch == one.watch, "limit \(limit)")
+        try await LiveServer.with(database) { server in
+            let collector = try await server.token(.collector)
+            var maker = SurveyMaker(seed: 77)
+            let surveys = (0..<LiveServer.villages.count).map { maker.survey(village: $0) }
+            #expect(try await server.post(surveys, token: collector).json.at("summary", "created")?.int == surveys.count)
+            let form = LiveServer.form
+            let plan = ReportPlan(versions: [form])
+            let sql = ReportSQL(form: form, schema: plan.schema, dialect: server.service.reports.dialect)
+            let scope = LiveServer.county.prefix
+            let ranges = sql.split(scopePrefix: scope, groups: [], parts: 2)
+            for limit in [1, 5, 40] {
+                let one = try await server.service.reports.run(
+                    ReportQueries(
+                        form: form, totals: [],
+                        watch: try ranges.compactMap { try sql.watchAll(scopePrefix: scope, period: "2026", range: $0) }, watchLimit: limit))
+                let first = try await server.service.reports.run(
+                    ReportQueries(
+                        form: form, totals: [],
+                        watch: try ranges.flatMap { try sql.watchFirst(scopePrefix: scope, period: "2026", range: $0, limit: limit) }, watchLimit: limit))
+                #expect(!one.watch.isEmpty)
+                #expect(first.watch == one.watch, "limit \(limit)")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SurveySQL
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -82,10 +83,11 @@ final class LiveServer: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-server-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let storage = try await database.makeStorage(in: directory)
-        _ = try await storage.replaceUnits(registry.units)
-        let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
+        // What `vsurvey-server serve` does at start: the forms directory's
+        // registry imported, the report tables made, the registry read.
+        let service = try await SurveyService.start(storage: storage, catalog: catalog, limits: limits, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = ServerApplication.application(service: service, host: "127.0.0.1", port: 0, logger: logger) { port in
             continuation.yield(port)
@@ -95,6 +97,22 @@ final class LiveServer: Sendable {
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
         return LiveServer(directory: directory, storage: storage, database: database, service: service, port: port, task: task, group: group)
+    }
+
+    /// Runs `body` with a server started for it, and stops the server
+    /// (awaited) whether `body` returns or throws.
+    static func with<T>(
+        _ database: TestDatabase = .sqlite, limits: ServerLimits = ServerLimits(), _ body: (LiveServer) async throws -> T
+    ) async throws -> T {
+        let server = try await start(database, limits: limits)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
     }
 
     /// Stops as SIGTERM would: requests in flight finish first.
@@ -107,8 +125,7 @@ final class LiveServer: Sendable {
 
     /// Every stored token row as text, to check what is kept of a secret.
     func tokenRows() async throws -> String {
-        let engine = (storage as? SQLiteServerStorage)?.engine ?? (storage as! PostgresServerStorage).engine
-        return try await engine.read { session in
+        try await storage.sql.read { session in
             try session.all("SELECT * FROM token").map { row in row.values.map { "\($0)" }.joined(separator: " ") }.joined(separator: "\n")
         }
     }
@@ -181,5 +198,18 @@ struct TestDatabaseTests {
         if ProcessInfo.processInfo.environment["VSURVEY_TEST_REQUIRE_POSTGRES"] == "1" {
             #expect(TestDatabase.all == [.sqlite, .postgres], "VSURVEY_TEST_POSTGRES is not set")
         }
+    }
+}
+
+/// Runs `body`, then `cleanup`, awaited, whether `body` returned or threw:
+/// a teardown that finishes before the test does.
+func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) async throws -> T {
+    do {
+        let result = try await body()
+        await cleanup()
+        return result
+    } catch {
+        await cleanup()
+        throw error
     }
 }

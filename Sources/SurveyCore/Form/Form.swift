@@ -334,3 +334,12 @@ public struct Form: Sendable {
         return result
     }
 }
+
+extension Form {
+    /// The instant before which a survey of `period` is on time (the end of
+    /// its due day, `Period.deadline`), in ms since 1970; nil when the form
+    /// sets no due date for the period.
+    public func deadline(of period: String) -> Int64? {
+        dueDates[period].map { Period.deadline(dueDay: $0) }
+    }
+}

@@ -46,7 +46,7 @@ public enum FormLoader {
             throw FormLoadError(issues: [yamlIssue(error, file: file)])
         }
         let source = YAMLSource(file: file)
-        var builder = FormBuilder(source: source, contentHash: SHA256.hex(of: data))
+        var builder = FormBuilder(source: source, contentHash: Digests.sha256Hex(data))
         let form = builder.build(root)
         if let form, source.issues.isEmpty {
             return form

@@ -63,9 +63,10 @@ public enum CivilDate {
         return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
     }
 
-    /// Today's day number in the given time zone (China's by default use the
-    /// machine's own zone).
-    public static func today(in timeZone: TimeZone = .current, now: Date = Date()) -> Int {
+    /// Today's day number in the given time zone, by default the
+    /// deployment's (`Period.timeZone`), so that the device, the server and
+    /// the reports agree on the day whatever zone each machine is set to.
+    public static func today(in timeZone: TimeZone = Period.timeZone, now: Date = Date()) -> Int {
         let seconds = Int(now.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: now)
         return Int((Double(seconds) / 86400).rounded(.down))
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A reporting period, written as DHIS2 writes it: `2026`, `2026Q3`, `202607`.
 public enum Period: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
     case annual(year: Int)
@@ -63,6 +65,61 @@ public enum Period: Sendable, Hashable, Comparable, CustomStringConvertible, Cod
         let start = CivilDate.days(year: year, month: firstMonth, day: 1)
         let end = CivilDate.days(year: year, month: lastMonth, day: CivilDate.daysInMonth(year: year, month: lastMonth))
         return start...end
+    }
+
+    // MARK: Period arithmetic
+    //
+    // One rule for the time of day: days, and so periods and due dates,
+    // begin at midnight in the deployment's time zone, `VSURVEY_TIME_ZONE`
+    // (an IANA name) or Asia/Shanghai when it is unset. The device's "today"
+    // (date checks, the default period of a new survey), the server's ingest
+    // and every report's default period and due time use it.
+
+    /// The environment variable that sets the deployment's time zone.
+    public static let timeZoneVariable = "VSURVEY_TIME_ZONE"
+
+    /// The deployment's time zone.
+    public static let timeZone: TimeZone = zone(named: ProcessInfo.processInfo.environment[timeZoneVariable])
+
+    /// The zone of a `VSURVEY_TIME_ZONE` value: Asia/Shanghai when unset
+    /// or not a known zone.
+    public static func zone(named name: String?) -> TimeZone {
+        if let name, !name.isEmpty, let zone = TimeZone(identifier: name) { return zone }
+        return TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3600)!
+    }
+
+    /// The period of `type` that contains the day `day` (a day number).
+    public static func containing(day: Int, type: PeriodType) -> Period {
+        let (year, month, _) = CivilDate.components(days: day)
+        switch type {
+        case .annual: return .annual(year: year)
+        case .quarterly: return .quarterly(year: year, quarter: (month - 1) / 3 + 1)
+        case .monthly: return .monthly(year: year, month: month)
+        }
+    }
+
+    /// The period of `type` that contains today in the deployment's zone.
+    public static func current(_ type: PeriodType, now: Date = Date()) -> Period {
+        containing(day: CivilDate.today(now: now), type: type)
+    }
+
+    /// The period just before, of the same type; nil before the first year.
+    public var previous: Period? {
+        let earlier: Period
+        switch self {
+        case .annual(let year): earlier = .annual(year: year - 1)
+        case .quarterly(let year, let quarter): earlier = quarter == 1 ? .quarterly(year: year - 1, quarter: 4) : .quarterly(year: year, quarter: quarter - 1)
+        case .monthly(let year, let month): earlier = month == 1 ? .monthly(year: year - 1, month: 12) : .monthly(year: year, month: month - 1)
+        }
+        return Self.years.contains(earlier.year) ? earlier : nil
+    }
+
+    /// The instant a due day (a day number) ends in the deployment's zone,
+    /// in milliseconds since 1970: a survey received before it is on time.
+    public static func deadline(dueDay day: Int, in zone: TimeZone = timeZone) -> Int64 {
+        let midnightUTC = (Int64(day) + 1) * 86_400_000
+        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(midnightUTC) / 1000))) * 1000
+        return midnightUTC - offset
     }
 
     /// A period of a form's type written the way people do, for messages.

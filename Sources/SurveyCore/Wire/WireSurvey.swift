@@ -154,7 +154,7 @@ public struct WireSurvey: Sendable, Equatable {
             input.append(10)
         }
         input.append(contentsOf: kept)
-        return SHA256.hex(of: input)
+        return Digests.sha256Hex(input)
     }
 }
 

@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+import SurveyCore
+
+/// Held surveys: the open conflicts under the caller's unit, and an admin's resolution.
+enum ConflictRoutes {
+    static func collection(_ service: SurveyService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
+
+        routes.on(.get, "/api/v1/conflicts", requires: .read) { request, _, principal -> Response in
+            let all = request.uri.queryParameters["all"].map { $0 == "true" || $0 == "1" } ?? false
+            let conflicts = try await service.conflicts(for: principal, includeResolved: all)
+            return JSONResponse.make(["conflicts": .array(conflicts.map(conflictJSON))])
+        }
+
+        routes.on(.post, "/api/v1/conflicts/{id}/resolve", requires: .resolve) { request, context, principal -> Response in
+            guard let id = context.parameters.get("id", as: Int64.self) else {
+                throw ServiceError.notFound(L("冲突编号应为整数", "a conflict id is a whole number"))
+            }
+            let buffer = try await request.bytes(upTo: 64 * 1024)
+            let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: false)
+            guard case .object(let object) = document, object.keys.allSatisfy({ $0 == "keep" }), let keep = object["keep"]?.stringValue else {
+                throw ServiceError.invalid(L("请求体应为 {\"keep\": \"instance_id\"}", "the body must be {\"keep\": \"instance_id\"}"))
+            }
+            return JSONResponse.make(conflictJSON(try await service.resolveConflict(id, keep: keep, by: principal)))
+        }
+        return routes
+    }
+
+    static func conflictJSON(_ conflict: ConflictRecord) -> JSONValue {
+        [
+            "id": .integer(Int(conflict.id)), "form": .string(conflict.formID), "unit": .string(conflict.unit), "period": .string(conflict.period),
+            "held_instance": .string(conflict.heldInstance), "current_instance": conflict.currentInstance.map(JSONValue.string) ?? .null,
+            "created_at": .string(Timestamp.iso(conflict.createdAt)), "resolved_at": conflict.resolvedAt.map { .string(Timestamp.iso($0)) } ?? .null,
+            "resolved_by": conflict.resolvedBy.map(JSONValue.string) ?? .null, "kept_instance": conflict.keptInstance.map(JSONValue.string) ?? .null,
+        ]
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SurveyCore
+import SurveyReport
+
+/// Reports: the API's JSON and CSV (`/api/v1/reports/{form}`) and the web
+/// page (`/reports/{form}`) with its sign-in form, which sets a cookie
+/// that only these pages read. Both read a report request the same way
+/// (`ReportRequest`).
+enum ReportRoutes {
+    /// What a report request asks for, read once for the API and the page.
+    struct ReportRequest {
+        var formID: String
+        var scope: UnitCode
+        var period: String
+
+        init(_ request: Request, _ context: ServerRequestContext, principal: Principal, service: SurveyService) throws(ServiceError) {
+            do {
+                formID = try context.parameters.require("form")
+            } catch {
+                throw ServiceError.notFound(L("缺少表单", "no form given"))
+            }
+            let query = request.uri.queryParameters
+            let scopeText = query["scope"].map(String.init) ?? principal.unit.rawValue
+            guard let scope = UnitCode(scopeText) else {
+                throw ServiceError(.invalid, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
+            }
+            self.scope = scope
+            // An unknown form has no default period; the report says it is unknown.
+            period = query["period"].map(String.init) ?? (try? service.defaultPeriod(formID: formID)) ?? ""
+        }
+    }
+
+    static func collection(_ service: SurveyService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
+        routes.on(.get, "/api/v1/reports/{form}", requires: .read) { request, context, principal -> Response in
+            let asked = try ReportRequest(request, context, principal: principal, service: service)
+            let query = request.uri.queryParameters
+            let format = query["format"].map(String.init) ?? "json"
+            guard format == "json" || format == "csv" else {
+                throw ServiceError(.invalid, "invalid_format", L("format 应为 json 或 csv", "format must be json or csv"))
+            }
+            let limit = query["limit"].flatMap { Int(String($0)) } ?? 50
+            guard (1...10_000).contains(limit) else {
+                throw ServiceError(.invalid, "invalid_limit", L("limit 应在 1 到 10000 之间", "limit must be between 1 and 10000"))
+            }
+            let report = try await service.report(
+                formID: asked.formID, scope: asked.scope, period: asked.period, for: principal, watchLimit: limit, missingLimit: limit)
+            let language = RequestLanguage.of(request)
+            if format == "csv" {
+                var headers = HTTPFields()
+                headers[.contentType] = "text/csv; charset=utf-8"
+                headers[.contentDisposition] = "attachment; filename=\"\(asked.formID)-\(asked.scope)-\(asked.period).csv\""
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: report.csv(language))))
+            }
+            return JSONResponse.make(report.json(language), for: request)
+        }
+        return routes
+    }
+
+    // MARK: The web page
+
+    static func pages(_ service: SurveyService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
+        routes.add(middleware: CookieAuthenticator(service: service))
+
+        // The page asks for sign-in itself instead of answering 401 JSON.
+        routes.get("/reports/{form}") { request, context -> Response in
+            let language = language(request)
+            guard let principal = context.identity, context.credentialError == nil else {
+                return message(.unauthorized, L("请先登录以查看报告", "sign in to see the report"), language: language, signIn: request.uri.description)
+            }
+            do {
+                try principal.require(.read)
+                let asked = try ReportRequest(request, context, principal: principal, service: service)
+                let report = try await service.report(formID: asked.formID, scope: asked.scope, period: asked.period, for: principal)
+                return page(.ok, report.html(language, generated: Timestamp.iso(Date())))
+            } catch let error as ServiceError {
+                return message(HTTPErrors.status(error.kind), error.message, language: language)
+            }
+        }
+
+        routes.post("/reports/login") { request, _ -> Response in
+            let language = language(request)
+            let body = try await request.body.collect(upTo: 16 * 1024)
+            var fields: [String: String] = [:]
+            for pair in String(buffer: body).split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+                if parts.count == 2 { fields[parts[0]] = parts[1] }
+            }
+            let next = safeNext(fields["next"])
+            let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let principal = try? await service.authenticate(token: token), principal.role.mayRead else {
+                return message(
+                    .unauthorized, L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token"), language: language, signIn: next)
+            }
+            var headers = HTTPFields()
+            headers[.location] = next
+            // The token stays in the browser only for this server's report pages.
+            headers[.setCookie] = "\(CookieAuthenticator.cookieName)=\(token); Path=/reports; HttpOnly; SameSite=Strict; Max-Age=28800"
+            return page(.seeOther, "", headers: headers)
+        }
+        return routes
+    }
+
+    static func page(_ status: HTTPResponse.Status, _ html: String, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func language(_ request: Request) -> Language {
+        if let lang = request.uri.queryParameters["lang"].map(String.init) { return lang == "en" ? .en : .zh }
+        return RequestLanguage.of(request)
+    }
+
+    /// A short page: a heading, a message and, for 401, the sign-in form.
+    static func message(_ status: HTTPResponse.Status, _ text: LocalizedText, language: Language, signIn next: String? = nil) -> Response {
+        let en = language == .en
+        var body = "<h1>VillageSurvey</h1><p>\(Report.escape(text.text(language)))</p>"
+        if let next {
+            body += """
+                <form method="post" action="/reports/login">
+                <label>\(en ? "Access token (viewer or admin)" : "访问令牌(查看者或管理员)")<br>
+                <input type="password" name="token" autocomplete="off" size="60" required></label>
+                <input type="hidden" name="next" value="\(Report.escape(next))">
+                <button type="submit">\(en ? "Sign in" : "登录")</button>
+                </form>
+                """
+        }
+        let html = """
+            <!DOCTYPE html><html lang="\(en ? "en" : "zh-CN")"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1"><title>VillageSurvey</title>
+            <style>body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;max-width:640px;margin:40px auto;padding:0 16px}</style>
+            </head><body>\(body)</body></html>
+            """
+        return page(status, html)
+    }
+
+    /// Where to go after signing in: only a report page of this server.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/reports/"), !next.contains("//"), !next.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\\" })
+        else { return "/reports/village-branch" }
+        return next
+    }
+}

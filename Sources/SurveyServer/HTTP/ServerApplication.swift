@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SurveyCore
+
+/// A route of the API: the OpenAPI document lists exactly these.
+public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
+    public var method: String
+    /// In OpenAPI's notation: `/api/v1/forms/{id}/{version}`.
+    public var path: String
+
+    public init(method: String, path: String) {
+        self.method = method
+        self.path = path
+    }
+
+    public var description: String { "\(method) \(path)" }
+}
+
+/// The Hummingbird application: the router, its middleware and the route
+/// collections, one per resource, that translate HTTP to `SurveyService`.
+public enum ServerApplication {
+    public static let apiVersion = 1
+    public static let serverVersion = "0.4.0"
+
+    /// The OpenAPI document kept beside the sources.
+    public static func openAPIDocument() -> Data? {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json") else { return nil }
+        return try? Data(contentsOf: url)
+    }
+
+    /// The router, and every route it serves as registered with it.
+    public static func buildRouter(service: SurveyService) -> (router: Router<ServerRequestContext>, routes: [APIRoute]) {
+        let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: BearerAuthenticator(service: service))
+        let recorder = RouteRecorder(router)
+        recorder.addRoutes(SystemRoutes.collection(service))
+        recorder.addRoutes(SurveyRoutes.collection(service))
+        recorder.addRoutes(FormRoutes.collection(service))
+        recorder.addRoutes(UnitRoutes.collection(service))
+        recorder.addRoutes(ReportRoutes.collection(service))
+        recorder.addRoutes(ConflictRoutes.collection(service))
+        recorder.addRoutes(ReportRoutes.pages(service))
+        return (router, recorder.routes)
+    }
+
+    /// The application, ready to `runService()`.
+    public static func application(
+        service: SurveyService, host: String, port: Int, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: buildRouter(service: service).router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "vsurvey-server"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+/// Adds routes to a router and keeps a list of each one added, so that the
+/// routes served can be compared with the OpenAPI document.
+final class RouteRecorder<Context: RequestContext>: RouterMethods {
+    let router: Router<Context>
+    private(set) var routes: [APIRoute] = []
+
+    init(_ router: Router<Context>) { self.router = router }
+
+    @discardableResult
+    func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> Self
+    where Responder.Context == Context {
+        router.on(path, method: method, responder: responder)
+        routes.append(APIRoute(method: method.rawValue, path: path.description))
+        return self
+    }
+
+    @discardableResult
+    func add(middleware: any MiddlewareProtocol<Request, Response, Context>) -> Self {
+        router.add(middleware: middleware)
+        return self
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import SurveyCore
+
+/// A request's context: Hummingbird's own, and who is asking. The
+/// authenticators (`BearerAuthenticator`, `CookieAuthenticator`) fill in
+/// `identity` once per request; routes ask for it with `require(_:)`.
+public struct ServerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The holder of the request's valid token, if it carried one.
+    public var identity: Principal?
+    /// Why a credential the request carried was refused.
+    var credentialError: ServiceError?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// The caller, who must have `permission`; a request without a valid
+    /// token is refused as unauthenticated.
+    public func require(_ permission: Permission) throws(ServiceError) -> Principal {
+        if let credentialError { throw credentialError }
+        guard let identity else {
+            throw ServiceError.unauthenticated(L("缺少令牌:请在 Authorization 头中给出 Bearer 令牌", "no token: send 'Authorization: Bearer TOKEN'"))
+        }
+        try identity.require(permission)
+        return identity
+    }
+
+    /// The caller if the request names one: none is fine, a refused
+    /// credential is not.
+    public func optionalIdentity() throws(ServiceError) -> Principal? {
+        if let credentialError { throw credentialError }
+        return identity
+    }
+}
+
+/// Reads `Authorization: Bearer …` into the context's identity.
+struct BearerAuthenticator: RouterMiddleware {
+    typealias Context = ServerRequestContext
+    let service: SurveyService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let header = request.headers[.authorization] {
+            do {
+                context.identity = try await service.authenticate(header)
+            } catch let error as ServiceError {
+                context.credentialError = error
+            }
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Reads the report pages' sign-in cookie (`vsurvey_token`) into the
+/// context's identity when the request has no `Authorization` header. It
+/// is added to the pages' routes only: the API takes no cookie.
+struct CookieAuthenticator: RouterMiddleware {
+    typealias Context = ServerRequestContext
+    static let cookieName = "vsurvey_token"
+    let service: SurveyService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if request.headers[.authorization] == nil, let token = Self.token(in: request) {
+            do {
+                context.identity = try await service.authenticate(token: token)
+            } catch let error as ServiceError {
+                context.credentialError = error
+            }
+        }
+        return try await next(request, context)
+    }
+
+    static func token(in request: Request) -> String? {
+        for part in (request.headers[.cookie] ?? "").split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces)
+            if pair.hasPrefix(cookieName + "=") { return String(pair.dropFirst(cookieName.count + 1)) }
+        }
+        return nil
+    }
+}
+
+extension RouterMethods where Context == ServerRequestContext {
+    /// A route whose caller must have `permission`: the handler gets the
+    /// caller, and is not run for anyone else.
+    @discardableResult
+    func on(
+        _ method: HTTPRequest.Method, _ path: RouterPath, requires permission: Permission,
+        _ handler: @escaping @Sendable (Request, ServerRequestContext, Principal) async throws -> Response
+    ) -> Self {
+        on(path, method: method) { request, context -> Response in
+            let principal = try context.require(permission)
+            return try await handler(request, context, principal)
+        }
+    }
+
+    /// A route anyone may ask (a token, if sent, must be valid); the
+    /// handler gets the caller if there is one.
+    @discardableResult
+    func on(
+        _ method: HTTPRequest.Method, _ path: RouterPath, open handler: @escaping @Sendable (Request, ServerRequestContext, Principal?) async throws -> Response
+    ) -> Self {
+        on(path, method: method) { request, context -> Response in
+            try await handler(request, context, try context.optionalIdentity())
+        }
+    }
+}
