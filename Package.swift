@@ -138,7 +138,6 @@ let package = Package(
             name: "VSurveyServerCLI",
             dependencies: [
                 "SurveyCore",
-                "SurveyReport",
                 "SurveyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -174,6 +173,7 @@ let package = Package(
                 "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync", "SurveyReport", "SurveySQL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

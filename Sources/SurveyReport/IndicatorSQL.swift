@@ -502,7 +502,9 @@ public struct ReportSQL: Sendable {
         return Accumulators(select: select + builder.columns, layout: layout, histograms: histograms)
     }
 
-    /// The units that reported in the scope and period, with when they first did.
+    /// The units that reported in the scope and period, in code order, with
+    /// when they first did (`ReportEngine` reads a group's beside the
+    /// registry's to find the units not reported).
     public func reported(scopePrefix: String, period: String) -> SQLQuery {
         let builder = SQLBuilder(dialect)
         let bounds = scopeBounds(scopePrefix)
@@ -510,23 +512,6 @@ public struct ReportSQL: Sendable {
             SELECT unit, reported_at FROM \(dialect.identifier(schema.tableName))
             WHERE period = \(builder.bind(.text(period))) AND unit BETWEEN \(builder.bind(.text(bounds.low))) AND \(builder.bind(.text(bounds.high)))
             ORDER BY unit
-            """
-        return SQLQuery(sql: sql, arguments: builder.arguments)
-    }
-
-    /// The first units of the form's level in the scope that have not
-    /// reported, from the registry table `unitTable` (`code`, `level`), in
-    /// code order: the list a large scope needs without reading every row.
-    public func missing(unitTable: String, scopePrefix: String, period: String, limit: Int) -> SQLQuery {
-        let builder = SQLBuilder(dialect)
-        let bounds = scopeBounds(scopePrefix)
-        let sql = """
-            SELECT u.code FROM \(dialect.identifier(unitTable)) u
-            WHERE u.level = \(builder.bind(.text(form.unitLevel.rawValue)))
-              AND u.code BETWEEN \(builder.bind(.text(bounds.low))) AND \(builder.bind(.text(bounds.high)))
-              AND NOT EXISTS (SELECT 1 FROM \(dialect.identifier(schema.tableName)) r WHERE r.period = \(builder.bind(.text(period))) AND r.unit = u.code)
-            ORDER BY u.code
-            LIMIT \(builder.bind(.integer(Int64(limit))))
             """
         return SQLQuery(sql: sql, arguments: builder.arguments)
     }

@@ -142,6 +142,37 @@ struct PeriodTests {
         #expect(Period("2026Q1")! < Period("202604")!)
     }
 
+    @Test("the period of a day, the one before, and the first and last years")
+    func arithmetic() throws {
+        let day = try #require(CivilDate.parse("2026-08-15"))
+        #expect(Period.containing(day: day, type: .annual) == .annual(year: 2026))
+        #expect(Period.containing(day: day, type: .quarterly) == .quarterly(year: 2026, quarter: 3))
+        #expect(Period.containing(day: day, type: .monthly) == .monthly(year: 2026, month: 8))
+        #expect(Period("2026")?.previous == .annual(year: 2025))
+        #expect(Period("2026Q1")?.previous == .quarterly(year: 2025, quarter: 4))
+        #expect(Period("2026Q3")?.previous == .quarterly(year: 2026, quarter: 2))
+        #expect(Period("202601")?.previous == .monthly(year: 2025, month: 12))
+        #expect(Period("1949")?.previous == nil)
+    }
+
+    @Test("a day begins in the deployment's time zone: Asia/Shanghai unless VSURVEY_TIME_ZONE names another")
+    func timeZoneRule() throws {
+        #expect(Period.zone(named: nil).identifier == "Asia/Shanghai")
+        #expect(Period.zone(named: "").identifier == "Asia/Shanghai")
+        #expect(Period.zone(named: "Not/AZone").identifier == "Asia/Shanghai")
+        #expect(Period.zone(named: "Asia/Urumqi").identifier == "Asia/Urumqi")
+        // 2026-12-31 16:30 UTC is already 2027-01-01 in China: a new year's survey.
+        let instant = Date(timeIntervalSince1970: Double(CivilDate.parse("2026-12-31")!) * 86_400 + 16.5 * 3600)
+        let shanghai = Period.zone(named: nil)
+        #expect(CivilDate.today(in: shanghai, now: instant) == CivilDate.parse("2027-01-01"))
+        #expect(Period.containing(day: CivilDate.today(in: shanghai, now: instant), type: .annual) == .annual(year: 2027))
+        #expect(CivilDate.today(in: TimeZone(identifier: "UTC")!, now: instant) == CivilDate.parse("2026-12-31"))
+        // A due day ends at midnight there: 16:00 UTC the same day.
+        let due = try #require(CivilDate.parse("2026-12-10"))
+        #expect(Period.deadline(dueDay: due, in: shanghai) == (Int64(due) + 1) * 86_400_000 - 8 * 3_600_000)
+        #expect(Period.deadline(dueDay: due, in: TimeZone(identifier: "UTC")!) == (Int64(due) + 1) * 86_400_000)
+    }
+
     @Test func formsCheckThePeriodType() throws {
         let form = try Fixtures.form("village-branch")
         let json: JSONValue = ["form": "village-branch", "unit": "130102001203", "period": "202607", "answers": [:]]

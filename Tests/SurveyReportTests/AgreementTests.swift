@@ -20,8 +20,7 @@ struct ReportDatabase {
     let reports: ReportEngine
 
     init(catalog: FormCatalog, splitAbove: Int) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try scratchDirectory("report")
         engine = try SQLiteEngine(path: directory.appendingPathComponent("report.sqlite").path, migrations: ReportEngine.migrations(.sqlite))
         reports = ReportEngine(engine: engine, source: NoSurveys(), splitAbove: splitAbove)
         try await reports.prepare(catalog)

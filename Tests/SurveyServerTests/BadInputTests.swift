@@ -1,7 +1,9 @@
 import Foundation
+import HTTPTypes
 import SurveyCore
 import SurveyFixtures
-import SurveyServer
+import SurveySQL
+@testable import SurveyServer
 import Testing
 
 @Suite("Bad input is refused with a clear error and leaves the store untouched")
@@ -114,5 +116,37 @@ struct BadInputTests {
             #expect(error(english).message.contains("token"))
             #expect(english.header("X-Request-ID")?.isEmpty == false)
         }
+    }
+}
+
+@Suite("Errors become HTTP answers in one place")
+struct HTTPErrorMappingTests {
+    @Test("each engine's failures a client can act on answer the same status on SQLite and PostgreSQL: busy, full and gone are 503, a lost race 409")
+    func engineFailures() {
+        for kind in [SQLError.Kind.busy, .full, .unavailable] {
+            let mapped = HTTPErrors.serviceError(SQLError(kind, "engine's words"))
+            #expect(mapped?.kind == .unavailable && mapped?.code == "unavailable", "\(kind)")
+            #expect(HTTPErrors.status(.unavailable) == .serviceUnavailable)
+        }
+        #expect(HTTPErrors.serviceError(SQLError(.constraint, "unique"))?.kind == .conflict)
+        #expect(HTTPErrors.status(.conflict) == .conflict)
+        // A statement the database refused for another reason is the server's fault: 500, details in the log.
+        #expect(HTTPErrors.serviceError(SQLError(.failed, "syntax error")) == nil)
+        // The engine's own words never reach the client.
+        #expect(HTTPErrors.serviceError(SQLError(.busy, "database is locked at /srv/x.sqlite"))?.message.text(.en).contains("/srv") == false)
+    }
+
+    @Test("the storage's refusals and the service's keep their meaning")
+    func domainErrors() {
+        let cases: [(StorageError.Kind, ServiceError.Kind, Int)] = [
+            (.notFound, .notFound, 404), (.forbidden, .forbidden, 403), (.conflict, .conflict, 409), (.invalid, .invalid, 400), (.unavailable, .unavailable, 503),
+        ]
+        for (storage, service, status) in cases {
+            let mapped = HTTPErrors.serviceError(StorageError(storage, L("原因", "reason")))
+            #expect(mapped?.kind == service && mapped?.message.text(.en) == "reason")
+            #expect(HTTPErrors.status(service).code == status)
+        }
+        #expect(HTTPErrors.status(.unauthenticated).code == 401 && HTTPErrors.status(.tooLarge).code == 413)
+        #expect(HTTPErrors.status(.unsupportedEncoding).code == 415)
     }
 }

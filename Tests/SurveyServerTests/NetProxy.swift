@@ -15,20 +15,7 @@ final class NetProxy: @unchecked Sendable {
     static let script = Fixtures.root.appendingPathComponent("Tests/Tools/netproxy.py")
 
     private init(upstream: Int, arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", Self.script.path, "--upstream", String(upstream)] + arguments
-        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        output = out.fileHandleForReading
-        let first = String(decoding: ServerProcess.readLine(output), as: UTF8.self)
-        guard first.hasPrefix("listening "), let port = Int(first.dropFirst("listening ".count)) else {
-            process.terminate()
-            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "netproxy.py did not start: '\(first)'"])
-        }
-        self.port = port
+        (output, port) = try startTool(process, Self.script, ["--upstream", String(upstream)] + arguments)
     }
 
     static func start(upstream: Int, arguments: [String] = []) async throws -> NetProxy {
@@ -66,7 +53,7 @@ struct TLSMaterial {
         try await offPool {
             let certificate = directory.appendingPathComponent("\(name)-cert.pem")
             let key = directory.appendingPathComponent("\(name)-key.pem")
-            let made = try runBinary(
+            let made = try CommandRun.run(
                 URL(fileURLWithPath: "/usr/bin/openssl"),
                 [
                     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.path, "-out",
@@ -75,7 +62,7 @@ struct TLSMaterial {
             guard made.status == 0 else {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "openssl req failed: \(made.stderr)"])
             }
-            let pin = try runBinary(
+            let pin = try CommandRun.run(
                 URL(fileURLWithPath: "/bin/sh"),
                 [
                     "-c",
@@ -88,4 +75,47 @@ struct TLSMaterial {
                 certificate: certificate, key: key, pin: "sha256//" + pin.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         }
     }
+}
+
+/// `Tests/Tools/newer_server.py`: a server of a newer release that answers
+/// every survey with an outcome this client does not know.
+final class NewerServer: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    private init() throws {
+        (_, port) = try startTool(process, Fixtures.root.appendingPathComponent("Tests/Tools/newer_server.py"), [])
+    }
+
+    static func start() async throws -> NewerServer { try await offPool { try NewerServer() } }
+
+    /// Stops the server and waits for it, off the concurrency threads.
+    func stop() async {
+        let process = process
+        _ = try? await offPool {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+}
+
+/// Starts one of the Python tools in `Tests/Tools` in `process` and reads
+/// the port from its first line (`listening <port>`); returns its output.
+func startTool(_ process: Process, _ script: URL, _ arguments: [String]) throws -> (output: FileHandle, port: Int) {
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-u", script.path] + arguments
+    process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let output = out.fileHandleForReading
+    let first = String(decoding: ServerProcess.readLine(output), as: UTF8.self)
+    guard first.hasPrefix("listening "), let port = Int(first.dropFirst("listening ".count)) else {
+        process.terminate()
+        throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "\(script.lastPathComponent) did not start: '\(first)'"])
+    }
+    return (output, port)
 }

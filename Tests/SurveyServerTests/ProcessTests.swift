@@ -9,38 +9,7 @@ import Testing
 #endif
 
 /// The built `vsurvey-server` binary.
-func serverBinary() throws -> URL {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vsurvey-server"),
-        Bundle.main.bundleURL.appendingPathComponent("vsurvey-server"),
-        Fixtures.root.appendingPathComponent(".build/debug/vsurvey-server"),
-    ]
-    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates[0].path])
-    }
-    return found
-}
-
-struct CommandRun {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs blocking work on a thread of its own, so that waiting for a child
-/// process never holds one of the few threads that Swift concurrency (and
-/// the in-process servers of other tests) run on.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            do {
-                continuation.resume(returning: try body())
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }.start()
-    }
-}
+func serverBinary() throws -> URL { try Binaries.url("vsurvey-server") }
 
 /// Runs a `vsurvey-server` command to its end.
 func runServerCommand(_ arguments: [String], in directory: URL) async throws -> CommandRun {
@@ -48,27 +17,7 @@ func runServerCommand(_ arguments: [String], in directory: URL) async throws -> 
 }
 
 func runServerCommandBlocking(_ arguments: [String], in directory: URL) throws -> CommandRun {
-    try runBinary(try serverBinary(), arguments, in: directory)
-}
-
-/// Runs a built binary to its end in a clean environment (plus `environment`).
-func runBinary(_ binary: URL, _ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> CommandRun {
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
-    env.merge(environment) { _, new in new }
-    process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = PipeReader.readAll(out.fileHandleForReading)
-    let stderr = PipeReader.readAll(err.fileHandleForReading)
-    process.waitUntilExit()
-    return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    try CommandRun.run(try serverBinary(), arguments, in: directory)
 }
 
 /// `vsurvey-server serve` as its own process, with its log lines collected.
@@ -154,11 +103,7 @@ final class ServerProcess: @unchecked Sendable {
     }
 }
 
-func scratch() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-server-proc-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+func scratch() throws -> URL { try scratchDirectory("server-proc") }
 
 /// The `--db` of a process test: an SQLite file in its directory, or a
 /// fresh PostgreSQL database.

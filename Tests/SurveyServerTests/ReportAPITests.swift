@@ -101,8 +101,7 @@ struct ReportAPITests {
         arguments: TestDatabase.all
     )
     func seededCountry(database: TestDatabase) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-seed-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory("seed")
         let storage = try await database.makeStorage(in: directory)
         try await withCleanup({ await TestDatabase.drop(storage); try? FileManager.default.removeItem(at: directory) }) {
             let service = SurveyService(storage: storage, catalog: LiveServer.catalog)

@@ -80,8 +80,7 @@ final class LiveServer: Sendable {
     }
 
     static func start(_ database: TestDatabase = .sqlite, limits: ServerLimits = ServerLimits()) async throws -> LiveServer {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-server-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory("server-test")
         let storage = try await database.makeStorage(in: directory)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning

@@ -12,9 +12,7 @@ import Testing
 #endif
 
 /// The built `vsurvey` binary, beside `vsurvey-server`.
-func clientBinary() throws -> URL {
-    try serverBinary().deletingLastPathComponent().appendingPathComponent("vsurvey")
-}
+func clientBinary() throws -> URL { try Binaries.url("vsurvey") }
 
 /// Runs the `vsurvey` binary on a device's data directory, from the
 /// repository (whose `forms/` it then reads) or from `directory`.
@@ -27,7 +25,7 @@ func runClient(_ arguments: [String], dataDirectory: URL, in directory: URL = Fi
 func runClientBlocking(_ arguments: [String], dataDirectory: URL, in directory: URL = Fixtures.root, environment: [String: String] = [:]) throws
     -> CommandRun
 {
-    try runBinary(try clientBinary(), arguments + ["--data-dir", dataDirectory.path, "--lang", "en"], in: directory, environment: environment)
+    try CommandRun.run(try clientBinary(), arguments + ["--data-dir", dataDirectory.path, "--lang", "en"], in: directory, environment: environment)
 }
 
 /// A field device: a real `vsurvey` database with finalized surveys.
@@ -262,6 +260,22 @@ struct SyncTests {
             environment: ["VSURVEY_SERVER": address, "VSURVEY_TOKEN": collector])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("the server refused: a collector token"), "\(refused.stderr)")
+    }
+
+    @Test("a reply with an outcome this client does not know records nothing: the surveys stay finalized and pending, and sync says why")
+    func unknownOutcome() async throws {
+        var device = try Device(seed: 79)
+        for village in 0..<3 { try device.finalize(village: village) }
+        let newer = try await NewerServer.start()
+        let run = try await withCleanup({ await newer.stop() }) {
+            try await runClient(
+                ["sync"], dataDirectory: device.directory, environment: ["VSURVEY_SERVER": "http://127.0.0.1:\(newer.port)", "VSURVEY_TOKEN": "vst_x"])
+        }
+        #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
+        #expect((run.stdout + run.stderr).contains("an outcome this client does not know, 'quarantined'"), "\(run.stdout)\(run.stderr)")
+        let finalized = try device.store.list(SurveyFilter(statuses: [.finalized]))
+        #expect(finalized.count == 3)
+        #expect(finalized.allSatisfy { $0.syncAttempts == 1 && $0.lastError?.contains("quarantined") == true })
     }
 
     @Test("a network failure leaves surveys pending with a retry time, and exit status 2")

@@ -7,7 +7,7 @@ import Testing
 
 /// A store in a new temporary directory.
 func temporaryStore() throws -> (SurveyStore, URL) {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-store-\(UUID().uuidString)")
+    let directory = try scratchDirectory("store")
     return (try SurveyStore(directory: directory), directory)
 }
 
@@ -121,8 +121,7 @@ struct SurveyStoreTests {
     }
 
     @Test func notADatabaseIsRefusedAndLeftUntouched() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory("store")
         let path = directory.appendingPathComponent(SurveyStore.fileName)
         let garbage = Data("these are field notes, not a database\n".utf8)
         try garbage.write(to: path)
@@ -152,8 +151,7 @@ struct SurveyStoreTests {
     }
 
     @Test func databaseFromAnOlderMigrationIsUpgraded() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory("store")
         let path = directory.appendingPathComponent(SurveyStore.fileName).path
         do {
             let queue = try DatabaseQueue(path: path)

@@ -6,53 +6,16 @@ import Testing
 
 @testable import VSurveyCLI
 
-/// The output of one run of the built `vsurvey` binary.
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias Run = CommandRun
 
 /// Runs the built binary, from `directory` (the repository by default), in
 /// a clean environment with `LANG` set as given.
 func vsurvey(_ arguments: [String], in directory: URL = Fixtures.root, environment: [String: String] = [:]) throws -> Run {
-    let process = Process()
-    process.executableURL = try binary()
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
-    env.merge(environment) { _, new in new }
-    process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = PipeReader.readAll(out.fileHandleForReading)
-    let stderr = PipeReader.readAll(err.fileHandleForReading)
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    try CommandRun.run(try binary(), arguments, in: directory, environment: environment)
 }
 
 /// The `vsurvey` executable beside the test bundle, as SwiftPM builds it.
-func binary() throws -> URL {
-    let candidates = [
-        Bundle.main.bundleURL.appendingPathComponent("vsurvey"),
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vsurvey"),
-        Fixtures.root.appendingPathComponent(".build/debug/vsurvey"),
-    ]
-    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates[0].path])
-    }
-    return found
-}
-
-/// A scratch directory for one test.
-func scratchDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+func binary() throws -> URL { try Binaries.url("vsurvey") }
 
 let today = ["--today", "2026-11-26"]
 
