@@ -172,6 +172,14 @@ public final class SurveyService: Sendable {
         return principal
     }
 
+    /// Signing in to the report pages with a token: it must be valid and
+    /// allowed to read.
+    public func signIn(token secret: String) async throws -> Principal {
+        let principal = try await authenticate(token: secret)
+        try principal.require(.read)
+        return principal
+    }
+
     // MARK: Registry
 
     /// The unit registry, re-read when `units import` has replaced it

@@ -68,7 +68,7 @@ enum ReportRoutes {
 
         // The page asks for sign-in itself instead of answering 401 JSON.
         routes.get("/reports/{form}") { request, context -> Response in
-            let language = language(request)
+            let language = RequestLanguage.of(request)
             guard let principal = context.identity, context.credentialError == nil else {
                 return message(.unauthorized, L("请先登录以查看报告", "sign in to see the report"), language: language, signIn: request.uri.description)
             }
@@ -83,7 +83,7 @@ enum ReportRoutes {
         }
 
         routes.post("/reports/login") { request, _ -> Response in
-            let language = language(request)
+            let language = RequestLanguage.of(request)
             let body = try await request.body.collect(upTo: 16 * 1024)
             var fields: [String: String] = [:]
             for pair in String(buffer: body).split(separator: "&") {
@@ -92,7 +92,7 @@ enum ReportRoutes {
             }
             let next = safeNext(fields["next"])
             let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let principal = try? await service.authenticate(token: token), principal.role.mayRead else {
+            guard (try? await service.signIn(token: token)) != nil else {
                 return message(
                     .unauthorized, L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token"), language: language, signIn: next)
             }
@@ -110,11 +110,6 @@ enum ReportRoutes {
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
-    }
-
-    static func language(_ request: Request) -> Language {
-        if let lang = request.uri.queryParameters["lang"].map(String.init) { return lang == "en" ? .en : .zh }
-        return RequestLanguage.of(request)
     }
 
     /// A short page: a heading, a message and, for 401, the sign-in form.
