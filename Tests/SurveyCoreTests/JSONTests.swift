@@ -60,6 +60,42 @@ struct JSONTests {
         }
     }
 
+    @Test("escapes decode to the same text as the characters they stand for, and invalid UTF-8 beside an escape is refused where it starts")
+    func escapesBesideText() throws {
+        let value = try JSONParser().parse(Array(#"["a\u00e9b\n\ud83d\ude00é\"中", "\u4e2d\u6587", "x\\"]"#.utf8))
+        #expect(value == .array(["aéb\n😀é\"中", "中文", "x\\"]))
+        do {
+            _ = try JSONParser().parse([0x22, 0x5C, 0x6E, 0x61, 0xFF, 0x22])
+            Issue.record("should fail")
+        } catch {
+            #expect(error.message.text(.en) == "invalid UTF-8")
+            #expect(error.column == 5)
+        }
+    }
+
+    /// Seconds to parse `bytes`, the best of three.
+    static func parseTime(_ bytes: [UInt8]) throws -> Double {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            _ = try JSONParser().parse(bytes)
+            let elapsed = (ContinuousClock.now - start).components
+            best = min(best, Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+        }
+        return best
+    }
+
+    @Test("reading escapes takes time linear in their number: four times the escapes, about four times the time, for every kind of escape")
+    func escapesAreLinear() throws {
+        for escape in [#"\u00e9"#, #"\n"#, #"\ud83d\ude00"#] {
+            func body(_ count: Int) -> [UInt8] { Array(("[\"" + String(repeating: escape, count: count) + "\"]").utf8) }
+            let small = try Self.parseTime(body(50_000))
+            let large = try Self.parseTime(body(200_000))
+            // Linear gives about 4; quadratic gives about 16.
+            #expect(large / small < 8, "\(escape): \(small) s for 50,000, \(large) s for 200,000")
+        }
+    }
+
     @Test func utf8CheckAgreesWithTheStandardLibrary() {
         // Valid text in several scripts, and each kind of malformed sequence.
         let cases: [[UInt8]] = [

@@ -203,10 +203,14 @@ private struct Reader {
         }
     }
 
+    /// Reads a string. A string without escapes is one run of bytes; one
+    /// with escapes is built as UTF-8 bytes in one buffer (each run checked,
+    /// each escape encoded), so the time stays linear in its length
+    /// whatever it holds.
     mutating func parseString() throws(JSONParseError) -> String {
         let start = index
         index += 1
-        var scalars = String.UnicodeScalarView()
+        var utf8: [UInt8] = []
         var runStart = index
         var simple = true
         while true {
@@ -221,23 +225,26 @@ private struct Reader {
                 throw error(L("字符串中有未转义的控制字符", "unescaped control character in a string"))
             }
             if byte == UInt8(ascii: "\\") {
-                simple = false
-                scalars.append(contentsOf: try decodeUTF8(runStart..<index))
+                if simple {
+                    simple = false
+                    utf8.reserveCapacity(bytes.count - start < 1 << 16 ? bytes.count - start : 1 << 16)
+                }
+                try appendRun(runStart..<index, to: &utf8)
                 index += 1
                 guard index < bytes.count else {
                     throw error(L("字符串没有结束引号", "unterminated string"), at: start)
                 }
                 switch bytes[index] {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "\""): utf8.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): utf8.append(UInt8(ascii: "\\"))
+                case UInt8(ascii: "/"): utf8.append(UInt8(ascii: "/"))
+                case UInt8(ascii: "b"): utf8.append(0x08)
+                case UInt8(ascii: "f"): utf8.append(0x0C)
+                case UInt8(ascii: "n"): utf8.append(0x0A)
+                case UInt8(ascii: "r"): utf8.append(0x0D)
+                case UInt8(ascii: "t"): utf8.append(0x09)
                 case UInt8(ascii: "u"):
-                    scalars.append(try parseUnicodeEscape())
+                    UTF8.encode(try parseUnicodeEscape()) { utf8.append($0) }
                     runStart = index
                     continue
                 default:
@@ -254,8 +261,20 @@ private struct Reader {
         if simple {
             return try text(runStart..<end)
         }
-        scalars.append(contentsOf: try decodeUTF8(runStart..<end))
-        return String(scalars)
+        try appendRun(runStart..<end, to: &utf8)
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// Appends a run of bytes without escapes, refusing invalid UTF-8 at
+    /// the byte where it starts.
+    func appendRun(_ range: Range<Int>, to utf8: inout [UInt8]) throws(JSONParseError) {
+        guard !range.isEmpty, let base = bytes.baseAddress else { return }
+        let run = UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
+        if !Self.isValidUTF8(run) {
+            _ = try decodeUTF8(range)
+            throw error(L("无效的 UTF-8 编码", "invalid UTF-8"), at: range.lowerBound)
+        }
+        utf8.append(contentsOf: run)
     }
 
     /// A run of bytes with no escapes as a String. ASCII, the common case,
