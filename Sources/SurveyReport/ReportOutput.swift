@@ -115,22 +115,19 @@ extension Report {
         header += form.indicators.map(\.name)
         var lines = [header]
         for row in rows + [total] {
-            var line = [row.unit, row.name, String(row.expected), String(row.reported)]
+            // Unit names come from a registry file: one that a spreadsheet
+            // would run as a formula is written as text.
+            var line = [row.unit, CSV.text(row.name), String(row.expected), String(row.reported)]
             if due != nil { line.append(String(row.onTime ?? 0)) }
             line += row.values.map { $0.map(Self.number) ?? "" }
             lines.append(line)
         }
-        return "\u{FEFF}" + lines.map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+        return "\u{FEFF}" + lines.map { CSV.line($0) }.joined()
     }
 
     static func number(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(format: "%.6f", value).replacingOccurrences(of: "0+$", with: "", options: .regularExpression)
-    }
-
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// The report as JSON: figures as numbers (null when there is none),

@@ -100,14 +100,9 @@ extension SyncEngine {
         for unit in units {
             let parent = unit["parent"]?.stringValue.flatMap { codes.contains($0) ? $0 : nil } ?? ""
             let fields = [unit["code"]?.stringValue ?? "", unit["name"]?.stringValue ?? "", unit["level"]?.stringValue ?? "", parent]
-            csv += fields.map(csvField).joined(separator: ",") + "\n"
+            csv += CSV.line(fields, ending: "\n")
         }
         return csv
-    }
-
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// A form id or version that can be part of a file name.

@@ -21,15 +21,7 @@ enum SurveyExport {
         return .object(object)
     }
 
-    /// A CSV field: quoted when it holds a comma, quote or line break.
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    static func csvLine(_ fields: [String]) -> String {
-        fields.map(csvField).joined(separator: ",") + "\r\n"
-    }
+    static func csvLine(_ fields: [String]) -> String { CSV.line(fields) }
 
     /// An answer in a CSV cell: choices joined by spaces, as XLSForm exports
     /// them. Text that a spreadsheet would run as a formula (`=`, `+`, `-`,
@@ -38,8 +30,7 @@ enum SurveyExport {
         switch value {
         case nil, .null?: return ""
         case .string(let text)?:
-            if let first = text.first, "=+-@".contains(first) { return "'" + text }
-            return text
+            return CSV.text(text)
         case .integer(let number)?: return String(number)
         case .number(let number)?: return Value.format(number)
         case .bool(let flag)?: return flag ? "true" : "false"

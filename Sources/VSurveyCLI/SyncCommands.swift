@@ -190,7 +190,9 @@ struct SyncCommand: ParsableCommand {
         guard watch else {
             let summary: SyncSummary
             do {
-                summary = try engine.push()
+                // A person who types sync means now: surveys waiting out a
+                // backoff after an earlier failure go too (--watch keeps it).
+                summary = try engine.push(ignoringBackoff: true)
             } catch {
                 console.error(error.message)
                 throw ExitCode(error.transient ? 2 : 1)

@@ -84,6 +84,21 @@ struct ReportAPITests {
             let lines = String(decoding: csv.body, as: UTF8.self).split(separator: "\r\n")
             #expect(lines.count == 1 + LiveServer.registry.units(under: UnitCode("130102000000")!, level: .township).count + 1)
 
+            // A unit named as a spreadsheet formula (from an imported registry) is written as text.
+            let formula = "=HYPERLINK(\"http://evil.example/\",\"click\")"
+            var units = LiveServer.registry.units
+            let renamed = try #require(units.firstIndex { $0.code.rawValue == "130102003000" })
+            let original = units[renamed]
+            units[renamed] = OrgUnit(code: original.code, name: formula, level: original.level, parent: original.parent)
+            _ = try await server.storage.replaceUnits(units)
+            try await Task.sleep(for: .milliseconds(1100))  // the registry is looked at again at most once a second
+            let named = try await server.send("GET", "/api/v1/reports/village-branch?period=2026&format=csv", token: viewer)
+            let text = String(decoding: named.body, as: UTF8.self)
+            #expect(text.contains("130102003000,\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\","), "\(text)")
+            #expect(!text.contains(",=HYPERLINK") && !text.contains(",\"=HYPERLINK"))
+            _ = try await server.storage.replaceUnits(LiveServer.registry.units)
+            try await Task.sleep(for: .milliseconds(1100))
+
             // A township's viewer: its own township by default, not the county.
             let township = "130102003000"
             let local = try await server.token(.viewer, unit: township)
@@ -162,6 +177,17 @@ struct ReportAPITests {
                 "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=https%3A%2F%2Fevil.example%2F".utf8))
             #expect(signedIn.status == 303)
             #expect(signedIn.header("Location") == "/reports/village-branch")
+            // Only a plain path under /reports/ is followed: no CR LF, tab, backslash or dot segments, encoded or not.
+            for next in [
+                "%2Freports%2Fx%0D%0ASet-Cookie%3A%20a%3Db", "%2Freports%2F%09%2Fevil.com", "%2Freports%2F..%2Fapi%2Fv1%2Funits",
+                "%2Freports%2F%252e%252e%2Fapi", "%2Freports%2F%5C%5Cevil.com", "%2Freports%2F%250d%250aX%3A%201",
+            ] {
+                let refused = try await server.send("POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=\(next)".utf8))
+                #expect(refused.status == 303 && refused.header("Location") == "/reports/village-branch", "\(next)")
+            }
+            let kept = try await server.send(
+                "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch%3Fperiod%3D2026%26lang%3Den".utf8))
+            #expect(kept.header("Location") == "/reports/village-branch?period=2026&lang=en")
             let cookie = try #require(signedIn.header("Set-Cookie"))
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/reports"))
             let pair = String(cookie.split(separator: ";")[0])

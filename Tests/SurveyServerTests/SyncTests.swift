@@ -262,6 +262,23 @@ struct SyncTests {
         #expect(refused.stderr.contains("the server refused: a collector token"), "\(refused.stderr)")
     }
 
+    @Test("a manual sync sends surveys still waiting out the backoff of an earlier failure: a person who types sync means now")
+    func manualSyncIgnoresBackoff() async throws {
+        let serverDirectory = try scratch()
+        let token = try await createToken("collector", in: serverDirectory)
+        let server = try await ServerProcess.start(directory: serverDirectory)
+        defer { server.stop() }
+        var device = try Device(seed: 78)
+        let surveys = try (0..<5).map { try device.finalize(village: $0) }
+        // As an earlier sync that met a refused connection leaves them: to be tried again in an hour.
+        try device.store.recordSyncFailure(ids: surveys.compactMap(\.id), error: "cannot connect") { _ in Date().addingTimeInterval(3600) }
+        try await device.login(server, token: token)
+        let run = try await device.sync()
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("sent 5") && run.stdout.contains("still pending 0"), "\(run.stdout)")
+        #expect(try device.store.statusCounts()[.sent] == 5)
+    }
+
     @Test("a reply with an outcome this client does not know records nothing: the surveys stay finalized and pending, and sync says why")
     func unknownOutcome() async throws {
         var device = try Device(seed: 79)

@@ -198,7 +198,7 @@ struct CommandParsingTests {
         #expect(SurveyExport.cell(.string("+1")) == "'+1")
         #expect(SurveyExport.cell(.integer(-5)) == "-5")
         #expect(SurveyExport.cell(["land", "rental"]) == "land rental")
-        #expect(SurveyExport.csvField("a,\"b\"") == "\"a,\"\"b\"\"\"")
+        #expect(CSV.field("a,\"b\"") == "\"a,\"\"b\"\"\"")
     }
 
     @Test func parsesValidate() throws {

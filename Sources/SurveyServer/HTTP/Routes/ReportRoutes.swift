@@ -135,10 +135,21 @@ enum ReportRoutes {
         return page(status, html)
     }
 
-    /// Where to go after signing in: only a report page of this server.
+    /// Where to go after signing in: only a report page of this server,
+    /// as a plain path under `/reports/` (and its query): no control
+    /// characters or spaces (looked for scalar by scalar: "\r\n" is one
+    /// Character), no backslash, no empty or dot segments, neither as sent
+    /// nor once its percent escapes are undone.
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/reports/"), !next.contains("//"), !next.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\\" })
-        else { return "/reports/village-branch" }
+        let fallback = "/reports/village-branch"
+        guard let next else { return fallback }
+        let path = String(next.prefix { $0 != "?" && $0 != "#" })
+        func plain(_ text: String) -> Bool {
+            guard text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && $0 != "\\" }) else { return false }
+            let segments = text.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            return text.hasPrefix("/reports/") && segments.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+        }
+        guard plain(next), plain(path), let decoded = path.removingPercentEncoding, plain(decoded) else { return fallback }
         return next
     }
 }
