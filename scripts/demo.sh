@@ -40,10 +40,10 @@ for unit in 130102001201 130102002201 130102003201 130102004201 130102005201 130
     "$bin/vsurvey" fill village-branch --unit "$unit" --period 2026 --answers "$demo/answers-$unit.json" --finalize --data-dir "$device" >/dev/null
     k=$((k + 1))
 done
-"$bin/vsurvey" login --server "$url" --token "$collector" --data-dir "$device"
+printf '%s\n' "$collector" | "$bin/vsurvey" login --server "$url" --token-file - --data-dir "$device"
 "$bin/vsurvey" sync --data-dir "$device"
 
 # The county office reads the report from the server.
 "$bin/vsurvey" logout --data-dir "$device" >/dev/null
-"$bin/vsurvey" login --server "$url" --token "$viewer" --data-dir "$device" >/dev/null
+printf '%s\n' "$viewer" | "$bin/vsurvey" login --server "$url" --token-file - --data-dir "$device" >/dev/null
 "$bin/vsurvey" report village-branch --remote --period 2026 --limit 5 --data-dir "$device"

@@ -131,8 +131,12 @@ public final class SurveyStore: Sendable {
     /// it starts them, so two processes opening a new database at once could
     /// both run the first one: a lock file beside the database lets one
     /// process at a time check and migrate.
+    /// The lock file is removed, still locked, once migrating is done: a
+    /// process that waited on it then finds nothing to do, and one that
+    /// comes later makes a new one and finds nothing to do either.
     static func migrate(_ pool: DatabasePool, path: String) throws {
-        let descriptor = open(path + ".migrating", O_CREAT | O_RDWR, 0o600)
+        let lockPath = path + ".migrating"
+        let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o600)
         guard descriptor >= 0 else {
             try migrator.migrate(pool)
             return
@@ -141,6 +145,7 @@ public final class SurveyStore: Sendable {
         flock(descriptor, LOCK_EX)
         defer { flock(descriptor, LOCK_UN) }
         try migrator.migrate(pool)
+        unlink(lockPath)
     }
 
     /// The schema, one migration per shipped change. A shipped migration is

@@ -133,8 +133,8 @@ public final class SyncEngine: @unchecked Sendable {
         else {
             throw SyncError(
                 message: L(
-                    "\(settings.server) 不是调查服务器(HTTP \(response.status));可能是网络登录页或代理",
-                    "\(settings.server) is not a VillageSurvey server (HTTP \(response.status)); it may be a network login page or a proxy"),
+                    "\(Redacted.url(settings.server)) 不是调查服务器(HTTP \(response.status));可能是网络登录页或代理",
+                    "\(Redacted.url(settings.server)) is not a VillageSurvey server (HTTP \(response.status)); it may be a network login page or a proxy"),
                 transient: response.status >= 500 || response.status == 200)
         }
         return ServerInfo(

@@ -88,7 +88,7 @@ struct ExportCommand: ParsableCommand {
             return
         }
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try OwnerOnlyFile.write(text, to: path)
         } catch {
             console.error(L("无法写入 \(path)", "cannot write \(path)"))
             throw ExitCode.failure

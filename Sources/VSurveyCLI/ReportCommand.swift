@@ -49,7 +49,7 @@ struct ReportCommand: ParsableCommand {
         let (text, htmlPage) = remote ? try remoteReport(console) : try localReport(console)
         if let html, let page = htmlPage {
             do {
-                try Data(page.utf8).write(to: URL(fileURLWithPath: html), options: .atomic)
+                try OwnerOnlyFile.write(page, to: html)
             } catch {
                 console.error(L("无法写入 \(html):\(error.localizedDescription)", "cannot write \(html): \(error.localizedDescription)"))
                 throw ExitCode.failure
@@ -59,7 +59,7 @@ struct ReportCommand: ParsableCommand {
         }
         if let output {
             do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                try OwnerOnlyFile.write(text, to: output)
             } catch {
                 console.error(L("无法写入 \(output):\(error.localizedDescription)", "cannot write \(output): \(error.localizedDescription)"))
                 throw ExitCode.failure

@@ -31,20 +31,7 @@ enum SyncConfig {
         var object: JSONObject = ["server": .string(settings.server), "token": .string(settings.token)]
         if let caFile = settings.caFile { object["ca_file"] = .string(caFile) }
         if let pinned = settings.pinnedPublicKey { object["pinned_key"] = .string(pinned) }
-        let path = url(directory).path
-        let temporary = path + ".tmp"
-        // Created owner-only from the start, then moved into place.
-        let descriptor = open(temporary, O_CREAT | O_TRUNC | O_WRONLY, 0o600)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary]) }
-        let bytes = JSONValue.object(object).serializedBytes(pretty: true) + [10]
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        fchmod(descriptor, 0o600)
-        fsync(descriptor)
-        close(descriptor)
-        guard written == bytes.count, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        try OwnerOnlyFile.write(JSONValue.object(object).serializedBytes(pretty: true) + [10], to: url(directory).path)
     }
 }
 
@@ -62,8 +49,15 @@ struct LoginCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
     @Option(help: ArgumentHelp("服务器地址 / Server address, e.g. https://survey.example.gov.cn", valueName: "url"))
     var server: String
-    @Option(help: ArgumentHelp("访问令牌 / Access token", valueName: "token"))
-    var token: String
+    @Option(
+        help: ArgumentHelp(
+            "访问令牌;其他用户可在进程列表中看到,宜改用 --token-file 或 VSURVEY_TOKEN / Access token; other users can see it in the process list, so prefer --token-file or VSURVEY_TOKEN",
+            valueName: "token"))
+    var token: String?
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp("从文件读取令牌,- 表示标准输入 / Read the token from a file; - reads standard input", valueName: "file"))
+    var tokenFile: String?
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("信任的证书机构文件(PEM)/ CA certificates to trust (PEM)", valueName: "file"))
     var caFile: String?
     @Option(name: .customLong("pin"), help: ArgumentHelp("固定服务器公钥 sha256//… / Pinned server public key", valueName: "key"))
@@ -74,12 +68,50 @@ struct LoginCommand: ParsableCommand {
             throw ValidationError("--server 应以 http:// 或 https:// 开头 / --server must start with http:// or https://")
         }
         if let caFile, !FileManager.default.fileExists(atPath: caFile) { throw ValidationError("no such file: \(caFile)") }
+        if token != nil && tokenFile != nil {
+            throw ValidationError("--token 与 --token-file 只能用一个 / give --token or --token-file, not both")
+        }
+    }
+
+    /// The token from `--token-file` (or standard input), `--token` (with a
+    /// warning: it shows in the process list), else `VSURVEY_TOKEN`.
+    func secret(_ console: Console) throws -> String {
+        if let tokenFile {
+            let data: Data
+            if tokenFile == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let read = FileManager.default.contents(atPath: tokenFile) else {
+                    console.error(L("无法读取令牌文件 \(tokenFile)", "cannot read the token file \(tokenFile)"))
+                    throw ExitCode.failure
+                }
+                data = read
+            }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty, !text.contains(where: \.isWhitespace) else {
+                console.error(
+                    L("令牌文件 \(tokenFile) 应只含一个令牌", "the token file \(tokenFile) must hold one token and nothing else"))
+                throw ExitCode.failure
+            }
+            return text
+        }
+        if let token {
+            console.error(
+                L(
+                    "注意:--token 给出的令牌其他用户可在进程列表中看到;可改用 --token-file 文件(或 - 读标准输入)或环境变量 VSURVEY_TOKEN",
+                    "note: a token given with --token can be seen by other users in the process list; use --token-file FILE (or - for standard input) or VSURVEY_TOKEN"))
+            return token
+        }
+        if let token = options.environment["VSURVEY_TOKEN"], !token.isEmpty { return token }
+        console.error(
+            L("请给出令牌:--token-file 文件(- 为标准输入)或环境变量 VSURVEY_TOKEN", "give the token: --token-file FILE (- for standard input) or VSURVEY_TOKEN"))
+        throw ExitCode.failure
     }
 
     func run() throws {
         let console = options.console()
         let settings = SyncSettings(
-            server: server, token: token, caFile: caFile.map { URL(fileURLWithPath: $0).path }, pinnedPublicKey: pinnedKey)
+            server: server, token: try secret(console), caFile: caFile.map { URL(fileURLWithPath: $0).path }, pinnedPublicKey: pinnedKey)
         let directory = options.dataDirectory
         let store = try options.openStore(console)
         do {
@@ -87,8 +119,8 @@ struct LoginCommand: ParsableCommand {
             try SyncConfig.save(settings, in: directory)
             console.out(
                 L(
-                    "已连接 \(settings.server)(令牌 \(info.tokenName ?? "?"),\(info.tokenRole ?? "?"),范围 \(info.tokenUnit ?? "?"))。设置已保存。",
-                    "connected to \(settings.server) (token \(info.tokenName ?? "?"), \(info.tokenRole ?? "?"), scope \(info.tokenUnit ?? "?")). Settings saved."
+                    "已连接 \(Redacted.url(settings.server))(令牌 \(info.tokenName ?? "?"),\(info.tokenRole ?? "?"),范围 \(info.tokenUnit ?? "?"))。设置已保存。",
+                    "connected to \(Redacted.url(settings.server)) (token \(info.tokenName ?? "?"), \(info.tokenRole ?? "?"), scope \(info.tokenUnit ?? "?")). Settings saved."
                 ))
         } catch let error as SyncError {
             console.error(error.message)
@@ -165,7 +197,8 @@ struct SyncCommand: ParsableCommand {
             throw ExitCode.failure
         }
         guard let settings else {
-            console.error(L("还没有服务器设置:先运行 vsurvey login --server URL --token TOKEN", "no server yet: run vsurvey login --server URL --token TOKEN first"))
+            console.error(
+                L("还没有服务器设置:先运行 vsurvey login --server URL --token-file 令牌文件", "no server yet: run vsurvey login --server URL --token-file FILE first"))
             throw ExitCode.failure
         }
         let lock: SyncLock

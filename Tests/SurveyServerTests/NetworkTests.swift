@@ -57,6 +57,8 @@ struct NetworkTests {
         let survey = try device.finalize(village: 4)
         let server443 = "https://127.0.0.1:\(proxy.port)"
         let untrusted = try await runClient(["login", "--server", server443, "--token", token], dataDirectory: device.directory)
+        // A token on the command line works, with a warning that others can see it.
+        #expect(untrusted.stderr.contains("can be seen by other users in the process list"), "\(untrusted.stderr)")
         #expect(untrusted.status == 1)
         #expect(untrusted.stderr.contains("certificate is not trusted"), "\(untrusted.stderr)")
         let wrong = try await runClient(

@@ -133,6 +133,18 @@ func createToken(_ role: String, in directory: URL, unit: String = "130102000000
 
 @Suite("vsurvey-server as a process", .serialized)
 struct ProcessTests {
+    @Test("a token sent in a query string never reaches the server's log")
+    func secretsStayOutOfTheLog() async throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try await ServerProcess.start(directory: directory)
+        defer { server.stop() }
+        let secret = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        _ = try await HTTPTestClient.send(port: server.port, "GET", "/api/v1/units?token=\(secret)&lang=en")
+        #expect(await server.waitForLog("token=REDACTED&lang=en", timeout: 10), "\(server.log)")
+        #expect(!server.log.contains { $0.contains(secret) })
+    }
+
     @Test("SIGKILL during a large batch leaves it wholly stored or wholly absent; a resend completes it", arguments: TestDatabase.all)
     func killDuringBatch(database: TestDatabase) async throws {
         let directory = try scratch()

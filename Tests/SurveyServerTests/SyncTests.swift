@@ -50,8 +50,13 @@ struct Device {
     }
 
     func login(_ server: ServerProcess, token: String) async throws {
-        let run = try await runClient(["login", "--server", "http://127.0.0.1:\(server.port)", "--token", token], dataDirectory: directory)
+        // As the README says: the token from a file, never on the command line.
+        let file = directory.deletingLastPathComponent().appendingPathComponent("token-\(UUID().uuidString.prefix(8))")
+        try Data((token + "\n").utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try await runClient(["login", "--server", "http://127.0.0.1:\(server.port)", "--token-file", file.path], dataDirectory: directory)
         #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("process list"), "\(run.stderr)")
     }
 
     func sync() async throws -> CommandRun { try await runClient(["sync"], dataDirectory: directory) }

@@ -315,6 +315,18 @@ struct FillTests {
 
         #expect(!text.contains(",=") && !repeats.contains(",="), "formulas are neutralised")
 
+        // Survey data is personal: the files are the owner's alone, and no lock file is left behind.
+        for file in [output, URL(fileURLWithPath: home).appendingPathComponent("out-committee_members.csv")] {
+            let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(file.lastPathComponent): \(String(mode ?? 0, radix: 8))")
+        }
+        let page = URL(fileURLWithPath: home).appendingPathComponent("report.html")
+        let report = try vsurvey(["report", "village-branch", "--unit", "130102000000", "--period", "2026", "--html", page.path] + today, environment: environment)
+        #expect(report.status == 0, "\(report)")
+        #expect((try FileManager.default.attributesOfItem(atPath: page.path)[.posixPermissions] as? Int) == 0o600)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: home).filter { $0.hasSuffix(".migrating") || $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+
         let jsonl = try vsurvey(["export", "--format", "jsonl"], environment: environment)
         let documents = try jsonl.stdout.split(separator: "\n").map { try JSONParser().parse(String($0)) }
         #expect(documents.count == 2)
