@@ -99,6 +99,16 @@ struct BadInputTests {
             #expect(missing.status == 404)
             #expect(error(missing).message.contains("openapi.json"))
             #expect(missing.header("X-Request-ID") != nil)
+            // A route that exists, asked with a method it does not take: 405 and what it takes.
+            for (method, path, allowed) in [
+                ("DELETE", "/api/v1/conflicts", "GET"), ("PUT", "/api/v1/handshake", "HEAD, GET"), ("GET", "/api/v1/conflicts/1/resolve", "POST"),
+                ("PATCH", "/api/v1/surveys/0123abcd-0000-4000-8000-000000000000", "GET"),
+            ] {
+                let wrong = try await server.send(method, path, token: admin)
+                #expect(wrong.status == 405 && wrong.header("Allow") == allowed, "\(method) \(path): \(wrong.status) \(wrong.header("Allow") ?? "-")")
+                #expect(error(wrong).code == "method_not_allowed" && wrong.header("X-Request-ID") != nil)
+            }
+            #expect(try await server.send("GET", "/api/v1/conflicts?all=maybe", token: admin).status == 400)
             let huge = [UInt8](repeating: UInt8(ascii: " "), count: 100 * 1024)
             let resolve = try await server.send("POST", "/api/v1/conflicts/1/resolve", token: admin, body: huge)
             #expect(resolve.status == 413)

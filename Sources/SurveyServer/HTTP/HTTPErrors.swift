@@ -65,6 +65,8 @@ enum HTTPErrors {
 /// report can be found in the server's log, and turns every error into an
 /// answer through `HTTPErrors`.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let known: KnownRoutes
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let id = context.logger[metadataKey: "hb.request.id"].map { "\($0)" }
         var response: Response
@@ -75,6 +77,13 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if let mapped = HTTPErrors.serviceError(error) {
                 if mapped.kind == .unavailable { context.logger.error("unavailable", metadata: ["error": .string("\(error)")]) }
                 response = HTTPErrors.response(mapped, language: language)
+            } else if let error = error as? any HTTPResponseError, error.status == .notFound,
+                case let allowed = known.methods(for: request.uri.path), !allowed.isEmpty
+            {
+                // A route that exists, asked with a method it does not take.
+                let message = L("此地址不支持 \(request.method.rawValue),可用:\(allowed.joined(separator: "、"))", "this route does not take \(request.method.rawValue); it takes \(allowed.joined(separator: ", "))")
+                response = JSONResponse.make(ServiceError(.invalid, "method_not_allowed", message).json(language), status: .methodNotAllowed)
+                response.headers[.allow] = allowed.joined(separator: ", ")
             } else if let error = error as? any HTTPResponseError {
                 let status = error.status
                 let message =

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import SurveyCore
+import Synchronization
 
 /// A route of the API: the OpenAPI document lists exactly these.
 public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
@@ -33,10 +34,11 @@ public enum ServerApplication {
     /// The router, and every route it serves as registered with it.
     public static func buildRouter(service: SurveyService) -> (router: Router<ServerRequestContext>, routes: [APIRoute]) {
         let router = Router(context: ServerRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
+        let known = KnownRoutes()
+        router.add(middleware: ErrorMiddleware(known: known))
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: BearerAuthenticator(service: service))
-        let recorder = RouteRecorder(router)
+        let recorder = RouteRecorder(router, known: known)
         recorder.addRoutes(SystemRoutes.collection(service))
         recorder.addRoutes(SurveyRoutes.collection(service))
         recorder.addRoutes(FormRoutes.collection(service))
@@ -44,7 +46,7 @@ public enum ServerApplication {
         recorder.addRoutes(ReportRoutes.collection(service))
         recorder.addRoutes(ConflictRoutes.collection(service))
         recorder.addRoutes(ReportRoutes.pages(service))
-        return (router, recorder.routes)
+        return (router, known.routes)
     }
 
     /// The application, ready to `runService()`.
@@ -59,19 +61,43 @@ public enum ServerApplication {
     }
 }
 
-/// Adds routes to a router and keeps a list of each one added, so that the
-/// routes served can be compared with the OpenAPI document.
+/// Every route registered with the router: for the OpenAPI test, and for
+/// answering a known path asked with another method 405 with `Allow`.
+final class KnownRoutes: Sendable {
+    private let list = Mutex<[APIRoute]>([])
+
+    var routes: [APIRoute] { list.withLock { $0 } }
+
+    func add(_ route: APIRoute) { list.withLock { $0.append(route) } }
+
+    /// The methods registered for a request path (`{name}` matches any one segment).
+    func methods(for path: String) -> [String] {
+        let asked = path.split(separator: "/", omittingEmptySubsequences: false)
+        return routes.filter { route in
+            let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            return template.count == asked.count
+                && zip(template, asked).allSatisfy { pattern, segment in
+                    (pattern.hasPrefix("{") && pattern.hasSuffix("}") && !segment.isEmpty) || pattern == segment
+                }
+        }.map(\.method)
+    }
+}
+
+/// Adds routes to a router and records each one in `KnownRoutes`.
 final class RouteRecorder<Context: RequestContext>: RouterMethods {
     let router: Router<Context>
-    private(set) var routes: [APIRoute] = []
+    let known: KnownRoutes
 
-    init(_ router: Router<Context>) { self.router = router }
+    init(_ router: Router<Context>, known: KnownRoutes) {
+        self.router = router
+        self.known = known
+    }
 
     @discardableResult
     func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> Self
     where Responder.Context == Context {
         router.on(path, method: method, responder: responder)
-        routes.append(APIRoute(method: method.rawValue, path: path.description))
+        known.add(APIRoute(method: method.rawValue, path: path.description))
         return self
     }
 

@@ -8,7 +8,14 @@ enum ConflictRoutes {
         let routes = RouteCollection(context: ServerRequestContext.self)
 
         routes.on(.get, "/api/v1/conflicts", requires: .read) { request, _, principal -> Response in
-            let all = request.uri.queryParameters["all"].map { $0 == "true" || $0 == "1" } ?? false
+            let all: Bool
+            switch request.uri.queryParameters["all"].map(String.init) {
+            case nil, "false", "0": all = false
+            case "true", "1": all = true
+            case let other?:
+                throw ServiceError(
+                    .invalid, "invalid_all", L("all 应为 true、false、1 或 0,而不是 “\(other)”", "all must be true, false, 1 or 0, not '\(other)'"))
+            }
             let conflicts = try await service.conflicts(for: principal, includeResolved: all)
             return JSONResponse.make(["conflicts": .array(conflicts.map(conflictJSON))])
         }
