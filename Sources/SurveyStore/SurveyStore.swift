@@ -62,7 +62,29 @@ public final class SurveyStore: Sendable {
         } catch {
             throw StoreError(.cannotOpen, L("无法创建数据目录 \(directory.path)", "cannot create the data directory \(directory.path)"))
         }
-        try self.init(path: directory.appendingPathComponent(Self.fileName).path)
+        let path = directory.appendingPathComponent(Self.fileName).path
+        try Self.refuseLostDatabase(path, in: directory)
+        try self.init(path: path)
+    }
+
+    /// What the client leaves in a data directory it has used: the server
+    /// settings, the sync lock, the forms pulled from the server.
+    static let signsOfUse = ["sync.json", "sync.lock", "forms"]
+
+    /// Refuses to start afresh in a directory that has been used when its
+    /// database is missing or empty: its surveys are somewhere else (a copy,
+    /// a backup) or lost, and a new, empty database would hide that.
+    static func refuseLostDatabase(_ path: String, in directory: URL) throws {
+        var info = stat()
+        let exists = stat(path, &info) == 0
+        guard !exists || info.st_size == 0 else { return }
+        guard let sign = signsOfUse.first(where: { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }) else { return }
+        let what = exists ? L("是空文件", "is empty") : L("不存在", "is missing")
+        throw StoreError(
+            .notADatabase,
+            L(
+                "\(path) \(what.zh),但这个数据目录用过(有 \(sign)):其中的调查不在这里。未作任何改动。请从备份恢复 \(Self.fileName);若确要重新开始,请先把这个目录移走",
+                "\(path) \(what.text(.en)) although this data directory has been used (it holds \(sign)): its surveys are not here. Nothing was changed. Restore \(Self.fileName) from a copy; to start afresh on purpose, move the directory away first"))
     }
 
     /// Opens (creating if needed) the database file at `path` and brings

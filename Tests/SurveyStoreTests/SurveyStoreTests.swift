@@ -136,6 +136,36 @@ struct SurveyStoreTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == [SurveyStore.fileName])
     }
 
+    @Test("a database emptied or removed in a data directory that was used is refused, not made anew; a new directory starts afresh")
+    func lostDatabaseIsRefused() throws {
+        let (store, directory) = try temporaryStore()
+        try store.create(survey())
+        let path = directory.appendingPathComponent(SurveyStore.fileName).path
+        try Data("{}".utf8).write(to: directory.appendingPathComponent("sync.json"))
+        for emptied in [true, false] {
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            if emptied {
+                try Data().write(to: URL(fileURLWithPath: path))
+            } else {
+                try FileManager.default.removeItem(atPath: path)
+            }
+            do {
+                _ = try SurveyStore(directory: directory)
+                Issue.record("a lost database was made anew")
+            } catch let error as StoreError {
+                #expect(error.kind == .notADatabase)
+                #expect(error.message.text(.en).contains(emptied ? "is empty although this data directory has been used" : "is missing"))
+                #expect(error.message.text(.en).contains("sync.json") && error.message.text(.en).contains("Restore"))
+            }
+            // Nothing was made in its place.
+            #expect(emptied ? (try Data(contentsOf: URL(fileURLWithPath: path))).isEmpty : !FileManager.default.fileExists(atPath: path))
+        }
+        // A directory that was never used starts afresh, an empty file included.
+        let fresh = try scratchDirectory("store")
+        try Data().write(to: fresh.appendingPathComponent(SurveyStore.fileName))
+        #expect(try SurveyStore(directory: fresh).list(SurveyFilter()).isEmpty)
+    }
+
     @Test func damagedDatabaseIsRefused() throws {
         let (store, directory) = try temporaryStore()
         try store.create(survey())
