@@ -173,6 +173,10 @@ struct OpenAPITests {
                     body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8)),
                 exchange(
                     "POST", "/reports/login", nil, nil, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("token=vst_wrong".utf8)),
+                exchange(
+                    "POST", "/reports/login", nil, nil,
+                    headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://evil.example")],
+                    body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8)),
                 exchange("GET", "/api/v1/conflicts", nil, viewer), exchange("GET", "/api/v1/conflicts"), exchange("GET", "/api/v1/conflicts", nil, collector),
                 exchange("GET", "/api/v1/conflicts", "/api/v1/conflicts?all=garbage", viewer),
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: Array(#"{"keep": 1}"#.utf8)),

@@ -185,6 +185,18 @@ struct ReportAPITests {
                 let refused = try await server.send("POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=\(next)".utf8))
                 #expect(refused.status == 303 && refused.header("Location") == "/reports/village-branch", "\(next)")
             }
+            // Only this server's own page signs in: a form posted from another site gets no cookie.
+            for headers in [[("Origin", "https://evil.example")], [("Origin", "null")], [("Sec-Fetch-Site", "cross-site")]] {
+                let crossSite = try await server.send("POST", "/reports/login", headers: form + headers, body: Array("token=\(viewer)".utf8))
+                #expect(crossSite.status == 403 && crossSite.header("Set-Cookie") == nil, "\(headers)")
+            }
+            let sameSite = try await server.send(
+                "POST", "/reports/login", headers: form + [("Origin", "http://127.0.0.1:\(server.port)"), ("Sec-Fetch-Site", "same-origin")],
+                body: Array("token=\(viewer)".utf8))
+            #expect(sameSite.status == 303 && sameSite.header("Set-Cookie")?.contains("Secure") == false)
+            // Behind a proxy that serves HTTPS, the cookie is sent over HTTPS only.
+            let proxied = try await server.send("POST", "/reports/login", headers: form + [("X-Forwarded-Proto", "https")], body: Array("token=\(viewer)".utf8))
+            #expect(proxied.header("Set-Cookie")?.hasSuffix("; Secure") == true)
             let kept = try await server.send(
                 "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch%3Fperiod%3D2026%26lang%3Den".utf8))
             #expect(kept.header("Location") == "/reports/village-branch?period=2026&lang=en")

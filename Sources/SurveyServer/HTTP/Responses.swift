@@ -68,6 +68,8 @@ extension HTTPField.Name {
     static let apiVersion = Self("X-VSurvey-API")!
     static let maxBatch = Self("X-VSurvey-Max-Batch")!
     static let maxBody = Self("X-VSurvey-Max-Body")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
+    static let secFetchSite = Self("Sec-Fetch-Site")!
 }
 
 extension Duration {

@@ -84,6 +84,12 @@ enum ReportRoutes {
 
         routes.post("/reports/login") { request, _ -> Response in
             let language = RequestLanguage.of(request)
+            // A browser says where a form was posted from: only this server's own page signs in.
+            guard sameSite(request) else {
+                return message(
+                    .forbidden, L("拒绝来自其他网站的登录", "a sign-in posted from another site is refused"), language: language,
+                    signIn: "/reports/village-branch")
+            }
             let body = try await request.body.collect(upTo: 16 * 1024)
             var fields: [String: String] = [:]
             for pair in String(buffer: body).split(separator: "&") {
@@ -99,10 +105,24 @@ enum ReportRoutes {
             var headers = HTTPFields()
             headers[.location] = next
             // The token stays in the browser only for this server's report pages.
-            headers[.setCookie] = "\(CookieAuthenticator.cookieName)=\(token); Path=/reports; HttpOnly; SameSite=Strict; Max-Age=28800"
+            // Secure when the browser reached the server over HTTPS (through a proxy that says so).
+            let secure = request.headers[.xForwardedProto]?.lowercased() == "https" || request.headers[.origin]?.lowercased().hasPrefix("https://") == true
+            headers[.setCookie] =
+                "\(CookieAuthenticator.cookieName)=\(token); Path=/reports; HttpOnly; SameSite=Strict; Max-Age=28800" + (secure ? "; Secure" : "")
             return page(.seeOther, "", headers: headers)
         }
         return routes
+    }
+
+    /// Whether a form post comes from this server's own pages: its `Origin`
+    /// (when the browser sends one) names the host it was sent to, and
+    /// `Sec-Fetch-Site` does not say cross-site.
+    static func sameSite(_ request: Request) -> Bool {
+        if let site = request.headers[.secFetchSite]?.lowercased(), site == "cross-site" { return false }
+        guard let origin = request.headers[.origin], origin != "null" else { return request.headers[.origin] == nil }
+        guard let host = request.head.authority else { return false }
+        let authority = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+        return authority.lowercased() == host.lowercased()
     }
 
     static func page(_ status: HTTPResponse.Status, _ html: String, headers: HTTPFields = [:]) -> Response {
