@@ -67,6 +67,29 @@ public final class SurveyStore: Sendable {
         try self.init(path: path)
     }
 
+    /// Copies the whole database, as it is at one moment, to a new file at
+    /// `path` (SQLite's online backup: other commands may go on meanwhile),
+    /// created owner-only and moved into place when complete. An existing
+    /// file is not replaced.
+    public func backup(to path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.duplicate, L("\(path) 已存在;请换一个文件名", "\(path) already exists; choose another file name"))
+        }
+        let temporary = path + ".part"
+        try? FileManager.default.removeItem(atPath: temporary)
+        do {
+            let previousMask = umask(0o077)
+            defer { umask(previousMask) }
+            let destination = try DatabaseQueue(path: temporary)
+            try pool.backup(to: destination)
+            try destination.close()
+            guard rename(temporary, path) == 0 else { throw StoreError(.cannotOpen, L("无法写入 \(path)", "cannot write \(path)")) }
+        } catch let error as DatabaseError {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw StoreError(.cannotOpen, L("无法写入备份 \(path):\(error.message ?? "\(error.resultCode)")", "cannot write the backup \(path): \(error.message ?? "\(error.resultCode)")"))
+        }
+    }
+
     /// What the client leaves in a data directory it has used: the server
     /// settings, the sync lock, the forms pulled from the server.
     static let signsOfUse = ["sync.json", "sync.lock", "forms"]

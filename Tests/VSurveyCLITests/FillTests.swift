@@ -333,6 +333,29 @@ struct FillTests {
         #expect(documents.allSatisfy { $0["answers"]?["members_total"] != nil })
     }
 
+    @Test("vsurvey backup writes an owner-only copy that opens as the same surveys, and never replaces a file")
+    func backupCopiesEverything() throws {
+        let home = try dataDirectory()
+        let environment = ["VSURVEY_HOME": home]
+        _ = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize"] + today, environment: environment)
+        _ = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid-shell-village.json", "--finalize"] + today, environment: environment)
+        let copy = try scratchDirectory("backup")
+        let file = copy.appendingPathComponent("copy.sqlite").path
+        let run = try vsurvey(["backup", file, "--lang", "en"], environment: environment)
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("2 surveys backed up"))
+        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+        // Restored as a data directory's database, it lists the same surveys.
+        let restored = try scratchDirectory("restored")
+        try FileManager.default.copyItem(atPath: file, toPath: restored.appendingPathComponent("vsurvey.sqlite").path)
+        let original = try vsurvey(["list", "--lang", "en"], environment: environment)
+        let fromCopy = try vsurvey(["list", "--lang", "en"], environment: ["VSURVEY_HOME": restored.path])
+        #expect(fromCopy.status == 0 && fromCopy.stdout == original.stdout && original.stdout.contains("东关村"), "\(fromCopy)")
+        let again = try vsurvey(["backup", file, "--lang", "en"], environment: environment)
+        #expect(again.status == 1 && again.stderr.contains("already exists"))
+    }
+
     @Test func corruptDatabaseFileIsRefusedAndKept() throws {
         let home = try dataDirectory()
         let file = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")
