@@ -19,7 +19,8 @@ enum SurveyRoutes {
                     .unsupportedEncoding, "unsupported_encoding",
                     L("不支持的 Content-Encoding “\(encoding)”(可用 gzip)", "unsupported Content-Encoding '\(encoding)' (use gzip)"))
             }
-            let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: encoding == "gzip")
+            let bytes = Array(buffer.readableBytesView)
+            let document = try await SurveyService.offloaded { try service.decodeBody(bytes, gzip: encoding == "gzip") }
             context.logger.debug("body read", metadata: ["read_ms": .stringConvertible((ContinuousClock.now - started).milliseconds)])
             let results = try await service.ingest(document, by: principal, logger: context.logger)
             let reply = SurveyService.reply(results, language: language)
