@@ -184,10 +184,13 @@ public final class ReportEngine: Sendable {
         ]
     }
 
-    /// Indicators that SQL cannot compute, per form of `catalog`: a server
+    /// Indicators that SQL cannot compute, per loaded form: a server
     /// refuses to start with any, since their reports would be wrong.
-    public func problems(in catalog: FormCatalog) -> [IndicatorSQLError] {
-        ReportPlan.all(in: catalog).flatMap { plan in ReportSQL(form: plan.latest, schema: plan.schema, dialect: dialect).problems() }
+    public func problems() -> [IndicatorSQLError] {
+        let plans = self.plans
+        return plans.keys.sorted().flatMap { id in
+            ReportSQL(form: plans[id]!.latest, schema: plans[id]!.schema, dialect: dialect).problems()
+        }
     }
 
     /// Loads the forms of `catalog` without touching the database.

@@ -60,8 +60,6 @@ public final class SQLBuilder {
         arguments.append(value)
         return "?"
     }
-
-    public func query(_ sql: String) -> SQLQuery { SQLQuery(sql: sql, arguments: arguments) }
 }
 
 /// One schema change, as a list of statements in one dialect. Each engine

@@ -77,7 +77,7 @@ public final class SurveyService: Sendable {
             logger?.notice("unit registry imported from the forms directory", metadata: ["units": .stringConvertible(count)])
         }
         let service = SurveyService(storage: storage, catalog: catalog, limits: limits)
-        let problems = service.reports.problems(in: catalog)
+        let problems = service.reports.problems()
         guard problems.isEmpty else {
             throw ServiceError(
                 .invalid, "indicators",
