@@ -4,7 +4,7 @@ import SurveyCore
 
 /// A problem with the local survey database, said so a person can act on it.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case notADatabase, cannotOpen, notFound, ambiguous, duplicate, notAllowed, conflict, database }
+    public enum Kind: Sendable { case notADatabase, cannotOpen, outdated, notFound, ambiguous, duplicate, notAllowed, conflict, database }
     public var kind: Kind
     public var message: LocalizedText
 
@@ -37,8 +37,16 @@ public struct SurveyFilter: Sendable {
 /// is on disk before it returns, so a killed process or a power cut loses
 /// nothing that was saved, and two processes can share the file.
 public final class SurveyStore: Sendable {
+    /// How a command uses the database: commands that only look (`list`,
+    /// `show`, `export`, `report`, `status`, `backup`) open it read-only and
+    /// never migrate or write, so looking cannot change or damage a file.
+    public enum Access: Sendable { case readWrite, readOnly }
+
     public let path: String
-    public let pool: DatabasePool
+    /// The open database: a pool on the file, or, for a read-only look into
+    /// a directory that has no database yet, an empty one in memory.
+    public let database: any DatabaseWriter
+    public let access: Access
 
     /// The database file name inside the data directory.
     public static let fileName = "vsurvey.sqlite"
@@ -55,14 +63,20 @@ public final class SurveyStore: Sendable {
         return home.appendingPathComponent(".local/share/vsurvey")
     }
 
-    /// Opens (creating if needed) the database in `directory`.
-    public convenience init(directory: URL) throws {
+    /// Opens the database in `directory`; read-write creates the directory
+    /// and the database when they are missing, read-only creates nothing.
+    public convenience init(directory: URL, access: Access = .readWrite) throws {
+        let path = directory.appendingPathComponent(Self.fileName).path
+        if access == .readOnly {
+            try Self.refuseLostDatabase(path, in: directory)
+            try self.init(path: path, access: .readOnly)
+            return
+        }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw StoreError(.cannotOpen, L("无法创建数据目录 \(directory.path)", "cannot create the data directory \(directory.path)"))
         }
-        let path = directory.appendingPathComponent(Self.fileName).path
         try Self.refuseLostDatabase(path, in: directory)
         try self.init(path: path)
     }
@@ -81,7 +95,7 @@ public final class SurveyStore: Sendable {
             let previousMask = umask(0o077)
             defer { umask(previousMask) }
             let destination = try DatabaseQueue(path: temporary)
-            try pool.backup(to: destination)
+            try database.backup(to: destination)
             try destination.close()
             guard rename(temporary, path) == 0 else { throw StoreError(.cannotOpen, L("无法写入 \(path)", "cannot write \(path)")) }
         } catch let error as DatabaseError {
@@ -111,24 +125,50 @@ public final class SurveyStore: Sendable {
     }
 
     /// Opens (creating if needed) the database file at `path` and brings
-    /// its schema up to date. A file that is not an SQLite database is
-    /// refused and left untouched.
-    public init(path: String) throws {
+    /// its schema up to date; read-only opens an existing file as it is, and
+    /// a missing or empty one as an empty database in memory. A file that is
+    /// not an SQLite database is refused and left untouched.
+    public init(path: String, access: Access = .readWrite) throws {
         self.path = path
+        self.access = access
         try Self.checkHeader(path)
         var configuration = Configuration()
         // Another process may hold the write lock for a moment: wait for it.
         configuration.busyMode = .timeout(10)
 
         do {
-            let previousMask = umask(0o077)
-            defer { umask(previousMask) }
-            pool = try DatabasePool(path: path, configuration: configuration)
-            // Each commit reaches the disk before it returns. Set after opening:
-            // GRDB sets NORMAL on the writer when it turns WAL on.
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-            try Self.migrate(pool, path: path)
-            Self.restrictPermissions(path)
+            switch access {
+            case .readWrite:
+                let previousMask = umask(0o077)
+                defer { umask(previousMask) }
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                // Each commit reaches the disk before it returns. Set after opening:
+                // GRDB sets NORMAL on the writer when it turns WAL on.
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+                try Self.migrate(pool, path: path)
+                Self.restrictPermissions(path)
+                database = pool
+            case .readOnly:
+                var info = stat()
+                guard stat(path, &info) == 0, info.st_size > 0 else {
+                    let empty = try DatabaseQueue()
+                    try Self.migrator.migrate(empty)
+                    database = empty
+                    return
+                }
+                configuration.readonly = true
+                let previousMask = umask(0o077)
+                defer { umask(previousMask) }
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                guard try pool.read({ try Self.migrator.hasCompletedMigrations($0) }) else {
+                    throw StoreError(
+                        .outdated,
+                        L(
+                            "\(path) 由较早版本的 vsurvey 建立,需要先升级;运行一个会写入的命令(如 vsurvey sync 或 vsurvey fill)即可升级,数据不会丢失",
+                            "\(path) was made by an earlier vsurvey and must be upgraded first; any command that writes (vsurvey sync, vsurvey fill) upgrades it, keeping its data"))
+                }
+                database = pool
+            }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
             throw StoreError(
                 .notADatabase,
@@ -580,11 +620,14 @@ public final class SurveyStore: Sendable {
     // MARK: Access
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try translatingErrors { try pool.read(body) }
+        try translatingErrors { try database.read(body) }
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try translatingErrors { try pool.write(body) }
+        guard access == .readWrite else {
+            throw StoreError(.notAllowed, L("数据库以只读方式打开", "the database was opened read-only"))
+        }
+        return try translatingErrors { try database.write(body) }
     }
 
     /// SQLite's errors as a `StoreError` a person can read; the store's own pass through.

@@ -19,7 +19,7 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
-        let store = try options.openStore(console)
+        let store = try options.openStore(console, access: .readOnly)
         do {
             try store.backup(to: file)
             let count = try store.statusCounts().values.reduce(0, +)

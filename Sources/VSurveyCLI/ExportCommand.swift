@@ -63,7 +63,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
-        let store = try options.openStore(console)
+        let store = try options.openStore(console, access: .readOnly)
         let surveys = try storeStep(console) { try store.list(selection.filter) }.sorted {
             ($0.formID, $0.unitCode, $0.period) < ($1.formID, $1.unitCode, $1.period)
         }

@@ -45,10 +45,12 @@ struct GlobalOptions: ParsableArguments {
     /// Where `vsurvey sync` keeps the forms and units it pulls from the server.
     var pulledFormsDirectory: URL { dataDirectory.appendingPathComponent("forms") }
 
-    /// Opens the survey database, or stops with a message saying what is wrong.
-    func openStore(_ console: Console) throws -> SurveyStore {
+    /// Opens the survey database, or stops with a message saying what is
+    /// wrong. Commands that only look pass `.readOnly`: they never migrate
+    /// or write, and create nothing in a new data directory.
+    func openStore(_ console: Console, access: SurveyStore.Access = .readWrite) throws -> SurveyStore {
         do {
-            return try SurveyStore(directory: dataDirectory)
+            return try SurveyStore(directory: dataDirectory, access: access)
         } catch let error as StoreError {
             console.error(error.message)
             throw ExitCode.failure

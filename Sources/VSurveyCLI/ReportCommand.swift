@@ -87,7 +87,7 @@ struct ReportCommand: ParsableCommand {
         }
         let scope = try scope(registry, console)
         let period = period ?? Period.containing(day: options.todayNumber, type: latest.periodType).description
-        let store = try options.openStore(console)
+        let store = try options.openStore(console, access: .readOnly)
         let stored = try storeStep(console) {
             try store.list(SurveyFilter(statuses: [.finalized, .sent, .held, .mismatch], formID: form, unit: scope))
         }

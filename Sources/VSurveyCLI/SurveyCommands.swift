@@ -11,12 +11,12 @@ struct Workspace {
     let store: SurveyStore
     let options: GlobalOptions
 
-    init(_ options: GlobalOptions) throws {
+    init(_ options: GlobalOptions, access: SurveyStore.Access = .readWrite) throws {
         self.options = options
         console = options.console()
         catalog = try options.catalog(console)
         registry = try options.registry(catalog, console)
-        store = try options.openStore(console)
+        store = try options.openStore(console, access: access)
     }
 
     /// The form version a stored survey was filled with.
@@ -338,7 +338,7 @@ struct ListCommand: ParsableCommand {
         let options = self.options
         let console = options.console()
         let registry = options.registryIfAvailable()
-        let store = try options.openStore(console)
+        let store = try options.openStore(console, access: .readOnly)
         let surveys = try storeStep(console) { try store.list(selection.filter, answers: false) }
         if json {
             let items: [JSONValue] = surveys.map { survey in
@@ -399,7 +399,7 @@ struct ShowCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let workspace = try Workspace(options)
+        let workspace = try Workspace(options, access: .readOnly)
         let console = workspace.console
         let survey = try workspace.find(id)
         if json {

@@ -318,7 +318,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
-        let store = try options.openStore(console)
+        let store = try options.openStore(console, access: .readOnly)
         let settings = try? SyncConfig.load(options.dataDirectory, environment: options.environment)
         let en = console.language == .en
         console.out((en ? "server: " : "服务器:") + (settings?.server ?? (en ? "none (vsurvey login)" : "未设置(vsurvey login)")))

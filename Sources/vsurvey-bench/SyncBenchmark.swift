@@ -18,7 +18,7 @@ enum SyncBenchmark {
         let form = try Fixtures.form("village-branch")
         var generator = VillageBranchGenerator(seed: 90)
         print("vsurvey-bench sync: storing \(count) finalized village-branch surveys on a device…")
-        try store.pool.write { db in
+        try store.database.write { db in
             for number in 0..<count {
                 let kept = form.validate(generator.next(), today: Fixtures.sampleToday).answers
                 var survey = StoredSurvey(

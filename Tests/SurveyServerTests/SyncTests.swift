@@ -88,7 +88,7 @@ struct SyncTests {
 
         // The reply to a batch is lost after the server committed it: on the
         // device those surveys are still finalized.
-        try await device.store.pool.write { db in
+        try await device.store.database.write { db in
             try db.execute(sql: "UPDATE survey SET status = 'finalized', sent_at = NULL WHERE id IN (SELECT id FROM survey ORDER BY id LIMIT 5)")
         }
         let again = try await device.sync()

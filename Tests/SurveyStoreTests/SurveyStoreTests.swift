@@ -201,7 +201,7 @@ struct SurveyStoreTests {
         #expect(upgraded.syncAttempts == 0)
         #expect(upgraded.answerObject["members_total"] == 7)
         #expect(
-            try store.pool.read { try SurveyStore.migrator.completedMigrations($0) } == [
+            try store.database.read { try SurveyStore.migrator.completedMigrations($0) } == [
                 "v1 surveys", "v2 sync bookkeeping", "v3 change count", "v4 sync schedule",
             ])
         #expect(upgraded.nextAttemptAt == nil)
@@ -210,7 +210,7 @@ struct SurveyStoreTests {
     @Test func commitsReachTheDisk() throws {
         let (store, _) = try temporaryStore()
         // FULL is 2: every commit is synced before it returns, so a power cut loses nothing saved.
-        #expect(try store.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try store.database.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
     @Test func aSaveFromAnOlderCopyIsRefused() throws {

@@ -356,6 +356,49 @@ struct FillTests {
         #expect(again.status == 1 && again.stderr.contains("already exists"))
     }
 
+    @Test("commands that only look (list, show, export, report, status, backup) leave the database byte for byte as it was")
+    func lookingNeverWrites() throws {
+        let home = try dataDirectory()
+        let environment = ["VSURVEY_HOME": home]
+        let filled = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize", "--lang", "en"] + today, environment: environment)
+        #expect(filled.status == 0, "\(filled)")
+        let database = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")
+        let before = try Data(contentsOf: database)
+        let id = try #require(try vsurvey(["list", "--json"], environment: environment).stdout.firstMatch(of: /"id": "([0-9a-f-]+)"/)?.1)
+        let out = try scratchDirectory("looked")
+        let commands: [[String]] = [
+            ["list"], ["list", "--json"], ["show", String(id)], ["show", String(id), "--json"],
+            ["export", "--format", "csv", "-o", out.appendingPathComponent("e.csv").path], ["export", "--format", "jsonl"],
+            ["report", "village-branch", "--period", "2026"], ["status"], ["backup", out.appendingPathComponent("b.sqlite").path],
+        ]
+        for command in commands {
+            let run = try vsurvey(command + ["--lang", "en"] + (command[0] == "report" || command[0] == "show" ? today : []), environment: environment)
+            #expect(run.status == 0, "\(command): \(run)")
+        }
+        #expect(try Data(contentsOf: database) == before, "a command that only looks changed the database file")
+        // In a directory never used, looking creates nothing.
+        let fresh = try scratchDirectory("never-used").appendingPathComponent("vsurvey")
+        let listed = try vsurvey(["list", "--lang", "en"], environment: ["VSURVEY_HOME": fresh.path])
+        #expect(listed.status == 0, "\(listed)")
+        #expect(!FileManager.default.fileExists(atPath: fresh.path), "list created the data directory")
+    }
+
+    @Test("a database damaged past its header is refused by list and, as the message says, left untouched")
+    func damagedDatabaseIsLeftUntouched() throws {
+        let home = try dataDirectory()
+        let environment = ["VSURVEY_HOME": home]
+        _ = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize"] + today, environment: environment)
+        let database = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")
+        var bytes = try Data(contentsOf: database)
+        // The first page (header and schema) is sound; the pages after it, the surveys', are not.
+        for index in 4096..<bytes.count { bytes[index] = 0xA5 }
+        try bytes.write(to: database)
+        let run = try vsurvey(["list", "--lang", "en"], environment: environment)
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stderr.contains("left untouched"), "\(run.stderr)")
+        #expect(try Data(contentsOf: database) == bytes)
+    }
+
     @Test func corruptDatabaseFileIsRefusedAndKept() throws {
         let home = try dataDirectory()
         let file = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")
