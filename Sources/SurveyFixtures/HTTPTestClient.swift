@@ -95,6 +95,16 @@ public final class HTTPConnection {
         return reply
     }
 
+    /// Sends `bytes` exactly as given (a request the client would never
+    /// frame that way) and reads the response.
+    public func sendRaw(_ bytes: [UInt8]) throws -> HTTPReply {
+        if socket < 0 { try connect() }
+        writeAll(bytes)
+        let reply = try readReply(head: false)
+        if reply.header("connection")?.lowercased() == "close" { close() }
+        return reply
+    }
+
     private func writeAll(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
@@ -174,6 +184,19 @@ public enum HTTPTestClient {
                 }
             }
             thread.start()
+        }
+    }
+
+    /// `bytes` sent as they are, on a connection of their own.
+    public static func raw(port: Int, _ bytes: [UInt8]) async throws -> HTTPReply {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                do {
+                    continuation.resume(returning: try HTTPConnection(port: port).sendRaw(bytes))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }.start()
         }
     }
 }

@@ -116,6 +116,30 @@ struct BadInputTests {
         }
     }
 
+    @Test("a request the HTTP parser cannot read is answered 400 (431 for huge headers) in JSON with a request id, never 500 or an empty body")
+    func framingErrors() async throws {
+        try await LiveServer.with(.sqlite) { server in
+            let admin = try await server.token(.admin)
+            let start = "POST /api/v1/surveys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(admin)\r\nContent-Type: application/json\r\n"
+            let cases: [(String, String, Int)] = [
+                ("negative length", start + "Content-Length: -1\r\n\r\n{}", 400),
+                ("two lengths", start + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+                ("a 100 KB header", start + "X-Filler: " + String(repeating: "a", count: 100 * 1024) + "\r\n\r\n", 431),
+                ("a bad chunk size, in the body a route reads", start + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400),
+                ("a request line that is not HTTP", "GET /health HTTP/1.1 extra\r\n\r\n", 400),
+            ]
+            for (what, request, status) in cases {
+                let reply = try await HTTPTestClient.raw(port: server.port, Array(request.utf8))
+                #expect(reply.status == status, "\(what): \(reply.status) \(reply.text)")
+                #expect(reply.header("X-Request-ID")?.isEmpty == false, "\(what): no request id")
+                #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true, "\(what)")
+                #expect(error(reply).code == (status == 431 ? "headers_too_large" : "bad_framing"), "\(what): \(reply.text)")
+            }
+            // The server goes on serving.
+            #expect(try await server.send("GET", "/health").status == 200)
+        }
+    }
+
     @Test("messages follow Accept-Language: Chinese by default, English on request", arguments: TestDatabase.all)
     func languages(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in

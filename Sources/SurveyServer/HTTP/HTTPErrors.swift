@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 import SurveyCore
 import SurveySQL
 
@@ -74,7 +75,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let language = RequestLanguage.of(request)
-            if let mapped = HTTPErrors.serviceError(error) {
+            if let error = error as? HTTPParserError {
+                // The body could not be read (a bad chunk size): the client's fault.
+                response = FramingErrors.response(error, language: language)
+            } else if let mapped = HTTPErrors.serviceError(error) {
                 if mapped.kind == .unavailable { context.logger.error("unavailable", metadata: ["error": .string("\(error)")]) }
                 response = HTTPErrors.response(mapped, language: language)
             } else if let error = error as? any HTTPResponseError, error.status == .notFound,

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import SurveyCore
 import Synchronization
@@ -55,6 +56,7 @@ public enum ServerApplication {
     ) -> some ApplicationProtocol {
         Application(
             router: buildRouter(service: service).router,
+            server: .http1(configuration: HTTP1Channel.Configuration(additionalChannelHandlers: [FramingErrorHandler(logger: logger)])),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "vsurvey-server"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
