@@ -24,8 +24,9 @@ public struct HTTPReply: Sendable {
 /// A plain HTTP/1.1 client over a blocking loopback socket, for tests and
 /// benchmarks of the server: it sends exactly the bytes it is given, so it
 /// can also send what no well-behaved client would. One connection, kept
-/// alive across requests.
-public final class HTTPConnection {
+/// alive across requests, used by one thread at a time (a test may hand it
+/// from one to another, never share it).
+public final class HTTPConnection: @unchecked Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case connect(Int32)
         case closed
@@ -98,8 +99,19 @@ public final class HTTPConnection {
     /// Sends `bytes` exactly as given (a request the client would never
     /// frame that way) and reads the response.
     public func sendRaw(_ bytes: [UInt8]) throws -> HTTPReply {
+        try write(bytes)
+        return try readReply()
+    }
+
+    /// Writes part of a request (its head, some of its body) and returns
+    /// without waiting for an answer.
+    public func write(_ bytes: [UInt8]) throws {
         if socket < 0 { try connect() }
         writeAll(bytes)
+    }
+
+    /// Reads the answer to what `write` sent.
+    public func readReply() throws -> HTTPReply {
         let reply = try readReply(head: false)
         if reply.header("connection")?.lowercased() == "close" { close() }
         return reply

@@ -21,6 +21,9 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case unsupportedEncoding
         /// The database or the server cannot serve it now; nothing changed.
         case unavailable
+        /// The caller has too many requests in flight; it may retry after
+        /// the `retry_after` seconds in `details`.
+        case busy
     }
 
     public var kind: Kind

@@ -15,12 +15,17 @@ public struct ServerLimits: Sendable, Equatable {
     public var maxBatch: Int
     /// Deepest JSON nesting.
     public var maxDepth: Int
+    /// Most batches one token may have in flight at once; one more is
+    /// refused before its body is read (429 with `Retry-After`). A device
+    /// sends on two connections.
+    public var maxIngestPerToken: Int
 
-    public init(maxBodyBytes: Int = 8 << 20, maxDecodedBytes: Int = 32 << 20, maxBatch: Int = 500, maxDepth: Int = 32) {
+    public init(maxBodyBytes: Int = 8 << 20, maxDecodedBytes: Int = 32 << 20, maxBatch: Int = 500, maxDepth: Int = 32, maxIngestPerToken: Int = 8) {
         self.maxBodyBytes = maxBodyBytes
         self.maxDecodedBytes = maxDecodedBytes
         self.maxBatch = maxBatch
         self.maxDepth = maxDepth
+        self.maxIngestPerToken = maxIngestPerToken
     }
 }
 
@@ -53,6 +58,8 @@ public final class SurveyService: Sendable {
     /// The reports, over the storage's own database.
     public let reports: ReportEngine
     private let registryCache = Mutex<(revision: Int, registry: UnitRegistry, checked: ContinuousClock.Instant)?>(nil)
+    /// Batches in flight, by token.
+    private let ingesting = Mutex<[Int64: Int]>([:])
 
     public init(storage: any ServerStorage, catalog: FormCatalog, limits: ServerLimits = ServerLimits()) {
         self.storage = storage
@@ -320,6 +327,38 @@ public final class SurveyService: Sendable {
                 details: [("line", .integer(error.line)), ("column", .integer(error.column))])
         }
     }
+
+    /// Runs `body` (reading, checking and storing one batch) as one of the
+    /// batches `principal`'s token may have in flight, or refuses at once
+    /// when it has `limits.maxIngestPerToken` already: one token cannot take
+    /// every thread the server has.
+    public func admittingIngest<T>(for principal: Principal, _ body: () async throws -> T) async throws -> T {
+        let limit = limits.maxIngestPerToken
+        let admitted = ingesting.withLock { counts in
+            let current = counts[principal.tokenID, default: 0]
+            guard current < limit else { return false }
+            counts[principal.tokenID] = current + 1
+            return true
+        }
+        guard admitted else {
+            throw ServiceError(
+                .busy, "too_many_requests",
+                L(
+                    "这个令牌同时发送的批次已达上限 \(limit),请稍后重试;已收到的数据不受影响",
+                    "this token already has \(limit) batches in flight; try again shortly. Nothing already received is affected"),
+                details: [("limit", .integer(limit)), ("retry_after", .integer(Self.ingestRetryAfter))])
+        }
+        defer {
+            ingesting.withLock { counts in
+                let left = counts[principal.tokenID, default: 1] - 1
+                counts[principal.tokenID] = left > 0 ? left : nil
+            }
+        }
+        return try await body()
+    }
+
+    /// Seconds a refused batch should wait before it is sent again.
+    public static let ingestRetryAfter = 2
 
     /// Checks and stores a batch (`{"surveys": [...]}`), answering each
     /// survey. Every survey is checked before the one write transaction.

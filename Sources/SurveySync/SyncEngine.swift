@@ -207,6 +207,9 @@ public final class SyncEngine: @unchecked Sendable {
         }
     }
 
+    /// How often a batch the server is too busy for (429) is sent again in one sync.
+    static let busyRetries = 5
+
     func pushStream(_ pending: [StoredSurvey], client: HTTPClient, info: ServerInfo, now: Date, shared: SharedProgress) throws(SyncError) -> SyncSummary {
         var summary = SyncSummary()
         let batches = Self.batches(pending, maxCount: max(1, info.maxBatch), maxBytes: max(1024, info.maxBodyBytes / 2))
@@ -244,7 +247,19 @@ public final class SyncEngine: @unchecked Sendable {
             let request = HTTPRequest(
                 method: "POST", url: settings.server + "/api/v1/surveys", headers: headers, body: body, gzipBody: true)
             do {
-                let response = try client.send(request)
+                var response = try client.send(request)
+                // The server has as many of this token's batches as it takes
+                // at once (429): wait as it asks, a few times, then leave the
+                // batch pending like any other refusal.
+                var waits = 0
+                while response.status == 429, waits < Self.busyRetries, !shouldStop() {
+                    summary.bytesSent += response.bytesSent
+                    summary.bytesReceived += response.bytesReceived
+                    let seconds = response.header("Retry-After").flatMap(Double.init).map { min(max($0, 0.1), 10) } ?? 2
+                    Thread.sleep(forTimeInterval: seconds)
+                    waits += 1
+                    response = try client.send(request)
+                }
                 summary.bytesSent += response.bytesSent
                 summary.bytesReceived += response.bytesReceived
                 guard response.status == 200, let document = try? JSONParser().parse(response.body) else {

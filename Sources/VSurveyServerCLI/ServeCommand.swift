@@ -27,6 +27,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "每批最多调查份数 / Most surveys in one batch.")
     var maxBatch = 500
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "每个令牌同时处理的批次上限,超出的回复 429 / Most batches one token may have in flight; more get 429 with Retry-After.", valueName: "n"))
+    var maxIngestPerToken = 8
+
     @Option(name: .long, help: ArgumentHelp("请求体上限(字节) / Largest request body in bytes.", valueName: "bytes"))
     var maxBody = 8 << 20
 
@@ -36,6 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard (1...100_000).contains(maxBatch) else { throw ValidationError("--max-batch must be 1 to 100000") }
+        guard (1...10_000).contains(maxIngestPerToken) else { throw ValidationError("--max-ingest-per-token must be 1 to 10000") }
         guard (1024...(1 << 30)).contains(maxBody) else { throw ValidationError("--max-body must be 1024 to 1073741824 bytes") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -58,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw options.fail(L("表单目录 \(formsOption.directory.relativePath) 中没有可用的表单", "no usable forms in \(formsOption.directory.relativePath)"))
         }
         let storage = try await options.openStorage()
-        let limits = ServerLimits(maxBodyBytes: maxBody, maxDecodedBytes: max(maxBody * 4, 32 << 20), maxBatch: maxBatch)
+        let limits = ServerLimits(maxBodyBytes: maxBody, maxDecodedBytes: max(maxBody * 4, 32 << 20), maxBatch: maxBatch, maxIngestPerToken: maxIngestPerToken)
         let service: SurveyService
         do {
             // A rebuild reads every current survey: minutes for a national

@@ -100,10 +100,23 @@ struct OpenAPITests {
     @Test("every documented response is produced, and every response matches its schema", arguments: TestDatabase.all)
     func responses(database: TestDatabase) async throws {
         let document = try OpenAPIDocument()
-        try await LiveServer.with(database, limits: ServerLimits(maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024, maxBatch: 5)) { server in
+        let limits = ServerLimits(maxBodyBytes: 64 * 1024, maxDecodedBytes: 256 * 1024, maxBatch: 5, maxIngestPerToken: 1)
+        try await LiveServer.with(database, limits: limits) { server in
             let admin = try await server.token(.admin)
             let viewer = try await server.token(.viewer)
             let collector = try await server.token(.collector)
+            // A token whose one batch in flight never ends while the exchanges run.
+            let busy = try await server.token(.collector)
+            let busyPrincipal = try await server.service.authenticate(token: busy)
+            let (holding, hold) = AsyncStream.makeStream(of: Void.self)
+            let (release, released) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await server.service.admittingIngest(for: busyPrincipal) {
+                    hold.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in holding { break }
             let outsider = try await server.token(.viewer, unit: "130102012000")
             var maker = SurveyMaker(seed: 30)
             let first = maker.survey(village: 3)
@@ -144,6 +157,7 @@ struct OpenAPITests {
                 exchange("POST", "/api/v1/surveys", nil, viewer, body: Array(batch([]).utf8)),
                 exchange("POST", "/api/v1/surveys", nil, collector, body: Array(batch((0..<6).map { maker.survey(village: $0) }).utf8)),
                 exchange("POST", "/api/v1/surveys", nil, collector, headers: [("Content-Encoding", "compress")], body: Array("{}".utf8)),
+                exchange("POST", "/api/v1/surveys", nil, busy, body: Array(batch([]).utf8)),
                 exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath, viewer),
                 exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath), exchange("GET", "/api/v1/surveys/{instance_id}", surveyPath, outsider),
                 exchange("GET", "/api/v1/surveys/{instance_id}", "/api/v1/surveys/\(UUID().uuidString)", viewer),
@@ -214,6 +228,8 @@ struct OpenAPITests {
                     #expect(reply.body.isEmpty, "\(label): a body where none is documented")
                 }
             }
+            released.yield()
+            try await holder.value
             // /health's 503 needs a database that does not answer; see `healthReportsAFailingDatabase`.
             let expected = Set(
                 document.operations.flatMap { route in document.responses(route).keys.map { "\(route.method) \(route.path) \($0)" } })

@@ -98,6 +98,50 @@ struct SyncTests {
         #expect(try device.store.statusCounts()[.sent] == 12)
     }
 
+    @Test("a token with its limit of batches in flight is answered 429 with Retry-After before its body is read; its device waits as told and sends everything")
+    func busyTokenWaitsAndSends() async throws {
+        let serverDirectory = try scratch()
+        let token = try await createToken("collector", in: serverDirectory)
+        let other = try await createToken("collector", in: serverDirectory)
+        let server = try await ServerProcess.start(directory: serverDirectory, arguments: ["--max-ingest-per-token", "1"])
+        defer { server.stop() }
+        // The token's one batch in flight: its head is read, its body has not come.
+        let holder = try HTTPConnection(port: server.port)
+        try holder.write(Array("POST /api/v1/surveys?holder=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Length: 100\r\n\r\n{".utf8))
+        func post(_ secret: String) async throws -> HTTPReply {
+            try await HTTPTestClient.send(
+                port: server.port, "POST", "/api/v1/surveys", headers: [("Authorization", "Bearer \(secret)"), ("Accept-Language", "en")],
+                body: Array("{}".utf8))
+        }
+        // Once the server has it (its line in the log, and a moment to authenticate it), a second batch is refused.
+        #expect(await server.waitForLog("holder=1", timeout: 20))
+        try await Task.sleep(for: .milliseconds(300))
+        let busy = try await post(token)
+        #expect(busy.status == 429, "\(busy.status) \(busy.text)")
+        #expect(busy.header("Retry-After") == "2")
+        #expect(try busy.json().at("error", "code")?.stringValue == "too_many_requests")
+        #expect(busy.header("X-Request-ID") != nil)
+        // Another token is not held up (its empty batch is merely malformed).
+        #expect(try await post(other).status == 400)
+
+        var device = try Device(seed: 72)
+        for village in 0..<6 { try device.finalize(village: village * 5) }
+        try await device.login(server, token: token)
+        let syncing = device
+        let sync = Task { try await syncing.sync() }
+        try await Task.sleep(for: .seconds(1))
+        // The slot is freed: the held batch ends (a malformed body, 400).
+        let released = try await offPool { () throws -> HTTPReply in
+            try holder.write([UInt8](repeating: UInt8(ascii: " "), count: 99))
+            return try holder.readReply()
+        }
+        #expect(released.status == 400)
+        let run = try await sync.value
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("sent 6"), "\(run.stdout)")
+        #expect(try device.store.statusCounts()[.sent] == 6)
+    }
+
     @Test("a refused survey keeps its reason, is edited and then accepted; a revision chain arrives in order")
     func refusedThenAccepted() async throws {
         let serverDirectory = try scratch()

@@ -23,6 +23,7 @@ enum HTTPErrors {
         case .tooLarge: return .contentTooLarge
         case .unsupportedEncoding: return .unsupportedMediaType
         case .unavailable: return .serviceUnavailable
+        case .busy: return .tooManyRequests
         }
     }
 
@@ -58,6 +59,7 @@ enum HTTPErrors {
     static func response(_ error: ServiceError, language: Language) -> Response {
         var response = JSONResponse.make(error.json(language), status: status(error.kind))
         if error.kind == .unauthenticated { response.headers[.wwwAuthenticate] = "Bearer realm=\"vsurvey\"" }
+        if error.kind == .busy { response.headers[.retryAfter] = "\(SurveyService.ingestRetryAfter)" }
         return response
     }
 }
