@@ -7,7 +7,9 @@ extension Report {
     /// form's charts as inline SVG, the units not reported and the watch
     /// lists. It reads on a phone (the table scrolls sideways, charts scale)
     /// and prints on A4 landscape.
-    public func html(_ language: Language, generated: String) -> String {
+    /// The report as a whole page; `toolbar` is HTML its server puts at the
+    /// top of the body (a sign-out button), empty for a file.
+    public func html(_ language: Language, generated: String, toolbar: String = "") -> String {
         let en = language == .en
         let title = form.title.text(language)
         var out = """
@@ -36,11 +38,11 @@ extension Report {
             .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
             ul.units { columns: 3 240px; font-size: 0.9em; padding-left: 18px; }
             .chart, .list { break-inside: avoid; page-break-inside: avoid; }
-            @media print { @page { size: A4 landscape; margin: 12mm; } body { max-width: none; padding: 0; font-size: 10pt; } .scroll { overflow: visible; } th:first-child, td:first-child { position: static; } }
+            @media print { form { display: none; } @page { size: A4 landscape; margin: 12mm; } body { max-width: none; padding: 0; font-size: 10pt; } .scroll { overflow: visible; } th:first-child, td:first-child { position: static; } }
             </style>
             </head>
             <body>
-            <h1>\(Self.escape(title))</h1>
+            \(toolbar)<h1>\(Self.escape(title))</h1>
             <div class="meta">\(Self.escape(scopeName)) (\(Self.escape(scope))) · \(en ? "period" : "报告期") \(Self.escape(period))\(due.map { " · " + (en ? "due " : "截止 ") + CivilDate.format(days: $0) } ?? "") · \(en ? "made" : "生成于") \(Self.escape(generated))</div>
 
             """

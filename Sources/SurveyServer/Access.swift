@@ -100,7 +100,8 @@ public struct TokenRecord: Sendable, Equatable {
 public enum TokenSecret {
     public static let prefix = "vst_"
 
-    public static func generate() -> String {
+    /// A new secret: `prefix` and 256 random bits in base64url.
+    public static func generate(prefix: String = prefix) -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

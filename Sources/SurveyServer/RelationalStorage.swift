@@ -60,6 +60,8 @@ extension RelationalStorage {
             let id = row.integer(0)
             try session.execute(
                 "UPDATE token SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", [.integer(StorageTime.milliseconds(Date())), .integer(id)])
+            // Its sign-ins to the report pages end with it.
+            try session.execute("DELETE FROM web_session WHERE token_id = ?", [.integer(id)])
             return try session.one("SELECT \(Self.tokenColumns) FROM token WHERE id = ?", [.integer(id)]).flatMap(Self.token)
         }
     }
@@ -69,6 +71,35 @@ extension RelationalStorage {
             try session.one("SELECT \(Self.tokenColumns) FROM token WHERE hash = ? AND revoked_at IS NULL", [.text(tokenHash)])
                 .flatMap { Self.token($0)?.principal }
         }
+    }
+
+    // MARK: Sessions
+
+    public func createSession(hash: String, tokenID: Int64, at time: Date, expiresAt: Date) async throws {
+        try await sql.write { session in
+            let now = StorageTime.milliseconds(time)
+            try session.execute("DELETE FROM web_session WHERE expires_at <= ?", [.integer(now)])
+            try session.execute(
+                "INSERT INTO web_session (hash, token_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                [.text(hash), .integer(tokenID), .integer(now), .integer(StorageTime.milliseconds(expiresAt))])
+        }
+    }
+
+    public func principal(sessionHash: String, at time: Date) async throws -> Principal? {
+        let columns = Self.tokenColumns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        return try await sql.read { session in
+            try session.one(
+                """
+                SELECT \(columns) FROM web_session s JOIN token t ON t.id = s.token_id
+                WHERE s.hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL
+                """,
+                [.text(sessionHash), .integer(StorageTime.milliseconds(time))]
+            ).flatMap { Self.token($0)?.principal }
+        }
+    }
+
+    public func endSession(hash: String) async throws {
+        try await sql.write { session in try session.execute("DELETE FROM web_session WHERE hash = ?", [.text(hash)]) }
     }
 
     // MARK: Units

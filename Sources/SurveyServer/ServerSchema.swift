@@ -151,6 +151,23 @@ enum ServerSchema {
                     "INSERT INTO report_clock (value) SELECT value FROM meta WHERE key = 'report_clock'",
                     "DELETE FROM meta WHERE key = 'report_clock'",
                 ]),
+            // The report pages' sign-ins: the browser's cookie holds a random
+            // session id, of which only the hash is kept; it ends at
+            // `expires_at`, on sign-out, or when its token is revoked.
+            Migration(
+                id: "v7 web sessions",
+                statements: [
+                    """
+                    CREATE TABLE web_session (
+                        hash TEXT PRIMARY KEY,
+                        token_id \(int) NOT NULL REFERENCES token (id),
+                        created_at \(int) NOT NULL,
+                        expires_at \(int) NOT NULL
+                    )\(withoutRowID)
+                    """,
+                    "CREATE INDEX web_session_token ON web_session (token_id)",
+                    "CREATE INDEX web_session_expires ON web_session (expires_at)",
+                ]),
         ]
     }
 }

@@ -144,6 +144,15 @@ public protocol ServerStorage: Sendable {
     /// The principal of a token hash that exists and is not revoked.
     func principal(tokenHash: String) async throws -> Principal?
 
+    // Sessions of the report pages
+    /// Keeps a session (its id's hash) for a token until `expiresAt`, and
+    /// removes the sessions that have ended.
+    func createSession(hash: String, tokenID: Int64, at time: Date, expiresAt: Date) async throws
+    /// The principal of a session that has not expired and whose token is not revoked.
+    func principal(sessionHash: String, at time: Date) async throws -> Principal?
+    /// Ends a session (signing out); nothing when there is none.
+    func endSession(hash: String) async throws
+
     // Units
     /// Replaces the registry; returns how many units it now has.
     func replaceUnits(_ units: [OrgUnit]) async throws -> Int

@@ -179,12 +179,35 @@ public final class SurveyService: Sendable {
         return principal
     }
 
-    /// Signing in to the report pages with a token: it must be valid and
-    /// allowed to read.
-    public func signIn(token secret: String) async throws -> Principal {
+    /// How long a sign-in to the report pages lasts.
+    public static let sessionLifetime: TimeInterval = 8 * 3600
+    /// What a session id starts with (a token's is `vst_`).
+    public static let sessionPrefix = "vss_"
+
+    /// Signs in to the report pages with a token, which must be valid and
+    /// allowed to read: a new session, whose id (returned, for the
+    /// browser's cookie) is kept only as its hash. The token itself never
+    /// goes back to the browser.
+    public func signIn(token secret: String, now: Date = Date()) async throws -> (principal: Principal, session: String) {
         let principal = try await authenticate(token: secret)
         try principal.require(.read)
+        let session = TokenSecret.generate(prefix: Self.sessionPrefix)
+        try await storage.createSession(
+            hash: TokenSecret.hash(session), tokenID: principal.tokenID, at: now, expiresAt: now.addingTimeInterval(Self.sessionLifetime))
+        return (principal, session)
+    }
+
+    /// The principal of a report-page session that is still open.
+    public func authenticate(session secret: String, now: Date = Date()) async throws -> Principal {
+        guard secret.hasPrefix(Self.sessionPrefix), let principal = try await storage.principal(sessionHash: TokenSecret.hash(secret), at: now) else {
+            throw ServiceError.unauthenticated(L("登录已过期或已退出,请重新登录", "the sign-in has expired or ended; sign in again"))
+        }
         return principal
+    }
+
+    /// Signs out: the session ends at once.
+    public func signOut(session secret: String) async throws {
+        try await storage.endSession(hash: TokenSecret.hash(secret))
     }
 
     // MARK: Registry

@@ -191,6 +191,8 @@ struct OpenAPITests {
                     "POST", "/reports/login", nil, nil,
                     headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://evil.example")],
                     body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8)),
+                exchange("POST", "/reports/logout", nil, nil, headers: [("Cookie", "vsurvey_session=vss_none")]),
+                exchange("POST", "/reports/logout", nil, nil, headers: [("Origin", "https://evil.example")]),
                 exchange("GET", "/api/v1/conflicts", nil, viewer), exchange("GET", "/api/v1/conflicts"), exchange("GET", "/api/v1/conflicts", nil, collector),
                 exchange("GET", "/api/v1/conflicts", "/api/v1/conflicts?all=garbage", viewer),
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: Array(#"{"keep": 1}"#.utf8)),

@@ -1,6 +1,7 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
+import SurveySQL
 import SurveyReport
 import SurveyServer
 import Testing
@@ -221,6 +222,63 @@ struct ReportAPITests {
             let village = try #require(LiveServer.registry.unit(UnitCode(surveys[0].unit)!))
             #expect(html.contains("\(village.name) · 12345"), "\(html)")
             #expect(try await server.send("GET", "/reports/village-branch", token: collector).status == 403)
+        }
+    }
+
+    @Test("the page's cookie holds a session id, never the token, kept hashed; it ends on sign-out, on revoking its token and when it expires", arguments: TestDatabase.all)
+    func sessions(database: TestDatabase) async throws {
+        try await LiveServer.with(database) { server in
+            let viewer = try await server.token(.viewer, name: "county-clerk")
+            let form = [("Content-Type", "application/x-www-form-urlencoded")]
+            func signIn() async throws -> String {
+                let reply = try await server.send("POST", "/reports/login", headers: form, body: Array("token=\(viewer)".utf8))
+                #expect(reply.status == 303)
+                let cookie = try #require(reply.header("Set-Cookie"))
+                #expect(!cookie.contains(viewer) && !cookie.contains(String(viewer.dropFirst(4).prefix(16))), "the token went back to the browser")
+                #expect(cookie.hasPrefix("vsurvey_session=vss_") && cookie.contains("Max-Age=28800"), "\(cookie)")
+                return String(cookie.split(separator: ";")[0])
+            }
+            func page(_ cookie: String) async throws -> HTTPReply {
+                try await server.send("GET", "/reports/village-branch?period=2026", headers: [("Cookie", cookie)])
+            }
+            let first = try await signIn()
+            let second = try await signIn()
+            #expect(first != second)
+            let shown = try await page(first)
+            #expect(shown.status == 200)
+            #expect(String(decoding: shown.body, as: UTF8.self).contains("action=\"/reports/logout\""))
+            // Only hashes are kept.
+            let secret = String(first.split(separator: "=", maxSplits: 1)[1])
+            let rows = try await server.storage.sql.read { session in try session.all("SELECT hash FROM web_session").map { $0.text(0) } }
+            #expect(rows.count == 2 && !rows.contains(secret) && rows.contains(TokenSecret.hash(secret)))
+            // The token itself, or a made-up session, in the cookie is no sign-in; nor is the cookie for the API.
+            #expect(try await page("vsurvey_session=\(viewer)").status == 401)
+            #expect(try await page("vsurvey_token=\(viewer)").status == 401)
+            #expect(try await page("vsurvey_session=vss_made-up").status == 401)
+            #expect(try await server.send("GET", "/api/v1/reports/village-branch", headers: [("Cookie", first)]).status == 401)
+
+            // Signing out ends that session on the server; the other goes on.
+            let out = try await server.send("POST", "/reports/logout", headers: [("Cookie", first)])
+            #expect(out.status == 200 && out.header("Set-Cookie")?.contains("Max-Age=0") == true)
+            #expect(try await page(first).status == 401)
+            #expect(try await page(second).status == 200)
+            // A sign-out posted from another site is refused and ends nothing.
+            let forged = try await server.send("POST", "/reports/logout", headers: [("Cookie", second), ("Origin", "https://evil.example")])
+            #expect(forged.status == 403)
+            #expect(try await page(second).status == 200)
+
+            // Sessions expire after eight hours.
+            let later = Date().addingTimeInterval(SurveyService.sessionLifetime + 60)
+            let live = String(second.split(separator: "=", maxSplits: 1)[1])
+            _ = try await server.service.authenticate(session: live)
+            await #expect(throws: ServiceError.self) { try await server.service.authenticate(session: live, now: later) }
+
+            // Revoking the token ends its sessions.
+            let third = try await signIn()
+            #expect(try await server.storage.revokeToken("county-clerk") != nil)
+            #expect(try await page(third).status == 401)
+            #expect(try await page(second).status == 401)
+            #expect(try await server.storage.sql.read { session in try session.all("SELECT hash FROM web_session") }.isEmpty)
         }
     }
 }

@@ -53,19 +53,20 @@ struct BearerAuthenticator: RouterMiddleware {
     }
 }
 
-/// Reads the report pages' sign-in cookie (`vsurvey_token`) into the
-/// context's identity when the request has no `Authorization` header. It
-/// is added to the pages' routes only: the API takes no cookie.
+/// Reads the report pages' sign-in cookie (`vsurvey_session`, a session
+/// id, never a token) into the context's identity when the request has no
+/// `Authorization` header. It is added to the pages' routes only: the API
+/// takes no cookie.
 struct CookieAuthenticator: RouterMiddleware {
     typealias Context = ServerRequestContext
-    static let cookieName = "vsurvey_token"
+    static let cookieName = "vsurvey_session"
     let service: SurveyService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if request.headers[.authorization] == nil, let token = Self.token(in: request) {
+        if request.headers[.authorization] == nil, let session = Self.session(in: request) {
             do {
-                context.identity = try await service.authenticate(token: token)
+                context.identity = try await service.authenticate(session: session)
             } catch let error as ServiceError {
                 context.credentialError = error
             }
@@ -73,7 +74,7 @@ struct CookieAuthenticator: RouterMiddleware {
         return try await next(request, context)
     }
 
-    static func token(in request: Request) -> String? {
+    static func session(in request: Request) -> String? {
         for part in (request.headers[.cookie] ?? "").split(separator: ";") {
             let pair = part.trimmingCharacters(in: .whitespaces)
             if pair.hasPrefix(cookieName + "=") { return String(pair.dropFirst(cookieName.count + 1)) }

@@ -76,7 +76,9 @@ enum ReportRoutes {
                 try principal.require(.read)
                 let asked = try ReportRequest(request, context, principal: principal, service: service)
                 let report = try await service.report(formID: asked.formID, scope: asked.scope, period: asked.period, for: principal)
-                return page(.ok, report.html(language, generated: Timestamp.iso(Date())))
+                // Signed in with the cookie (not a header): the page offers to sign out.
+                let toolbar = request.headers[.authorization] == nil ? signOutForm(language) : ""
+                return page(.ok, report.html(language, generated: Timestamp.iso(Date()), toolbar: toolbar))
             } catch let error as ServiceError {
                 return message(HTTPErrors.status(error.kind), error.message, language: language)
             }
@@ -98,20 +100,45 @@ enum ReportRoutes {
             }
             let next = safeNext(fields["next"])
             let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (try? await service.signIn(token: token)) != nil else {
+            guard let signedIn = try? await service.signIn(token: token) else {
                 return message(
                     .unauthorized, L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token"), language: language, signIn: next)
             }
             var headers = HTTPFields()
             headers[.location] = next
-            // The token stays in the browser only for this server's report pages.
-            // Secure when the browser reached the server over HTTPS (through a proxy that says so).
-            let secure = request.headers[.xForwardedProto]?.lowercased() == "https" || request.headers[.origin]?.lowercased().hasPrefix("https://") == true
-            headers[.setCookie] =
-                "\(CookieAuthenticator.cookieName)=\(token); Path=/reports; HttpOnly; SameSite=Strict; Max-Age=28800" + (secure ? "; Secure" : "")
+            // The browser keeps a session id for this server's report pages, never the token.
+            headers[.setCookie] = sessionCookie(signedIn.session, maxAge: Int(SurveyService.sessionLifetime), request)
             return page(.seeOther, "", headers: headers)
         }
+
+        // Signing out ends the session on the server, not only in the browser.
+        routes.post("/reports/logout") { request, _ -> Response in
+            let language = RequestLanguage.of(request)
+            guard sameSite(request) else {
+                return message(.forbidden, L("拒绝来自其他网站的退出请求", "a sign-out posted from another site is refused"), language: language)
+            }
+            if let session = CookieAuthenticator.session(in: request) { try await service.signOut(session: session) }
+            var headers = HTTPFields()
+            headers[.setCookie] = sessionCookie("", maxAge: 0, request)
+            return message(.ok, L("已退出登录", "signed out"), language: language, signIn: "/reports/village-branch", headers: headers)
+        }
         return routes
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Strict, for `/reports` only;
+    /// Secure when the browser reached the server over HTTPS (through a
+    /// proxy that says so).
+    static func sessionCookie(_ value: String, maxAge: Int, _ request: Request) -> String {
+        let secure = request.headers[.xForwardedProto]?.lowercased() == "https" || request.headers[.origin]?.lowercased().hasPrefix("https://") == true
+        return "\(CookieAuthenticator.cookieName)=\(value); Path=/reports; HttpOnly; SameSite=Strict; Max-Age=\(maxAge)" + (secure ? "; Secure" : "")
+    }
+
+    /// The sign-out button a signed-in page shows.
+    static func signOutForm(_ language: Language) -> String {
+        """
+        <form method="post" action="/reports/logout" style="float:right;margin:0">\
+        <button type="submit">\(language == .en ? "Sign out" : "退出登录")</button></form>
+        """
     }
 
     /// Whether a form post comes from this server's own pages: its `Origin`
@@ -133,7 +160,9 @@ enum ReportRoutes {
     }
 
     /// A short page: a heading, a message and, for 401, the sign-in form.
-    static func message(_ status: HTTPResponse.Status, _ text: LocalizedText, language: Language, signIn next: String? = nil) -> Response {
+    static func message(
+        _ status: HTTPResponse.Status, _ text: LocalizedText, language: Language, signIn next: String? = nil, headers: HTTPFields = [:]
+    ) -> Response {
         let en = language == .en
         var body = "<h1>VillageSurvey</h1><p>\(Report.escape(text.text(language)))</p>"
         if let next {
@@ -152,7 +181,7 @@ enum ReportRoutes {
             <style>body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;max-width:640px;margin:40px auto;padding:0 16px}</style>
             </head><body>\(body)</body></html>
             """
-        return page(status, html)
+        return page(status, html, headers: headers)
     }
 
     /// Where to go after signing in: only a report page of this server,
