@@ -7,6 +7,12 @@ import SurveyCore
 /// The language of a request's messages: `?lang=en`, else Accept-Language,
 /// else Chinese.
 enum RequestLanguage {
+    /// A `lang` parameter that is neither `zh` nor `en` is refused, not ignored.
+    static func problem(_ request: Request) -> ServiceError? {
+        guard let explicit = request.uri.queryParameters["lang"], Language(code: String(explicit)) == nil else { return nil }
+        return ServiceError(.invalid, "invalid_lang", L("参数 lang 只能是 zh 或 en", "the lang parameter must be zh or en"))
+    }
+
     static func of(_ request: Request) -> Language {
         if let explicit = request.uri.queryParameters["lang"], let language = Language(code: String(explicit)) { return language }
         if let accept = request.headers[.acceptLanguage]?.lowercased(), accept.hasPrefix("en") { return .en }

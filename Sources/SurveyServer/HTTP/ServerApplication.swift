@@ -38,6 +38,7 @@ public enum ServerApplication {
         let known = KnownRoutes()
         router.add(middleware: ErrorMiddleware(known: known))
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: LanguageParameterMiddleware())
         router.add(middleware: BearerAuthenticator(service: service))
         let recorder = RouteRecorder(router, known: known)
         recorder.addRoutes(SystemRoutes.collection(service))
@@ -72,16 +73,21 @@ final class KnownRoutes: Sendable {
 
     func add(_ route: APIRoute) { list.withLock { $0.append(route) } }
 
-    /// The methods registered for a request path (`{name}` matches any one segment).
+    /// The methods registered for a request path (`{name}` matches any one
+    /// segment). A route that names the path exactly (`/reports/login`)
+    /// stands for it alone, not with the ones whose parameter would match
+    /// it (`/reports/{form}`).
     func methods(for path: String) -> [String] {
         let asked = path.split(separator: "/", omittingEmptySubsequences: false)
-        return routes.filter { route in
+        let matching = routes.filter { route in
             let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
             return template.count == asked.count
                 && zip(template, asked).allSatisfy { pattern, segment in
                     (pattern.hasPrefix("{") && pattern.hasSuffix("}") && !segment.isEmpty) || pattern == segment
                 }
-        }.map(\.method)
+        }
+        let exact = matching.filter { $0.path == path }
+        return (exact.isEmpty ? matching : exact).map(\.method)
     }
 }
 
@@ -107,6 +113,15 @@ final class RouteRecorder<Context: RequestContext>: RouterMethods {
     func add(middleware: any MiddlewareProtocol<Request, Response, Context>) -> Self {
         router.add(middleware: middleware)
         return self
+    }
+}
+
+/// Refuses a `lang` parameter the server does not speak (400), for the
+/// API; the report pages answer it with a page of their own.
+struct LanguageParameterMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if !request.uri.path.hasPrefix("/reports/"), let problem = RequestLanguage.problem(request) { throw problem }
+        return try await next(request, context)
     }
 }
 

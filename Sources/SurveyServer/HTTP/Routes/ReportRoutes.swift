@@ -69,6 +69,7 @@ enum ReportRoutes {
         // The page asks for sign-in itself instead of answering 401 JSON.
         routes.get("/reports/{form}") { request, context -> Response in
             let language = RequestLanguage.of(request)
+            if let problem = RequestLanguage.problem(request) { return message(.badRequest, problem.message, language: language) }
             guard let principal = context.identity, context.credentialError == nil else {
                 return message(.unauthorized, L("请先登录以查看报告", "sign in to see the report"), language: language, signIn: request.uri.description)
             }
