@@ -108,7 +108,16 @@ struct BadInputTests {
                 #expect(wrong.status == 405 && wrong.header("Allow") == allowed, "\(method) \(path): \(wrong.status) \(wrong.header("Allow") ?? "-")")
                 #expect(error(wrong).code == "method_not_allowed" && wrong.header("X-Request-ID") != nil)
             }
+            // A literal route stands for its path alone: /reports/login is not /reports/{form}.
+            let options = try await server.send("OPTIONS", "/reports/login")
+            #expect(options.status == 405 && options.header("Allow") == "POST", "\(options.header("Allow") ?? "-")")
             #expect(try await server.send("GET", "/api/v1/conflicts?all=maybe", token: admin).status == 400)
+            // A language the server does not speak is refused, not ignored: JSON for the API, a page for the pages.
+            let badLanguage = try await server.send("GET", "/api/v1/forms?lang=fr", token: admin)
+            #expect(badLanguage.status == 400 && error(badLanguage).code == "invalid_lang")
+            let badPage = try await server.send("GET", "/reports/village-branch?lang=fr", token: admin)
+            #expect(badPage.status == 400 && badPage.header("Content-Type")?.hasPrefix("text/html") == true)
+            #expect(try await server.send("GET", "/api/v1/forms?lang=en", token: admin).status == 200)
             let huge = [UInt8](repeating: UInt8(ascii: " "), count: 100 * 1024)
             let resolve = try await server.send("POST", "/api/v1/conflicts/1/resolve", token: admin, body: huge)
             #expect(resolve.status == 413)
