@@ -13,10 +13,21 @@ struct FillSession {
     let registry: UnitRegistry?
     let today: Int
     var answers: JSONObject
+    /// Editing a finalized or sent survey: its new revision (a draft) is
+    /// made only when an answer changes, so looking through a survey and
+    /// leaving changes nothing.
+    var editing: StoredSurvey?
+    /// The revision this edit made, when it made one.
+    var editDraft = false
+    /// Where `:12` and the counter count from: the question numbers as
+    /// last shown.
+    private var lastSteps: [FillStep] = []
 
-    enum Outcome { case finalized, savedDraft }
+    enum Outcome { case finalized, savedDraft, unchanged, reverted }
 
-    init(form: Form, store: SurveyStore, survey: StoredSurvey, console: Console, registry: UnitRegistry?, today: Int) {
+    /// `survey` is a draft, or (for `vsurvey edit`) a finalized or sent
+    /// survey whose new revision is made at the first change.
+    init(form: Form, store: SurveyStore, survey: StoredSurvey, console: Console, registry: UnitRegistry?, today: Int, position: String? = nil) {
         self.form = form
         self.store = store
         self.survey = survey
@@ -24,32 +35,41 @@ struct FillSession {
         self.registry = registry
         self.today = today
         answers = survey.answerObject
+        if survey.status.editMakesRevision { editing = survey }
+        if let position { self.survey.position = position }
     }
+
+    /// Whether this session is a look at a finalized survey that nothing has changed yet.
+    private var untouchedEdit: Bool { editing != nil && !editDraft }
 
     private var zh: Bool { console.language == .zh }
     private func t(_ zh: String, _ en: String) -> String { console.text(L(zh, en)) }
 
     mutating func run() throws -> Outcome {
         let interrupt = Self.onInterrupt(
-            t(
-                "\n草稿已保存(最后一个未回车的答案除外)。继续填写:vsurvey resume \(survey.shortID)\n",
-                "\nThe draft is saved (all but an answer not yet entered). Continue with: vsurvey resume \(survey.shortID)\n"))
+            editing != nil
+                ? t(
+                    "\n已保存的修改都在草稿里(最后一个未回车的答案除外);这份调查再次定稿前不会上报。继续:vsurvey resume \(survey.shortID)\n",
+                    "\nEvery change entered is in the draft (all but an answer not yet entered); the survey is not sent until it is finalized again. Continue with: vsurvey resume \(survey.shortID)\n")
+                : t(
+                    "\n草稿已保存(最后一个未回车的答案除外)。继续填写:vsurvey resume \(survey.shortID)\n",
+                    "\nThe draft is saved (all but an answer not yet entered). Continue with: vsurvey resume \(survey.shortID)\n"))
         defer { interrupt.cancel() }
         console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, registry) + "  " + survey.period)
         console.out(
             console.dim(
                 t(
-                    "编号 \(survey.shortID)(修订 \(survey.revision))。每答一题即自动保存;输入 ? 查看帮助,< 返回上一题。",
-                    "Survey \(survey.shortID) (revision \(survey.revision)). Each answer is saved at once; type ? for help, < to go back.")))
+                    "编号 \(survey.shortID)(修订 \(survey.revision))。每答一题即自动保存;输入 ? 查看帮助,< 返回上一题,:题号 跳到某题。",
+                    "Survey \(survey.shortID) (revision \(survey.revision)). Each answer is saved at once; type ? for help, < to go back, :number to jump.")))
         var position = survey.position
         var lastSection: Int? = -1
         while true {
             let settled = form.settle(answers, today: today)
             let steps = Questionnaire.steps(settled)
+            lastSteps = steps
             guard let index = locate(position, in: steps, settled: settled) else {
                 switch try review(settled) {
-                case .finalized: return .finalized
-                case .savedDraft: return .savedDraft
+                case .done(let outcome): return outcome
                 case .goTo(let path):
                     position = path
                     continue
@@ -74,6 +94,7 @@ struct FillSession {
                 guard let action = askAddEntry(field, count: step.entry ?? 0) else { return try stop() }
                 switch action {
                 case .back: position = previousQuestion(before: index, in: steps)
+                case .jump(let path): position = path
                 case .add:
                     let entry = answers.addEntry(to: field)
                     position = "\(field.name)[\(entry + 1)]."
@@ -86,6 +107,7 @@ struct FillSession {
                 guard let action = try ask(step, field, settled: settled, number: questionNumber, total: questionTotal) else { return try stop() }
                 switch action {
                 case .back: position = previousQuestion(before: index, in: steps)
+                case .jump(let path): position = path
                 case .next:
                     // The answer may have made later questions asked or not: step on
                     // from this question in the steps as they are now.
@@ -143,6 +165,20 @@ struct FillSession {
     /// answer just accepted is laid over the draft as it now is and saved
     /// again, so neither that window's answers nor this one are lost.
     private mutating func save(position: String?, accepted: (field: Field, entry: Int?)? = nil) throws {
+        if let original = editing, !editDraft {
+            // Nothing is written while the answers are the finalized survey's own.
+            guard answers != original.answerObject else {
+                survey.position = position
+                return
+            }
+            survey = try store.edit(original, answers: answers)
+            editDraft = true
+            console.out(
+                console.yellow(
+                    t(
+                        "已建立修订 \(survey.revision)(草稿):再次定稿前,这份调查不会上报。",
+                        "Revision \(survey.revision) made (a draft): the survey is not sent until it is finalized again.")))
+        }
         guard let id = survey.id else { preconditionFailure("a session always works on a stored draft") }
         do {
             survey.changeCount = try store.saveDraft(id, answers: answers, position: position, expectedChange: survey.changeCount)
@@ -159,22 +195,86 @@ struct FillSession {
         survey.position = position
     }
 
-    private func stop() throws -> Outcome {
+    /// Stops before the end (`:q`, end of input). An edit that changed
+    /// nothing leaves the survey as it was; one that changed something asks
+    /// whether to keep the changes, and says the survey now waits to be
+    /// finalized again.
+    private mutating func stop() throws -> Outcome {
         console.out()
+        if untouchedEdit {
+            console.out(
+                t(
+                    "没有修改;调查 \(survey.shortID) 保持原样(\(survey.status.label.zh))。",
+                    "Nothing changed; survey \(survey.shortID) stays as it was (\(survey.status.label.text(.en)))."))
+            return .unchanged
+        }
+        if let original = editing, editDraft {
+            let keep = console.confirm(
+                L(
+                    "这份调查已修改,现为草稿(修订 \(survey.revision)),再次定稿前不会上报。保留这些修改吗?",
+                    "The survey was changed and is now a draft (revision \(survey.revision)); it is not sent until finalized again. Keep the changes?"),
+                default: true)
+            if !keep {
+                try store.discard(survey)
+                console.out(
+                    t(
+                        "已撤销修改;调查 \(original.shortID) 回到修订 \(original.revision)(\(original.status.label.zh))。",
+                        "Changes undone; survey \(original.shortID) is back at revision \(original.revision) (\(original.status.label.text(.en)))."))
+                return .reverted
+            }
+            console.out(
+                console.yellow(
+                    t(
+                        "修改已保存为草稿;它不再是已定稿状态。定稿:vsurvey finalize \(survey.shortID),继续修改:vsurvey resume \(survey.shortID)",
+                        "The changes are kept as a draft; the survey is no longer finalized. Finalize: vsurvey finalize \(survey.shortID); go on: vsurvey resume \(survey.shortID)"
+                    )))
+            return .savedDraft
+        }
         console.out(t("草稿已保存。继续填写:vsurvey resume \(survey.shortID)", "The draft is saved. Continue with: vsurvey resume \(survey.shortID)"))
         return .savedDraft
     }
 
+    /// The path a jump names: question `number` as counted on screen, or
+    /// the first question whose label or name contains the text; nil (and
+    /// a message) when there is none.
+    private func jumpTarget(_ target: EntryKey.JumpTarget) -> String? {
+        let questions = lastSteps.filter { $0.kind == .question }
+        switch target {
+        case .number(let number):
+            guard number <= questions.count else {
+                console.out(console.red(t("没有第 \(number) 题(共 \(questions.count) 题)", "There is no question \(number) (there are \(questions.count))")))
+                return nil
+            }
+            return questions[number - 1].path
+        case .text(let text):
+            let wanted = text.lowercased()
+            let found = questions.first { step in
+                let field = form.fields[step.fieldIndex]
+                return field.name.lowercased().contains(wanted) || field.label?.zh.contains(text) == true
+                    || field.label?.en?.lowercased().contains(wanted) == true
+            }
+            guard let found else {
+                console.out(console.red(t("没有题目含“\(text)”", "No question contains '\(text)'")))
+                return nil
+            }
+            return found.path
+        }
+    }
+
     // MARK: Questions
 
-    enum QuestionAction { case next, back }
+    enum QuestionAction {
+        case next, back
+        case jump(String)
+    }
 
     /// Asks one question until it gets an acceptable answer; nil at the end of input.
     private mutating func ask(_ step: FillStep, _ field: Field, settled: SettledSurvey, number: Int, total: Int) throws -> QuestionAction? {
         let presenter = AnswerPresenter(form: form, console: console)
         while true {
             console.out()
-            var heading = console.dim(zh ? "第 \(number)/\(total) 题" : "Question \(number)/\(total)")
+            // The total grows as repeats and conditional questions come in: "about".
+            var heading = console.dim(zh ? "第 \(number) 题,共约 \(total) 题" : "Question \(number) of about \(total)")
             if let entry = step.entry, let repeatIndex = field.repeatIndex {
                 let repeatLabel = form.fields[form.repeats[repeatIndex]].label?.text(console.language) ?? ""
                 heading += console.dim(zh ? "  \(repeatLabel) 第 \(entry + 1) 条" : "  \(repeatLabel), entry \(entry + 1)")
@@ -208,25 +308,32 @@ struct FillSession {
             if input.isEmpty, existing == nil, let suggested = field.defaultValue?.json {
                 input = AnswerInput.text(of: suggested)
             }
-            switch input {
-            case "<":
+            switch EntryKey.read(input) {
+            case .back?:
                 return .back
-            case "?", "？":
+            case .help?:
                 help(field)
                 continue
-            case ":q":
+            case .quit?:
                 return nil
+            case .jump(let target)?:
+                if let path = jumpTarget(target) { return .jump(path) }
+                continue
+            case .clear?:
+                answers.setAnswer(nil, for: field, in: form, entry: step.entry)
+                if isRequired(field, settled: settled, path: step.path) {
+                    console.out(console.yellow(t("已清空;此题必答,请重新回答", "Cleared; this question is required, answer it again")))
+                    continue
+                }
+                return .next
+            case nil:
+                break
+            }
+            switch input {
             case "":
                 if existing != nil { return .next }
                 if isRequired(field, settled: settled, path: step.path) {
                     console.out(console.red(t("此题必须回答", "This question must be answered")))
-                    continue
-                }
-                return .next
-            case "-":
-                answers.setAnswer(nil, for: field, in: form, entry: step.entry)
-                if isRequired(field, settled: settled, path: step.path) {
-                    console.out(console.yellow(t("已清空;此题必答,请重新回答", "Cleared; this question is required, answer it again")))
                     continue
                 }
                 return .next
@@ -262,8 +369,8 @@ struct FillSession {
         console.out(
             console.dim(
                 t(
-                    "回车:保留当前答案或跳过选答题;-:清空;<:上一题;:q 或 Ctrl-D:保存并退出。",
-                    "Enter: keep the current answer or skip an optional question; -: clear; <: previous question; :q or Ctrl-D: save and quit.")))
+                    "回车:保留当前答案或跳过选答题;-:清空;<:上一题;:12 跳到第 12 题,:跳 党员 跳到含“党员”的题;:q 或 Ctrl-D:保存并退出。全角符号(<、《、:)同样可用。",
+                    "Enter: keep the current answer or skip an optional question; -: clear; <: previous question; :12 goes to question 12, :go members to the first question about members; :q or Ctrl-D: save and quit. Full-width keys work too.")))
         if let constraint = field.constraint {
             console.out(console.dim(t("规则:", "Rule: ") + (field.constraintMessage?.text(console.language) ?? constraint.source)))
         }
@@ -280,7 +387,10 @@ struct FillSession {
         if field.type == .date { console.out(console.dim(t("日期格式 YYYY-MM-DD,或输入“今天”", "Dates are written YYYY-MM-DD, or type 'today'"))) }
     }
 
-    enum EntryAction { case add, done, back }
+    enum EntryAction {
+        case add, done, back
+        case jump(String)
+    }
 
     private func askAddEntry(_ field: Field, count: Int) -> EntryAction? {
         let label = field.label?.text(console.language) ?? field.name
@@ -292,14 +402,24 @@ struct FillSession {
             return .add
         }
         while true {
-            console.prompt(t("添加一条“\(label)”?(已有 \(count) 条)[y/N] > ", "Add an entry to '\(label)'? (\(count) so far) [y/N] > "))
+            console.prompt(
+                t(
+                    "\(label):已有 \(count) 条。再添加一条吗?(1 是 / 2 否)> ",
+                    "\(label): \(count) so far. Add another? (1 yes / 2 no) > "))
             guard let line = console.readAnswer() else { return nil }
-            switch line.trimmingCharacters(in: .whitespaces).lowercased() {
-            case "y", "yes", "是", "1": return .add
-            case "", "n", "no", "否", "2": return .done
-            case "<": return .back
-            case ":q": return nil
-            default: console.out(console.red(t("请回答 y 或 n", "Answer y or n")))
+            switch EntryKey.read(line) {
+            case .back?: return .back
+            case .quit?: return nil
+            case .jump(let target)?:
+                if let path = jumpTarget(target) { return .jump(path) }
+                continue
+            case .help?, .clear?, nil: break
+            }
+            // No default: an Enter out of habit neither adds an entry nor ends the list.
+            switch YesNo.read(line) {
+            case true?: return .add
+            case false?: return .done
+            case nil: console.out(console.red(t("请输入 1(再添加一条)或 2(不再添加)", "Type 1 (add another) or 2 (no more)")))
             }
         }
     }
@@ -307,7 +427,7 @@ struct FillSession {
     // MARK: Review and finalizing
 
     enum ReviewAction {
-        case finalized, savedDraft
+        case done(Outcome)
         case goTo(String)
     }
 
@@ -332,30 +452,59 @@ struct FillSession {
                             "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing, or delete the draft with vsurvey discard."
                         )))
                 try save(position: "$end")
-                return .savedDraft
+                return .done(try stop())
             }
-            console.prompt(t("回到第一个问题修改?[Y/n] > ", "Go to the first problem to fix it? [Y/n] > "))
-            guard let line = console.readAnswer(), !["n", "no", "否"].contains(line.trimmingCharacters(in: .whitespaces).lowercased()) else {
-                _ = try stop()
-                return .savedDraft
+            guard console.confirm(L("回到第一个问题修改?", "Go to the first problem to fix it?"), default: true) else {
+                return .done(try stop())
             }
             return .goTo(issues[0].path)
         }
-        console.prompt(t("全部通过检查。现在定稿吗?定稿后等待上报。[y/N] > ", "Everything checks out. Finalize now? It then waits to be sent. [y/N] > "))
-        guard let line = console.readAnswer() else { return .savedDraft }
-        switch line.trimmingCharacters(in: .whitespaces).lowercased() {
-        case "y", "yes", "是":
-            guard let id = survey.id else { return .savedDraft }
-            try store.finalize(id, answers: settled.result.answers, expectedChange: survey.changeCount)
-            console.out(console.green(t("✓ 已定稿:\(survey.shortID)", "✓ Finalized: \(survey.shortID)")))
-            return .finalized
-        case "<":
-            let steps = Questionnaire.steps(settled)
-            return .goTo(steps.last(where: { $0.kind == .question })?.path ?? "")
-        default:
-            try save(position: "$end")
-            _ = try stop()
-            return .savedDraft
+        if untouchedEdit {
+            console.out(
+                t(
+                    "没有修改。回车保持原样退出;< 返回上一题;:题号 跳到某题修改。",
+                    "Nothing changed. Press Enter to leave it as it was; < for the last question; :number to change one."))
+        }
+        while true {
+            console.prompt(
+                untouchedEdit
+                    ? "> "
+                    : t(
+                        "全部通过检查。现在定稿吗?定稿后等待上报。(1 是 / 2 否;< 返回;:题号 跳转)> ",
+                        "Everything checks out. Finalize now? It then waits to be sent. (1 yes / 2 no; < back; :number to jump) > "))
+            guard let line = console.readAnswer() else { return .done(try stop()) }
+            switch EntryKey.read(line) {
+            case .back?:
+                let steps = Questionnaire.steps(settled)
+                return .goTo(steps.last(where: { $0.kind == .question })?.path ?? "")
+            case .jump(let target)?:
+                if let path = jumpTarget(target) { return .goTo(path) }
+                continue
+            case .quit?:
+                return .done(try stop())
+            case .help?, .clear?, nil:
+                break
+            }
+            if untouchedEdit { return .done(try stop()) }
+            let empty = line.trimmingCharacters(in: .whitespaces).isEmpty
+            switch empty ? false : YesNo.read(line) {
+            case true?:
+                guard let id = survey.id else { return .done(.savedDraft) }
+                try store.finalize(id, answers: settled.result.answers, expectedChange: survey.changeCount)
+                console.out(console.green(t("✓ 已定稿:\(survey.shortID)", "✓ Finalized: \(survey.shortID)")))
+                return .done(.finalized)
+            case false?:
+                try save(position: "$end")
+                console.out()
+                console.out(
+                    console.yellow(
+                        t(
+                            "未定稿:调查 \(survey.shortID) 仍是草稿,不会上报。定稿:vsurvey finalize \(survey.shortID)",
+                            "Not finalized: survey \(survey.shortID) is still a draft and will not be sent. To finalize: vsurvey finalize \(survey.shortID)")))
+                return .done(.savedDraft)
+            case nil:
+                console.out(console.red(t("请输入 1(定稿)或 2(暂不定稿)", "Type 1 (finalize) or 2 (not now)")))
+            }
         }
     }
 }

@@ -28,9 +28,10 @@ struct Workspace {
         try storeStep(console) { try store.find(reference) }
     }
 
-    /// Runs the interactive session and says how it ended.
-    func fill(_ survey: StoredSurvey, form: Form) throws {
-        var session = FillSession(form: form, store: store, survey: survey, console: console, registry: registry, today: options.todayNumber)
+    /// Runs the interactive session (from `position`, when given) and says how it ended.
+    func fill(_ survey: StoredSurvey, form: Form, position: String? = nil) throws {
+        var session = FillSession(
+            form: form, store: store, survey: survey, console: console, registry: registry, today: options.todayNumber, position: position)
         _ = try storeStep(console) { try session.run() }
     }
 
@@ -243,17 +244,41 @@ struct EditCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
     @Argument(help: "调查编号 / Survey id")
     var id: String
+    @Option(
+        help: ArgumentHelp("直接跳到这道题(字段名,或题目中的文字)/ Go straight to this question (a field name, or words of its label)", valueName: "field"))
+    var at: String?
 
     func run() throws {
         let workspace = try Workspace(options)
+        let console = workspace.console
         let survey = try workspace.find(id)
-        let editing = try storeStep(workspace.console) { try workspace.store.edit(survey) }
-        if editing.revision != survey.revision {
-            workspace.console.out(
-                workspace.console.text(
-                    L("新修订 \(editing.revision)(替换修订 \(survey.revision))", "New revision \(editing.revision) (replaces revision \(survey.revision))")))
+        let form = try workspace.form(of: survey)
+        var position: String?
+        if let at {
+            func isQuestion(_ field: Field) -> Bool { ![.note, .calculate, .group, .repeat].contains(field.type) }
+            let labelled = form.fields.first { field in
+                isQuestion(field) && (field.label?.zh.contains(at) == true || field.label?.en?.lowercased().contains(at.lowercased()) == true)
+            }
+            guard let field = form.field(named: at) ?? labelled, isQuestion(field) else {
+                console.error(L("表单 \(form.id) 中没有题目 “\(at)”;vsurvey form show \(form.id) 列出所有题目", "form \(form.id) has no question '\(at)'; vsurvey form show \(form.id) lists them"))
+                throw ExitCode.failure
+            }
+            // A question inside a repeat: its first entry.
+            position = field.repeatIndex == nil ? field.name : nil
+            if let repeatIndex = field.repeatIndex {
+                position = "\(form.fields[form.repeats[repeatIndex]].name)[1].\(field.name)"
+            }
         }
-        try workspace.fill(editing, form: try workspace.form(of: editing))
+        if survey.status.editMakesRevision {
+            console.out(
+                console.dim(
+                    console.text(
+                        L(
+                            "修改已定稿的调查:改动第一个答案时才会生成新修订(草稿);不改动就退出,调查保持原样。",
+                            "Changing a finalized survey: a new revision (a draft) is made at the first changed answer; leave without changes and it stays as it was."
+                        ))))
+        }
+        try workspace.fill(survey, form: form, position: position)
     }
 }
 

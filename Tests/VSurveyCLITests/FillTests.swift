@@ -1,48 +1,88 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
+@testable import VSurveyCLI
 import Testing
 
 /// A running `vsurvey` whose input is written line by line and whose output
-/// is read as it comes, like a person at a terminal.
+/// is read as it comes, like a person at a terminal: through pipes, or
+/// (`terminal: true`) through a pseudo-terminal, as a person meets it, with
+/// the terminal's echo, colours and line discipline (the transcript has the
+/// colour codes and carriage returns taken out).
 final class InteractiveProcess: @unchecked Sendable {
     let process = Process()
     private let input = Pipe()
     private let output = Pipe()
     private let lock = NSLock()
     private var received = Data()
+    /// The terminal's controlling side, when there is one.
+    private var master: Int32 = -1
 
-    init(_ arguments: [String], environment: [String: String]) throws {
+    init(_ arguments: [String], environment: [String: String], terminal: Bool = false) throws {
         process.executableURL = try binary()
         process.arguments = arguments
         process.currentDirectoryURL = Fixtures.root
         var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        if terminal { env["TERM"] = "xterm-256color" }
         env.merge(environment) { _, new in new }
         process.environment = env
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
+        let reading: FileHandle
+        var slaveDescriptor: Int32 = -1
+        if terminal {
+            // posix_openpt and ptsname are not in Swift's Glibc module: open
+            // /dev/ptmx, unlock it (TIOCSPTLCK) and ask its number (TIOCGPTN).
+            master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+            var unlock: Int32 = 0
+            var number: UInt32 = 0
+            guard master >= 0, ioctl(master, 0x4004_5431, &unlock) == 0, ioctl(master, 0x8004_5430, &number) == 0 else {
+                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no pseudo-terminal"])
+            }
+            let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+            var size = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
+            _ = ioctl(slave, UInt(TIOCSWINSZ), &size)
+            slaveDescriptor = slave
+            let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
+            process.standardInput = handle
+            process.standardOutput = handle
+            process.standardError = handle
+            reading = FileHandle(fileDescriptor: master, closeOnDealloc: false)
+        } else {
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = output
+            reading = output.fileHandleForReading
+        }
         try process.run()
+        // The child has the terminal now; without this copy, the end of the child ends the output.
+        if slaveDescriptor >= 0 { close(slaveDescriptor) }
         // Output is collected as it arrives by a thread of its own that reads
         // until end of file, so waiting never blocks on a read. (Not
         // `readabilityHandler`: its dispatch source can outlive the pipe's
         // descriptor, and a reused descriptor then crashes libdispatch.)
-        let handle = output.fileHandleForReading
         Thread { [self] in
-            while let data = PipeReader.readSome(handle), !data.isEmpty {
+            while let data = PipeReader.readSome(reading), !data.isEmpty {
                 self.lock.withLock { self.received.append(data) }
             }
         }.start()
     }
 
+    deinit { if master >= 0 { close(master) } }
+
     var transcript: String {
         lock.lock()
         defer { lock.unlock() }
-        return String(decoding: received, as: UTF8.self)
+        let text = String(decoding: received, as: UTF8.self)
+        guard master >= 0 else { return text }
+        return text.replacing(/\x1B\[[0-9;]*[A-Za-z]/, with: "").replacingOccurrences(of: "\r\n", with: "\n")
     }
 
     func send(_ line: String) {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        if master >= 0 {
+            let bytes = Array((line + "\r").utf8)
+            _ = bytes.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+        } else {
+            input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        }
     }
 
     /// Waits until `text` has appeared `count` times in the output.
@@ -63,6 +103,11 @@ final class InteractiveProcess: @unchecked Sendable {
     var prompts: Int { transcript.components(separatedBy: "> ").count - 1 }
 
     func finish() -> Int32 {
+        if master >= 0 {
+            // Ctrl-D at the start of a line: the end of input.
+            var eof: UInt8 = 4
+            _ = write(master, &eof, 1)
+        }
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()
         Thread.sleep(forTimeInterval: 0.05)
@@ -107,7 +152,7 @@ struct FillTests {
         let home = try dataDirectory()
         let session = try InteractiveProcess(
             ["fill", "village-branch", "--unit", "130102001203", "--period", "2026", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home])
-        try session.waitFor("Question 1/")
+        try session.waitFor("Question 1 of about")
         for (answer, expected) in scriptedSession {
             let prompts = session.prompts
             session.send(answer)
@@ -121,7 +166,7 @@ struct FillTests {
         let transcript = session.transcript
         #expect(transcript.contains("130102001203 东关村"))
         #expect(transcript.contains("== B. Party members =="))
-        #expect(transcript.contains("Add an entry to 'Other members of the two committees'? (1 so far)"))
+        #expect(transcript.contains("Other members of the two committees: 1 so far. Add another? (1 yes / 2 no)"))
         #expect(transcript.contains("== Review =="))
 
         let list = try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home])
@@ -143,11 +188,126 @@ struct FillTests {
         #expect(answers["problems"] == ["ageing", "weak_economy"])
     }
 
+    /// A finalized sample survey in a new data directory, and its id.
+    func finalizedSample() throws -> (home: String, id: String) {
+        let home = try dataDirectory()
+        let filled = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize", "--lang", "en"] + today,
+            environment: ["VSURVEY_HOME": home])
+        #expect(filled.status == 0, "\(filled)")
+        let id = try #require(try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home]).stdout.firstMatch(of: /"id": "([0-9a-f-]+)"/)?.1)
+        return (home, String(id))
+    }
+
+    /// Every stored revision of the data directory's surveys: (revision, status, answers).
+    func revisions(_ home: String, _ id: String) throws -> [(revision: Int, status: String, answers: JSONValue)] {
+        let shown = try JSONParser().parse(try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home]).stdout).arrayValue ?? []
+        return try shown.map { item in
+            let detail = try JSONParser().parse(try vsurvey(["show", item["id"]?.stringValue ?? "", "--json"], environment: ["VSURVEY_HOME": home]).stdout)
+            return (item["revision"]?.doubleValue.map { Int($0) } ?? 0, item["status"]?.stringValue ?? "", detail["answers"] ?? .null)
+        }
+    }
+
+    @Test("in a terminal, edit then a full-width ：ｑ with nothing changed leaves the finalized survey exactly as it was")
+    func editAndLeaveChangesNothing() throws {
+        let (home, id) = try finalizedSample()
+        let before = try revisions(home, id)
+        let session = try InteractiveProcess(["edit", id, "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
+        try session.waitFor("Question 1 of about")
+        session.send("：ｑ")
+        try session.waitFor("Nothing changed; survey")
+        #expect(session.finish() == 0, "\(session.transcript)")
+        let after = try revisions(home, id)
+        #expect(after.count == 1 && after[0].revision == 1 && after[0].status == "finalized", "\(after)")
+        #expect(after[0].answers == before[0].answers)
+        let sync = try vsurvey(["status", "--lang", "en"], environment: ["VSURVEY_HOME": home])
+        #expect(sync.stdout.contains("Finalized: 1") || sync.stdout.contains("finalized: 1"), "\(sync.stdout)")
+    }
+
+    @Test("in a terminal, edit --at goes straight to the question; a change makes a draft revision, said plainly; 《 goes back, :go jumps, a full-width １ finalizes")
+    func editAtAQuestionAndFinalize() throws {
+        let (home, id) = try finalizedSample()
+        let session = try InteractiveProcess(["edit", id, "--at", "secretary_pay", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
+        try session.waitFor("Secretary's annual pay")
+        #expect(session.prompts == 1, "edit --at went through other questions first: \(session.transcript)")
+        session.send("45000")
+        try session.waitFor("Revision 2 made (a draft): the survey is not sent until it is finalized again.")
+        // Back with what Shift+, types in Chinese mode, then on again.
+        try session.waitFor("> ", count: 2)
+        session.send("《")
+        try session.waitFor("Secretary's annual pay", count: 2)
+        session.send("")
+        try session.waitFor("> ", count: 4)
+        session.send(":go notes")
+        try session.waitFor("Notes")
+        session.send("")
+        try session.waitFor("Everything checks out. Finalize now?")
+        session.send("perhaps")
+        try session.waitFor("Type 1 (finalize) or 2 (not now)")
+        session.send("１")
+        try session.waitFor("Finalized")
+        #expect(session.finish() == 0, "\(session.transcript)")
+        let stored = try revisions(home, id)
+        #expect(stored.count == 1 && stored[0].revision == 2 && stored[0].status == "finalized", "\(stored)")
+        #expect(stored[0].answers["secretary_pay"] == 45000)
+        #expect(stored[0].answers["members_total"] == 46)
+    }
+
+    @Test("in a terminal, an edit with changes left with :q asks whether to keep them; 2 undoes the revision, 1 keeps a draft and says it is not finalized")
+    func leavingAnEditWithChangesAsks() throws {
+        let (home, id) = try finalizedSample()
+        let undo = try InteractiveProcess(["edit", id, "--at", "secretary_pay", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
+        try undo.waitFor("Secretary's annual pay")
+        undo.send("46000")
+        try undo.waitFor("Revision 2 made")
+        try undo.waitFor("> ", count: 2)
+        undo.send("：q")
+        try undo.waitFor("Keep the changes?")
+        undo.send("２")
+        try undo.waitFor("Changes undone; survey")
+        #expect(undo.finish() == 0, "\(undo.transcript)")
+        var stored = try revisions(home, id)
+        #expect(stored.count == 1 && stored[0].revision == 1 && stored[0].status == "finalized" && stored[0].answers["secretary_pay"] == 42000, "\(stored)")
+
+        let keep = try InteractiveProcess(["edit", id, "--at", "secretary_pay", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
+        try keep.waitFor("Secretary's annual pay")
+        keep.send("47000")
+        try keep.waitFor("Revision 2 made")
+        try keep.waitFor("> ", count: 2)
+        keep.send(":q")
+        try keep.waitFor("Keep the changes?")
+        keep.send("是")
+        try keep.waitFor("the survey is no longer finalized")
+        #expect(keep.finish() == 0, "\(keep.transcript)")
+        stored = try revisions(home, id)
+        #expect(stored.count == 1 && stored[0].revision == 2 && stored[0].status == "draft" && stored[0].answers["secretary_pay"] == 47000, "\(stored)")
+    }
+
+    @Test("the last confirmation takes 2 for no and says the survey stays a draft; yes/no questions everywhere take the same answers")
+    func notFinalizingSaysSo() throws {
+        let home = try dataDirectory()
+        let environment = ["VSURVEY_HOME": home]
+        _ = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--lang", "en"] + today, environment: environment)
+        let id = try #require(try vsurvey(["list", "--json"], environment: environment).stdout.firstMatch(of: /"id": "([0-9a-f-]+)"/)?.1)
+        let session = try InteractiveProcess(["edit", String(id), "--at", "notes", "--lang", "en"] + today, environment: environment, terminal: true)
+        try session.waitFor("Notes")
+        session.send("")
+        try session.waitFor("Everything checks out. Finalize now?")
+        session.send("2")
+        try session.waitFor("Not finalized: survey")
+        try session.waitFor("is still a draft and will not be sent")
+        #expect(session.finish() == 0, "\(session.transcript)")
+        #expect(try revisions(home, String(id)).first?.status == "draft")
+        for (answer, expected) in [("1", true), ("y", true), ("是", true), ("ｙ", true), ("2", false), ("否", false), ("ｎ", false), ("N", false), ("maybe", nil)] as [(String, Bool?)] {
+            #expect(YesNo.read(answer) == expected, "\(answer)")
+        }
+    }
+
     @Test func killedMidwayThenResumedLosesNothing() throws {
         let home = try dataDirectory()
         let environment = ["VSURVEY_HOME": home]
         let first = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
-        try first.waitFor("Question 1/")
+        try first.waitFor("Question 1 of about")
         for answer in ["3", "2026-06-01", "1", "40", "8", "5"] {
             let prompts = first.prompts
             first.send(answer)
@@ -176,7 +336,7 @@ struct FillTests {
     @Test func enterTakesTheFormsDefault() throws {
         let environment = ["VSURVEY_HOME": try dataDirectory()]
         let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
-        try session.waitFor("Question 1/")
+        try session.waitFor("Question 1 of about")
         for answer in ["3", "2026-06-01"] {
             let prompts = session.prompts
             session.send(answer)
@@ -201,7 +361,7 @@ struct FillTests {
             try session.waitFor("> ", count: prompts + 1)
         }
         let first = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
-        try first.waitFor("Question 1/")
+        try first.waitFor("Question 1 of about")
         try answer(first, "3")
         try answer(first, "2026-06-01")
         let id = try #require(first.transcript.firstMatch(of: /New survey ([0-9a-f]{8})/)?.1).description
@@ -227,7 +387,7 @@ struct FillTests {
     @Test func ctrlCSaysTheDraftIsSafe() throws {
         let environment = ["VSURVEY_HOME": try dataDirectory()]
         let session = try InteractiveProcess(["fill", "village-branch", "--unit", "130102001203", "--lang", "en"] + today, environment: environment)
-        try session.waitFor("Question 1/")
+        try session.waitFor("Question 1 of about")
         let prompts = session.prompts
         session.send("3")
         try session.waitFor("> ", count: prompts + 1)
