@@ -335,11 +335,24 @@ struct SampleTests {
 
     static let catalog = Fixtures.catalog()
 
-    func check(_ name: String, formID: String) throws -> [ValidationIssue] {
+    func check(_ name: String, formID: String, today: Int = Fixtures.sampleToday) throws -> [ValidationIssue] {
         let form = try #require(Self.catalog.form(formID))
         let document = try AnswerFile.read(Fixtures.samplesDirectory.appendingPathComponent(name))
         let submission = try Submission(json: document)
-        return submission.envelopeIssues(for: form, registry: Self.catalog.registry) + form.validate(submission.answers, today: Fixtures.sampleToday).issues
+        return submission.envelopeIssues(for: form, registry: Self.catalog.registry) + form.validate(submission.answers, today: today).issues
+    }
+
+    @Test("the shipped samples do not depend on the calendar: each finds the same problems today, on the tests' day and in fifty years")
+    func samplesDoNotDependOnTheCalendar() throws {
+        let names = (try FileManager.default.contentsOfDirectory(atPath: Fixtures.samplesDirectory.path)).filter { $0.hasSuffix(".json") && $0 != "expectations.json" }
+        #expect(names.count > 30)
+        for name in names {
+            let formID = Self.catalog.allForms.map(\.id).filter { name.hasPrefix($0 + "-") }.max { $0.count < $1.count } ?? ""
+            let pinned = try check(name, formID: formID).map { "\($0.path) \($0.code)" }
+            for today in [CivilDate.today(), Fixtures.sampleToday + 50 * 365] {
+                #expect(try check(name, formID: formID, today: today).map { "\($0.path) \($0.code)" } == pinned, "\(name) on \(CivilDate.format(days: today))")
+            }
+        }
     }
 
     @Test func everyInvalidSampleHasAnExpectation() throws {
