@@ -133,6 +133,18 @@ extension RelationalStorage {
         }
     }
 
+    public func unit(_ code: UnitCode) async throws -> (unit: OrgUnit?, registrySize: Int) {
+        try await sql.read { session in
+            let size = Int(try session.one("SELECT count(*) FROM unit")?.integer(0) ?? 0)
+            let row = try session.one("SELECT code, name, level, parent FROM unit WHERE code = ?", [.text(code.rawValue)])
+            let unit = row.flatMap { row -> OrgUnit? in
+                guard let code = UnitCode(row.text(0)), let level = UnitLevel(rawValue: row.text(2)) else { return nil }
+                return OrgUnit(code: code, name: row.text(1), level: level, parent: row.optionalText(3).flatMap(UnitCode.init))
+            }
+            return (unit, size)
+        }
+    }
+
     public func registryRevision() async throws -> Int {
         try await sql.read { session in
             Int(try session.one("SELECT value FROM meta WHERE key = ?", [.text("registry_revision")])?.integer(0) ?? 0)

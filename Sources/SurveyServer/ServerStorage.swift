@@ -157,6 +157,8 @@ public protocol ServerStorage: Sendable {
     /// Replaces the registry; returns how many units it now has.
     func replaceUnits(_ units: [OrgUnit]) async throws -> Int
     func units() async throws -> [OrgUnit]
+    /// One unit of the registry, if it is there, and how many units the registry has.
+    func unit(_ code: UnitCode) async throws -> (unit: OrgUnit?, registrySize: Int)
     /// Changes every time the registry is replaced.
     func registryRevision() async throws -> Int
 

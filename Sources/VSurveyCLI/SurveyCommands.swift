@@ -107,6 +107,13 @@ struct FillCommand: ParsableCommand {
             throw ExitCode(64)
         }
         let periodValue = periodText ?? Period.containing(day: options.todayNumber, type: form.periodType).description
+        if let asked = Period(periodValue), asked.days.lowerBound > options.todayNumber {
+            console.error(
+                L(
+                    "报告期 \(periodValue) 尚未开始(今天是 \(CivilDate.format(days: options.todayNumber)));请检查 --period 或答案文件中的 period",
+                    "the period \(periodValue) has not begun (today is \(CivilDate.format(days: options.todayNumber))); check --period or the period in the answers file"))
+            throw ExitCode.failure
+        }
         let envelope = try Submission(json: ["unit": .string(unitText), "period": .string(periodValue), "answers": [:]])
         let envelopeIssues = envelope.envelopeIssues(for: form, registry: workspace.registry)
         if !envelopeIssues.isEmpty {

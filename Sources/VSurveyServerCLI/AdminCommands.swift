@@ -35,7 +35,20 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let storage = try await options.openStorage()
+            let storage = try await options.openStorage(creating: false)
+            // A token's scope is a unit of the registry: a mistyped code would grant nothing anyone expects.
+            let scope = UnitCode(unit)!
+            let (known, registrySize) = try await storage.unit(scope)
+            guard known != nil else {
+                throw options.fail(
+                    registrySize == 0
+                        ? L(
+                            "数据库 \(storage.location) 还没有单位名录;先用 vsurvey-server units import 导入(serve 首次启动也会导入 forms/units/*.csv)",
+                            "the database \(storage.location) has no unit registry yet; import one with vsurvey-server units import (serve also imports forms/units/*.csv at its first start)")
+                        : L(
+                            "单位 \(unit) 不在单位名录中(共 \(registrySize) 个单位);请检查代码",
+                            "unit \(unit) is not in the registry (\(registrySize) units); check the code"))
+            }
             let secret = TokenSecret.generate()
             do {
                 let record = try await storage.createToken(name: name, role: Role(rawValue: role)!, unit: UnitCode(unit)!, hash: TokenSecret.hash(secret))
@@ -57,7 +70,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let storage = try await options.openStorage()
+            let storage = try await options.openStorage(creating: false)
             let tokens = try await storage.tokens()
             if tokens.isEmpty {
                 options.say(L("还没有令牌。用 vsurvey-server token create 创建", "no tokens yet; create one with vsurvey-server token create"))
@@ -87,7 +100,7 @@ struct TokenCommand: AsyncParsableCommand {
         var token: String
 
         func run() async throws {
-            let storage = try await options.openStorage()
+            let storage = try await options.openStorage(creating: false)
             guard let record = try await storage.revokeToken(token) else {
                 throw options.fail(L("没有编号或名称为 “\(token)” 的令牌", "no token with id or name '\(token)'"))
             }

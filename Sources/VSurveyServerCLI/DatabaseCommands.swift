@@ -73,7 +73,7 @@ struct CopyCommand: AsyncParsableCommand {
             throw say.fail(L("来源文件不存在:\(from)", "the source file does not exist: \(from)"))
         }
         let catalog = try formsOption.catalog(say)
-        let source = try await say.openStorage()
+        let source = try await say.openStorage(creating: false)
         let destination = try await options(to).openStorage()
         let terminal = isatty(STDERR_FILENO) != 0
         let started = ContinuousClock.now

@@ -64,7 +64,16 @@ struct ServerOptions: ParsableArguments {
 
     /// The SQLite file, or the PostgreSQL database with its schema brought
     /// up to date.
-    func openStorage() async throws -> any ServerStorage {
+    /// Opens the database. Commands that only make sense on a database in
+    /// use (tokens, copy's source) pass `creating: false`, so that a
+    /// mistyped `--db` is an error rather than a new, empty database.
+    func openStorage(creating: Bool = true) async throws -> any ServerStorage {
+        if !creating, !isPostgres, !FileManager.default.fileExists(atPath: databasePath) {
+            throw fail(
+                L(
+                    "数据库 \(databasePath) 不存在(路径有误?);新数据库由 vsurvey-server units import 或 serve 建立",
+                    "there is no database \(databasePath) (a mistyped path?); a new one is made by vsurvey-server units import or serve"))
+        }
         do {
             if isPostgres {
                 let pool = connections ?? environment["VSURVEY_DB_CONNECTIONS"].flatMap(Int.init) ?? 8

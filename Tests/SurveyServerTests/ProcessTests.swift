@@ -123,6 +123,11 @@ func openStorage(_ db: String, in directory: URL) async throws -> any ServerStor
 }
 
 func createToken(_ role: String, in directory: URL, unit: String = "130102000000", db: String = "server.sqlite") async throws -> String {
+    // A token is made on a database in use, with a registry: import the sample county's first.
+    if !db.hasPrefix("postgres://"), !FileManager.default.fileExists(atPath: directory.appendingPathComponent(db).path) {
+        let imported = try await runServerCommand(["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", db], in: directory)
+        guard imported.status == 0 else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: imported.stderr]) }
+    }
     let run = try await runServerCommand(
         ["token", "create", "--db", db, "--name", "\(role)-\(UUID().uuidString.prefix(8))", "--role", role, "--unit", unit], in: directory)
     guard run.status == 0, let secret = run.stdout.split(separator: "\n").last.map(String.init), secret.hasPrefix(TokenSecret.prefix) else {
@@ -223,6 +228,20 @@ struct ProcessTests {
     func tokenCommands() async throws {
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
+        // No database yet (or a mistyped path): refused, and nothing made.
+        let mistyped = try await runServerCommand(
+            ["token", "create", "--db", "server.sqlite", "--name", "east", "--role", "collector", "--unit", "130102001000", "--lang", "en"],
+            in: directory)
+        #expect(mistyped.status != 0 && mistyped.stderr.contains("there is no database") && mistyped.stderr.contains("mistyped"), "\(mistyped.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("server.sqlite").path))
+        let imported = try await runServerCommand(
+            ["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", "server.sqlite"], in: directory)
+        #expect(imported.status == 0)
+        // A unit that is not in the registry is refused.
+        let unknown = try await runServerCommand(
+            ["token", "create", "--db", "server.sqlite", "--name", "east", "--role", "collector", "--unit", "130102999000", "--lang", "en"],
+            in: directory)
+        #expect(unknown.status != 0 && unknown.stderr.contains("130102999000 is not in the registry"), "\(unknown.stderr)")
         let created = try await runServerCommand(
             ["token", "create", "--db", "server.sqlite", "--name", "east", "--role", "collector", "--unit", "130102001000", "--lang", "en"],
             in: directory)

@@ -559,6 +559,21 @@ struct FillTests {
         #expect(try Data(contentsOf: database) == bytes)
     }
 
+    @Test("a period that has not begun is refused, with today's date; the current and earlier ones are taken")
+    func futurePeriodIsRefused() throws {
+        let home = try dataDirectory()
+        let environment = ["VSURVEY_HOME": home]
+        let future = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--period", "2030", "--finalize", "--lang", "en"] + today,
+            environment: environment)
+        #expect(future.status == 1 && future.stderr.contains("the period 2030 has not begun (today is 2026-11-26)"), "\(future)")
+        #expect(try vsurvey(["list", "--json"], environment: environment).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        let earlier = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--period", "2025", "--finalize", "--lang", "en"] + today,
+            environment: environment)
+        #expect(earlier.status == 0, "\(earlier)")
+    }
+
     @Test func corruptDatabaseFileIsRefusedAndKept() throws {
         let home = try dataDirectory()
         let file = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")
