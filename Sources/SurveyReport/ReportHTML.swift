@@ -20,7 +20,7 @@ extension Report {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(Self.escape(title)) — \(Self.escape(scopeName)) \(Self.escape(period))</title>
             <style>
-            body { font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "Source Han Sans SC", system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 16px; color: #1f2933; }
+            body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 16px; color: #1f2933; }
             h1 { font-size: 1.4em; margin: 0 0 4px; } h2 { font-size: 1.1em; margin: 24px 0 8px; border-bottom: 2px solid #c8102e; padding-bottom: 4px; }
             .meta { color: #52606d; font-size: 0.9em; }
             .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
@@ -38,7 +38,7 @@ extension Report {
             .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
             ul.units { columns: 3 240px; font-size: 0.9em; padding-left: 18px; }
             .chart, .list { break-inside: avoid; page-break-inside: avoid; }
-            @media print { form { display: none; } @page { size: A4 landscape; margin: 12mm; } body { max-width: none; padding: 0; font-size: 10pt; } .scroll { overflow: visible; } th:first-child, td:first-child { position: static; } }
+            @media print { form { display: none; } @page { size: A4 landscape; margin: 12mm 12mm 16mm; @bottom-center { content: counter(page) " / " counter(pages); font-size: 9pt; color: #52606d; } } body { max-width: none; padding: 0; font-size: 10pt; } .scroll { overflow: visible; } th:first-child, td:first-child { position: static; } }
             </style>
             </head>
             <body>

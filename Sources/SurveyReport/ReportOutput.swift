@@ -45,9 +45,12 @@ extension Report {
             if previousPeriod != nil { onTime.append("") }
             lines.append(onTime)
         }
+        // A unit with nothing reported has no figures: it says so rather than showing zeros.
+        let notReported = en ? "not reported" : "未报送"
         for (index, indicator) in form.indicators.enumerated() {
             var line = [indicator.label.text(language)]
-            line += rows.map { shown($0.values[index], indicator, language) }
+            let counted: Bool = if case .completeness = indicator.kind { true } else { false }
+            line += rows.map { $0.reported == 0 && !counted ? notReported : shown($0.values[index], indicator, language) }
             line.append(shown(total.values[index], indicator, language))
             if previousPeriod != nil { line.append(shownChange(total.changes[index], indicator, language)) }
             lines.append(line)
@@ -55,9 +58,11 @@ extension Report {
         return (header, lines)
     }
 
-    /// The report as text for a terminal: the table with Chinese aligned by
-    /// display width, then the units not reported and each watch list.
-    public func text(_ language: Language) -> String {
+    /// The report as text for a terminal `width` columns wide: the table
+    /// with Chinese aligned by display width (its unit columns in parts
+    /// that fit the width, each with the indicators' column, so that no
+    /// line wraps), then the units not reported and each watch list.
+    public func text(_ language: Language, width: Int = 100) -> String {
         let en = language == .en
         var out = ""
         let title = form.title.text(language)
@@ -65,8 +70,14 @@ extension Report {
         if let due { out += (en ? "due: " : "截止日期:") + CivilDate.format(days: due) + "\n" }
         out += "\n"
         let (header, lines) = tableLines(language)
-        out += Self.aligned([header] + lines)
-        out += "\n"
+        let parts = Self.columnParts([header] + lines, width: width)
+        for (number, columns) in parts.enumerated() {
+            if parts.count > 1 {
+                out += (en ? "(part \(number + 1) of \(parts.count))" : "(第 \(number + 1)/\(parts.count) 部分)") + "\n"
+            }
+            out += Self.aligned(([header] + lines).map { line in columns.map { $0 < line.count ? line[$0] : "" } })
+            out += "\n"
+        }
         out += (en ? "Not reported: \(missingCount)" : "未报送:\(missingCount) 个") + "\n"
         for unit in missing { out += "  \(unit.code) \(unit.group.isEmpty ? "" : unit.group + " ")\(unit.name)\n" }
         if missing.count < missingCount { out += en ? "  … and \(missingCount - missing.count) more\n" : "  ……另有 \(missingCount - missing.count) 个\n" }
@@ -94,6 +105,29 @@ extension Report {
         }
     }
 
+    /// The table's columns in parts no wider than `width` when aligned:
+    /// each part starts with the first column (the indicators), and the
+    /// other columns follow in order, as many as fit (at least one).
+    public static func columnParts(_ table: [[String]], width: Int) -> [[Int]] {
+        guard let columns = table.map(\.count).max(), columns > 1 else { return [Array(0..<(table.map(\.count).max() ?? 0))] }
+        var widths = Array(repeating: 0, count: columns)
+        for line in table { for (index, cell) in line.enumerated() { widths[index] = max(widths[index], DisplayWidth.of(cell)) } }
+        var parts: [[Int]] = []
+        var current = [0]
+        var used = widths[0]
+        for column in 1..<columns {
+            if current.count > 1, used + 2 + widths[column] > width {
+                parts.append(current)
+                current = [0]
+                used = widths[0]
+            }
+            current.append(column)
+            used += 2 + widths[column]
+        }
+        parts.append(current)
+        return parts
+    }
+
     public static func aligned(_ table: [[String]]) -> String {
         guard let columns = table.map(\.count).max() else { return "" }
         var widths = Array(repeating: 0, count: columns)
@@ -119,7 +153,11 @@ extension Report {
             // would run as a formula is written as text.
             var line = [row.unit, CSV.text(row.name), String(row.expected), String(row.reported)]
             if due != nil { line.append(String(row.onTime ?? 0)) }
-            line += row.values.map { $0.map(Self.number) ?? "" }
+            // Nothing reported: empty cells, not zeros a spreadsheet would add up.
+            line += zip(form.indicators, row.values).map { indicator, value in
+                if case .completeness = indicator.kind { return value.map(Self.number) ?? "" }
+                return row.reported == 0 ? "" : value.map(Self.number) ?? ""
+            }
             lines.append(line)
         }
         return "\u{FEFF}" + lines.map { CSV.line($0) }.joined()

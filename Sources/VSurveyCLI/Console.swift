@@ -6,13 +6,24 @@ import SurveyCore
 struct Console {
     let language: Language
     let colour: Bool
+    let environment: [String: String]
 
     init(language: Language, environment: [String: String]) {
         self.language = language
+        self.environment = environment
         colour = isatty(STDOUT_FILENO) != 0 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
     }
 
     func text(_ message: LocalizedText) -> String { message.text(language) }
+
+    /// The terminal's width in columns: `COLUMNS`, else the terminal's own
+    /// size when standard output is one, else 100.
+    var width: Int {
+        if let columns = environment["COLUMNS"].flatMap(Int.init), columns >= 20 { return columns }
+        var size = winsize()
+        if isatty(STDOUT_FILENO) != 0, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 20 { return Int(size.ws_col) }
+        return 100
+    }
 
     func out(_ line: String = "") {
         print(line)

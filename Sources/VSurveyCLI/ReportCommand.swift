@@ -71,7 +71,17 @@ struct ReportCommand: ParsableCommand {
     }
 
     func scope(_ registry: UnitRegistry?, _ console: Console) throws -> UnitCode {
-        if let unit, let code = UnitCode(unit) { return code }
+        if let unit, let code = UnitCode(unit) {
+            // A code the registry does not know would make a report of nothing, titled with the code.
+            if let registry, registry.unit(code) == nil {
+                console.error(
+                    L(
+                        "单位 \(unit) 不在单位名录中;请检查代码(vsurvey report 的范围应为县或乡镇)",
+                        "unit \(unit) is not in the unit registry; check the code (a report's scope is a county or township)"))
+                throw ExitCode.failure
+            }
+            return code
+        }
         if let roots = registry?.roots, roots.count == 1 { return roots[0].code }
         console.error(L("请用 --unit 指定范围(县或乡镇的单位代码)", "name the scope with --unit (a county or township code)"))
         throw ExitCode.failure
@@ -105,11 +115,22 @@ struct ReportCommand: ParsableCommand {
             reference.data(surveys, scopePrefix: scope.prefix, period: $0.description, groupLength: length, dueBefore: nil, watchLimit: limit)
         }
         let report = Report(form: latest, registry: registry, scope: scope, period: period, data: data, previous: previous, missingLimit: limit)
+        if !surveys.contains(where: { $0.period == period }) {
+            // On standard error, so that the report itself can still be piped.
+            FileHandle.standardError.write(
+                Data(
+                    (console.yellow(
+                        console.text(
+                            L(
+                                "注意:本机没有 \(console.unitName(scope.rawValue, registry)) \(period) 的已定稿调查,下面的报告全是“未报送”。要看服务器上县里汇总的报告,请加 --remote(需先 vsurvey login)。",
+                                "Note: this device has no finalized surveys for \(console.unitName(scope.rawValue, registry)) in \(period), so every unit below is 'not reported'. For the county's report from the server, add --remote (after vsurvey login)."
+                            ))) + "\n").utf8))
+        }
         let page = html == nil ? nil : report.html(console.language, generated: SyncCommand.clock())
         switch format {
         case "csv": return (report.csv(console.language), page)
         case "json": return (report.json(console.language).serialized(pretty: true) + "\n", page)
-        default: return (report.text(console.language), page)
+        default: return (report.text(console.language, width: console.width), page)
         }
     }
 
@@ -149,7 +170,7 @@ struct ReportCommand: ParsableCommand {
         case "csv": return (body, htmlPage)
         case "json": return ((try? JSONParser().parse(response.body).serialized(pretty: true)).map { $0 + "\n" } ?? body, htmlPage)
         default:
-            return (try Self.decoded(response.body, catalog: options.catalog(console), console: console).text(console.language), htmlPage)
+            return (try Self.decoded(response.body, catalog: options.catalog(console), console: console).text(console.language, width: console.width), htmlPage)
         }
     }
 

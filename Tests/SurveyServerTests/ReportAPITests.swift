@@ -218,6 +218,9 @@ struct ReportAPITests {
             let counts = try #require(expected.histograms[1])
             #expect(counts.reduce(0, +) == 30)
             #expect(html.contains("stroke-dasharray"), "the weak-economy threshold line")
+            // Fonts a Linux machine has (fonts-noto-cjk, WenQuanYi) come first; printed pages are numbered.
+            #expect(html.contains("font-family: \"Noto Sans CJK SC\", \"Noto Sans SC\", \"WenQuanYi Micro Hei\""))
+            #expect(html.contains("@bottom-center { content: counter(page)"))
             // The weak-economy list names the village given 12,345 yuan, with its income.
             let village = try #require(LiveServer.registry.unit(UnitCode(surveys[0].unit)!))
             #expect(html.contains("\(village.name) · 12345"), "\(html)")

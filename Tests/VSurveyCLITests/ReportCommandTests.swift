@@ -28,7 +28,8 @@ struct ReportCommandTests {
                 ])
             #expect(run.status == 0, "\(run.stderr)")
         }
-        let table = try vsurvey(["report", "village-branch", "--period", "2026", "--data-dir", data.path, "--lang", "en"])
+        // Wide enough for the whole table in one part.
+        let table = try vsurvey(["report", "village-branch", "--period", "2026", "--data-dir", data.path, "--lang", "en"], environment: ["COLUMNS": "400"])
         #expect(table.status == 0, "\(table.stderr)")
         let lines = table.stdout.split(separator: "\n").map(String.init)
         func line(_ label: String) -> [String] {
@@ -56,6 +57,32 @@ struct ReportCommandTests {
         let csv = try vsurvey(["report", "village-branch", "--period", "2026", "--format", "csv", "--data-dir", data.path])
         #expect(csv.stdout.hasPrefix("\u{FEFF}unit,"))
         #expect(csv.stdout.contains("\r\n130102000000,安平示范县,250,2,"))
+        // A township with nothing reported has empty cells, not zeros (its completeness stays).
+        let beigang = try #require(csv.stdout.components(separatedBy: "\r\n").first { $0.hasPrefix("130102003000,") })
+        #expect(beigang.hasPrefix("130102003000,北岗镇,22,0,0,0,,"), "\(beigang)")
+
+        // In a terminal 100 columns wide (the default) no line is wider: the
+        // townships come in parts, each with the indicators' column; every
+        // township and the total are there, and one with nothing reported says so.
+        let narrow = try vsurvey(["report", "village-branch", "--period", "2026", "--data-dir", data.path])
+        #expect(narrow.status == 0)
+        let widest = narrow.stdout.split(separator: "\n").map { DisplayWidth.of(String($0)) }.max() ?? 0
+        #expect(widest <= 100, "a line \(widest) columns wide")
+        #expect(narrow.stdout.contains("(第 1/2 部分)") && narrow.stdout.contains("(第 2/2 部分)"))
+        for township in ["城关镇", "河西镇", "北岗镇", "青龙湾镇", "合计"] { #expect(narrow.stdout.contains(township), "\(township)") }
+        let members = narrow.stdout.split(separator: "\n").first { $0.hasPrefix("党员总数") }.map(String.init) ?? ""
+        #expect(members.contains("未报送") && !members.contains(" 0 "), "\(members)")
+    }
+
+    @Test("a scope not in the registry is an error; a report with no surveys of this device says so and points to --remote")
+    func emptyAndUnknownScopes() throws {
+        let data = try scratchDirectory("report-empty")
+        let unknown = try vsurvey(["report", "village-branch", "--unit", "999999999999", "--period", "2026", "--data-dir", data.path, "--lang", "en"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unit 999999999999 is not in the unit registry"), "\(unknown)")
+        let html = data.appendingPathComponent("r.html").path
+        let empty = try vsurvey(["report", "village-branch", "--period", "2026", "--html", html, "--data-dir", data.path, "--lang", "en"])
+        #expect(empty.status == 0)
+        #expect(empty.stderr.contains("this device has no finalized surveys") && empty.stderr.contains("--remote"), "\(empty.stderr)")
     }
 }
 

@@ -179,7 +179,7 @@ enum ReportRoutes {
         let html = """
             <!DOCTYPE html><html lang="\(en ? "en" : "zh-CN")"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1"><title>VillageSurvey</title>
-            <style>body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;max-width:640px;margin:40px auto;padding:0 16px}</style>
+            <style>body{font-family:"Noto Sans CJK SC","Noto Sans SC","WenQuanYi Micro Hei","Source Han Sans SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;max-width:640px;margin:40px auto;padding:0 16px}</style>
             </head><body>\(body)</body></html>
             """
         return page(status, html, headers: headers)
