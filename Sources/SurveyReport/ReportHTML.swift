@@ -50,7 +50,9 @@ extension Report {
         out += "<div class=\"cards\">"
         out += card(en ? "reported / expected" : "已报送 / 应报送", "\(total.reported) / \(total.expected)")
         for (index, indicator) in form.indicators.enumerated() where indicator.watch || index < 2 {
-            out += card(indicator.label.text(language), shown(total.values[index], indicator, language))
+            let counted: Bool = if case .completeness = indicator.kind { true } else { false }
+            let figure = total.reported == 0 && !counted ? (en ? "not reported" : "未报送") : shown(total.values[index], indicator, language)
+            out += card(indicator.label.text(language), figure)
         }
         out += "</div>\n"
 
