@@ -528,12 +528,47 @@ enum AnswerInput {
             }
         case .date:
             if ["today", "今天"].contains(text.lowercased()) { return .string(CivilDate.format(days: today)) }
-            return .string(text)
+            return .string(date(text) ?? text)
         case .integer, .decimal:
-            return .string(text.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "_", with: ""))
+            return .string(number(text, measure: field.measure))
         default:
             return .string(input.trimmingCharacters(in: .whitespaces))
         }
+    }
+
+    /// `2026年12月1日`, `2026.12.1`, `2026/12/1` or `2026-12-1` as
+    /// `2026-12-01`; nil for anything else (the engine then says what a
+    /// date looks like).
+    static func date(_ text: String) -> String? {
+        let parts = text.replacing(/[年月\.\/]/, with: "-").replacing(/日$|号$/, with: "").split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]), parts[0].count == 4,
+            (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        return String(format: "%04d-%02d-%02d", year, month, day)
+    }
+
+    /// Units a number may be typed with: the field's own measure, and the
+    /// counters people add (`46人`, `1971年`).
+    static let counters = ["人", "名", "个", "位", "次", "户", "岁", "年", "元", "万元", "件", "项", "期", "天"]
+
+    /// A number as typed, made plain: thousands separators dropped, a unit
+    /// the field is measured in (or a counter) taken off, and `万` / `千`
+    /// multiplied out (`3.6万` is 36000). What is not a number is left for
+    /// the engine to refuse with its message.
+    static func number(_ text: String, measure: LocalizedText?) -> String {
+        var plain = text.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "_", with: "").replacingOccurrences(of: " ", with: "")
+        let units = ([measure?.zh, measure?.en].compactMap { $0 } + counters).sorted { $0.count > $1.count }
+        if let unit = units.first(where: { !$0.isEmpty && plain.hasSuffix($0) && plain.count > $0.count }) {
+            plain.removeLast(unit.count)
+            if unit == "万元" { plain += "万" }
+        }
+        for (suffix, factor) in [("万", 10_000.0), ("千", 1_000.0)] where plain.hasSuffix(suffix) {
+            let digits = String(plain.dropLast(suffix.count))
+            guard let value = Double(digits), value.isFinite else { return text }
+            let scaled = value * factor
+            return scaled == scaled.rounded() && abs(scaled) < 1e15 ? String(Int64(scaled)) : Value.format(scaled)
+        }
+        return plain
     }
 
     /// A stored answer as a person would type it (for taking a default).

@@ -209,3 +209,35 @@ struct CommandParsingTests {
         #expect(validate.options.language == .en)
     }
 }
+
+@Suite("What a person types is understood")
+struct NaturalAnswerTests {
+    @Test("numbers with their unit, 万 and 千, separators; dates written the Chinese way")
+    func numbersAndDates() {
+        let people = L("人", "people")
+        let yuan = L("元", "yuan")
+        for (typed, measure, plain) in [
+            ("46人", people, "46"), ("46 人", people, "46"), ("46", people, "46"), ("3.6万", yuan, "36000"), ("3.6万元", yuan, "36000"),
+            ("42,000元", yuan, "42000"), ("1.5千", yuan, "1500"), ("1971年", nil, "1971"), ("12 people", people, "12"), ("abc", people, "abc"),
+            ("万", yuan, "万"), ("1.23456万", yuan, "12345.6"),
+        ] as [(String, LocalizedText?, String)] {
+            #expect(AnswerInput.number(typed, measure: measure) == plain, "\(typed)")
+        }
+        for (typed, date) in [
+            ("2026年12月1日", "2026-12-01"), ("2026年1月5号", "2026-01-05"), ("2026.12.1", "2026-12-01"), ("2026/3/09", "2026-03-09"), ("2026-12-1", "2026-12-01"),
+        ] {
+            #expect(AnswerInput.date(typed) == date, "\(typed)")
+        }
+        for typed in ["2026年13月1日", "26-12-01", "yesterday", "2026-12"] { #expect(AnswerInput.date(typed) == nil, "\(typed)") }
+    }
+
+    @Test("keys and yes/no read the same half-width or full-width, with what Shift+, types in Chinese mode")
+    func keys() {
+        #expect(EntryKey.read("<") == .back && EntryKey.read("＜") == .back && EntryKey.read("《") == .back)
+        #expect(EntryKey.read(":q") == .quit && EntryKey.read("：q") == .quit && EntryKey.read("：ｑ") == .quit)
+        #expect(EntryKey.read("？") == .help && EntryKey.read("?") == .help)
+        #expect(EntryKey.read(":12") == .jump(.number(12)) && EntryKey.read("：１２") == .jump(.number(12)))
+        #expect(EntryKey.read(":跳 党员总数") == .jump(.text("党员总数")) && EntryKey.read(":go members") == .jump(.text("members")))
+        #expect(EntryKey.read("46") == nil && EntryKey.read("q") == nil && EntryKey.read(":") == nil)
+    }
+}
