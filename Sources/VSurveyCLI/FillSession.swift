@@ -345,6 +345,9 @@ struct FillSession {
             let checked = form.settle(answers, today: today)
             if let problem = checked.issues(at: step.path).first(where: { $0.code != .required }) {
                 console.out(console.red("✗ " + problem.message.text(console.language)))
+                if problem.code == .constraint, let context = constraintContext(field, checked, entry: step.entry) {
+                    console.out(console.dim(context))
+                }
                 answers.setAnswer(previous, for: field, in: form, entry: step.entry)
                 continue
             }
@@ -352,6 +355,23 @@ struct FillSession {
             answers.setAnswer(checked.value(of: field, entry: step.entry).json, for: field, in: form, entry: step.entry)
             return .next
         }
+    }
+
+    /// The answers a broken rule reads, with their values, so that the
+    /// person sees what to change: `本题 11;35岁及以下党员 5,…,党员总数 46`.
+    private func constraintContext(_ field: Field, _ settled: SettledSurvey, entry: Int?) -> String? {
+        guard let constraint = field.constraint else { return nil }
+        let presenter = AnswerPresenter(form: form, console: console)
+        var seen = Set<String>()
+        let others = constraint.references.filter { $0 != field.name && seen.insert($0).inserted }.compactMap { name -> String? in
+            guard let other = form.field(named: name), other.type != .group, other.type != .repeat else { return nil }
+            let value = settled.value(of: other, entry: other.repeatIndex == field.repeatIndex ? entry : nil)
+            let label = other.label?.text(console.language) ?? other.name
+            return "\(label) \(value.isEmpty ? t("未答", "no answer") : presenter.display(value, of: other))"
+        }
+        guard !others.isEmpty else { return nil }
+        let own = t("本题 ", "this answer ") + presenter.display(settled.value(of: field, entry: entry), of: field)
+        return "  (" + ([own] + others).joined(separator: t(";", "; ")) + ")"
     }
 
     private func isRequired(_ field: Field, settled: SettledSurvey, path: String) -> Bool {

@@ -168,6 +168,8 @@ struct FillTests {
         #expect(transcript.contains("== B. Party members =="))
         #expect(transcript.contains("Other members of the two committees: 1 so far. Add another? (1 yes / 2 no)"))
         #expect(transcript.contains("== Review =="))
+        // A broken rule shows the answers it reads, so the person sees what to change.
+        #expect(transcript.contains("(this answer 11 persons; Aged 35 and under 5 persons; Aged 36 to 45 10 persons; Aged 46 to 59 15 persons; Party members in total 40 persons)"))
 
         let list = try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home])
         let surveys = try JSONParser().parse(list.stdout).arrayValue ?? []
