@@ -75,10 +75,35 @@ public final class SurveyStore: Sendable {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw StoreError(.cannotOpen, L("无法创建数据目录 \(directory.path)", "cannot create the data directory \(directory.path)"))
+            // The system's reason (permission denied, read-only file system, a file in the way), in its words.
+            let reason = Self.reason(creating: directory)
+            throw StoreError(
+                .cannotOpen,
+                L(
+                    "无法创建数据目录 \(directory.path):\(reason.zh)。请用 --data-dir 或 VSURVEY_HOME 指定一个可写的目录",
+                    "cannot create the data directory \(directory.path): \(reason.en). Name a writable directory with --data-dir or VSURVEY_HOME"))
         }
         try Self.refuseLostDatabase(path, in: directory)
         try self.init(path: path)
+    }
+
+    /// Why `directory` cannot be made: the first part of its path that is
+    /// a file, or is not writable, in words a person can act on.
+    static func reason(creating directory: URL) -> (zh: String, en: String) {
+        var path = directory.standardizedFileURL
+        while path.path != "/" {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) {
+                if !isDirectory.boolValue { return ("\(path.path) 是文件而不是目录", "\(path.path) is a file, not a directory") }
+                if Glibc.access(path.path, W_OK) != 0 {
+                    let why = String(cString: strerror(errno))
+                    return ("没有在 \(path.path) 中创建目录的权限(\(why))", "no permission to create a directory in \(path.path) (\(why))")
+                }
+                break
+            }
+            path.deleteLastPathComponent()
+        }
+        return ("系统拒绝", "the system refused")
     }
 
     /// Copies the whole database, as it is at one moment, to a new file at
@@ -637,8 +662,27 @@ public final class SurveyStore: Sendable {
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError {
-            let detail = error.message ?? "\(error.resultCode)"
-            throw StoreError(.database, L("数据库错误:\(detail)", "database error: \(detail)"))
+            switch error.resultCode.primaryResultCode {
+            case .SQLITE_FULL:
+                throw StoreError(
+                    .database,
+                    L(
+                        "磁盘已满,这一步没有保存;此前保存的答案和调查都完好。腾出空间后再试(填写中断的可用 vsurvey resume 继续)",
+                        "the disk is full and this step was not saved; everything saved before is intact. Free some space and try again (an interrupted survey goes on with vsurvey resume)"))
+            case .SQLITE_READONLY, .SQLITE_PERM:
+                throw StoreError(
+                    .database,
+                    L(
+                        "数据库 \(path) 不可写(文件或目录只读?),没有保存;已有数据不受影响。请检查文件权限,或用 --data-dir 指定可写的目录",
+                        "the database \(path) cannot be written (a read-only file or directory?); nothing was saved and what is there is intact. Check its permissions, or name a writable directory with --data-dir"))
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                throw StoreError(
+                    .database,
+                    L("数据库正被另一个 vsurvey 使用,等待超时;没有保存,请稍后重试", "another vsurvey kept the database busy too long; nothing was saved, try again shortly"))
+            default:
+                let detail = error.message ?? "\(error.resultCode)"
+                throw StoreError(.database, L("数据库错误:\(detail)", "database error: \(detail)"))
+            }
         }
     }
 }

@@ -113,6 +113,23 @@ struct UnitRegistryTests {
     }
 }
 
+@Suite("A registry saved in GBK")
+struct RegistryEncodingTests {
+    @Test("is refused at the line where it stops being UTF-8, saying how to save it as UTF-8 from Excel")
+    func gbkRegistry() throws {
+        let file = try scratchDirectory("gbk").appendingPathComponent("units.csv")
+        // 东关村 in GBK on the second line.
+        try Data("code,name,level,parent\n130102001201,".utf8 + [0xB6, 0xAB, 0xB9, 0xD8, 0xB4, 0xE5] + Data(",village,130102001000\n".utf8)).write(to: file)
+        do {
+            _ = try UnitRegistry.load(contentsOf: file)
+            Issue.record("a GBK file was read")
+        } catch let error as RegistryError {
+            #expect(error.issues.first?.line == 2)
+            #expect(error.issues.first?.message.zh.contains("另存为") == true && error.issues.first?.message.zh.contains("CSV UTF-8") == true)
+        }
+    }
+}
+
 @Suite("Periods")
 struct PeriodTests {
     @Test(arguments: [

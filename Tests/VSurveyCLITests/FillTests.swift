@@ -576,6 +576,17 @@ struct FillTests {
         #expect(earlier.status == 0, "\(earlier)")
     }
 
+    @Test("a data directory that cannot be made says why and what to do")
+    func dataDirectoryThatCannotBeMade() throws {
+        let parent = try scratchDirectory("blocked")
+        try Data().write(to: parent.appendingPathComponent("file"))
+        let run = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--data-dir", parent.appendingPathComponent("file/sub").path, "--lang", "en"]
+                + today)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("file is a file, not a directory") && run.stderr.contains("--data-dir or VSURVEY_HOME"), "\(run.stderr)")
+    }
+
     @Test func corruptDatabaseFileIsRefusedAndKept() throws {
         let home = try dataDirectory()
         let file = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")

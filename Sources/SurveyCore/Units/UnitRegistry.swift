@@ -85,7 +85,16 @@ public struct UnitRegistry: Sendable {
     public static func load(contentsOf url: URL) throws -> UnitRegistry {
         let data = try Data(contentsOf: url)
         guard let text = String(data: data, encoding: .utf8) else {
-            throw RegistryError(issues: [RegistryIssue(file: url.relativePath, line: 1, message: L("文件不是有效的 UTF-8 文本", "the file is not valid UTF-8 text"))])
+            // Where it breaks, and the likely cause: a file saved by Excel in the system's GBK.
+            let text = String(decoding: data, as: UTF8.self)
+            let line = (text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("\u{FFFD}") } ?? 0) + 1
+            throw RegistryError(issues: [
+                RegistryIssue(
+                    file: url.relativePath, line: line,
+                    message: L(
+                        "文件不是 UTF-8 编码(可能是 GBK);请在 Excel 里“另存为”并选择“CSV UTF-8(逗号分隔)”,或用 WPS 另存为 UTF-8 的 CSV",
+                        "the file is not UTF-8 (perhaps GBK); in Excel use Save As with \"CSV UTF-8 (Comma delimited)\", or save it as UTF-8 CSV in WPS"))
+            ])
         }
         return try parse(text, file: url.relativePath)
     }
