@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // SHA-256 (content hashes, token hashes); already in the graph through PostgresNIO.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // The zip container of .xlsx workbooks (exports for people).
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         // libcurl (libcurl4-openssl-dev) for the client, with typed wrappers
@@ -72,6 +74,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Spreadsheets people open: .xlsx workbooks (sheets of text and
+        // numbers, a frozen header row) in a ZIPFoundation container.
+        .target(
+            name: "SurveySpreadsheet",
+            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: swiftSettings
+        ),
         // Reports end to end: the reference evaluator, the report tables and
         // rollups with their SQL and bookkeeping, the report engine that
         // plans and runs a report, and the outputs.
@@ -81,10 +90,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // zlib (gzip bodies) behind two plain C functions.
-        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CGzip", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "SurveyCore",
-            dependencies: ["CZlib", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CGzip", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
             // Validation is the hot path of ingest; its state is a class the
             // evaluator reads while the validator writes, and dynamic
             // exclusivity checks there cost a tenth of the time. Debug builds
@@ -108,6 +117,7 @@ let package = Package(
                 "SurveyReport",
                 "SurveyStore",
                 "SurveySync",
+                "SurveySpreadsheet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

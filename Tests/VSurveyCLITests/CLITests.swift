@@ -194,10 +194,15 @@ struct CommandParsingTests {
     }
 
     @Test func csvCellsNeverRunAsFormulas() {
-        #expect(SurveyExport.cell(.string("=HYPERLINK(\"x\")")) == "'=HYPERLINK(\"x\")")
-        #expect(SurveyExport.cell(.string("+1")) == "'+1")
-        #expect(SurveyExport.cell(.integer(-5)) == "-5")
-        #expect(SurveyExport.cell(["land", "rental"]) == "land rental")
+        let form = Fixtures.catalog().form("village-branch")!
+        let text = form.field(named: "notes")!
+        let sources = form.field(named: "income_sources")!
+        let codes = ExportStyle(labels: false, labelHeaders: false, language: .zh)
+        func csv(_ value: JSONValue, _ field: Field) -> String { SurveyExport.csvText(SurveyExport.cell(value, field, codes)) }
+        #expect(csv(.string("=HYPERLINK(\"x\")"), text) == "'=HYPERLINK(\"x\")")
+        #expect(csv(.string("+1"), text) == "'+1")
+        #expect(csv(.integer(-5), text) == "-5")
+        #expect(csv(["land", "rental"], sources) == "land rental")
         #expect(CSV.field("a,\"b\"") == "\"a,\"\"b\"\"\"")
     }
 
