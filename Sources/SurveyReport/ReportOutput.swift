@@ -140,13 +140,26 @@ extension Report {
         return out
     }
 
+    /// What a report's CSV header says: labels in the language, for people
+    /// (percentages as percent: 94.12), or names, for programs (ratios as
+    /// fractions: 0.9412).
+    public enum CSVHeaders: String, Sendable, CaseIterable { case labels, names }
+
     /// CSV, UTF-8 with a byte-order mark so that spreadsheet programs read
     /// the Chinese: one line per unit (and the total), one column per
-    /// indicator, figures unformatted (ratios as fractions).
-    public func csv(_ language: Language) -> String {
-        var header = ["unit", language == .en ? "name" : "名称", "expected", "reported"]
-        if due != nil { header.append("on_time") }
-        header += form.indicators.map(\.name)
+    /// indicator, figures as plain numbers.
+    public func csv(_ language: Language, headers: CSVHeaders = .labels) -> String {
+        let en = language == .en
+        let labels = headers == .labels
+        func percent(_ indicator: Indicator) -> Bool { labels && indicator.format == .percent }
+        var header =
+            labels
+            ? [en ? "Unit code" : "单位代码", en ? "Unit" : "单位名称", en ? "Expected" : "应报送", en ? "Reported" : "已报送"]
+            : ["unit", en ? "name" : "名称", "expected", "reported"]
+        if due != nil { header.append(labels ? (en ? "On time" : "按时报送") : "on_time") }
+        header += form.indicators.map { indicator in
+            labels ? CSV.text(indicator.label.text(language)) + (percent(indicator) ? "(%)" : "") : indicator.name
+        }
         var lines = [header]
         for row in rows + [total] {
             // Unit names come from a registry file: one that a spreadsheet
@@ -155,8 +168,9 @@ extension Report {
             if due != nil { line.append(String(row.onTime ?? 0)) }
             // Nothing reported: empty cells, not zeros a spreadsheet would add up.
             line += zip(form.indicators, row.values).map { indicator, value in
-                if case .completeness = indicator.kind { return value.map(Self.number) ?? "" }
-                return row.reported == 0 ? "" : value.map(Self.number) ?? ""
+                let shown = value.map { percent(indicator) ? Self.number(($0 * 10_000).rounded() / 100) : Self.number($0) } ?? ""
+                if case .completeness = indicator.kind { return shown }
+                return row.reported == 0 ? "" : shown
             }
             lines.append(line)
         }

@@ -34,6 +34,11 @@ struct ReportCommand: ParsableCommand {
     var limit = 50
     @Flag(help: "从服务器取报告 / Get the report from the server")
     var remote = false
+    @Option(
+        help: ArgumentHelp(
+            "CSV 表头:labels(题目文字,百分比写作 94.12)或 names(指标名,比率写作 0.9412)/ CSV headers: labels (percentages as 94.12) or names (ratios as 0.9412)",
+            valueName: "labels|names"))
+    var headers: ExportCommand.Headers = .labels
     @Option(help: ArgumentHelp("另写一份含图表的网页报告 / Also write the report as a web page with charts", valueName: "file"))
     var html: String?
 
@@ -128,7 +133,7 @@ struct ReportCommand: ParsableCommand {
         }
         let page = html == nil ? nil : report.html(console.language, generated: SyncCommand.clock())
         switch format {
-        case "csv": return (report.csv(console.language), page)
+        case "csv": return (report.csv(console.language, headers: headers == .labels ? .labels : .names), page)
         case "json": return (report.json(console.language).serialized(pretty: true) + "\n", page)
         default: return (report.text(console.language, width: console.width), page)
         }
@@ -139,7 +144,7 @@ struct ReportCommand: ParsableCommand {
             console.error(L("还没有服务器设置:先运行 vsurvey login", "no server yet: run vsurvey login first"))
             throw ExitCode.failure
         }
-        var query = ["format=\(format == "csv" ? "csv" : "json")", "limit=\(limit)"]
+        var query = ["format=\(format == "csv" ? "csv" : "json")", "limit=\(limit)", "headers=\(headers.rawValue)"]
         if let unit { query.append("scope=\(unit)") }
         if let period { query.append("period=\(period)") }
         let client = HTTPClient(options: settings.clientOptions())

@@ -54,9 +54,14 @@ struct ReportCommandTests {
         #expect(report["total"]?["values"]?["ageing_rate"]?.doubleValue.map { abs($0 - 42.0 / 92.0) < 1e-12 } == true)
         #expect(report["total"]?["values"]?["operating_income_total"] == .integer(122_000))
 
+        // CSV for people by default: Chinese headers, percentages as percent.
         let csv = try vsurvey(["report", "village-branch", "--period", "2026", "--format", "csv", "--data-dir", data.path])
-        #expect(csv.stdout.hasPrefix("\u{FEFF}unit,"))
-        #expect(csv.stdout.contains("\r\n130102000000,安平示范县,250,2,"))
+        #expect(csv.stdout.hasPrefix("\u{FEFF}单位代码,单位名称,应报送,已报送,按时报送,报送完成率(%),党员总数,"), "\(csv.stdout.prefix(120))")
+        #expect(csv.stdout.contains("\r\n130102000000,安平示范县,250,2,0,0.8,92,"))
+        // For programs: names, and ratios as fractions.
+        let named = try vsurvey(["report", "village-branch", "--period", "2026", "--format", "csv", "--headers", "names", "--data-dir", data.path])
+        #expect(named.stdout.hasPrefix("\u{FEFF}unit,名称,expected,reported,on_time,completeness,members,"), "\(named.stdout.prefix(120))")
+        #expect(named.stdout.contains("\r\n130102000000,安平示范县,250,2,0,0.008,92,"))
         // A township with nothing reported has empty cells, not zeros (its completeness stays).
         let beigang = try #require(csv.stdout.components(separatedBy: "\r\n").first { $0.hasPrefix("130102003000,") })
         #expect(beigang.hasPrefix("130102003000,北岗镇,22,0,0,0,,"), "\(beigang)")
