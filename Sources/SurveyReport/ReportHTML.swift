@@ -85,7 +85,7 @@ extension Report {
         out += "</div>\n"
         for list in watchLists {
             out += "<div class=\"list\"><h2>\(Self.escape(list.indicator.label.text(language)))(\(list.count))</h2>\n"
-            out += unitList(list.units, more: list.count - list.units.count, language)
+            out += unitList(list.units, more: list.count - list.units.count, language, indicator: list.indicator)
             out += "</div>\n"
         }
         out += "</body>\n</html>\n"
@@ -98,12 +98,12 @@ extension Report {
         "<div class=\"card\">\(Self.escape(label))<b>\(Self.escape(value))</b></div>"
     }
 
-    func unitList(_ units: [(unit: Unit, detail: SQLValue)], more: Int, _ language: Language) -> String {
+    func unitList(_ units: [(unit: Unit, detail: SQLValue)], more: Int, _ language: Language, indicator: Indicator? = nil) -> String {
         guard !units.isEmpty else { return "<p>\(language == .en ? "None." : "无。")</p>\n" }
         var out = "<ul class=\"units\">"
         for (unit, detail) in units {
             var text = "\(unit.code) " + (unit.group.isEmpty ? "" : unit.group + " ") + unit.name
-            if detail != .null { text += " · " + Self.detailText(detail) }
+            if detail != .null { text += " · " + (indicator.map { detailShown(detail, $0, language) } ?? Self.detailText(detail)) }
             out += "<li>\(Self.escape(text))</li>"
         }
         out += "</ul>\n"

@@ -86,7 +86,7 @@ extension Report {
             let detailLabel = list.indicator.detail?.source
             for (unit, detail) in list.units {
                 var line = "  \(unit.code) \(unit.group.isEmpty ? "" : unit.group + " ")\(unit.name)"
-                if detailLabel != nil, detail != .null { line += "  " + Self.detailText(detail) }
+                if detailLabel != nil, detail != .null { line += "  " + detailShown(detail, list.indicator, language) }
                 out += line + "\n"
             }
             if list.units.count < list.count {
@@ -94,6 +94,25 @@ extension Report {
             }
         }
         return out
+    }
+
+    /// A watch list's detail as the table shows such figures: with
+    /// separators, and as money (`82,000 元`) when the detail is a field
+    /// measured in 元.
+    func detailShown(_ value: SQLValue, _ indicator: Indicator, _ language: Language) -> String {
+        let number: Double? =
+            switch value {
+            case .integer(let integer): Double(integer)
+            case .real(let real): real
+            default: nil
+            }
+        guard let number else { return Self.detailText(value) }
+        if let references = indicator.detail?.references, references.count == 1, let field = form.field(named: references[0]),
+            field.measure?.zh == "元"
+        {
+            return IndicatorFormat.yuan.render(number, language: language)
+        }
+        return number == number.rounded() ? IndicatorFormat.grouped(number) : IndicatorFormat.number.render(number, language: language)
     }
 
     static func detailText(_ value: SQLValue) -> String {

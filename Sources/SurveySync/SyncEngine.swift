@@ -53,7 +53,10 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
 
 /// What one sync did.
 public struct SyncSummary: Sendable, Equatable {
+    /// Revisions the server stored (a survey edited twice sends three).
     public var sent = 0
+    /// Surveys those revisions belong to, as `vsurvey list` counts them.
+    public var sentSurveys = 0
     public var duplicates = 0
     public var rejected = 0
     public var mismatched = 0
@@ -72,6 +75,7 @@ public struct SyncSummary: Sendable, Equatable {
 
     mutating func merge(_ other: SyncSummary) {
         sent += other.sent
+        sentSurveys += other.sentSurveys
         duplicates += other.duplicates
         rejected += other.rejected
         mismatched += other.mismatched
@@ -216,6 +220,8 @@ public final class SyncEngine: @unchecked Sendable {
         // Surveys whose revision failed to go: their later revisions wait
         // too, so that the server never sees revision n+1 before n.
         var heldBack = Set<String>()
+        // A stream holds every revision of its surveys, so counting here counts each survey once.
+        var sentInstances = Set<String>()
         /// A batch that did not go: pending with a retry time, and its
         /// surveys' later revisions held back.
         func notSent(_ batch: [Item], reason: String, failure: LocalizedText) throws(SyncError) {
@@ -291,6 +297,7 @@ public final class SyncEngine: @unchecked Sendable {
                     case .created, .updated:
                         status = .sent
                         summary.sent += 1
+                        sentInstances.insert(item.survey.instanceID)
                     case .duplicate:
                         status = .sent
                         summary.duplicates += 1
@@ -331,6 +338,7 @@ public final class SyncEngine: @unchecked Sendable {
             let progressNow = shared.add(surveys: batch.count, bytes: summary.bytesSent - bytesBefore)
             progressLock.withLock { progress?(progressNow.done, shared.total, progressNow.bytes) }
         }
+        summary.sentSurveys = sentInstances.count
         return summary
     }
 

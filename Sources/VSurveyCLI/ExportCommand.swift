@@ -82,7 +82,7 @@ extension SurveyExport {
                 [
                     .text(survey.instanceID), .number(Double(survey.revision)),
                     .text(style.labels ? survey.status.label.text(style.language) : survey.status.rawValue), .text(survey.formID),
-                    .text(survey.formVersion), .text(survey.unitCode), .text(unitName), .text(survey.period), .text(ListCommand.timestamp(survey.updatedAt)),
+                    .text(survey.formVersion), .text(survey.unitCode), .text(unitName), .text(survey.period), .text(ListCommand.timestamp(survey.updatedAt, short: style.labels)),
                 ] + topFields.map { cell(answers[$0.name], $0, style) })
         }
         var tables = [main]

@@ -401,13 +401,26 @@ struct ListCommand: ParsableCommand {
         }
         console.table(header, rows)
         console.out(console.dim(console.text(L("共 \(surveys.count) 份", "\(surveys.count) survey\(surveys.count == 1 ? "" : "s")"))))
+        // Why the server refused or held a survey, under the table: the reasons are long.
+        let explained = surveys.filter { [.rejected, .mismatch, .held].contains($0.status) && !($0.lastError ?? "").isEmpty }
+        if !explained.isEmpty {
+            console.out()
+            console.out(console.bold(console.text(L("原因:", "Reasons:"))))
+            for survey in explained {
+                console.out("  \(survey.shortID) \(console.unitName(survey.unitCode, registry)) \(survey.period)(\(survey.status.label.text(console.language)))")
+                for line in (survey.lastError ?? "").split(separator: "\n") { console.out("    " + line) }
+            }
+            console.out(console.dim(console.text(L("改正后用 vsurvey edit 编号 修改,再 vsurvey sync", "fix with vsurvey edit ID, then vsurvey sync"))))
+        }
     }
 
-    /// A time in the machine's zone: `2026-11-26 08:05`, or RFC 3339 when
-    /// not `short`. Formatted by hand: a DateFormatter per row makes long
+    /// A time in the deployment's zone (`Period.timeZone`): `2026-11-26
+    /// 08:05` for people (`short`), or RFC 3339 with the offset for
+    /// programs. Formatted by hand: a DateFormatter per row makes long
     /// lists slow.
     static func timestamp(_ date: Date, short: Bool = false) -> String {
-        let offset = TimeZone.current.secondsFromGMT(for: date)
+        if short { return Timestamp.forPeople(date) }
+        let offset = Period.timeZone.secondsFromGMT(for: date)
         let seconds = Int(date.timeIntervalSince1970.rounded(.down)) + offset
         let days = Int((Double(seconds) / 86_400).rounded(.down))
         let secondOfDay = seconds - days * 86_400

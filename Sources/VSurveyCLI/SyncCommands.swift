@@ -117,9 +117,12 @@ struct LoginCommand: ParsableCommand {
         do {
             let info = try SyncEngine(store: store, settings: settings, language: console.language).handshake()
             try SyncConfig.save(settings, in: directory)
+            let roles = ["collector": "采集员", "viewer": "查看者", "admin": "管理员"]
+            let role = info.tokenRole.map { roles[$0] ?? $0 } ?? "?"
+            let scope = info.tokenUnit.map { console.unitName($0, options.registryIfAvailable()) } ?? "?"
             console.out(
                 L(
-                    "已连接 \(Redacted.url(settings.server))(令牌 \(info.tokenName ?? "?"),\(info.tokenRole ?? "?"),范围 \(info.tokenUnit ?? "?"))。设置已保存。",
+                    "已连接 \(Redacted.url(settings.server))(令牌 \(info.tokenName ?? "?"),\(role),范围 \(scope))。设置已保存。",
                     "connected to \(Redacted.url(settings.server)) (token \(info.tokenName ?? "?"), \(info.tokenRole ?? "?"), scope \(info.tokenUnit ?? "?")). Settings saved."
                 ))
         } catch let error as SyncError {
@@ -250,12 +253,14 @@ struct SyncCommand: ParsableCommand {
         if let units = summary.pulled.units {
             console.out(prefix + console.text(L("已从服务器更新单位名录(\(units) 个单位)", "unit registry updated from the server (\(units) units)")))
         }
+        // Surveys, as vsurvey list counts them; the revisions too when a survey sent more than one.
+        let revisions = summary.sent == summary.sentSurveys ? "" : console.text(L("(\(summary.sent) 个修订)", " (\(summary.sent) revisions)"))
         console.out(
             prefix
                 + console.text(
                     L(
-                        "已上报 \(summary.sent),重复 \(summary.duplicates),被退回 \(summary.rejected),冲突 \(summary.mismatched),待县里处理 \(summary.held),仍待发送 \(summary.pending)",
-                        "sent \(summary.sent), duplicates \(summary.duplicates), rejected \(summary.rejected), mismatched \(summary.mismatched), held \(summary.held), still pending \(summary.pending)"
+                        "已上报 \(summary.sentSurveys) 份\(revisions),重复 \(summary.duplicates),被退回 \(summary.rejected),冲突 \(summary.mismatched),待县里处理 \(summary.held),仍待发送 \(summary.pending)",
+                        "sent \(summary.sentSurveys)\(revisions), duplicates \(summary.duplicates), rejected \(summary.rejected), mismatched \(summary.mismatched), held \(summary.held), still pending \(summary.pending)"
                     )))
         if let failure = summary.failure { console.error(failure) }
     }
@@ -296,11 +301,8 @@ struct SyncCommand: ParsableCommand {
         console.out(L("同步已停止", "sync stopped"))
     }
 
-    static func clock() -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: Date())
-    }
+    /// Now, as people read times: `2026-12-02 08:05`.
+    static func clock() -> String { Timestamp.forPeople(Date()) }
 }
 
 /// Set from a signal handler's queue, read by the loop.
@@ -323,14 +325,15 @@ struct StatusCommand: ParsableCommand {
         let en = console.language == .en
         console.out((en ? "server: " : "服务器:") + (settings?.server ?? (en ? "none (vsurvey login)" : "未设置(vsurvey login)")))
         let last = try storeStep(console) { try store.syncValue("last_success") }
-        console.out((en ? "last successful sync: " : "上次成功同步:") + (last ?? (en ? "never" : "从未")))
+        let lastShown = last.map { Timestamp.parse($0).map { Timestamp.forPeople($0) } ?? $0 }
+        console.out((en ? "last successful sync: " : "上次成功同步:") + (lastShown ?? (en ? "never" : "从未")))
         let counts = try storeStep(console) { try store.statusCounts() }
         for status in SurveyStatus.allCases {
             console.out("  \(status.label.text(console.language)): \(counts[status] ?? 0)")
         }
         let pending = try storeStep(console) { try store.pendingCount() }
         if pending.count > 0, let next = pending.nextAttempt {
-            console.out((en ? "next retry: " : "下次重试:") + "\(next)")
+            console.out((en ? "next retry: " : "下次重试:") + Timestamp.forPeople(next))
         }
     }
 }

@@ -69,7 +69,7 @@ struct HandComputedTests {
             "registered_per_100": "63.64",  // 126 / 198 × 100
             "resident_units_total": "19",  // 14 + 5
             "joint_building_share": "47.4%",  // (9 + 0) / 19
-            "no_joint_building": "1", "activities_average": "12",  // (24 + 0) / 2
+            "no_joint_building": "1", "activities_average": "12.00",  // (24 + 0) / 2
             "no_activities": "1", "community_workers_total": "17",  // 11 + 6
             "funding_total": "¥200,000", "funding_average": "¥100,000", "space_average": "260.25",  // (420.5 + 100) / 2
             "weak_belonging": "1", "weak_belonging_share": "50.0%", "short_of_space": "1",
@@ -92,7 +92,7 @@ struct HandComputedTests {
         second["supervision_measures"] = ["none"]
         let expected: [String: String] = [
             "reported": "2/12", "completeness": "16.7%",  // 2 of 12 townships
-            "team_size_average": "11",  // (13 + 9) / 2
+            "team_size_average": "11.00",  // (13 + 9) / 2
             "approval_ratio": "83.1%",  // (41 + 37 + 20 + 15) / (86 + 50) = 113 / 136
             "incompetent_ratio": "5.1%",  // (2 + 5) / 136
             "low_approval": "1",  // 河西镇: 35 / 50 = 70% < 80

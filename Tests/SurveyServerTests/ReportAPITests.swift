@@ -223,7 +223,7 @@ struct ReportAPITests {
             #expect(html.contains("@bottom-center { content: counter(page)"))
             // The weak-economy list names the village given 12,345 yuan, with its income.
             let village = try #require(LiveServer.registry.unit(UnitCode(surveys[0].unit)!))
-            #expect(html.contains("\(village.name) · 12345"), "\(html)")
+            #expect(html.contains("\(village.name) · ¥12,345"), "\(html)")
             #expect(try await server.send("GET", "/reports/village-branch", token: collector).status == 403)
         }
     }

@@ -167,6 +167,8 @@ struct SyncTests {
         let first = try await device.sync()
         #expect(first.status == 1, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("rejected 1"))
+        // Surveys counted as vsurvey list counts them, with the revisions said too.
+        #expect(first.stdout.contains("sent 1 (3 revisions)"), "\(first.stdout)")
         let rejected = try device.store.find(refused.instanceID)
         #expect(rejected.status == .rejected)
         #expect(rejected.lastError?.contains("not in the registry") == true)
@@ -174,6 +176,8 @@ struct SyncTests {
         #expect(shown.stdout.contains("the server's answer") && shown.stdout.contains("not in the registry"), "\(shown.stdout)")
         let listed = try await runClient(["list", "--status", "rejected"], dataDirectory: device.directory)
         #expect(listed.stdout.contains(refused.shortID))
+        // The list sync points to says why.
+        #expect(listed.stdout.contains("Reasons:") && listed.stdout.contains("not in the registry"), "\(listed.stdout)")
         let storage = try SQLiteServerStorage(path: serverDirectory.appendingPathComponent("server.sqlite").path)
         #expect(try await storage.revisions(of: chained.instanceID).map(\.revision) == [1, 2, 3])
 

@@ -46,7 +46,7 @@ struct ReportCommandTests {
         #expect(line("Total operating income").last == "¥122,000")  // 82,000 + 40,000
         #expect(line("Average operating income per village").last == "¥61,000")
         #expect(line("Total collective income").last == "¥226,000")  // 186,000 + 40,000
-        #expect(table.stdout.contains("Villages with a weak collective economy: 1\n  130102002201 河西镇 吕家台村"), "\(table.stdout)")
+        #expect(table.stdout.contains("Villages with a weak collective economy: 1\n  130102002201 河西镇 吕家台村  ¥40,000"), "\(table.stdout)")
         #expect(table.stdout.contains("Not reported: 248"))
 
         let json = try vsurvey(["report", "village-branch", "--period", "2026", "--format", "json", "--data-dir", data.path])

@@ -53,7 +53,7 @@ public enum IndicatorFormat: String, Sendable, CaseIterable {
     case yuan
     /// A whole number of units or people.
     case count
-    /// A plain number with up to two decimals.
+    /// A plain number with two decimals (`8.00`, `12.50`), so that a column reads alike.
     case number
 
     /// Renders a figure in this format.
@@ -66,11 +66,15 @@ public enum IndicatorFormat: String, Sendable, CaseIterable {
             return language == .zh ? "\(text) 元" : "¥\(text)"
         case .count: return Self.grouped(value.rounded())
         case .number:
-            return value == value.rounded() ? Self.grouped(value) : String(format: "%.2f", value)
+            let hundredths = (value * 100).rounded()
+            let fraction = Int(abs(hundredths).truncatingRemainder(dividingBy: 100))
+            let whole = Self.grouped((abs(hundredths) / 100).rounded(.down))
+            return (hundredths < 0 ? "-" : "") + whole + "." + (fraction < 10 ? "0\(fraction)" : "\(fraction)")
         }
     }
 
-    private static func grouped(_ value: Double) -> String {
+    /// A figure with thousands separators: `186,000`.
+    public static func grouped(_ value: Double) -> String {
         let integer = Int64(value)
         let digits = String(integer.magnitude)
         var result = ""
