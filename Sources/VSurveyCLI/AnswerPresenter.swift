@@ -19,6 +19,10 @@ struct AnswerPresenter {
             text = names.map { field.choices?.label(of: $0)?.text(console.language) ?? $0 }.joined(separator: zh ? "、" : ", ")
         case .number(let number):
             text = Value.format(number)
+        case .string("yes") where field.type == .yesNo || field.type == .calculate:
+            text = zh ? "是" : "yes"
+        case .string("no") where field.type == .yesNo || field.type == .calculate:
+            text = zh ? "否" : "no"
         default:
             text = value.string
         }

@@ -29,7 +29,7 @@ struct GlobalOptions: ParsableArguments {
             throw ValidationError("--lang 应为 zh 或 en / --lang must be zh or en, not '\(lang)'")
         }
         if let today, CivilDate.parse(today) == nil {
-            throw ValidationError("--today must be a date written YYYY-MM-DD")
+            throw ValidationError("--today 应为 YYYY-MM-DD 格式的日期 / --today must be a date written YYYY-MM-DD")
         }
     }
 

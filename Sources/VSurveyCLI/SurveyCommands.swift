@@ -110,7 +110,7 @@ struct FillCommand: ParsableCommand {
         if let asked = Period(periodValue), asked.days.lowerBound > options.todayNumber {
             console.error(
                 L(
-                    "报告期 \(periodValue) 尚未开始(今天是 \(CivilDate.format(days: options.todayNumber)));请检查 --period 或答案文件中的 period",
+                    "报告期 \(periodValue) 尚未开始(今天是 \(CivilDate.format(days: options.todayNumber)));请检查 --period 或答案文件中的报告期",
                     "the period \(periodValue) has not begun (today is \(CivilDate.format(days: options.todayNumber))); check --period or the period in the answers file"))
             throw ExitCode.failure
         }

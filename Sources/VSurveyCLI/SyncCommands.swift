@@ -16,7 +16,7 @@ enum SyncConfig {
         var stored: SyncSettings?
         if let data = try? Data(contentsOf: url(directory)) {
             guard let json = try? JSONParser().parse(data), let server = json["server"]?.stringValue, let token = json["token"]?.stringValue else {
-                throw ValidationError("\(url(directory).path) is damaged; run vsurvey login again")
+                throw ValidationError("\(url(directory).path) 已损坏;请重新运行 vsurvey login / \(url(directory).path) is damaged; run vsurvey login again")
             }
             stored = SyncSettings(server: server, token: token, caFile: json["ca_file"]?.stringValue, pinnedPublicKey: json["pinned_key"]?.stringValue)
         }
@@ -67,7 +67,7 @@ struct LoginCommand: ParsableCommand {
         guard server.hasPrefix("http://") || server.hasPrefix("https://") else {
             throw ValidationError("--server 应以 http:// 或 https:// 开头 / --server must start with http:// or https://")
         }
-        if let caFile, !FileManager.default.fileExists(atPath: caFile) { throw ValidationError("no such file: \(caFile)") }
+        if let caFile, !FileManager.default.fileExists(atPath: caFile) { throw ValidationError("找不到文件 \(caFile) / no such file: \(caFile)") }
         if token != nil && tokenFile != nil {
             throw ValidationError("--token 与 --token-file 只能用一个 / give --token or --token-file, not both")
         }

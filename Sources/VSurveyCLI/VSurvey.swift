@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import SurveyCore
+import SurveyStore
 
 /// `vsurvey`: the field worker's command-line client.
 public struct VSurvey: ParsableCommand {
@@ -20,4 +23,44 @@ public struct VSurvey: ParsableCommand {
     )
 
     public init() {}
+}
+
+extension VSurvey {
+    /// `vsurvey` as the executable runs it: like `main()`, but argument
+    /// errors and usage are said in the user's language (`--lang`, else
+    /// the locale) through `CommandLineText`.
+    public static func mainLocalized(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            exit(withError: nil)
+        } catch {
+            exitLocalized(error, arguments: arguments)
+        }
+    }
+
+    static func exitLocalized(_ error: any Error, arguments: [String]) -> Never {
+        let code = exitCode(for: error)
+        // Help, the version, and our own exit codes (the message is already out): as ArgumentParser does them.
+        if code == .success || error is ExitCode { exit(withError: error) }
+        let environment = ProcessInfo.processInfo.environment
+        let language = CommandLineText.language(of: arguments, environment: environment)
+        var text: String
+        switch error {
+        case let error as StoreError: text = (language == .zh ? "错误:" : "Error: ") + error.message.text(language)
+        default: text = fullMessage(for: error)
+        }
+        // An unknown --lang: the message stays in both languages.
+        if !hasUnknownLanguage(arguments) { text = CommandLineText.localized(text, language) }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+        Foundation.exit(code.rawValue)
+    }
+
+    static func hasUnknownLanguage(_ arguments: [String]) -> Bool {
+        for (index, argument) in arguments.enumerated() {
+            let value = argument == "--lang" && index + 1 < arguments.count ? arguments[index + 1] : argument.hasPrefix("--lang=") ? String(argument.dropFirst(7)) : nil
+            if let value, Language(code: value) == nil { return true }
+        }
+        return false
+    }
 }

@@ -29,9 +29,9 @@ struct TokenCommand: AsyncParsableCommand {
         var unit: String
 
         func validate() throws {
-            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be collector, viewer or admin, not '\(role)'") }
-            guard UnitCode(unit) != nil else { throw ValidationError("--unit must be a 12-digit unit code, not '\(unit)'") }
-            guard !name.trimmingSpaces.isEmpty, name.count <= 100 else { throw ValidationError("--name must be 1 to 100 characters") }
+            guard Role(rawValue: role) != nil else { throw ValidationError("--role 应为 collector(采集员)、viewer(查看者)或 admin(管理员)/ --role must be collector, viewer or admin, not '\(role)'") }
+            guard UnitCode(unit) != nil else { throw ValidationError("--unit 应为 12 位单位代码 / --unit must be a 12-digit unit code, not '\(unit)'") }
+            guard !name.trimmingSpaces.isEmpty, name.count <= 100 else { throw ValidationError("--name 应为 1 到 100 个字符 / --name must be 1 to 100 characters") }
         }
 
         func run() async throws {

@@ -100,3 +100,27 @@ struct FormsOption: ParsableArguments {
         return FormCatalog(directories: [directory])
     }
 }
+
+extension VSurveyServer {
+    /// `vsurvey-server` as the executable runs it: like `main()`, but
+    /// argument errors and usage are said in the user's language through
+    /// `CommandLineText`.
+    public static func mainLocalized(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+            exit(withError: nil)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is ExitCode { exit(withError: error) }
+            let language = CommandLineText.language(of: arguments, environment: ProcessInfo.processInfo.environment)
+            let text = CommandLineText.localized(fullMessage(for: error), language)
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
+}

@@ -4,6 +4,6 @@ import VSurveyServerCLI
 @main
 struct Entry {
     static func main() async {
-        await VSurveyServer.main()
+        await VSurveyServer.mainLocalized()
     }
 }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import VSurveyCLI
 
-VSurvey.main()
+VSurvey.mainLocalized()

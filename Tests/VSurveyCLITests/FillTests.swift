@@ -623,7 +623,7 @@ struct FillTests {
         var testDescription: String { arguments.joined(separator: " ") }
     }
 
-    @Test(arguments: [
+    static let badArguments = [
         BadArguments(arguments: ["fill"], message: "Missing expected argument '<form>'"),
         BadArguments(arguments: ["fill", "village-branch", "--unit", "123"], message: "the unit code must be 12 digits"),
         BadArguments(arguments: ["fill", "village-branch", "--unit", "130102001203", "--period", "2026Q9"], message: "is not a period"),
@@ -650,12 +650,58 @@ struct FillTests {
         BadArguments(arguments: ["form", "validate", "village-branch"], message: "Missing expected argument '<answers>'"),
         BadArguments(arguments: ["list", "--lang", "fr"], message: "--lang must be zh or en"),
         BadArguments(arguments: ["list", "--forms", "/nonexistent/forms"], message: "no such forms directory"),
-    ])
+    ]
+
+    @Test(arguments: Self.badArguments)
     func badArgumentsAreExplained(_ bad: BadArguments) throws {
         let language = bad.arguments.contains("--lang") ? [] : ["--lang", "en"]
         let run = try vsurvey(bad.arguments + language, environment: ["VSURVEY_HOME": try dataDirectory()])
         #expect(run.status != 0)
         #expect((run.stderr + run.stdout).contains(bad.message), "\(run.stderr)\(run.stdout)")
+    }
+
+    @Test("every error path above, and more, said in Chinese: no English words left untranslated")
+    func errorsInChinese() throws {
+        let bad = try scratchDirectory("zh-errors")
+        try Data("answers:\n  members_total: @40\n".utf8).write(to: bad.appendingPathComponent("bad.yaml"))
+        try Data("code,name,level,parent\n130102001201,".utf8 + [0xB6, 0xAB] + Data(",village,130102001000\n".utf8)).write(to: bad.appendingPathComponent("gbk.csv"))
+        // (An unknown --lang is said in both languages: it cannot know which.)
+        var runs: [(String, [String])] = Self.badArguments.filter { !$0.arguments.contains("--lang") }.map { ("vsurvey", $0.arguments) }
+        runs += [
+            ("vsurvey", ["form", "validate", "village-branch", bad.appendingPathComponent("bad.yaml").path]),
+            ("vsurvey", ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--period", "2030"] + today),
+            ("vsurvey", ["report", "village-branch", "--unit", "999999999999"]), ("vsurvey", ["export", "--format", "csv", "--values", "words"]),
+            ("vsurvey", ["list", "--bogus"]), ("vsurvey", ["list", "extra"]), ("vsurvey", ["list", "--unit"]), ("vsurvey", ["lisst"]),
+            ("vsurvey", ["sync"]), ("vsurvey", ["report", "village-branch", "--remote"]),
+            ("vsurvey-server", ["token", "create", "--name", "x"]), ("vsurvey-server", ["serve", "--port", "99999"]),
+            ("vsurvey-server", ["token", "create", "--db", bad.appendingPathComponent("none.sqlite").path, "--name", "x", "--role", "viewer", "--unit", "130102000000"]),
+            ("vsurvey-server", ["units", "import", bad.appendingPathComponent("gbk.csv").path, "--db", bad.appendingPathComponent("s.sqlite").path]),
+            ("vsurvey-server", ["token", "create", "--name", "x", "--role", "boss", "--unit", "1"]),
+        ]
+        let allowed: Set<String> = [
+            "vsurvey", "server", "fill", "resume", "edit", "finalize", "discard", "show", "list", "export", "login", "sync", "status", "report", "form",
+            "validate", "token", "create", "serve", "units", "import", "help", "YAML", "CSV", "JSON", "UTF", "Excel", "WPS", "GBK", "Tab", "ID",
+            "id", "zh", "en", "draft", "finalized", "sent", "rejected", "mismatch", "held", "xlsx", "csv", "json", "jsonl", "labels", "codes",
+            "collector", "viewer", "admin", "village", "branch", "nonesuch", "lost", "old", "xml", "words", "extra", "lisst", "bogus", "forms",
+            "remote", "sqlite", "postgres", "YYYY", "MM", "DD", "Q", "URL",
+        ]
+        for (binary, arguments) in runs {
+            let run = try CommandRun.run(
+                try Binaries.url(binary), arguments, in: Fixtures.root, environment: ["VSURVEY_HOME": try dataDirectory(), "LANG": "zh_CN.UTF-8"])
+            #expect(run.status != 0, "\(binary) \(arguments)")
+            for line in (run.stderr + run.stdout).split(separator: "\n") where !line.hasPrefix("用法:") && !line.hasPrefix("  详见") {
+                var text = String(line)
+                // Option names, placeholders, paths and files, quoted input, hyphenated ids.
+                for pattern in [
+                    #"[A-Za-z0-9_.-]*[/@][A-Za-z0-9_./@-]*"#, #"[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+"#, "<[^>]*>", "“[^”]*”", "'[^']*'", #""[^"]*""#,
+                    #"(^|[^A-Za-z])--?[A-Za-z][A-Za-z-]*"#, #"\b[a-z]+(-[a-z]+)+\b"#, #"\b[A-Za-z]*[0-9][A-Za-z0-9]*\b"#,
+                ] {
+                    text = text.replacing(try Regex(pattern), with: " ")
+                }
+                let words = text.matches(of: #/[A-Za-z]{2,}/#).map { String($0.output) }.filter { !allowed.contains($0) }
+                #expect(words.isEmpty, "\(binary) \(arguments.joined(separator: " ")): English left in “\(line)”: \(words)")
+            }
+        }
     }
 
     @Test func helpInBothLanguages() throws {

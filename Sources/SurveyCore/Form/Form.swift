@@ -281,6 +281,15 @@ public final class ChoiceList: Sendable {
 /// The kinds of period a form is filled for.
 public enum PeriodType: String, Sendable, CaseIterable, Codable {
     case annual, quarterly, monthly
+
+    /// 年度 / annual, as messages name it.
+    public var label: LocalizedText {
+        switch self {
+        case .annual: return L("年度", "annual")
+        case .quarterly: return L("季度", "quarterly")
+        case .monthly: return L("月度", "monthly")
+        }
+    }
 }
 
 /// A survey form: its settings, its questions and the indicators the county

@@ -59,7 +59,8 @@ public enum FormLoader {
             switch yaml {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
                 return FormIssue(
-                    file: file, line: mark.line, message: L("YAML 语法错误:\(problem)(第 \(mark.column) 列)", "YAML syntax error: \(problem) (column \(mark.column))")
+                    file: file, line: mark.line,
+                    message: L("YAML 格式错误:\(YAMLMessages.describe(problem).zh)(第 \(mark.column) 列)", "YAML syntax error: \(problem) (column \(mark.column))")
                 )
             case .duplicatedKeysInMapping(let duplicates, let context):
                 return FormIssue(

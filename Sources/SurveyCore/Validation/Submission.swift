@@ -107,7 +107,7 @@ public struct Submission: Sendable {
                     add(
                         "period",
                         L(
-                            "报告期 \(period) 不是本表单要求的类型(\(form.periodType.rawValue),如 \(Period.example(of: form.periodType)))",
+                            "报告期 \(period) 不是本表单要求的类型(\(form.periodType.label.zh),如 \(Period.example(of: form.periodType)))",
                             "period \(period) is not of the form's type (\(form.periodType.rawValue), e.g. \(Period.example(of: form.periodType)))"))
                 }
             } else {
@@ -178,7 +178,8 @@ public enum AnswerFile {
         } catch let error as AnswerFileError {
             throw error
         } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _) {
-            throw AnswerFileError(file: file, line: mark.line, column: mark.column, message: L("YAML 语法错误:\(problem)", "YAML syntax error: \(problem)"))
+            let said = YAMLMessages.describe(problem)
+            throw AnswerFileError(file: file, line: mark.line, column: mark.column, message: L("YAML 格式错误:\(said.zh)", "YAML syntax error: \(problem)"))
         } catch {
             throw AnswerFileError(file: file, message: L("YAML 语法错误:\(error)", "YAML syntax error: \(error)"))
         }
