@@ -30,12 +30,14 @@ struct AnswerPresenter {
         return text
     }
 
-    /// Every question that is asked, with its answer, section by section.
-    func show(_ settled: SettledSurvey) {
-        for index in form.rootFields { show(index, settled, entry: nil, depth: 0) }
+    /// Every question that is asked, with its answer, section by section;
+    /// with `numbers` (an answer's path to its question number), each
+    /// question carries the number `:12` jumps to.
+    func show(_ settled: SettledSurvey, numbers: [String: Int] = [:]) {
+        for index in form.rootFields { show(index, settled, entry: nil, depth: 0, numbers: numbers) }
     }
 
-    private func show(_ index: Int, _ settled: SettledSurvey, entry: Int?, depth: Int) {
+    private func show(_ index: Int, _ settled: SettledSurvey, entry: Int?, depth: Int, numbers: [String: Int]) {
         let field = form.fields[index]
         let indent = String(repeating: "  ", count: depth)
         let label = field.label?.text(console.language) ?? field.name
@@ -45,20 +47,22 @@ struct AnswerPresenter {
         case .group:
             guard settled.isRelevant(field, entry: entry) else { return }
             console.out(indent + console.bold(label))
-            for child in field.children { show(child, settled, entry: entry, depth: depth + 1) }
+            for child in field.children { show(child, settled, entry: entry, depth: depth + 1, numbers: numbers) }
         case .repeat:
             guard settled.isRelevant(field) else { return }
             let count = settled.entryCount(of: field)
             console.out(indent + console.bold(label) + console.dim(zh ? "(\(count) 条)" : " (\(count) entries)"))
             for entry in 0..<count {
                 console.out(indent + "  " + console.cyan(zh ? "第 \(entry + 1) 条" : "Entry \(entry + 1)"))
-                for child in field.children { show(child, settled, entry: entry, depth: depth + 2) }
+                for child in field.children { show(child, settled, entry: entry, depth: depth + 2, numbers: numbers) }
             }
         default:
             guard settled.isRelevant(field, entry: entry) else { return }
             let value = settled.value(of: field, entry: entry)
             let mark = field.isComputed ? "= " : ""
-            console.out(indent + mark + label + (zh ? ":" : ": ") + display(value, of: field))
+            let path = field.repeatIndex.map { "\(form.fields[form.repeats[$0]].name)[\((entry ?? 0) + 1)].\(field.name)" } ?? field.name
+            let number = numbers[path].map { console.dim("\($0). ") } ?? ""
+            console.out(indent + number + mark + label + (zh ? ":" : ": ") + display(value, of: field))
         }
     }
 }

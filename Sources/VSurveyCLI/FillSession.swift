@@ -22,6 +22,10 @@ struct FillSession {
     /// Where `:12` and the counter count from: the question numbers as
     /// last shown.
     private var lastSteps: [FillStep] = []
+    /// Came to a question from the review (or `edit --at`): once it is
+    /// answered, back to the review, unless the answer made another
+    /// required question asked.
+    private var returnToReview = false
 
     enum Outcome { case finalized, savedDraft, unchanged, reverted }
 
@@ -36,7 +40,10 @@ struct FillSession {
         self.today = today
         answers = survey.answerObject
         if survey.status.editMakesRevision { editing = survey }
-        if let position { self.survey.position = position }
+        if let position {
+            self.survey.position = position
+            returnToReview = true
+        }
     }
 
     /// Whether this session is a look at a finalized survey that nothing has changed yet.
@@ -72,6 +79,7 @@ struct FillSession {
                 case .done(let outcome): return outcome
                 case .goTo(let path):
                     position = path
+                    returnToReview = true
                     continue
                 }
             }
@@ -111,8 +119,12 @@ struct FillSession {
                 case .next:
                     // The answer may have made later questions asked or not: step on
                     // from this question in the steps as they are now.
-                    let now = Questionnaire.steps(form.settle(answers, today: today))
-                    if let here = now.firstIndex(where: { $0.path == step.path }) {
+                    let settledNow = form.settle(answers, today: today)
+                    let now = Questionnaire.steps(settledNow)
+                    if returnToReview {
+                        let missing = Set(settledNow.result.issues.filter { $0.code == .required }.map(\.path))
+                        position = now.first { $0.kind == .question && missing.contains($0.path) }?.path ?? "$end"
+                    } else if let here = now.firstIndex(where: { $0.path == step.path }) {
                         position = here + 1 < now.count ? now[here + 1].path : "$end"
                     } else {
                         position = next
@@ -453,8 +465,10 @@ struct FillSession {
 
     private mutating func review(_ settled: SettledSurvey) throws -> ReviewAction {
         console.out()
-        console.out(console.bold(t("== 核对答案 ==", "== Review ==")))
-        AnswerPresenter(form: form, console: console).show(settled)
+        console.out(console.bold(t("== 核对答案(:题号 跳到该题修改)==", "== Review (:number goes to that question) ==")))
+        var numbers: [String: Int] = [:]
+        for (offset, step) in Questionnaire.steps(settled).filter({ $0.kind == .question }).enumerated() { numbers[step.path] = offset + 1 }
+        AnswerPresenter(form: form, console: console).show(settled, numbers: numbers)
         let issues = settled.result.issues
         console.out()
         if !issues.isEmpty {

@@ -52,11 +52,12 @@ extension Console {
     }
 
     /// Asks a yes/no question until it gets 1/2, y/n or 是/否 (full-width
-    /// too); Enter takes `fallback`, the end of input is no.
+    /// too); Enter and the end of input take `fallback`, so a default that
+    /// keeps things is kept when the input ends.
     func confirm(_ question: LocalizedText, default fallback: Bool = false) -> Bool {
         while true {
             prompt(text(question) + (language == .zh ? (fallback ? "(1 是 / 2 否,回车 = 是)> " : "(1 是 / 2 否,回车 = 否)> ") : (fallback ? " (1 yes / 2 no, Enter = yes) > " : " (1 yes / 2 no, Enter = no) > ")))
-            guard let line = readAnswer() else { return false }
+            guard let line = readAnswer() else { return fallback }
             if line.trimmingCharacters(in: .whitespaces).isEmpty { return fallback }
             if let answer = YesNo.read(line) { return answer }
             out(red(text(L("请输入 1(是)或 2(否)", "Type 1 (yes) or 2 (no)"))))

@@ -167,7 +167,7 @@ struct FillTests {
         #expect(transcript.contains("130102001203 东关村"))
         #expect(transcript.contains("== B. Party members =="))
         #expect(transcript.contains("Other members of the two committees: 1 so far. Add another? (1 yes / 2 no)"))
-        #expect(transcript.contains("== Review =="))
+        #expect(transcript.contains("== Review (:number goes to that question) =="))
         // A broken rule shows the answers it reads, so the person sees what to change.
         #expect(transcript.contains("(this answer 11 persons; Aged 35 and under 5 persons; Aged 36 to 45 10 persons; Aged 46 to 59 15 persons; Party members in total 40 persons)"))
 
@@ -210,6 +210,73 @@ struct FillTests {
         }
     }
 
+    @Test("in a terminal, in Chinese: a whole village survey with six committee members, mistakes, full-width keys and natural answers, a jump back from the review, then finalized")
+    func wholeSurveyInATerminal() throws {
+        let home = try dataDirectory()
+        let session = try InteractiveProcess(
+            ["fill", "village-branch", "--unit", "130102001203", "--period", "2026", "--lang", "zh"] + today, environment: ["VSURVEY_HOME": home],
+            terminal: true)
+        try session.waitFor("第 1 题,共约")
+        let member: (String, String, String, String, String, String, String) -> [(String, String?)] = { position, sex, born, education, party, cross, pay in
+            [("1", nil), (position, nil), (sex, nil), (born, nil), (education, nil), (party, nil), (cross, nil), (pay, nil)]
+        }
+        var script: [(String, String?)] = [
+            ("3", nil), ("2026年6月1日", nil), ("1", nil),
+            ("ａｂｃ", "整数"), ("４０人", nil), ("？", "规则:女党员人数不能超过党员总数"), ("8", nil),
+            ("5", nil), ("10", nil), ("15", nil), ("11", "四个年龄段"), ("《", nil), ("", nil), ("10", nil),
+            ("20", nil), ("15", nil), ("5", nil),
+            ("3", nil), ("2", nil), ("1", nil), ("4", nil), ("3", nil), ("6", nil), ("30", nil),
+            ("1970", nil), ("2", nil), ("8", nil), ("是", nil), ("4万元", nil),
+        ]
+        script += member("1", "1", "1978", "2", "1", "1", "30000") + member("2", "2", "1986", "3", "是", "否", "24000")
+        script += member("4", "1", "1969", "1", "y", "y", "26000") + member("5", "2", "1990", "4", "n", "n", "22000")
+        script += member("5", "1", "1995", "3", "2", "2", "20000")
+        script += [("1", nil), ("2", nil), ("2", nil), ("2030", "不能大于"), ("1982", nil), ("2", nil), ("1", nil), ("2", nil), ("24,000元", nil)]
+        script += [
+            ("", "请输入 1(再添加一条)或 2(不再添加)"), ("2", nil),
+            ("2", nil), ("3", "不能超过后备干部人数"), ("1", nil), ("2", nil),
+            ("12万", nil), ("3万", nil), ("1 2", nil), ("50万", nil), ("0", nil),
+            ("3万", nil), ("1 2", nil), ("20万", nil), ("2万", nil), ("3", nil),
+            ("2", nil), ("2", nil), ("4", nil), ("1", nil), ("2", nil), ("1", nil),
+            ("2 5", nil), ("", "全部通过检查"),
+            // From the review to one question by its words, and straight back.
+            ("：跳 书记年报酬", "书记年报酬"), ("42000", "全部通过检查"),
+            ("也许", "请输入 1(定稿)或 2(暂不定稿)"), ("１", "已定稿"),
+        ]
+        for (answer, expected) in script {
+            let prompts = session.prompts
+            session.send(answer)
+            if let expected {
+                try session.waitFor(expected, count: session.transcript.components(separatedBy: expected).count)
+            } else {
+                try session.waitFor("> ", count: prompts + 1)
+            }
+        }
+        #expect(session.finish() == 0, "\(session.transcript)")
+        // One prompt for each thing typed: nothing asked twice, nothing skipped.
+        #expect(session.prompts == script.count, "\(session.prompts) prompts for \(script.count) inputs")
+        let transcript = session.transcript
+        #expect(transcript.contains("其他“两委”成员:已有 6 条。再添加一条吗?"))
+        #expect(transcript.contains("== 核对答案(:题号 跳到该题修改)=="))
+
+        let surveys = try JSONParser().parse(try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home]).stdout).arrayValue ?? []
+        #expect(surveys.count == 1 && surveys.first?["status"] == "finalized" && surveys.first?["revision"] == 1)
+        let id = try #require(surveys.first?["id"]?.stringValue)
+        let answers = try #require(try JSONParser().parse(try vsurvey(["show", id, "--json"], environment: ["VSURVEY_HOME": home]).stdout)["answers"])
+        #expect(answers["survey_date"] == "2026-06-01")
+        #expect(answers["members_total"] == 40 && answers["members_age_60_over"] == 10 && answers["members_age_46_59"] == 15)
+        #expect(answers["secretary_is_director"] == "yes")
+        #expect(answers["secretary_pay"] == 42000, "the answer fixed from the review")
+        let members = answers["committee_members"]?.arrayValue ?? []
+        #expect(members.count == 6)
+        #expect(members.map { $0["birth_year"] } == [1978, 1986, 1969, 1990, 1995, 1982])
+        #expect(members[1]["is_party_member"] == "yes" && members[1]["cross_post"] == "no" && members[5]["annual_pay"] == 24000)
+        #expect(answers["reserve_cadres_35_under"] == 1)
+        #expect(answers["collective_income"] == 120000 && answers["operating_income"] == 30000 && answers["collective_assets"] == 500000)
+        #expect(answers["cadre_pay_total"] == 200000 && answers["cadre_pay_from_collective"] == 20000)
+        #expect(answers["problems"] == ["ageing", "weak_economy"])
+    }
+
     @Test("in a terminal, edit then a full-width ：ｑ with nothing changed leaves the finalized survey exactly as it was")
     func editAndLeaveChangesNothing() throws {
         let (home, id) = try finalizedSample()
@@ -234,16 +301,16 @@ struct FillTests {
         #expect(session.prompts == 1, "edit --at went through other questions first: \(session.transcript)")
         session.send("45000")
         try session.waitFor("Revision 2 made (a draft): the survey is not sent until it is finalized again.")
-        // Back with what Shift+, types in Chinese mode, then on again.
-        try session.waitFor("> ", count: 2)
-        session.send("《")
-        try session.waitFor("Secretary's annual pay", count: 2)
-        session.send("")
-        try session.waitFor("> ", count: 4)
-        session.send(":go notes")
-        try session.waitFor("Notes")
-        session.send("")
+        // One answer changed: straight back to the review, its questions numbered.
         try session.waitFor("Everything checks out. Finalize now?")
+        #expect(session.transcript.contains("Secretary's annual pay: 45000 yuan"))
+        // Back with what Shift+, types in Chinese mode (the last question), then to one by words.
+        session.send("《")
+        try session.waitFor("Notes")
+        session.send(":go annual pay")
+        try session.waitFor("Secretary's annual pay", count: 3)
+        session.send("")
+        try session.waitFor("Everything checks out. Finalize now?", count: 2)
         session.send("perhaps")
         try session.waitFor("Type 1 (finalize) or 2 (not now)")
         session.send("１")
