@@ -213,3 +213,16 @@ struct CivilDateTests {
         #expect(CivilDate.parse("2026-1-01") == nil)
     }
 }
+
+@Suite("Times as people read them")
+struct PeopleTimeTests {
+    @Test("one format, in the deployment's zone, never the machine's; what iso writes reads back")
+    func format() throws {
+        let moment = try #require(Timestamp.parse("2026-12-01T23:57:43.958Z"))
+        #expect(Timestamp.forPeople(moment, in: TimeZone(identifier: "Asia/Shanghai")!) == "2026-12-02 07:57")
+        #expect(Timestamp.forPeople(moment, in: TimeZone(identifier: "UTC")!) == "2026-12-01 23:57")
+        #expect(Timestamp.iso(moment) == "2026-12-01T23:57:43.958Z")
+        #expect(Timestamp.parse("2026-12-01T23:57:43Z").map(Timestamp.iso) == "2026-12-01T23:57:43.000Z")
+        #expect(Timestamp.parse("yesterday") == nil && Timestamp.parse("2026-12-01 23:57") == nil)
+    }
+}

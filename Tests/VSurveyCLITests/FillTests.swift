@@ -244,10 +244,12 @@ struct FillTests {
             ("也许", "请输入 1(定稿)或 2(暂不定稿)"), ("１", "已定稿"),
         ]
         for (answer, expected) in script {
+            // Counted before sending: the answer may come back at once.
             let prompts = session.prompts
+            let seen = expected.map { session.transcript.components(separatedBy: $0).count } ?? 0
             session.send(answer)
             if let expected {
-                try session.waitFor(expected, count: session.transcript.components(separatedBy: expected).count)
+                try session.waitFor(expected, count: seen)
             } else {
                 try session.waitFor("> ", count: prompts + 1)
             }
