@@ -16,6 +16,11 @@ bin=$(swift build -c "$configuration" --show-bin-path)
 
 mkdir -p "$prefix/bin" "$prefix/share/vsurvey"
 install -m 0755 "$bin/vsurvey" "$bin/vsurvey-server" "$prefix/bin/"
+# The resource bundles beside the programs (the server's OpenAPI document).
+for bundle in "$bin"/*.resources; do
+    rm -rf "$prefix/bin/$(basename "$bundle")"
+    cp -R "$bundle" "$prefix/bin/"
+done
 rm -rf "$prefix/share/vsurvey/forms"
 cp -R forms "$prefix/share/vsurvey/forms"
 
