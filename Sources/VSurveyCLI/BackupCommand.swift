@@ -19,6 +19,16 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         let console = options.console()
+        // A missing or empty database (a mistyped --data-dir) has nothing to back up.
+        let database = options.dataDirectory.appendingPathComponent(SurveyStore.fileName).path
+        var info = stat()
+        guard stat(database, &info) == 0, info.st_size > 0 else {
+            console.error(
+                L(
+                    "\(database) 不存在或是空文件,没有可备份的调查;请检查 --data-dir 或 VSURVEY_HOME",
+                    "\(database) is missing or empty: there are no surveys to back up; check --data-dir or VSURVEY_HOME"))
+            throw ExitCode.failure
+        }
         let store = try options.openStore(console, access: .readOnly)
         do {
             try store.backup(to: file)

@@ -22,6 +22,8 @@ struct FillSession {
     /// Where `:12` and the counter count from: the question numbers as
     /// last shown.
     private var lastSteps: [FillStep] = []
+    /// What Ctrl-C says: whether a draft exists changes during the session.
+    private let interruptText = InterruptText()
     /// Came to a question from the review (or `edit --at`): once it is
     /// answered, back to the review, unless the answer made another
     /// required question asked.
@@ -53,14 +55,13 @@ struct FillSession {
     private func t(_ zh: String, _ en: String) -> String { console.text(L(zh, en)) }
 
     mutating func run() throws -> Outcome {
-        let interrupt = Self.onInterrupt(
-            editing != nil
-                ? t(
-                    "\n已保存的修改都在草稿里(最后一个未回车的答案除外);这份调查再次定稿前不会上报。继续:vsurvey resume \(survey.shortID)\n",
-                    "\nEvery change entered is in the draft (all but an answer not yet entered); the survey is not sent until it is finalized again. Continue with: vsurvey resume \(survey.shortID)\n")
+        interruptText.set(
+            untouchedEdit
+                ? t("\n没有修改;调查 \(survey.shortID) 保持原样。\n", "\nNothing changed; survey \(survey.shortID) stays as it was.\n")
                 : t(
                     "\n草稿已保存(最后一个未回车的答案除外)。继续填写:vsurvey resume \(survey.shortID)\n",
                     "\nThe draft is saved (all but an answer not yet entered). Continue with: vsurvey resume \(survey.shortID)\n"))
+        let interrupt = Self.onInterrupt(interruptText)
         defer { interrupt.cancel() }
         console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, registry) + "  " + survey.period)
         console.out(
@@ -137,11 +138,11 @@ struct FillSession {
 
     /// On Ctrl-C, says that the draft is safe before the process ends: every
     /// accepted answer is already on disk, so there is nothing else to do.
-    static func onInterrupt(_ message: String) -> any DispatchSourceSignal {
+    static func onInterrupt(_ message: InterruptText) -> any DispatchSourceSignal {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler {
-            FileHandle.standardOutput.write(Data(message.utf8))
+            FileHandle.standardOutput.write(Data(message.get().utf8))
             exit(130)
         }
         source.resume()
@@ -185,6 +186,11 @@ struct FillSession {
             }
             survey = try store.edit(original, answers: answers)
             editDraft = true
+            interruptText.set(
+                t(
+                    "\n修改已保存在草稿(修订 \(survey.revision))里,最后一个未回车的答案除外;再次定稿前不会上报。继续:vsurvey resume \(survey.shortID)\n",
+                    "\nThe changes are in the draft (revision \(survey.revision)), all but an answer not yet entered; it is not sent until finalized again. Continue with: vsurvey resume \(survey.shortID)\n"
+                ))
             console.out(
                 console.yellow(
                     t(
@@ -317,7 +323,8 @@ struct FillSession {
             console.prompt(promptText)
             guard let line = console.readAnswer() else { return nil }
             var input = line.trimmingCharacters(in: .whitespaces)
-            if input.isEmpty, existing == nil, let suggested = field.defaultValue?.json {
+            // Not in an edit: Enter there leaves an empty answer empty, so looking changes nothing.
+            if input.isEmpty, existing == nil, editing == nil, let suggested = field.defaultValue?.json {
                 input = AnswerInput.text(of: suggested)
             }
             switch EntryKey.read(input) {
@@ -481,10 +488,14 @@ struct FillSession {
             guard reachable else {
                 console.out(
                     console.yellow(
-                        t(
-                            "这个问题不能在逐题填写中修改:请改正答案文件后用 vsurvey fill --answers --edit-existing 重新导入,或用 vsurvey discard 删除草稿。",
-                            "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing, or delete the draft with vsurvey discard."
-                        )))
+                        editing != nil
+                            ? t(
+                                "这个问题不能在逐题填写中修改:请改正答案文件后用 vsurvey fill --answers --edit-existing 重新导入。",
+                                "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing.")
+                            : t(
+                                "这个问题不能在逐题填写中修改:请改正答案文件后用 vsurvey fill --answers --edit-existing 重新导入,或用 vsurvey discard 删除草稿。",
+                                "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing, or delete the draft with vsurvey discard."
+                            )))
                 try save(position: "$end")
                 return .done(try stop())
             }
@@ -581,21 +592,25 @@ enum AnswerInput {
         return String(format: "%04d-%02d-%02d", year, month, day)
     }
 
-    /// Units a number may be typed with: the field's own measure, and the
-    /// counters people add (`46人`, `1971年`).
-    static let counters = ["人", "名", "个", "位", "次", "户", "岁", "年", "元", "万元", "件", "项", "期", "天"]
+    /// Counters people add to a count of a field that names no measure
+    /// (`1971年`, `3个`).
+    static let counters = ["人", "名", "个", "位", "次", "户", "岁", "年", "件", "项", "期", "天"]
 
-    /// A number as typed, made plain: thousands separators dropped, a unit
-    /// the field is measured in (or a counter) taken off, and `万` / `千`
-    /// multiplied out (`3.6万` is 36000). What is not a number is left for
-    /// the engine to refuse with its message.
+    /// A number as typed, made plain: thousands separators dropped, the
+    /// field's own measure taken off (`46人`, `42,000元`; a counter when
+    /// the field names none), and `万` / `千` multiplied out (`3.6万` is
+    /// 36000, `3.6万元` too where the field is in 元; not where the measure
+    /// is itself 万元). Any other unit stays, so the engine refuses the
+    /// answer rather than store it in the wrong unit.
     static func number(_ text: String, measure: LocalizedText?) -> String {
         var plain = text.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "_", with: "").replacingOccurrences(of: " ", with: "")
-        let units = ([measure?.zh, measure?.en].compactMap { $0 } + counters).sorted { $0.count > $1.count }
-        if let unit = units.first(where: { !$0.isEmpty && plain.hasSuffix($0) && plain.count > $0.count }) {
+        let own = [measure?.zh, measure?.en].compactMap { $0 }.filter { !$0.isEmpty }
+        let units = (own.isEmpty ? counters : own).sorted { $0.count > $1.count }
+        if let unit = units.first(where: { plain.hasSuffix($0) && plain.count > $0.count }) {
             plain.removeLast(unit.count)
-            if unit == "万元" { plain += "万" }
         }
+        // The measure is itself a multiple (万元): the number is in it already.
+        if own.contains(where: { $0.hasPrefix("万") || $0.hasPrefix("千") }) { return plain }
         for (suffix, factor) in [("万", 10_000.0), ("千", 1_000.0)] where plain.hasSuffix(suffix) {
             let digits = String(plain.dropLast(suffix.count))
             guard let value = Double(digits), value.isFinite else { return text }
@@ -642,4 +657,14 @@ enum AnswerInput {
         }
         return text
     }
+}
+
+/// The message Ctrl-C prints, set by the session as it changes and read on
+/// the signal's queue.
+final class InterruptText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+
+    func set(_ value: String) { lock.withLock { text = value } }
+    func get() -> String { lock.withLock { text } }
 }

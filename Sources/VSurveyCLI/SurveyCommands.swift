@@ -158,8 +158,8 @@ struct FillCommand: ParsableCommand {
                 }
                 report(saved, result: result, finalized: finalizeNow, workspace: workspace)
             } else {
-                let editing = try storeStep(console) { try workspace.store.edit(existing) }
-                try workspace.fill(editing, form: editForm)
+                // As vsurvey edit: a new revision only when an answer changes.
+                try workspace.fill(existing, form: editForm)
             }
             return
         }

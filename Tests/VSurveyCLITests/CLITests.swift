@@ -225,6 +225,9 @@ struct NaturalAnswerTests {
             ("46人", people, "46"), ("46 人", people, "46"), ("46", people, "46"), ("3.6万", yuan, "36000"), ("3.6万元", yuan, "36000"),
             ("42,000元", yuan, "42000"), ("1.5千", yuan, "1500"), ("1971年", nil, "1971"), ("12 people", people, "12"), ("abc", people, "abc"),
             ("万", yuan, "万"), ("1.23456万", yuan, "12345.6"),
+            // Never stored in the wrong unit: a field in 万元 takes the number as it is; another unit is left for the engine to refuse.
+            ("3.6万元", L("万元", "10,000 yuan"), "3.6"), ("3.6", L("万元", "10,000 yuan"), "3.6"), ("36000元", L("万元", "10,000 yuan"), "36000元"),
+            ("3年", L("月", "months"), "3年"), ("5户", people, "5户"), ("46元", people, "46元"),
         ] as [(String, LocalizedText?, String)] {
             #expect(AnswerInput.number(typed, measure: measure) == plain, "\(typed)")
         }

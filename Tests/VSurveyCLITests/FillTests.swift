@@ -348,6 +348,30 @@ struct FillTests {
         #expect(stored.count == 1 && stored[0].revision == 2 && stored[0].status == "draft" && stored[0].answers["secretary_pay"] == 47000, "\(stored)")
     }
 
+    @Test("fill for a unit that has a finalized survey, answered 1 to edit it, then :q: the survey stays as it was")
+    func fillOverAnExistingSurveyChangesNothing() throws {
+        let (home, id) = try finalizedSample()
+        let session = try InteractiveProcess(
+            ["fill", "village-branch", "--unit", "130102001203", "--period", "2026", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home])
+        try session.waitFor("Edit it?")
+        session.send("1")
+        try session.waitFor("Question 1 of about")
+        session.send(":q")
+        try session.waitFor("Nothing changed; survey")
+        #expect(session.finish() == 0, "\(session.transcript)")
+        let stored = try revisions(home, id)
+        #expect(stored.count == 1 && stored[0].revision == 1 && stored[0].status == "finalized", "\(stored)")
+    }
+
+    @Test("backup of a data directory without a database is refused, and writes nothing")
+    func backupOfNothingIsRefused() throws {
+        let home = try dataDirectory()
+        let file = try scratchDirectory("nothing").appendingPathComponent("copy.sqlite")
+        let run = try vsurvey(["backup", file.path, "--lang", "en"], environment: ["VSURVEY_HOME": home])
+        #expect(run.status == 1 && run.stderr.contains("there are no surveys to back up"), "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+    }
+
     @Test("the last confirmation takes 2 for no and says the survey stays a draft; yes/no questions everywhere take the same answers")
     func notFinalizingSaysSo() throws {
         let home = try dataDirectory()

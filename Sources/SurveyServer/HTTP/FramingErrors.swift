@@ -33,7 +33,9 @@ enum FramingErrors {
 /// headers over the limit) is answered here, since no request exists for
 /// the router to answer; the connection is then closed. An error while a
 /// request is being answered (a bad chunk size in its body) goes on to the
-/// route reading the body, and `ErrorMiddleware` answers it.
+/// route reading the body, and `ErrorMiddleware` answers it. An error in
+/// the rest of a body whose request was already answered (a 401 before the
+/// body was read) closes the connection without a second answer.
 final class FramingErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -43,6 +45,8 @@ final class FramingErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let logger: Logger
     /// Requests read whose answer has not ended yet.
     private var open = 0
+    /// A request's head has come and its end not yet.
+    private var reading = false
     private var answered = false
 
     init(logger: Logger) {
@@ -50,7 +54,13 @@ final class FramingErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { open += 1 }
+        switch unwrapInboundIn(data) {
+        case .head:
+            open += 1
+            reading = true
+        case .end: reading = false
+        case .body: break
+        }
         guard !answered else { return }
         context.fireChannelRead(data)
     }
@@ -63,6 +73,12 @@ final class FramingErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError, open == 0, !answered else {
             context.fireErrorCaught(error)
+            return
+        }
+        if reading {
+            // The request was answered before its body was read; its rest cannot be read: close, answer nothing more.
+            answered = true
+            context.close(promise: nil)
             return
         }
         answered = true

@@ -107,10 +107,14 @@ enum ReportRoutes {
             }
             let next = safeNext(fields["next"])
             let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let signedIn = try? await service.signIn(token: token) else {
+            let signedIn: (principal: Principal, session: String)
+            do {
+                signedIn = try await service.signIn(token: token)
+            } catch let error as ServiceError where error.kind == .unauthenticated || error.kind == .forbidden {
                 return message(
                     .unauthorized, L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token"), language: language, signIn: next)
             }
+            // Anything else (the database busy or gone) goes to ErrorMiddleware: 503, not "token not valid".
             var headers = HTTPFields()
             headers[.location] = next
             // The browser keeps a session id for this server's report pages, never the token.
