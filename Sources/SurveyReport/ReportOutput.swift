@@ -51,7 +51,7 @@ extension Report {
             var line = [indicator.label.text(language)]
             let counted: Bool = if case .completeness = indicator.kind { true } else { false }
             line += rows.map { $0.reported == 0 && !counted ? notReported : shown($0.values[index], indicator, language) }
-            line.append(shown(total.values[index], indicator, language))
+            line.append(total.reported == 0 && !counted ? notReported : shown(total.values[index], indicator, language))
             if previousPeriod != nil { line.append(shownChange(total.changes[index], indicator, language)) }
             lines.append(line)
         }

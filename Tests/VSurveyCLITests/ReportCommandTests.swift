@@ -88,6 +88,10 @@ struct ReportCommandTests {
         let empty = try vsurvey(["report", "village-branch", "--period", "2026", "--html", html, "--data-dir", data.path, "--lang", "en"])
         #expect(empty.status == 0)
         #expect(empty.stderr.contains("this device has no finalized surveys") && empty.stderr.contains("--remote"), "\(empty.stderr)")
+        // Nothing reported anywhere: the total says so too, rather than 0 members.
+        let table = try vsurvey(["report", "village-branch", "--period", "2026", "--data-dir", data.path], environment: ["COLUMNS": "400"])
+        let members = table.stdout.split(separator: "\n").first { $0.hasPrefix("党员总数") }.map(String.init) ?? ""
+        #expect(members.hasSuffix("未报送") && !members.split(separator: " ").contains("0"), "\(members)")
     }
 }
 

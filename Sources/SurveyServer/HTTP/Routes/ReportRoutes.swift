@@ -85,7 +85,7 @@ enum ReportRoutes {
                 let report = try await service.report(formID: asked.formID, scope: asked.scope, period: asked.period, for: principal)
                 // Signed in with the cookie (not a header): the page offers to sign out.
                 let toolbar = request.headers[.authorization] == nil ? signOutForm(language) : ""
-                return page(.ok, report.html(language, generated: Timestamp.iso(Date()), toolbar: toolbar))
+                return page(.ok, report.html(language, generated: Timestamp.forPeople(Date()), toolbar: toolbar))
             } catch let error as ServiceError {
                 return message(HTTPErrors.status(error.kind), error.message, language: language)
             }
