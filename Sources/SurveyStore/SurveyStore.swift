@@ -166,11 +166,17 @@ public final class SurveyStore: Sendable {
             case .readWrite:
                 let previousMask = umask(0o077)
                 defer { umask(previousMask) }
-                let pool = try DatabasePool(path: path, configuration: configuration)
-                // Each commit reaches the disk before it returns. Set after opening:
-                // GRDB sets NORMAL on the writer when it turns WAL on.
-                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-                try Self.migrate(pool, path: path)
+                // Opened under the migration lock: turning a new file to WAL
+                // while another process does the same can fail at once with
+                // "database is locked", whatever the busy timeout.
+                let pool = try Self.migrating(path) {
+                    let pool = try DatabasePool(path: path, configuration: configuration)
+                    // Each commit reaches the disk before it returns. Set after opening:
+                    // GRDB sets NORMAL on the writer when it turns WAL on.
+                    try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+                    try Self.migrator.migrate(pool)
+                    return pool
+                }
                 Self.restrictPermissions(path)
                 database = pool
             case .readOnly:
@@ -237,25 +243,24 @@ public final class SurveyStore: Sendable {
         }
     }
 
-    /// Brings the schema up to date. GRDB reads which migrations ran before
-    /// it starts them, so two processes opening a new database at once could
-    /// both run the first one: a lock file beside the database lets one
-    /// process at a time check and migrate.
+    /// Runs `body` (opening the database, turning it to WAL, bringing the
+    /// schema up to date) one process at a time. GRDB reads which
+    /// migrations ran before it starts them, so two processes opening a new
+    /// database at once could both run the first one, and both try to turn
+    /// it to WAL: a lock file beside the database keeps them apart.
     /// The lock file is removed, still locked, once migrating is done: a
     /// process that waited on it then finds nothing to do, and one that
     /// comes later makes a new one and finds nothing to do either.
-    static func migrate(_ pool: DatabasePool, path: String) throws {
+    static func migrating<T>(_ path: String, _ body: () throws -> T) throws -> T {
         let lockPath = path + ".migrating"
         let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o600)
-        guard descriptor >= 0 else {
-            try migrator.migrate(pool)
-            return
-        }
+        guard descriptor >= 0 else { return try body() }
         defer { close(descriptor) }
         flock(descriptor, LOCK_EX)
         defer { flock(descriptor, LOCK_UN) }
-        try migrator.migrate(pool)
+        let result = try body()
         unlink(lockPath)
+        return result
     }
 
     /// The schema, one migration per shipped change. A shipped migration is

@@ -694,12 +694,18 @@ struct FillTests {
             process.currentDirectoryURL = Fixtures.root
             process.environment = ["VSURVEY_HOME": home, "PATH": "/usr/bin:/bin"]
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            // What a failing one said, for the message below.
+            let said = URL(fileURLWithPath: home).appendingPathComponent("stderr-\(unit)")
+            FileManager.default.createFile(atPath: said.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: said)
             try process.run()
             return process
         }
         for process in processes { process.waitUntilExit() }
-        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let failures = zip(units, processes).filter { $0.1.terminationStatus != 0 }.map { unit, _ in
+            unit + ": " + ((try? String(contentsOfFile: home + "/stderr-\(unit)", encoding: .utf8)) ?? "")
+        }
+        #expect(failures.isEmpty, "\(failures)")
         let list = try JSONParser().parse(try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home]).stdout)
         #expect(Set(list.arrayValue?.compactMap { $0["unit"]?.stringValue } ?? []) == Set(units))
     }
