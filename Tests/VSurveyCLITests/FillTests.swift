@@ -702,8 +702,10 @@ struct FillTests {
             return process
         }
         for process in processes { process.waitUntilExit() }
-        let failures = zip(units, processes).filter { $0.1.terminationStatus != 0 }.map { unit, _ in
-            unit + ": " + ((try? String(contentsOfFile: home + "/stderr-\(unit)", encoding: .utf8)) ?? "")
+        var failures: [String] = []
+        for (unit, process) in zip(units, processes) where process.terminationStatus != 0 {
+            let said = (try? String(contentsOfFile: home + "/stderr-" + unit, encoding: .utf8)) ?? ""
+            failures.append("\(unit): \(said)")
         }
         #expect(failures.isEmpty, "\(failures)")
         let list = try JSONParser().parse(try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home]).stdout)
