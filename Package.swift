@@ -78,7 +78,7 @@ let package = Package(
         // numbers, a frozen header row) in a ZIPFoundation container.
         .target(
             name: "SurveySpreadsheet",
-            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["SurveyCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: swiftSettings
         ),
         // Reports end to end: the reference evaluator, the report tables and

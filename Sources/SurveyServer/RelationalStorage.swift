@@ -19,7 +19,8 @@ enum StorageTime {
 extension RelationalStorage {
     // MARK: Tokens
 
-    static var tokenColumns: String { "id, name, role, unit, created_at, revoked_at" }
+    static var tokenColumnNames: [String] { ["id", "name", "role", "unit", "created_at", "revoked_at"] }
+    static var tokenColumns: String { tokenColumnNames.joined(separator: ", ") }
 
     /// A token row; nil if its role or unit cannot be read, so that a
     /// damaged row never grants anything.
@@ -86,7 +87,7 @@ extension RelationalStorage {
     }
 
     public func principal(sessionHash: String, at time: Date) async throws -> Principal? {
-        let columns = Self.tokenColumns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        let columns = Self.tokenColumnNames.map { "t." + $0 }.joined(separator: ", ")
         return try await sql.read { session in
             try session.one(
                 """

@@ -1,4 +1,5 @@
 import Foundation
+import SurveyCore
 import ZIPFoundation
 
 /// One cell of a sheet: text (a code stays text, so `130102001203` never
@@ -115,15 +116,6 @@ public enum XLSXWriter {
         return out
     }
 
-    /// A column's width in characters, a CJK character counting two.
-    static func width(_ text: String) -> Int {
-        text.unicodeScalars.reduce(0) { total, scalar in
-            total + ((0x1100...0x115F).contains(scalar.value) || (0x2E80...0xA4CF).contains(scalar.value) || (0xAC00...0xD7A3).contains(scalar.value)
-                || (0xF900...0xFAFF).contains(scalar.value) || (0xFE30...0xFE4F).contains(scalar.value) || (0xFF00...0xFF60).contains(scalar.value)
-                || (0xFFE0...0xFFE6).contains(scalar.value) ? 2 : 1)
-        }
-    }
-
     static func number(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return "\(value)"
@@ -131,12 +123,13 @@ public enum XLSXWriter {
 
     static func worksheet(_ sheet: Sheet) -> String {
         let columns = max(sheet.header.count, sheet.rows.map(\.count).max() ?? 0)
-        var widths = sheet.header.map(width)
+        // A column's width in characters, a CJK character counting two, as the terminal tables count them.
+        var widths = sheet.header.map(DisplayWidth.of)
         widths += Array(repeating: 0, count: max(0, columns - widths.count))
         for row in sheet.rows {
             for (index, cell) in row.enumerated() {
                 switch cell {
-                case .text(let text): widths[index] = max(widths[index], width(text))
+                case .text(let text): widths[index] = max(widths[index], DisplayWidth.of(text))
                 case .number(let value): widths[index] = max(widths[index], number(value).count)
                 case .empty: break
                 }

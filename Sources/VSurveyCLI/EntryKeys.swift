@@ -44,18 +44,8 @@ enum EntryKey: Equatable {
     /// Full-width forms, and what Shift with `,` `.` types in Chinese mode
     /// (`《` `》`), as the ASCII keys they stand for; spaces trimmed.
     static func halfWidth(_ line: String) -> String {
-        var scalars = String.UnicodeScalarView()
-        for scalar in line.unicodeScalars {
-            switch scalar.value {
-            case 0xFF01...0xFF5E: scalars.append(Unicode.Scalar(scalar.value - 0xFEE0)!)
-            case 0x3000: scalars.append(" ")
-            case 0x300A: scalars.append("<")  // 《
-            case 0x300B: scalars.append(">")  // 》
-            case 0x2014, 0x2013: scalars.append("-")  // — –
-            default: scalars.append(scalar)
-            }
-        }
-        return String(scalars).trimmingCharacters(in: .whitespaces)
+        let keys: [Character: Character] = ["《": "<", "》": ">", "—": "-", "–": "-"]
+        return AnswerInput.normalize(String(line.map { keys[$0] ?? $0 }))
     }
 }
 

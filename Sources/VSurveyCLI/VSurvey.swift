@@ -44,23 +44,12 @@ extension VSurvey {
         // Help, the version, and our own exit codes (the message is already out): as ArgumentParser does them.
         if code == .success || error is ExitCode { exit(withError: error) }
         let environment = ProcessInfo.processInfo.environment
-        let language = CommandLineText.language(of: arguments, environment: environment)
-        var text: String
-        switch error {
-        case let error as StoreError: text = (language == .zh ? "错误:" : "Error: ") + error.message.text(language)
-        default: text = fullMessage(for: error)
+        var text = fullMessage(for: error)
+        if let error = error as? StoreError {
+            let language = CommandLineText.language(of: arguments, environment: environment)
+            text = (language == .zh ? "错误:" : "Error: ") + error.message.text(language)
         }
-        // An unknown --lang: the message stays in both languages.
-        if !hasUnknownLanguage(arguments) { text = CommandLineText.localized(text, language) }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((CommandLineText.errorMessage(text, arguments: arguments, environment: environment) + "\n").utf8))
         Foundation.exit(code.rawValue)
-    }
-
-    static func hasUnknownLanguage(_ arguments: [String]) -> Bool {
-        for (index, argument) in arguments.enumerated() {
-            let value = argument == "--lang" && index + 1 < arguments.count ? arguments[index + 1] : argument.hasPrefix("--lang=") ? String(argument.dropFirst(7)) : nil
-            if let value, Language(code: value) == nil { return true }
-        }
-        return false
     }
 }

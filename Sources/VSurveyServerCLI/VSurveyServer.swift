@@ -117,8 +117,7 @@ extension VSurveyServer {
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is ExitCode { exit(withError: error) }
-            let language = CommandLineText.language(of: arguments, environment: ProcessInfo.processInfo.environment)
-            let text = CommandLineText.localized(fullMessage(for: error), language)
+            let text = CommandLineText.errorMessage(fullMessage(for: error), arguments: arguments, environment: ProcessInfo.processInfo.environment)
             FileHandle.standardError.write(Data((text + "\n").utf8))
             Foundation.exit(code.rawValue)
         }

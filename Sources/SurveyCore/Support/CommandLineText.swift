@@ -11,14 +11,28 @@ public enum CommandLineText {
         message.split(separator: "\n", omittingEmptySubsequences: false).map { line(String($0), language) }.joined(separator: "\n")
     }
 
+    /// The parser's message for a failed command line, as the executables
+    /// print it: in the language of `--lang` (else the environment's), and
+    /// left in both languages when `--lang` itself names none we speak.
+    public static func errorMessage(_ message: String, arguments: [String], environment: [String: String]) -> String {
+        let asked = explicitLanguage(in: arguments)
+        if let asked, Language(code: asked) == nil { return message }
+        return localized(message, Language.resolve(explicit: asked, environment: environment))
+    }
+
     /// `--lang zh` or `--lang=en` among the arguments, else the environment.
     public static func language(of arguments: [String], environment: [String: String]) -> Language {
+        Language.resolve(explicit: explicitLanguage(in: arguments).flatMap { Language(code: $0) == nil ? nil : $0 }, environment: environment)
+    }
+
+    /// The value of the last `--lang` among the arguments.
+    static func explicitLanguage(in arguments: [String]) -> String? {
         var explicit: String?
         for (index, argument) in arguments.enumerated() {
             if argument == "--lang", index + 1 < arguments.count { explicit = arguments[index + 1] }
             if argument.hasPrefix("--lang=") { explicit = String(argument.dropFirst(7)) }
         }
-        return Language.resolve(explicit: explicit.flatMap { Language(code: $0) == nil ? nil : $0 }, environment: environment)
+        return explicit
     }
 
     static func line(_ line: String, _ language: Language) -> String {
