@@ -7,6 +7,9 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     case collector
     /// Reads surveys, conflicts and reports under its unit code.
     case viewer
+    /// Reads like a viewer, and approves or returns the surveys under its
+    /// unit at its unit's level (a township's or the county's reviewer).
+    case reviewer
     /// Everything under its unit code, including resolving conflicts.
     case admin
 
@@ -14,12 +17,14 @@ public enum Role: String, Sendable, CaseIterable, Codable {
         switch self {
         case .collector: return L("采集员", "collector")
         case .viewer: return L("查看者", "viewer")
+        case .reviewer: return L("审核员", "reviewer")
         case .admin: return L("管理员", "admin")
         }
     }
 
-    public var maySend: Bool { self != .viewer }
+    public var maySend: Bool { self == .collector || self == .admin }
     public var mayRead: Bool { self != .collector }
+    public var mayReview: Bool { self == .reviewer || self == .admin }
     public var mayResolve: Bool { self == .admin }
 
     /// Whether this role has `permission`.
@@ -28,7 +33,8 @@ public enum Role: String, Sendable, CaseIterable, Codable {
         case .signedIn: return true
         case .send: return maySend
         case .read: return mayRead
-        case .resolve: return mayResolve
+        case .review: return mayReview
+        case .resolve, .audit: return mayResolve
         }
     }
 }
@@ -42,16 +48,22 @@ public enum Permission: Sendable, Equatable {
     case send
     /// Reading surveys, conflicts and reports: viewers and admins.
     case read
+    /// Approving, returning and reopening surveys: reviewers and admins.
+    case review
     /// Resolving conflicts: admins.
     case resolve
+    /// Reading the audit log: admins.
+    case audit
 
     /// Why a role without this permission is refused.
     public var refusal: LocalizedText {
         switch self {
         case .signedIn: return L("需要令牌", "a token is needed")
-        case .send: return L("查看者令牌不能上报调查", "a viewer token cannot send surveys")
+        case .send: return L("只有采集员和管理员令牌能上报调查", "only collector and admin tokens can send surveys")
         case .read: return L("采集员令牌只能上报,不能查看", "a collector token can send surveys but not read them")
+        case .review: return L("只有审核员和管理员令牌能审核调查", "only reviewer and admin tokens can review surveys")
         case .resolve: return L("只有管理员令牌能处理冲突", "only an admin token can resolve conflicts")
+        case .audit: return L("只有管理员令牌能查看审计记录", "only an admin token can read the audit log")
         }
     }
 }
@@ -125,4 +137,38 @@ public enum TokenSecret {
     public static func hash(_ secret: String) -> String {
         Digests.sha256Hex(secret.utf8)
     }
+}
+
+/// Who does something that the audit log records: a token's holder (with
+/// the address the request came from), or the server's operator at the
+/// command line.
+public struct Actor: Sendable, Equatable {
+    public var name: String
+    public var role: Role?
+    /// Everything under this code is in scope.
+    public var unit: UnitCode
+    public var tokenID: Int64?
+    /// The request's address, or `cli` for the command line.
+    public var address: String?
+
+    public init(name: String, role: Role?, unit: UnitCode, tokenID: Int64?, address: String?) {
+        self.name = name
+        self.role = role
+        self.unit = unit
+        self.tokenID = tokenID
+        self.address = address
+    }
+
+    /// A token's holder, asking from `address`.
+    public init(_ principal: Principal, address: String?) {
+        self.init(name: principal.name, role: principal.role, unit: principal.unit, tokenID: principal.tokenID, address: address)
+    }
+
+    /// The operator of `vsurvey-server` on the server's own machine, who
+    /// sees everything.
+    public static func console(user: String = ProcessInfo.processInfo.environment["USER"] ?? "operator") -> Actor {
+        Actor(name: "cli:\(user)", role: nil, unit: UnitCode("000000000000")!, tokenID: nil, address: "cli")
+    }
+
+    public func covers(_ code: UnitCode) -> Bool { code.isUnder(unit) }
 }

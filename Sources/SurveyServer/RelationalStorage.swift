@@ -219,14 +219,14 @@ extension RelationalStorage {
     }
 
     public func resolveConflict(
-        _ id: Int64, keep: String, by principal: Principal, at time: Date,
+        _ id: Int64, keep: String, comment: String?, by actor: Actor, at time: Date,
         reportRow: @escaping @Sendable (_ formID: String, _ version: String, _ answers: String) -> [SQLValue]?, hook: @escaping CurrentSurveyHook
     ) async throws -> ConflictRecord {
         let now = StorageTime.milliseconds(time)
         let keep = keep.lowercased()
         do {
             return try await sql.write { session in
-                try SurveyRules.resolve(id, keep: keep, by: principal, now: now, reportRow: reportRow, hook: hook, session: session)
+                try SurveyRules.resolve(id, keep: keep, comment: comment, by: actor, now: now, reportRow: reportRow, hook: hook, session: session)
             }
         } catch let error as SQLError where error.kind == .constraint {
             throw StorageError(
@@ -281,7 +281,7 @@ enum SurveyRules {
         SELECT c.id, c.form_id, c.unit, c.period, c.held_instance,
                (SELECT i.instance_id FROM instance i
                 WHERE i.form_id = c.form_id AND i.unit = c.unit AND i.period = c.period AND i.state = 'current') AS current_instance,
-               c.created_at, c.resolved_at, c.resolved_by, c.kept_instance
+               c.created_at, c.resolved_at, c.resolved_by, c.kept_instance, c.comment
         FROM conflict c
         """
     }
@@ -290,7 +290,7 @@ enum SurveyRules {
         ConflictRecord(
             id: row.integer(0), formID: row.text(1), unit: row.text(2), period: row.text(3), heldInstance: row.text(4),
             currentInstance: row.optionalText(5), createdAt: StorageTime.date(row.integer(6)), resolvedAt: StorageTime.date(row.optionalInteger(7)),
-            resolvedBy: row.optionalText(8), keptInstance: row.optionalText(9))
+            resolvedBy: row.optionalText(8), keptInstance: row.optionalText(9), comment: row.optionalText(10))
     }
 
     static let instanceByID = "SELECT id, form_id, unit, period, revision, state, created_at FROM instance WHERE instance_id = ?"
@@ -459,7 +459,7 @@ enum SurveyRules {
     }
 
     static func resolve(
-        _ id: Int64, keep: String, by principal: Principal, now: Int64, reportRow: (String, String, String) -> [SQLValue]?, hook: CurrentSurveyHook,
+        _ id: Int64, keep: String, comment: String?, by actor: Actor, now: Int64, reportRow: (String, String, String) -> [SQLValue]?, hook: CurrentSurveyHook,
         session: any SQLSession
     ) throws
         -> ConflictRecord
@@ -468,7 +468,7 @@ enum SurveyRules {
             throw StorageError(.notFound, L("没有编号为 \(id) 的冲突", "there is no conflict \(id)"))
         }
         let conflict = Self.conflict(row)
-        guard let code = UnitCode(conflict.unit), principal.covers(code) else {
+        guard let code = UnitCode(conflict.unit), actor.covers(code) else {
             throw StorageError(.forbidden, L("冲突 \(id) 不在令牌的范围内", "conflict \(id) is outside the token's scope"))
         }
         if conflict.resolvedAt != nil {
@@ -503,9 +503,16 @@ enum SurveyRules {
                     formID: conflict.formID, formVersion: kept.text(2), reportRow: reportRow(conflict.formID, kept.text(2), kept.text(3)),
                     instance: kept.integer(0), createdAt: kept.integer(1), left: nil, now: (conflict.unit, conflict.period)), session)
         }
+        let note = comment?.trimmingSpaces
         try session.execute(
-            "UPDATE conflict SET resolved_at = ?, resolved_by = ?, kept_instance = ? WHERE id = ?",
-            [.integer(now), .text(principal.name), .text(keep), .integer(id)])
+            "UPDATE conflict SET resolved_at = ?, resolved_by = ?, kept_instance = ?, comment = ? WHERE id = ?",
+            [.integer(now), .text(actor.name), .text(keep), .of(note?.isEmpty == false ? note : nil), .integer(id)])
+        var details = JSONObject()
+        details.appendUnique("kept", .string(keep))
+        if let other = candidates.first(where: { $0 != keep }) { details.appendUnique("set_aside", .string(other)) }
+        if let note, !note.isEmpty { details.appendUnique("comment", .string(note)) }
+        try AuditLog.insert(
+            AuditEntry(actor: actor, action: "conflict.resolve", target: String(id), unit: conflict.unit, details: details), now: now, session: session)
         return Self.conflict(try session.one("\(conflictSelect) WHERE c.id = ?", [.integer(id)])!)
     }
 }

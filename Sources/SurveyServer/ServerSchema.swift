@@ -168,6 +168,89 @@ enum ServerSchema {
                     "CREATE INDEX web_session_token ON web_session (token_id)",
                     "CREATE INDEX web_session_expires ON web_session (expires_at)",
                 ]),
+            // Review by level: each current survey's review (none, or one
+            // for an earlier revision, is pending), every decision kept in
+            // `review_event`, the audit log, a conflict resolution's comment,
+            // and the reviewer role (SQLite cannot change a CHECK in place:
+            // the token table is rebuilt, its ids kept).
+            Migration(
+                id: "v8 review",
+                statements: reviewerRole(dialect) + [
+                    "ALTER TABLE conflict ADD COLUMN comment TEXT",
+                    """
+                    CREATE TABLE review (
+                        instance \(int) PRIMARY KEY,
+                        revision \(int) NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'accepted', 'returned')),
+                        level TEXT,
+                        prior_state TEXT,
+                        prior_level TEXT,
+                        comment TEXT,
+                        reviewer TEXT NOT NULL,
+                        reviewed_at \(int) NOT NULL,
+                        event \(int) NOT NULL
+                    )\(withoutRowID)
+                    """,
+                    """
+                    CREATE TABLE review_event (
+                        \(id),
+                        instance \(int) NOT NULL,
+                        revision \(int) NOT NULL,
+                        action TEXT NOT NULL,
+                        actor_level TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        level TEXT,
+                        comment TEXT,
+                        reviewer TEXT NOT NULL,
+                        token_id \(int),
+                        address TEXT,
+                        at \(int) NOT NULL
+                    )
+                    """,
+                    "CREATE INDEX review_event_instance ON review_event (instance, id)",
+                    """
+                    CREATE TABLE audit (
+                        \(id),
+                        at \(int) NOT NULL,
+                        actor TEXT NOT NULL,
+                        role TEXT,
+                        actor_unit TEXT,
+                        token_id \(int),
+                        action TEXT NOT NULL,
+                        target TEXT,
+                        unit TEXT,
+                        details TEXT,
+                        address TEXT
+                    )
+                    """,
+                    "CREATE INDEX audit_unit ON audit (unit, id)",
+                ]),
+        ]
+    }
+
+    /// Lets the token table hold the reviewer role.
+    static func reviewerRole(_ dialect: SQLDialect) -> [String] {
+        let roles = "role IN ('collector', 'viewer', 'reviewer', 'admin')"
+        if dialect == .postgres {
+            return ["ALTER TABLE token DROP CONSTRAINT token_role_check", "ALTER TABLE token ADD CONSTRAINT token_role_check CHECK (\(roles))"]
+        }
+        // GRDB runs a migration with foreign keys off and checks them at
+        // its end: web_session's rows still name existing tokens.
+        return [
+            """
+            CREATE TABLE token_v8 (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL CHECK (\(roles)),
+                unit TEXT NOT NULL CHECK (length(unit) = 12 AND unit NOT GLOB '*[^0-9]*'),
+                hash TEXT NOT NULL UNIQUE,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            )
+            """,
+            "INSERT INTO token_v8 (id, name, role, unit, hash, created_at, revoked_at) SELECT id, name, role, unit, hash, created_at, revoked_at FROM token",
+            "DROP TABLE token",
+            "ALTER TABLE token_v8 RENAME TO token",
         ]
     }
 }

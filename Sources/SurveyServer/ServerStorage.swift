@@ -83,6 +83,8 @@ public struct ConflictRecord: Sendable, Equatable {
     public var resolvedAt: Date?
     public var resolvedBy: String?
     public var keptInstance: String?
+    /// Why the county chose as it did.
+    public var comment: String?
 }
 
 /// A reason a storage request could not be done, for the API to turn into
@@ -91,10 +93,13 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable { case notFound, conflict, invalid, forbidden, unavailable }
     public var kind: Kind
     public var message: LocalizedText
+    /// A machine code for the API (`stale_revision`); nil: the kind's.
+    public var code: String?
 
-    public init(_ kind: Kind, _ message: LocalizedText) {
+    public init(_ kind: Kind, _ message: LocalizedText, code: String? = nil) {
         self.kind = kind
         self.message = message
+        self.code = code
     }
 
     public var description: String { message.text(.en) }
@@ -177,7 +182,7 @@ public protocol ServerStorage: Sendable {
     /// the other is kept as superseded. `reportRow` reads the kept survey's
     /// report row from its form version and kept answers.
     func resolveConflict(
-        _ id: Int64, keep: String, by principal: Principal, at time: Date,
+        _ id: Int64, keep: String, comment: String?, by actor: Actor, at time: Date,
         reportRow: @escaping @Sendable (_ formID: String, _ version: String, _ answers: String) -> [SQLValue]?, hook: @escaping CurrentSurveyHook
     ) async throws -> ConflictRecord
     /// Up to `limit` current surveys of `formID` with a store id above
@@ -185,6 +190,28 @@ public protocol ServerStorage: Sendable {
     func currentSurveys(formID: String, after: Int64, limit: Int, in session: any SQLSession) throws
         -> [(id: Int64, unit: String, period: String, createdAt: Int64, formVersion: String, answers: String)]
     func counts() async throws -> StorageCounts
+
+    // Review
+    /// Applies one review action to each survey, in one transaction; each
+    /// survey is answered on its own (one refused does not stop the
+    /// others). `levels` gives a form version's levels that approve.
+    func review(
+        _ targets: [ReviewTarget], action: ReviewAction, comment: String?, by actor: Actor, at time: Date,
+        levels: @escaping @Sendable (_ formID: String, _ version: String) -> [UnitLevel]
+    ) async throws -> [ReviewOutcome]
+    /// Every review decision about a survey, oldest first.
+    func reviewHistory(of instanceID: String) async throws -> [ReviewEvent]
+    /// The review decisions after event `after` about surveys under `unit`
+    /// (with `sentBy`, only those that token sent), oldest first.
+    func reviewNotices(after: Int64, limit: Int, under unit: UnitCode, sentBy tokenID: Int64?) async throws -> [ReviewNotice]
+    /// A page of surveys, by store id, with their review.
+    func browse(_ query: SurveyQuery) async throws -> [SurveyListing]
+
+    // Audit
+    func recordAudit(_ entry: AuditEntry) async throws
+    /// Entries about units under `unit` (and those about no unit when
+    /// `unit` is the whole country), newest first, before entry `before`.
+    func audit(under unit: UnitCode, before: Int64?, limit: Int, action: String?) async throws -> [AuditRecord]
     /// A cheap query that proves the database answers.
     func checkHealth() async throws
 }

@@ -63,3 +63,16 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
             details: [("limit", .integer(limit))])
     }
 }
+
+extension ServiceError {
+    /// A storage refusal in the service's terms, with its code when it has one.
+    public init(_ error: StorageError) {
+        switch error.kind {
+        case .notFound: self.init(.notFound, error.code ?? "not_found", error.message)
+        case .forbidden: self.init(.forbidden, error.code ?? "forbidden", error.message)
+        case .conflict: self.init(.conflict, error.code ?? "conflict", error.message)
+        case .invalid: self.init(.invalid, error.code ?? "bad_request", error.message)
+        case .unavailable: self.init(.unavailable, error.code ?? "unavailable", error.message)
+        }
+    }
+}

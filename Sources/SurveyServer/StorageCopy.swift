@@ -43,8 +43,19 @@ public enum StorageCopy {
             ], identity: true),
         TableCopy(
             name: "conflict", key: "id",
-            columns: ["id", "form_id", "unit", "period", "held_instance", "created_at", "resolved_at", "resolved_by", "kept_instance"],
+            columns: ["id", "form_id", "unit", "period", "held_instance", "created_at", "resolved_at", "resolved_by", "kept_instance", "comment"],
             identity: true),
+        TableCopy(
+            name: "review", key: "instance",
+            columns: ["instance", "revision", "state", "level", "prior_state", "prior_level", "comment", "reviewer", "reviewed_at", "event"],
+            identity: false),
+        TableCopy(
+            name: "review_event", key: "id",
+            columns: ["id", "instance", "revision", "action", "actor_level", "state", "level", "comment", "reviewer", "token_id", "address", "at"],
+            identity: true),
+        TableCopy(
+            name: "audit", key: "id",
+            columns: ["id", "at", "actor", "role", "actor_unit", "token_id", "action", "target", "unit", "details", "address"], identity: true),
     ]
 
     public enum Failure: Error, CustomStringConvertible {

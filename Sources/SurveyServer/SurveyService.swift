@@ -188,12 +188,26 @@ public final class SurveyService: Sendable {
     /// allowed to read: a new session, whose id (returned, for the
     /// browser's cookie) is kept only as its hash. The token itself never
     /// goes back to the browser.
-    public func signIn(token secret: String, now: Date = Date()) async throws -> (principal: Principal, session: String) {
-        let principal = try await authenticate(token: secret)
-        try principal.require(.read)
+    public func signIn(token secret: String, address: String? = nil, now: Date = Date()) async throws -> (principal: Principal, session: String) {
+        let principal: Principal
+        do {
+            principal = try await authenticate(token: secret)
+            try principal.require(.read)
+        } catch let error as ServiceError {
+            // Who tried is not known (the token is not one), only from where.
+            let known = try? await storage.principal(tokenHash: TokenSecret.hash(secret))
+            try await storage.recordAudit(
+                AuditEntry(
+                    actor: known.map { Actor($0, address: address) }
+                        ?? Actor(name: "?", role: nil, unit: UnitCode("000000000000")!, tokenID: nil, address: address),
+                    action: "session.sign_in_refused", target: nil, unit: known?.unit.rawValue, details: ["reason": .string(error.code)]))
+            throw error
+        }
         let session = TokenSecret.generate(prefix: Self.sessionPrefix)
         try await storage.createSession(
             hash: TokenSecret.hash(session), tokenID: principal.tokenID, at: now, expiresAt: now.addingTimeInterval(Self.sessionLifetime))
+        try await storage.recordAudit(
+            AuditEntry(actor: Actor(principal, address: address), action: "session.sign_in", target: principal.name, unit: principal.unit.rawValue))
         return (principal, session)
     }
 
@@ -206,8 +220,13 @@ public final class SurveyService: Sendable {
     }
 
     /// Signs out: the session ends at once.
-    public func signOut(session secret: String) async throws {
+    public func signOut(session secret: String, address: String? = nil, now: Date = Date()) async throws {
+        let principal = try await storage.principal(sessionHash: TokenSecret.hash(secret), at: now)
         try await storage.endSession(hash: TokenSecret.hash(secret))
+        if let principal {
+            try await storage.recordAudit(
+                AuditEntry(actor: Actor(principal, address: address), action: "session.sign_out", target: principal.name, unit: principal.unit.rawValue))
+        }
     }
 
     // MARK: Registry
@@ -268,14 +287,30 @@ public final class SurveyService: Sendable {
         return try await storage.conflicts(under: principal.unit, includeResolved: includeResolved)
     }
 
-    /// Makes `keep` the current survey of a conflict; an admin's, in scope.
-    public func resolveConflict(_ id: Int64, keep: String, by principal: Principal, at time: Date = Date()) async throws -> ConflictRecord {
+    /// Makes `keep` the current survey of a conflict; an admin's, in scope,
+    /// with an optional comment saying why. The audit log records it.
+    public func resolveConflict(
+        _ id: Int64, keep: String, comment: String? = nil, by principal: Principal, address: String? = nil, at time: Date = Date()
+    ) async throws -> ConflictRecord {
         try principal.require(.resolve)
+        if let comment, comment.count > 2000 {
+            throw ServiceError(.invalid, "comment_too_long", L("意见最多 2000 字", "a comment may have at most 2,000 characters"))
+        }
         try await ensureReportsPrepared()
         let reports = reports
         return try await storage.resolveConflict(
-            id, keep: keep, by: principal, at: time, reportRow: { formID, version, answers in reports.row(formID: formID, version: version, answers: answers) },
-            hook: reportHook)
+            id, keep: keep, comment: comment, by: Actor(principal, address: address), at: time,
+            reportRow: { formID, version, answers in reports.row(formID: formID, version: version, answers: answers) }, hook: reportHook)
+    }
+
+    /// A conflict in `principal`'s scope.
+    public func conflict(_ id: Int64, for principal: Principal) async throws -> ConflictRecord {
+        try principal.require(.read)
+        guard let conflict = try await storage.conflict(id) else {
+            throw ServiceError.notFound(L("没有编号为 \(id) 的冲突", "there is no conflict \(id)"))
+        }
+        try principal.requireScope(conflict.unit, L("冲突 \(id) 不在令牌的范围 \(principal.unit) 内", "conflict \(id) is outside the token's scope \(principal.unit)"))
+        return conflict
     }
 
     // MARK: Health

@@ -22,7 +22,7 @@ public enum SurveyStatus: String, Codable, CaseIterable, Sendable, DatabaseValue
         case .draft: return L("草稿", "draft")
         case .finalized: return L("已定稿", "finalized")
         case .sent: return L("已上报", "sent")
-        case .rejected: return L("被退回", "rejected")
+        case .rejected: return L("被拒收", "refused")
         case .mismatch: return L("内容冲突", "mismatch")
         case .held: return L("待县里处理", "held")
         }
@@ -156,4 +156,32 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
     public var answerObject: JSONObject {
         (try? JSONParser().parse(answers))?.objectValue ?? JSONObject()
     }
+}
+
+/// The last review decision the device heard of for one survey.
+public struct SurveyReview: Sendable, Equatable {
+    public var instanceID: String
+    /// The revision the decision was about: a later revision on the
+    /// device has not been reviewed yet.
+    public var revision: Int
+    public var status: ReviewStatus
+    public var action: ReviewAction
+    public var comment: String?
+    public var reviewer: String
+    /// When, as ISO 8601.
+    public var reviewedAt: String
+
+    init?(row: Row) {
+        guard let state = ReviewState(rawValue: row["state"]), let action = ReviewAction(rawValue: row["action"]) else { return nil }
+        instanceID = row["instance_id"]
+        revision = row["revision"]
+        status = ReviewStatus(state, at: (row["level"] as String?).flatMap(UnitLevel.init(rawValue:)))
+        self.action = action
+        comment = row["comment"]
+        reviewer = row["reviewer"]
+        reviewedAt = row["reviewed_at"]
+    }
+
+    /// Whether the decision is about `survey`'s revision (not an earlier one).
+    public func concerns(_ survey: StoredSurvey) -> Bool { survey.instanceID == instanceID && survey.revision == revision }
 }

@@ -310,7 +310,86 @@ public final class SurveyStore: Sendable {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v5 reviews") { db in
+            // What the township and the county decided about the surveys
+            // this device sent, as the last sync heard it: one row per survey.
+            try db.create(table: "review") { t in
+                t.primaryKey("instance_id", .text)
+                t.column("revision", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("level", .text)
+                t.column("action", .text).notNull()
+                t.column("comment", .text)
+                t.column("reviewer", .text).notNull()
+                t.column("reviewed_at", .text).notNull()
+                t.column("event", .integer).notNull()
+            }
+        }
         return migrator
+    }
+
+    // MARK: Reviews
+
+    /// Keeps the review decisions the server reported about this device's
+    /// surveys (those of other surveys are skipped), in event order, and
+    /// returns those kept.
+    @discardableResult
+    public func recordReviews(_ notices: [ReviewNotice]) throws -> [ReviewNotice] {
+        try write { db in
+            var kept: [ReviewNotice] = []
+            for notice in notices.sorted(by: { $0.event < $1.event }) {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM survey WHERE instance_id = ? LIMIT 1", arguments: [notice.instanceID]) == true else {
+                    continue
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO review (instance_id, revision, state, level, action, comment, reviewer, reviewed_at, event)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (instance_id) DO UPDATE SET revision = excluded.revision, state = excluded.state, level = excluded.level,
+                            action = excluded.action, comment = excluded.comment, reviewer = excluded.reviewer,
+                            reviewed_at = excluded.reviewed_at, event = excluded.event
+                        WHERE excluded.event > review.event
+                        """,
+                    arguments: [
+                        notice.instanceID, notice.revision, notice.status.state.rawValue, notice.status.level?.rawValue, notice.action.rawValue,
+                        notice.comment, notice.reviewer, notice.at, notice.event,
+                    ])
+                kept.append(notice)
+            }
+            return kept
+        }
+    }
+
+    /// The last review decision the device heard of for each of `instanceIDs`.
+    public func reviews(of instanceIDs: [String]) throws -> [String: SurveyReview] {
+        guard !instanceIDs.isEmpty else { return [:] }
+        return try read { db in
+            var result: [String: SurveyReview] = [:]
+            // In pieces: SQLite limits the number of bound values.
+            for start in stride(from: 0, to: instanceIDs.count, by: 500) {
+                let part = Array(instanceIDs[start..<min(start + 500, instanceIDs.count)])
+                let marks = part.map { _ in "?" }.joined(separator: ", ")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT * FROM review WHERE instance_id IN (\(marks))", arguments: StatementArguments(part))
+                {
+                    guard let review = SurveyReview(row: row) else { continue }
+                    result[review.instanceID] = review
+                }
+            }
+            return result
+        }
+    }
+
+    /// Surveys whose latest revision the township or the county returned.
+    public func returnedCount() throws -> Int {
+        try read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) FROM review r
+                    WHERE r.state = 'returned' AND r.revision = (SELECT MAX(revision) FROM survey WHERE instance_id = r.instance_id)
+                    """) ?? 0
+        }
     }
 
     // MARK: Sync bookkeeping

@@ -68,6 +68,10 @@ public struct SyncSummary: Sendable, Equatable {
     public var bytesReceived = 0
     /// The forms and units pulled before the push.
     public var pulled = PullSummary()
+    /// Review decisions about this device's surveys heard after the push,
+    /// and how many of them returned a survey.
+    public var reviews = 0
+    public var returned = 0
     /// The last network or server failure, if any.
     public var failure: LocalizedText?
 
@@ -183,6 +187,12 @@ public final class SyncEngine: @unchecked Sendable {
             case .failure(let error): throw error
             }
         }
+        // What the township and the county decided, once the push is done
+        // (a survey sent just now may already have been reviewed before, by
+        // an earlier revision).
+        let heard = try pullReviews()
+        summary.reviews = heard.kept
+        summary.returned = heard.returned
         do {
             summary.pending += max(0, try store.pendingCount().count - summary.pending)
             if summary.failure == nil { try store.setSyncValue("last_success", Timestamp.iso(now)) }
@@ -402,5 +412,49 @@ public final class SyncEngine: @unchecked Sendable {
     /// The message of the server's JSON error, if the answer is one.
     public static func errorMessage(_ response: HTTPResponse) -> String? {
         (try? JSONParser().parse(response.body))?.string(at: "error", "message")
+    }
+
+    /// Fetches the review decisions made since the last sync about the
+    /// surveys this token sent, and keeps those about this device's surveys.
+    /// A server without review (404) has nothing to say.
+    public func pullReviews() throws(SyncError) -> (kept: Int, returned: Int) {
+        var after: Int64
+        do {
+            after = try store.syncValue("review_cursor").flatMap { Int64($0) } ?? 0
+        } catch {
+            throw SyncError(message: L("无法读取本机数据库:\(error)", "cannot read the local database: \(error)"), transient: false)
+        }
+        var kept = 0
+        var returned = 0
+        let page = 500
+        while true {
+            let path = "/api/v1/reviews?after=\(after)&limit=\(page)"
+            let probe: HTTPResponse
+            do {
+                probe = try client.send(HTTPRequest(url: settings.server + path, headers: headers))
+            } catch {
+                throw SyncError(message: error.message, transient: error.isTransient)
+            }
+            // A server from before review by level has no such route.
+            if probe.status == 404 { break }
+            let response = probe.status == 200 ? probe : try get(path)
+            guard let json = try? JSONParser().parse(response.body), let items = json["reviews"]?.arrayValue,
+                case .integer(let next)? = json["next"]
+            else {
+                throw SyncError(message: L("服务器的审核消息无法读取", "the server's review notices cannot be read"), transient: true)
+            }
+            let notices = items.compactMap(ReviewNotice.init(json:))
+            do {
+                let ours = try store.recordReviews(notices)
+                kept += ours.count
+                returned += ours.filter { $0.status.state == .returned }.count
+                after = max(after, Int64(next))
+                try store.setSyncValue("review_cursor", String(after))
+            } catch {
+                throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
+            }
+            if items.count < page { break }
+        }
+        return (kept, returned)
     }
 }

@@ -10,24 +10,7 @@ struct AnswerPresenter {
 
     /// An answer as text, e.g. `42 人`, `党支部`, `是`.
     func display(_ value: Value, of field: Field) -> String {
-        if value.isEmpty { return zh ? "(未答)" : "(no answer)" }
-        var text: String
-        switch value {
-        case .string(let name) where field.choices != nil:
-            text = field.choices?.label(of: name)?.text(console.language) ?? name
-        case .choices(let names):
-            text = names.map { field.choices?.label(of: $0)?.text(console.language) ?? $0 }.joined(separator: zh ? "、" : ", ")
-        case .number(let number):
-            text = Value.format(number)
-        case .string("yes") where field.type == .yesNo || field.type == .calculate:
-            text = zh ? "是" : "yes"
-        case .string("no") where field.type == .yesNo || field.type == .calculate:
-            text = zh ? "否" : "no"
-        default:
-            text = value.string
-        }
-        if let measure = field.measure { text += (zh ? "" : " ") + measure.text(console.language) }
-        return text
+        ReadableSurvey.display(value, of: field).text(console.language)
     }
 
     /// Every question that is asked, with its answer, section by section;
@@ -60,7 +43,7 @@ struct AnswerPresenter {
             guard settled.isRelevant(field, entry: entry) else { return }
             let value = settled.value(of: field, entry: entry)
             let mark = field.isComputed ? "= " : ""
-            let path = field.repeatIndex.map { "\(form.fields[form.repeats[$0]].name)[\((entry ?? 0) + 1)].\(field.name)" } ?? field.name
+            let path = ReadableSurvey.path(of: field, in: form, entry: entry)
             let number = numbers[path].map { console.dim("\($0). ") } ?? ""
             console.out(indent + number + mark + label + (zh ? ":" : ": ") + display(value, of: field))
         }

@@ -372,6 +372,9 @@ struct ListCommand: ParsableCommand {
         let registry = options.registryIfAvailable()
         let store = try options.openStore(console, access: .readOnly)
         let surveys = try storeStep(console) { try store.list(selection.filter, answers: false) }
+        let reviews = try storeStep(console) { try store.reviews(of: surveys.map(\.instanceID)) }
+        /// The decision about the revision listed, if the server made one.
+        func review(_ survey: StoredSurvey) -> SurveyReview? { reviews[survey.instanceID].flatMap { $0.concerns(survey) ? $0 : nil } }
         if json {
             let items: [JSONValue] = surveys.map { survey in
                 [
@@ -379,6 +382,13 @@ struct ListCommand: ParsableCommand {
                     "form": .string(survey.formID), "version": .string(survey.formVersion), "unit": .string(survey.unitCode),
                     "unit_name": UnitCode(survey.unitCode).flatMap { registry?.unit($0)?.name }.map(JSONValue.string) ?? .null,
                     "period": .string(survey.period), "updated_at": .string(Self.timestamp(survey.updatedAt)),
+                    "review": review(survey).map { review in
+                        [
+                            "state": .string(review.status.state.rawValue), "level": review.status.level.map { .string($0.rawValue) } ?? .null,
+                            "comment": review.comment.map(JSONValue.string) ?? .null, "reviewer": .string(review.reviewer),
+                            "reviewed_at": .string(review.reviewedAt),
+                        ]
+                    } ?? .null,
                 ]
             }
             console.out(JSONValue.array(items).serialized(pretty: true))
@@ -396,7 +406,8 @@ struct ListCommand: ParsableCommand {
             [
                 survey.shortID, survey.formID, survey.unitCode,
                 UnitCode(survey.unitCode).flatMap { registry?.unit($0)?.name } ?? "", survey.period,
-                survey.status.label.text(console.language), String(survey.revision), Self.timestamp(survey.updatedAt, short: true),
+                (review(survey)?.status.label ?? survey.status.label).text(console.language), String(survey.revision),
+                Self.timestamp(survey.updatedAt, short: true),
             ]
         }
         console.table(header, rows)
@@ -411,6 +422,19 @@ struct ListCommand: ParsableCommand {
                 for line in (survey.lastError ?? "").split(separator: "\n") { console.out("    " + line) }
             }
             console.out(console.dim(console.text(L("改正后用 vsurvey edit 编号 修改,再 vsurvey sync", "fix with vsurvey edit ID, then vsurvey sync"))))
+        }
+        // What the township or the county said when returning a survey.
+        let returned = surveys.compactMap { survey in review(survey).flatMap { $0.status.state == .returned ? (survey, $0) : nil } }
+        if !returned.isEmpty {
+            console.out()
+            console.out(console.bold(console.text(L("退回意见:", "Returned with comments:"))))
+            for (survey, review) in returned {
+                let when = Timestamp.parse(review.reviewedAt).map { Timestamp.forPeople($0) } ?? review.reviewedAt
+                console.out(
+                    "  \(survey.shortID) \(console.unitName(survey.unitCode, registry)) \(survey.period)(\(review.status.label.text(console.language)),\(review.reviewer),\(when))")
+                for line in (review.comment ?? "").split(separator: "\n") { console.out("    " + console.yellow(String(line))) }
+            }
+            console.out(console.dim(console.text(L("按意见用 vsurvey edit 编号 修改,再 vsurvey sync", "fix as asked with vsurvey edit ID, then vsurvey sync"))))
         }
     }
 
@@ -460,6 +484,24 @@ struct ShowCommand: ParsableCommand {
                 "id \(survey.instanceID) · revision \(survey.revision) · \(survey.status.label.en!)"))
         if let replaced = survey.replacesRevision { status += console.text(L("(替换修订 \(replaced))", " (replaces revision \(replaced))")) }
         console.out(console.dim(status))
+        if let review = try storeStep(console, { try workspace.store.reviews(of: [survey.instanceID]) })[survey.instanceID] {
+            let when = Timestamp.parse(review.reviewedAt).map { Timestamp.forPeople($0) } ?? review.reviewedAt
+            if review.concerns(survey) {
+                let line = console.text(L("审核:\(review.status.label.zh)(\(review.reviewer),\(when))", "review: \(review.status.label.text(.en)) (\(review.reviewer), \(when))"))
+                console.out(review.status.state == .returned ? console.yellow(line) : line)
+            } else {
+                console.out(
+                    console.dim(
+                        console.text(
+                            L(
+                                "修订 \(review.revision) 曾\(review.status.label.zh)(\(review.reviewer),\(when));这一修订尚待审核",
+                                "revision \(review.revision) was \(review.status.label.text(.en)) (\(review.reviewer), \(when)); this revision waits for review"))))
+            }
+            if let comment = review.comment {
+                console.out(console.text(L("意见:", "Comment:")))
+                for line in comment.split(separator: "\n") { console.out("  " + (review.concerns(survey) ? console.yellow(String(line)) : String(line))) }
+            }
+        }
         if let reason = survey.lastError, survey.status != .sent || reason.hasPrefix("stale") {
             // What the server answered (rejected, mismatch, held) or why the
             // last try failed (still finalized), kept until the survey changes.

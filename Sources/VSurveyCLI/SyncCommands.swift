@@ -157,10 +157,10 @@ struct SyncCommand: ParsableCommand {
         commandName: "sync",
         abstract: "把已定稿的调查发送到服务器 / Send finalized surveys to the server",
         discussion: """
-            每份调查只有在服务器的答复写入本机数据库后才记为已上报;被退回、内容冲突、待县里处理的调查保留原因,不会删除。
+            每份调查只有在服务器的答复写入本机数据库后才记为已上报;被拒收、内容冲突、待县里处理的调查保留原因,不会删除。
             网络错误、超时和服务器错误使调查保持待发送,并按指数退避稍后重试。同一数据库同时只能有一个同步。
             --watch 持续运行:每隔 --every(默认 15m)同步一次,网络恢复后立即同步;Ctrl-C 或 SIGTERM 时在当前一批之后停止。
-            退出码:0 全部上报;1 有调查被退回或冲突;2 有调查仍待发送(网络或服务器问题,或另一个同步正在进行)。
+            退出码:0 全部上报;1 有调查被拒收或冲突;2 有调查仍待发送(网络或服务器问题,或另一个同步正在进行)。
             A survey becomes sent only after the server's answer is committed locally. Rejected, mismatched and held surveys keep their reasons and are never deleted. Network errors, timeouts and server errors leave surveys pending, retried later with backoff. One sync at a time per database.
             --watch keeps running: a sync every --every (default 15m), and one as soon as the network is back after a failure; Ctrl-C or SIGTERM stops it after the current batch.
             Exit status: 0 everything sent; 1 some refused; 2 some still pending (network or server trouble, or another sync running).
@@ -236,7 +236,7 @@ struct SyncCommand: ParsableCommand {
             if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
             report(summary, console)
             if summary.rejected + summary.mismatched > 0 {
-                console.out(L("用 vsurvey list --status rejected 查看被退回的调查及原因", "see refused surveys and why with vsurvey list --status rejected"))
+                console.out(L("用 vsurvey list --status rejected 查看被拒收的调查及原因", "see refused surveys and why with vsurvey list --status rejected"))
                 throw ExitCode(1)
             }
             if summary.pending > 0 { throw ExitCode(2) }
@@ -259,9 +259,18 @@ struct SyncCommand: ParsableCommand {
             prefix
                 + console.text(
                     L(
-                        "已上报 \(summary.sentSurveys) 份\(revisions),重复 \(summary.duplicates),被退回 \(summary.rejected),冲突 \(summary.mismatched),待县里处理 \(summary.held),仍待发送 \(summary.pending)",
+                        "已上报 \(summary.sentSurveys) 份\(revisions),重复 \(summary.duplicates),被拒收 \(summary.rejected),冲突 \(summary.mismatched),待县里处理 \(summary.held),仍待发送 \(summary.pending)",
                         "sent \(summary.sentSurveys)\(revisions), duplicates \(summary.duplicates), rejected \(summary.rejected), mismatched \(summary.mismatched), held \(summary.held), still pending \(summary.pending)"
                     )))
+        if summary.reviews > 0 {
+            console.out(
+                prefix
+                    + console.text(
+                        L(
+                            "收到审核结果 \(summary.reviews) 条\(summary.returned > 0 ? ",其中退回 \(summary.returned) 份:用 vsurvey list 查看意见" : "")",
+                            "\(summary.reviews) review decision\(summary.reviews == 1 ? "" : "s") received\(summary.returned > 0 ? ", \(summary.returned) returned: see the comments with vsurvey list" : "")"
+                        )))
+        }
         if let failure = summary.failure { console.error(failure) }
     }
 
@@ -331,6 +340,8 @@ struct StatusCommand: ParsableCommand {
         for status in SurveyStatus.allCases {
             console.out("  \(status.label.text(console.language)): \(counts[status] ?? 0)")
         }
+        let returned = try storeStep(console) { try store.returnedCount() }
+        console.out("  \(console.text(L("被退回待修改", "returned for changes"))): \(returned)")
         let pending = try storeStep(console) { try store.pendingCount() }
         if pending.count > 0, let next = pending.nextAttempt {
             console.out((en ? "next retry: " : "下次重试:") + Timestamp.forPeople(next))

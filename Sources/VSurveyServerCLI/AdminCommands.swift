@@ -13,8 +13,8 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "创建令牌;令牌只显示这一次 / Create a token; it is shown this once only.",
             discussion: """
-                collector 只能上报其单位以下的调查;viewer 可查看其单位以下的调查和报表;admin 可做一切,包括处理冲突。
-                A collector may send surveys for units under its unit; a viewer may read surveys and reports under its unit; an admin may do everything there, including resolving conflicts.
+                collector 只能上报其单位以下的调查;viewer 可查看其单位以下的调查和报表;reviewer 可查看,并在其单位的层级(乡镇或县)审核通过或退回调查;admin 可做一切,包括审核、处理冲突和查看审计日志。
+                A collector may send surveys for units under its unit; a viewer may read surveys and reports under its unit; a reviewer may read them and approve or return surveys at its unit's level (township or county); an admin may do everything there, including reviewing, resolving conflicts and reading the audit log.
                 """)
 
         @OptionGroup var options: ServerOptions
@@ -22,14 +22,14 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(name: .long, help: "令牌名称(唯一) / A unique name for the token.")
         var name: String
 
-        @Option(name: .long, help: "角色 / Role: collector, viewer or admin.")
+        @Option(name: .long, help: "角色 / Role: collector, viewer, reviewer or admin.")
         var role: String
 
         @Option(name: .long, help: ArgumentHelp("范围:12 位单位代码 / Scope: a 12-digit unit code.", valueName: "code"))
         var unit: String
 
         func validate() throws {
-            guard Role(rawValue: role) != nil else { throw ValidationError("--role 应为 collector(采集员)、viewer(查看者)或 admin(管理员)/ --role must be collector, viewer or admin, not '\(role)'") }
+            guard Role(rawValue: role) != nil else { throw ValidationError("--role 应为 collector(采集员)、viewer(查看者)、reviewer(审核员)或 admin(管理员)/ --role must be collector, viewer, reviewer or admin, not '\(role)'") }
             guard UnitCode(unit) != nil else { throw ValidationError("--unit 应为 12 位单位代码 / --unit must be a 12-digit unit code, not '\(unit)'") }
             guard !name.trimmingSpaces.isEmpty, name.count <= 100 else { throw ValidationError("--name 应为 1 到 100 个字符 / --name must be 1 to 100 characters") }
         }
@@ -52,6 +52,8 @@ struct TokenCommand: AsyncParsableCommand {
             let secret = TokenSecret.generate()
             do {
                 let record = try await storage.createToken(name: name, role: Role(rawValue: role)!, unit: UnitCode(unit)!, hash: TokenSecret.hash(secret))
+                try await storage.recordAudit(
+                    AuditEntry(actor: .console(), action: "token.create", target: record.name, unit: record.unit.rawValue, details: ["role": .string(record.role.rawValue)]))
                 options.say(
                     L(
                         "已创建令牌 #\(record.id) “\(record.name)”(\(record.role.label.zh),范围 \(record.unit))。令牌只显示这一次,请妥善保存:",
@@ -104,6 +106,8 @@ struct TokenCommand: AsyncParsableCommand {
             guard let record = try await storage.revokeToken(token) else {
                 throw options.fail(L("没有编号或名称为 “\(token)” 的令牌", "no token with id or name '\(token)'"))
             }
+            try await storage.recordAudit(
+                AuditEntry(actor: .console(), action: "token.revoke", target: record.name, unit: record.unit.rawValue, details: ["role": .string(record.role.rawValue)]))
             options.say(L("已吊销令牌 #\(record.id) “\(record.name)”", "revoked token #\(record.id) '\(record.name)'"))
         }
     }
@@ -141,6 +145,8 @@ struct UnitsCommand: AsyncParsableCommand {
             }
             let storage = try await options.openStorage()
             let count = try await storage.replaceUnits(registry.units)
+            try await storage.recordAudit(
+                AuditEntry(actor: .console(), action: "units.import", target: file, unit: nil, details: ["units": .integer(count)]))
             let levels = UnitLevel.allCases.compactMap { level -> String? in
                 let n = registry.units.count { $0.level == level }
                 return n == 0 ? nil : "\(n) \(options.language == .en ? level.plural : level.label.zh)"

@@ -9,14 +9,15 @@ public struct VSurveyServer: AsyncParsableCommand {
         commandName: "vsurvey-server",
         abstract: "村党组织建设调查 · 中心服务器 / VillageSurvey central server",
         discussion: """
-            serve 接收并复核各村上报的调查;token 管理访问令牌;units 导入单位名录;forms 列出表单。
+            serve 接收并复核各村上报的调查;token 管理访问令牌;units 导入单位名录;forms 列出表单;surveys 浏览和阅读调查;conflicts 处理冲突;audit 查看审计日志。
             数据库默认是当前目录下的 vsurvey-server.sqlite(或 --db、VSURVEY_SERVER_DB);
             --db postgres://用户:密码@主机:端口/库名 则用 PostgreSQL,可多个服务器进程共用。
-            serve receives and re-checks surveys; token manages access tokens; units imports the unit registry; forms lists the forms. The database is ./vsurvey-server.sqlite unless --db or VSURVEY_SERVER_DB names another; --db postgres://user:password@host:port/database uses PostgreSQL, which several server processes can share.
+            serve receives and re-checks surveys; token manages access tokens; units imports the unit registry; forms lists the forms; surveys browses and reads surveys; conflicts settles conflicts; audit prints the audit log. The database is ./vsurvey-server.sqlite unless --db or VSURVEY_SERVER_DB names another; --db postgres://user:password@host:port/database uses PostgreSQL, which several server processes can share.
             """,
         version: ServerApplication.serverVersion,
         subcommands: [
-            ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self, SeedCommand.self, MigrateCommand.self, CopyCommand.self,
+            ServeCommand.self, TokenCommand.self, UnitsCommand.self, FormsCommand.self, SurveysCommand.self, ConflictsCommand.self, AuditCommand.self,
+            SeedCommand.self, MigrateCommand.self, CopyCommand.self,
         ]
     )
 

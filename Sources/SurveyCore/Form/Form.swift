@@ -305,6 +305,9 @@ public struct Form: Sendable {
     public let constants: [(name: String, value: Value)]
     /// The day each period's surveys are due (`settings.due`), by period.
     public let dueDates: [String: Int]
+    /// The levels that approve a survey, lowest first (`settings.review`):
+    /// a survey is accepted once the last of them approves it.
+    public let reviewLevels: [UnitLevel]
     /// Every field in document order, groups and repeats included.
     public let fields: [Field]
     /// Indices of the top-level entries of `survey:`.

@@ -7,7 +7,7 @@ import Yams
 public enum FormLoader {
     static let topKeys: Set<String> = ["settings", "survey", "choices", "indicators", "charts"]
     static let chartKeys: Set<String> = ["type", "title", "series", "value", "bins", "mark"]
-    static let settingKeys: Set<String> = ["form_id", "version", "title", "period_type", "unit_level", "default_language", "constants", "due"]
+    static let settingKeys: Set<String> = ["form_id", "version", "title", "period_type", "unit_level", "default_language", "constants", "due", "review"]
     static let fieldKeys: Set<String> = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint",
         "constraint_message", "calculation", "data_type", "default", "read_only", "min", "max", "min_count", "max_count",
@@ -151,6 +151,7 @@ private struct FormBuilder {
         return Form(
             id: settings.id, version: settings.version, title: settings.title, periodType: settings.periodType,
             unitLevel: settings.unitLevel, defaultLanguage: settings.defaultLanguage, constants: settings.constants, dueDates: settings.dueDates,
+            reviewLevels: settings.reviewLevels,
             fields: compiler.fields, rootFields: compiler.rootFields, repeats: compiler.repeatFields,
             choiceLists: choiceLists, indicators: indicators, charts: charts, file: source.file, contentHash: contentHash,
             fieldIndex: compiler.indexByName, plan: plan)
@@ -165,6 +166,7 @@ private struct FormBuilder {
         var defaultLanguage: Language
         var constants: [(name: String, value: Value)]
         var dueDates: [String: Int]
+        var reviewLevels: [UnitLevel]
     }
 
     mutating func readSettings(_ node: Node) -> Settings? {
@@ -248,9 +250,57 @@ private struct FormBuilder {
             }
         }
         guard let id, let version, let title, let periodType, let unitLevel else { return nil }
+        let reviewLevels = readReviewLevels(entries["review"], unitLevel: unitLevel)
         return Settings(
             id: id, version: version, title: title, periodType: periodType, unitLevel: unitLevel, defaultLanguage: defaultLanguage, constants: constants,
-            dueDates: dueDates)
+            dueDates: dueDates, reviewLevels: reviewLevels)
+    }
+
+    /// `settings.review`: the levels that approve, lowest first, each
+    /// above the form's unit level. Without it, the township and the
+    /// county approve (those of them above the unit level; the level just
+    /// above it when neither is).
+    func readReviewLevels(_ entry: (line: Int, value: Node)?, unitLevel: UnitLevel) -> [UnitLevel] {
+        let above = { (level: UnitLevel) in level.prefixLength < unitLevel.prefixLength }
+        guard let (line, node) = entry else {
+            let defaults = [UnitLevel.township, .county].filter(above)
+            if !defaults.isEmpty { return defaults }
+            return [UnitLevel.province, .city, .county].filter(above).suffix(1)
+        }
+        let allowed = [UnitLevel.province, .city, .county, .township]
+        guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+            issue(line, nil, L("review 应为审核层级的列表,如 [township, county]", "review must be a list of levels that approve, such as [township, county]"))
+            return []
+        }
+        var levels: [UnitLevel] = []
+        for item in sequence {
+            let itemLine = YAMLSource.line(item)
+            guard let text = source.string(item, key: "review", field: nil) else { continue }
+            guard let level = UnitLevel(rawValue: text), allowed.contains(level) else {
+                issue(
+                    itemLine, nil,
+                    L(
+                        "review 的层级 “\(text)” 无效(可用:\(allowed.map(\.rawValue).joined(separator: "、")))",
+                        "review: '\(text)' is not a level that approves (use \(allowed.map(\.rawValue).joined(separator: ", ")))"))
+                continue
+            }
+            guard above(level) else {
+                issue(
+                    itemLine, nil,
+                    L(
+                        "review 的层级 \(level.rawValue) 不在表单的单位层级 \(unitLevel.rawValue) 之上",
+                        "review: \(level.rawValue) is not above the form's unit level, \(unitLevel.rawValue)"))
+                continue
+            }
+            if let last = levels.last, last.prefixLength <= level.prefixLength {
+                issue(
+                    itemLine, nil,
+                    L("review 的层级应从低到高排列,且不重复(如 [township, county])", "review: list the levels from the lowest up, each once (such as [township, county])"))
+                continue
+            }
+            levels.append(level)
+        }
+        return levels
     }
 
     func readChoiceList(name: String, node: Node) -> ChoiceList? {

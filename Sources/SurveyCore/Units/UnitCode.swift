@@ -66,6 +66,20 @@ public struct UnitCode: Sendable, Hashable, Comparable, CustomStringConvertible,
         return 0
     }
 
+    /// The level of the unit this code names, by its significant digits
+    /// (a 12-digit code is a village's or a community's: `.village`); nil
+    /// for the all-zero code.
+    public var level: UnitLevel? {
+        switch significantLength {
+        case 2: return .province
+        case 4: return .city
+        case 6: return .county
+        case 9: return .township
+        case 12: return .village
+        default: return nil
+        }
+    }
+
     /// Whether this unit lies under (or is) `ancestor`, by code prefix.
     public func isUnder(_ ancestor: UnitCode) -> Bool {
         rawValue.hasPrefix(ancestor.prefix)

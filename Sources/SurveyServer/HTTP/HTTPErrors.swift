@@ -33,13 +33,7 @@ enum HTTPErrors {
         case let error as ServiceError:
             return error
         case let error as StorageError:
-            switch error.kind {
-            case .notFound: return ServiceError(.notFound, "not_found", error.message)
-            case .forbidden: return ServiceError(.forbidden, "forbidden", error.message)
-            case .conflict: return ServiceError(.conflict, "conflict", error.message)
-            case .invalid: return ServiceError(.invalid, "bad_request", error.message)
-            case .unavailable: return ServiceError(.unavailable, "unavailable", error.message)
-            }
+            return ServiceError(error)
         case let error as SQLError:
             switch error.kind {
             case .busy, .full, .unavailable:

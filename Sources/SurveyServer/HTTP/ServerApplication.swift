@@ -47,6 +47,8 @@ public enum ServerApplication {
         recorder.addRoutes(UnitRoutes.collection(service))
         recorder.addRoutes(ReportRoutes.collection(service))
         recorder.addRoutes(ConflictRoutes.collection(service))
+        recorder.addRoutes(ReviewRoutes.collection(service))
+        recorder.addRoutes(AuditRoutes.collection(service))
         recorder.addRoutes(ReportRoutes.pages(service))
         return (router, known.routes)
     }

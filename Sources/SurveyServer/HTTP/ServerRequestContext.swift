@@ -11,10 +11,16 @@ public struct ServerRequestContext: RequestContext {
     public var identity: Principal?
     /// Why a credential the request carried was refused.
     var credentialError: ServiceError?
+    /// The address the request came from, for the audit log.
+    public var remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
+
+    /// The caller as the audit log names them.
+    func actor(_ principal: Principal) -> Actor { Actor(principal, address: remoteAddress) }
 
     /// The caller, who must have `permission`; a request without a valid
     /// token is refused as unauthenticated.

@@ -20,18 +20,52 @@ enum ConflictRoutes {
             return JSONResponse.make(["conflicts": .array(conflicts.map(conflictJSON))])
         }
 
-        routes.on(.post, "/api/v1/conflicts/{id}/resolve", requires: .resolve) { request, context, principal -> Response in
-            guard let id = context.parameters.get("id", as: Int64.self) else {
-                throw ServiceError.notFound(L("冲突编号应为整数", "a conflict id is a whole number"))
+        routes.on(.get, "/api/v1/conflicts/{id}", requires: .read) { request, context, principal -> Response in
+            let detail = try await service.conflictDetail(try id(context), for: principal)
+            let language = RequestLanguage.of(request)
+            func rival(_ survey: SurveyDetail?) -> JSONValue {
+                guard let survey else { return .null }
+                let latest = survey.record.latest
+                return [
+                    "instance_id": .string(latest.instanceID), "revision": .integer(latest.revision), "state": .string(survey.record.state.rawValue),
+                    "received_at": .string(Timestamp.iso(latest.receivedAt)), "sent_by": latest.sentBy.map(JSONValue.string) ?? .null,
+                    "readable": .array((survey.revisions.last?.lines ?? []).map { SurveyRoutes.lineJSON($0, language) }),
+                ]
             }
+            var object = conflictJSON(detail.conflict).objectValue ?? JSONObject()
+            object.appendUnique("held", rival(detail.held))
+            object.appendUnique("current", rival(detail.current))
+            object.appendUnique("differences", .array(detail.differences.map { SurveyRoutes.changeJSON($0, language) }))
+            return JSONResponse.make(.object(object))
+        }
+
+        routes.on(.post, "/api/v1/conflicts/{id}/resolve", requires: .resolve) { request, context, principal -> Response in
+            let id = try id(context)
             let buffer = try await request.bytes(upTo: 64 * 1024)
             let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: false)
-            guard case .object(let object) = document, object.keys.allSatisfy({ $0 == "keep" }), let keep = object["keep"]?.stringValue else {
-                throw ServiceError.invalid(L("请求体应为 {\"keep\": \"instance_id\"}", "the body must be {\"keep\": \"instance_id\"}"))
+            guard case .object(let object) = document, object.keys.allSatisfy({ $0 == "keep" || $0 == "comment" }),
+                let keep = object["keep"]?.stringValue
+            else {
+                throw ServiceError.invalid(
+                    L("请求体应为 {\"keep\": \"instance_id\", \"comment\": \"…\"}", "the body must be {\"keep\": \"instance_id\", \"comment\": \"…\"}"))
             }
-            return JSONResponse.make(conflictJSON(try await service.resolveConflict(id, keep: keep, by: principal)))
+            let comment: String?
+            switch object["comment"] {
+            case nil, .null?: comment = nil
+            case .string(let text)?: comment = text
+            default: throw ServiceError.invalid(L("comment 应为文字", "comment must be a string"))
+            }
+            return JSONResponse.make(
+                conflictJSON(try await service.resolveConflict(id, keep: keep, comment: comment, by: principal, address: context.remoteAddress)))
         }
         return routes
+    }
+
+    static func id(_ context: ServerRequestContext) throws(ServiceError) -> Int64 {
+        guard let id = context.parameters.get("id", as: Int64.self) else {
+            throw ServiceError.notFound(L("冲突编号应为整数", "a conflict id is a whole number"))
+        }
+        return id
     }
 
     static func conflictJSON(_ conflict: ConflictRecord) -> JSONValue {
@@ -40,6 +74,7 @@ enum ConflictRoutes {
             "held_instance": .string(conflict.heldInstance), "current_instance": conflict.currentInstance.map(JSONValue.string) ?? .null,
             "created_at": .string(Timestamp.iso(conflict.createdAt)), "resolved_at": conflict.resolvedAt.map { .string(Timestamp.iso($0)) } ?? .null,
             "resolved_by": conflict.resolvedBy.map(JSONValue.string) ?? .null, "kept_instance": conflict.keptInstance.map(JSONValue.string) ?? .null,
+            "comment": conflict.comment.map(JSONValue.string) ?? .null,
         ]
     }
 }

@@ -56,6 +56,11 @@ enum ReportRoutes {
                 formID: asked.formID, scope: asked.scope, period: asked.period, for: principal, watchLimit: limit, missingLimit: limit)
             let language = RequestLanguage.of(request)
             if format == "csv" {
+                // A download leaves the server: the audit log says who took which figures.
+                try await service.audit(
+                    AuditEntry(
+                        actor: context.actor(principal), action: "report.export", target: "\(asked.formID)/\(asked.period)", unit: asked.scope.rawValue,
+                        details: ["format": "csv"]))
                 var headers = HTTPFields()
                 headers[.contentType] = "text/csv; charset=utf-8"
                 headers[.contentDisposition] = "attachment; filename=\"\(asked.formID)-\(asked.scope)-\(asked.period).csv\""
@@ -91,7 +96,7 @@ enum ReportRoutes {
             }
         }
 
-        routes.post("/reports/login") { request, _ -> Response in
+        routes.post("/reports/login") { request, context -> Response in
             let language = RequestLanguage.of(request)
             // A browser says where a form was posted from: only this server's own page signs in.
             guard sameSite(request) else {
@@ -109,7 +114,7 @@ enum ReportRoutes {
             let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             let signedIn: (principal: Principal, session: String)
             do {
-                signedIn = try await service.signIn(token: token)
+                signedIn = try await service.signIn(token: token, address: context.remoteAddress)
             } catch let error as ServiceError where error.kind == .unauthenticated || error.kind == .forbidden {
                 return message(
                     .unauthorized, L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token"), language: language, signIn: next)
@@ -123,12 +128,12 @@ enum ReportRoutes {
         }
 
         // Signing out ends the session on the server, not only in the browser.
-        routes.post("/reports/logout") { request, _ -> Response in
+        routes.post("/reports/logout") { request, context -> Response in
             let language = RequestLanguage.of(request)
             guard sameSite(request) else {
                 return message(.forbidden, L("拒绝来自其他网站的退出请求", "a sign-out posted from another site is refused"), language: language)
             }
-            if let session = CookieAuthenticator.session(in: request) { try await service.signOut(session: session) }
+            if let session = CookieAuthenticator.session(in: request) { try await service.signOut(session: session, address: context.remoteAddress) }
             var headers = HTTPFields()
             headers[.setCookie] = sessionCookie("", maxAge: 0, request)
             return message(.ok, L("已退出登录", "signed out"), language: language, signIn: "/reports/village-branch", headers: headers)

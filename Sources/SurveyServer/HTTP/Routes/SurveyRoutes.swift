@@ -13,16 +13,46 @@ enum SurveyRoutes {
             try await service.admittingIngest(for: principal) { try await ingest(request, context, principal, service) }
         }
 
-        routes.on(.get, "/api/v1/surveys/{instance_id}", requires: .read) { _, context, principal -> Response in
-            let record = try await service.survey(try context.parameters.require("instance_id"), for: principal)
-            var object = revisionJSON(record.latest)
-            object["state"] = .string(record.state.rawValue)
+        routes.on(.get, "/api/v1/surveys", requires: .read) { request, _, principal -> Response in
+            let page = try await service.browse(try query(request, principal), for: principal)
+            let language = RequestLanguage.of(request)
+            return JSONResponse.make([
+                "surveys": .array(page.surveys.map { listingJSON($0, township: page.townships[$0.unit], language) }),
+                "next_cursor": page.next.map { .string(String($0)) } ?? .null,
+            ])
+        }
+
+        // The latest revision as stored, and as a person reads it: the
+        // answers by section, the review and the levels that approve.
+        routes.on(.get, "/api/v1/surveys/{instance_id}", requires: .read) { request, context, principal -> Response in
+            let detail = try await service.detail(of: try context.parameters.require("instance_id"), for: principal)
+            let language = RequestLanguage.of(request)
+            var object = revisionJSON(detail.record.latest)
+            object["state"] = .string(detail.record.state.rawValue)
+            object.appendUnique("unit_name", detail.unitName.map(JSONValue.string) ?? .null)
+            object.appendUnique("township", detail.township.map { ["code": .string($0.code.rawValue), "name": .string($0.name)] } ?? .null)
+            var review = ReviewRoutes.statusJSON(detail.review, language).objectValue ?? JSONObject()
+            review.appendUnique("levels", .array(detail.levels.map { .string($0.rawValue) }))
+            review.appendUnique("comment", detail.reviewComment.map(JSONValue.string) ?? .null)
+            review.appendUnique("reviewer", detail.reviewer.map(JSONValue.string) ?? .null)
+            object.appendUnique("review", .object(review))
+            object.appendUnique("readable", .array((detail.revisions.last?.lines ?? []).map { lineJSON($0, language) }))
             return JSONResponse.make(.object(object))
         }
 
-        routes.on(.get, "/api/v1/surveys/{instance_id}/revisions", requires: .read) { _, context, principal -> Response in
-            let found = try await service.revisions(of: try context.parameters.require("instance_id"), for: principal)
-            return JSONResponse.make(["instance_id": .string(found.instanceID), "revisions": .array(found.revisions.map { .object(revisionJSON($0)) })])
+        // Every revision the caller may see, each with what changed since the one before.
+        routes.on(.get, "/api/v1/surveys/{instance_id}/revisions", requires: .read) { request, context, principal -> Response in
+            let detail = try await service.detail(of: try context.parameters.require("instance_id"), for: principal)
+            let language = RequestLanguage.of(request)
+            return JSONResponse.make([
+                "instance_id": .string(detail.record.latest.instanceID),
+                "revisions": .array(
+                    detail.revisions.map { revision in
+                        var object = revisionJSON(revision.record)
+                        object.appendUnique("changes", .array(revision.changes.map { changeJSON($0, language) }))
+                        return .object(object)
+                    }),
+            ])
         }
         return routes
     }
@@ -69,5 +99,79 @@ enum SurveyRoutes {
         object.appendUnique("sent_by", record.sentBy.map(JSONValue.string) ?? .null)
         object.appendUnique("answers", answers)
         return object
+    }
+
+    /// A browse request's parameters, each checked.
+    static func query(_ request: Request, _ principal: Principal) throws(ServiceError) -> SurveyQuery {
+        let parameters = request.uri.queryParameters
+        func text(_ name: String) -> String? { parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
+        var query = SurveyQuery(scope: principal.unit)
+        if let scope = text("scope") {
+            guard let code = UnitCode(scope) else {
+                throw ServiceError(.invalid, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
+            }
+            query.scope = code
+        }
+        query.formID = text("form")
+        query.period = text("period")
+        if let review = text("review") {
+            guard let state = ReviewState(rawValue: review) else {
+                throw ServiceError(
+                    .invalid, "invalid_review", L("review 应为 pending、approved、accepted 或 returned", "review must be pending, approved, accepted or returned"))
+            }
+            query.review = state
+        }
+        if let state = text("state") {
+            if state == "all" {
+                query.state = nil
+            } else if let known = InstanceState(rawValue: state) {
+                query.state = known
+            } else {
+                throw ServiceError(.invalid, "invalid_state", L("state 应为 current、held、superseded 或 all", "state must be current, held, superseded or all"))
+            }
+        }
+        if let q = text("q") {
+            guard q.count <= 100 else { throw ServiceError(.invalid, "invalid_q", L("q 最多 100 个字", "q may have at most 100 characters")) }
+            query.text = q
+        }
+        query.after = try ReviewRoutes.integer(text("cursor"), name: "cursor", range: 0...Int64.max) ?? 0
+        query.limit = Int(try ReviewRoutes.integer(text("limit"), name: "limit", range: 1...500) ?? 50)
+        return query
+    }
+
+    static func listingJSON(_ listing: SurveyListing, township: OrgUnit?, _ language: Language) -> JSONValue {
+        var object = JSONObject(minimumCapacity: 16)
+        object.appendUnique("instance_id", .string(listing.instanceID))
+        object.appendUnique("form", .string(listing.formID))
+        object.appendUnique("version", .string(listing.formVersion))
+        object.appendUnique("unit", .string(listing.unit))
+        object.appendUnique("unit_name", listing.unitName.map(JSONValue.string) ?? .null)
+        object.appendUnique("township", township.map { ["code": .string($0.code.rawValue), "name": .string($0.name)] } ?? .null)
+        object.appendUnique("period", .string(listing.period))
+        object.appendUnique("revision", .integer(listing.revision))
+        object.appendUnique("state", .string(listing.state.rawValue))
+        object.appendUnique("first_received_at", .string(Timestamp.iso(listing.firstReceivedAt)))
+        object.appendUnique("received_at", .string(Timestamp.iso(listing.receivedAt)))
+        object.appendUnique("sent_by", listing.sentBy.map(JSONValue.string) ?? .null)
+        var review = ReviewRoutes.statusJSON(listing.review, language).objectValue ?? JSONObject()
+        review.appendUnique("comment", listing.reviewComment.map(JSONValue.string) ?? .null)
+        review.appendUnique("reviewer", listing.reviewer.map(JSONValue.string) ?? .null)
+        review.appendUnique("reviewed_at", listing.reviewedAt.map { .string(Timestamp.iso($0)) } ?? .null)
+        object.appendUnique("review", .object(review))
+        return .object(object)
+    }
+
+    static func lineJSON(_ line: ReadableLine, _ language: Language) -> JSONValue {
+        [
+            "kind": .string(line.kind.rawValue), "depth": .integer(line.depth), "path": .string(line.path), "label": .string(line.label.text(language)),
+            "value": line.value.map { .string($0.text(language)) } ?? .null, "computed": .bool(line.computed),
+        ]
+    }
+
+    static func changeJSON(_ change: AnswerChange, _ language: Language) -> JSONValue {
+        [
+            "path": .string(change.path), "label": .string(change.label.text(language)),
+            "before": change.before.map { .string($0.text(language)) } ?? .null, "after": change.after.map { .string($0.text(language)) } ?? .null,
+        ]
     }
 }
