@@ -86,10 +86,7 @@ struct TokenCommand: AsyncParsableCommand {
                     token.revokedAt.map { (en ? "revoked " : "已吊销 ") + Timestamp.iso($0) } ?? (en ? "active" : "有效"),
                 ]
             }
-            let widths = header.indices.map { column in ([header] + rows).map { DisplayWidth.of($0[column]) }.max() ?? 0 }
-            for row in [header] + rows {
-                print(row.enumerated().map { DisplayWidth.pad($1, to: widths[$0]) }.joined(separator: "  "))
-            }
+            TextTable.print(header, rows)
         }
     }
 

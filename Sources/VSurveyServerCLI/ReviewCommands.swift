@@ -82,7 +82,9 @@ enum TextTable {
     static func print(_ header: [String], _ rows: [[String]]) {
         let widths = header.indices.map { column in ([header] + rows).map { DisplayWidth.of($0[column]) }.max() ?? 0 }
         for row in [header] + rows {
-            Swift.print(row.enumerated().map { DisplayWidth.pad($1, to: widths[$0]) }.joined(separator: "  ").trimmingSpaces)
+            var line = row.enumerated().map { DisplayWidth.pad($1, to: widths[$0]) }.joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            Swift.print(line)
         }
     }
 }
