@@ -35,6 +35,10 @@ struct OpenAPIDocument {
     func problems(_ value: JSONValue, _ schema: JSONValue, at path: String = "$") -> [String] {
         let schema = resolve(schema)
         var found: [String] = []
+        if let options = schema["oneOf"]?.arrayValue {
+            let matching = options.filter { problems(value, $0, at: path).isEmpty }.count
+            if matching != 1 { return ["\(path): matches \(matching) of the oneOf schemas, not exactly one"] }
+        }
         if let type = schema["type"] {
             let allowed = type.arrayValue?.compactMap(\.stringValue) ?? [type.stringValue ?? ""]
             let actual: String
@@ -128,7 +132,12 @@ struct OpenAPITests {
             let form = LiveServer.form
             let formETag = try await server.send("GET", "/api/v1/forms/\(form.id)/\(form.version)", token: admin).header("ETag") ?? ""
             let unitsETag = try await server.send("GET", "/api/v1/units", token: admin).header("ETag") ?? ""
-            let keepHeld = Array(#"{"keep": "\#(second.instanceID)"}"#.utf8)
+            let keepHeld = Array(#"{"keep": "\#(second.instanceID)", "comment": "the second is the township's own"}"#.utf8)
+            let reviewer = try await server.token(.reviewer, unit: LiveServer.villages[3].ancestor(at: .township).rawValue)
+            let reviewPath = "/api/v1/surveys/\(second.instanceID)/review"
+            func review(_ action: String, _ revision: Int) -> [UInt8] {
+                Array(JSONValue.object(["action": .string(action), "revision": .integer(revision)]).serialized().utf8)
+            }
 
             struct Exchange {
                 var route: APIRoute
@@ -199,8 +208,36 @@ struct OpenAPITests {
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", nil, body: keepHeld),
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", viewer, body: keepHeld),
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/999/resolve", admin, body: keepHeld),
+                exchange("GET", "/api/v1/conflicts/{id}", "/api/v1/conflicts/\(conflictID)", viewer),
+                exchange("GET", "/api/v1/conflicts/{id}", "/api/v1/conflicts/\(conflictID)"),
+                exchange("GET", "/api/v1/conflicts/{id}", "/api/v1/conflicts/\(conflictID)", outsider),
+                exchange("GET", "/api/v1/conflicts/{id}", "/api/v1/conflicts/999", viewer),
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: keepHeld),
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: keepHeld),
+                // Review: the survey kept by the resolution is current.
+                exchange("GET", "/api/v1/surveys", "/api/v1/surveys?form=village-branch&limit=1", viewer),
+                exchange("GET", "/api/v1/surveys", "/api/v1/surveys?review=maybe", viewer), exchange("GET", "/api/v1/surveys"),
+                exchange("GET", "/api/v1/surveys", nil, collector),
+                exchange("POST", "/api/v1/surveys/{instance_id}/review", reviewPath, reviewer, body: review("approve", 2)),
+                exchange("POST", "/api/v1/surveys/{instance_id}/review", reviewPath, reviewer, body: review("approve", 1)),
+                exchange("POST", "/api/v1/surveys/{instance_id}/review", reviewPath, reviewer, body: review("return", 1)),
+                exchange("POST", "/api/v1/surveys/{instance_id}/review", reviewPath, nil, body: review("approve", 1)),
+                exchange("POST", "/api/v1/surveys/{instance_id}/review", reviewPath, viewer, body: review("approve", 1)),
+                exchange("POST", "/api/v1/surveys/{instance_id}/review", "/api/v1/surveys/\(UUID().uuidString)/review", reviewer, body: review("approve", 1)),
+                exchange("POST", "/api/v1/surveys/{instance_id}/review", reviewPath, reviewer, body: review("approve", 1)),
+                exchange("GET", "/api/v1/surveys/{instance_id}/reviews", reviewPath + "s", viewer),
+                exchange("GET", "/api/v1/surveys/{instance_id}/reviews", reviewPath + "s"),
+                exchange("GET", "/api/v1/surveys/{instance_id}/reviews", reviewPath + "s", outsider),
+                exchange("GET", "/api/v1/surveys/{instance_id}/reviews", "/api/v1/surveys/\(UUID().uuidString)/reviews", viewer),
+                exchange("GET", "/api/v1/reviews", nil, collector), exchange("GET", "/api/v1/reviews", "/api/v1/reviews?after=x", collector),
+                exchange("GET", "/api/v1/reviews"),
+                exchange("POST", "/api/v1/reviews", nil, reviewer, body: Array(#"{"action":"reopen","surveys":[{"instance_id":"\#(second.instanceID)","revision":1},{"instance_id":"\#(first.instanceID)","revision":1}]}"#.utf8)),
+                exchange("POST", "/api/v1/reviews", nil, reviewer, body: Array(#"{"action":"approve"}"#.utf8)),
+                exchange("POST", "/api/v1/reviews", nil, nil, body: Array(#"{"action":"approve","surveys":[]}"#.utf8)),
+                exchange("POST", "/api/v1/reviews", nil, viewer, body: Array(#"{"action":"approve","surveys":[]}"#.utf8)),
+                exchange("POST", "/api/v1/reviews", nil, reviewer, body: Array(JSONValue.object(["action": "approve", "surveys": .array(Array(repeating: ["instance_id": "x", "revision": 1], count: 501))]).serialized().utf8)),
+                exchange("GET", "/api/v1/audit", nil, admin), exchange("GET", "/api/v1/audit", "/api/v1/audit?action=nonesuch", admin),
+                exchange("GET", "/api/v1/audit"), exchange("GET", "/api/v1/audit", nil, viewer),
             ]
             var seen: Set<String> = []
             for item in exchanges {

@@ -661,7 +661,7 @@ struct FillTests {
             "vsurvey", "server", "fill", "resume", "edit", "finalize", "discard", "show", "list", "export", "login", "sync", "status", "report", "form",
             "validate", "token", "create", "serve", "units", "import", "help", "YAML", "CSV", "JSON", "UTF", "Excel", "WPS", "GBK", "Tab", "ID",
             "id", "zh", "en", "draft", "finalized", "sent", "rejected", "mismatch", "held", "xlsx", "csv", "json", "jsonl", "labels", "codes",
-            "collector", "viewer", "admin", "village", "branch", "nonesuch", "lost", "old", "xml", "words", "extra", "lisst", "bogus", "forms",
+            "collector", "viewer", "reviewer", "admin", "village", "branch", "nonesuch", "lost", "old", "xml", "words", "extra", "lisst", "bogus", "forms",
             "remote", "sqlite", "postgres", "YYYY", "MM", "DD", "Q", "URL",
         ]
         for (binary, arguments) in runs {

@@ -11,10 +11,10 @@ enum ReviewRoutes {
         routes.on(.post, "/api/v1/surveys/{instance_id}/review", requires: .review) { request, context, principal -> Response in
             let id = try context.parameters.require("instance_id")
             let body = try await Self.body(request, service, allowed: ["action", "comment", "revision"])
-            guard case .integer(let revision)? = body["revision"] else {
+            guard let revision = revisionNumber(body["revision"]) else {
                 throw ServiceError(
                     .invalid, "revision_required",
-                    L("请求体须给出 revision:你看到的修订号", "the body must give revision: the revision you saw"))
+                    L("请求体须给出 revision:你看到的修订号(1 到 2147483647)", "the body must give revision: the revision you saw (1 to 2147483647)"))
             }
             let outcome = try await service.reviewOne(
                 ReviewTarget(instanceID: id, revision: revision), action: try action(body), comment: try comment(body), by: principal,
@@ -31,7 +31,7 @@ enum ReviewRoutes {
             var targets: [ReviewTarget] = []
             for (index, item) in items.enumerated() {
                 guard case .object(let object) = item, object.keys.allSatisfy({ $0 == "instance_id" || $0 == "revision" }),
-                    let id = object["instance_id"]?.stringValue, case .integer(let revision)? = object["revision"]
+                    let id = object["instance_id"]?.stringValue, let revision = revisionNumber(object["revision"])
                 else {
                     throw ServiceError.invalid(
                         L(
@@ -52,7 +52,7 @@ enum ReviewRoutes {
 
         routes.on(.get, "/api/v1/reviews", requires: .signedIn) { request, _, principal -> Response in
             let query = request.uri.queryParameters
-            let after = try Self.integer(query["after"].map(String.init), name: "after", range: 0...Int64.max) ?? 0
+            let after = try Self.integer(query["after"].map(String.init), name: "after", range: 0...largestCursor) ?? 0
             let limit = Int(try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...1000) ?? 500)
             let notices = try await service.reviewNotices(after: after, limit: limit, for: principal)
             return JSONResponse.make([
@@ -84,6 +84,17 @@ enum ReviewRoutes {
         return object
     }
 
+    /// A revision number: a whole number from 1 (written `3` or `3.0`, as JSON allows).
+    static func revisionNumber(_ value: JSONValue?) -> Int? {
+        switch value {
+        case .integer(let number)?: return (1...2_147_483_647).contains(number) ? number : nil
+        case .number(let number)?:
+            guard number.rounded() == number, number >= 1, number <= 2_147_483_647 else { return nil }
+            return Int(number)
+        default: return nil
+        }
+    }
+
     static func action(_ body: JSONObject) throws(ServiceError) -> ReviewAction {
         guard let text = body["action"]?.stringValue, let action = ReviewAction(rawValue: text) else {
             throw ServiceError(.invalid, "invalid_action", L("action 应为 approve、return 或 reopen", "action must be approve, return or reopen"))
@@ -98,6 +109,9 @@ enum ReviewRoutes {
         default: throw ServiceError.invalid(L("comment 应为文字", "comment must be a string"))
         }
     }
+
+    /// The largest cursor or event number a request may name (18 digits, as the document says).
+    static let largestCursor: Int64 = 999_999_999_999_999_999
 
     /// An optional whole-number query parameter within `range`.
     static func integer(_ text: String?, name: String, range: ClosedRange<Int64>) throws(ServiceError) -> Int64? {

@@ -106,7 +106,7 @@ enum SurveyRoutes {
         let parameters = request.uri.queryParameters
         func text(_ name: String) -> String? { parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
         var query = SurveyQuery(scope: principal.unit)
-        if let scope = text("scope") {
+        if let scope = parameters["scope"[...]].map(String.init) {
             guard let code = UnitCode(scope) else {
                 throw ServiceError(.invalid, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
             }
@@ -114,14 +114,15 @@ enum SurveyRoutes {
         }
         query.formID = text("form")
         query.period = text("period")
-        if let review = text("review") {
+        func raw(_ name: String) -> String? { parameters[name[...]].map(String.init) }
+        if let review = raw("review") {
             guard let state = ReviewState(rawValue: review) else {
                 throw ServiceError(
                     .invalid, "invalid_review", L("review 应为 pending、approved、accepted 或 returned", "review must be pending, approved, accepted or returned"))
             }
             query.review = state
         }
-        if let state = text("state") {
+        if let state = raw("state") {
             if state == "all" {
                 query.state = nil
             } else if let known = InstanceState(rawValue: state) {
@@ -134,8 +135,8 @@ enum SurveyRoutes {
             guard q.count <= 100 else { throw ServiceError(.invalid, "invalid_q", L("q 最多 100 个字", "q may have at most 100 characters")) }
             query.text = q
         }
-        query.after = try ReviewRoutes.integer(text("cursor"), name: "cursor", range: 0...Int64.max) ?? 0
-        query.limit = Int(try ReviewRoutes.integer(text("limit"), name: "limit", range: 1...500) ?? 50)
+        query.after = try ReviewRoutes.integer(raw("cursor"), name: "cursor", range: 0...ReviewRoutes.largestCursor) ?? 0
+        query.limit = Int(try ReviewRoutes.integer(raw("limit"), name: "limit", range: 1...500) ?? 50)
         return query
     }
 
