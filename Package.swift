@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "SurveyServerTests",
             dependencies: [
-                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync", "SurveyReport", "SurveySQL",
+                "SurveyServer", "SurveyCore", "SurveyFixtures", "SurveyHTTP", "SurveyStore", "SurveySync", "SurveyReport", "SurveySQL", "SurveySQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

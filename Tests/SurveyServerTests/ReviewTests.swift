@@ -1,7 +1,9 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
-import SurveyServer
+@testable import SurveyServer
+import SurveySQL
+import SurveySQLite
 import Testing
 
 extension LiveServer {
@@ -290,5 +292,48 @@ struct ReviewTests {
             #expect(lines.contains { $0["kind"]?.stringValue == "section" && $0["label"]?.stringValue == "A. 基本情况" })
             #expect(lines.contains { $0["path"]?.stringValue == "secretary_pay" && $0["value"]?.stringValue == "51234元" })
         }
+    }
+}
+
+@Suite("Upgrading to review by level")
+struct ReviewUpgradeTests {
+    @Test("a database from before review keeps its tokens and sign-ins when the token table is rebuilt for the reviewer role (SQLite)")
+    func upgradeKeepsTokensAndSessions() async throws {
+        let directory = try scratch()
+        let path = directory.appendingPathComponent("server.sqlite").path
+        let before = ServerSchema.migrations(.sqlite).filter { $0.id != "v8 review" }
+        let secret = TokenSecret.generate()
+        let session = TokenSecret.generate(prefix: SurveyService.sessionPrefix)
+        do {
+            let old = try SQLiteEngine(path: path, migrations: before)
+            try await old.write { session_ in
+                try session_.execute(
+                    "INSERT INTO token (id, name, role, unit, hash, created_at) VALUES (7, 'county-viewer', 'viewer', '130102000000', ?, 1)",
+                    [.text(TokenSecret.hash(secret))])
+                try session_.execute(
+                    "INSERT INTO web_session (hash, token_id, created_at, expires_at) VALUES (?, 7, 1, ?)",
+                    [.text(TokenSecret.hash(session)), .integer(Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000)])
+                // Nothing can hold a reviewer yet.
+                #expect(throws: (any Error).self) {
+                    try session_.execute(
+                        "INSERT INTO token (name, role, unit, hash, created_at) VALUES ('r', 'reviewer', '130102000000', 'h', 1)", [])
+                }
+            }
+            old.close()
+        }
+        let storage = try SQLiteServerStorage(path: path)
+        #expect(try await storage.appliedMigrations().last == ServerSchema.migrations(.sqlite).last?.id)
+        let principal = try #require(try await storage.principal(tokenHash: TokenSecret.hash(secret)))
+        #expect(principal.tokenID == 7 && principal.role == .viewer)
+        #expect(try await storage.principal(sessionHash: TokenSecret.hash(session), at: Date()) == principal)
+        let reviewer = try await storage.createToken(name: "township-reviewer", role: .reviewer, unit: UnitCode("130102001000")!, hash: "abc")
+        #expect(reviewer.id == 8 && reviewer.role == .reviewer)
+        // Sessions still belong to tokens: revoking one ends its sign-ins.
+        _ = try await storage.revokeToken("county-viewer")
+        #expect(try await storage.principal(sessionHash: TokenSecret.hash(session), at: Date()) == nil)
+        let foreignKeys = try await storage.sql.read { session in
+            try session.all("SELECT \"table\" FROM pragma_foreign_key_list('web_session')").map { $0.text(0) }
+        }
+        #expect(foreignKeys == ["token"])
     }
 }
