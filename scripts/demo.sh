@@ -2,7 +2,9 @@
 # The whole job on one machine, on the embedded default (SQLite): a county
 # server starts on a loopback port, a field device fills and finalizes one
 # survey for a village of each township (the sample survey, varied), syncs
-# them over libcurl, and the county's report is printed from the server.
+# them over libcurl; a township approves one, the county returns it with a
+# question and the device hears of it at its next sync; and the county's
+# report is printed from the server.
 # Everything is kept in ./vsurvey-demo (removed first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,19 @@ for unit in 130102001201 130102002201 130102003201 130102004201 130102005201 130
 done
 printf '%s\n' "$collector" | "$bin/vsurvey" login --server "$url" --token-file - --data-dir "$device"
 "$bin/vsurvey" sync --data-dir "$device"
+
+# Review by level: 城关镇 approves its village's survey, the county returns it
+# with a question, and the device hears of it at its next sync.
+township=130102001000
+"$bin/vsurvey-server" token create --db "$demo/server.sqlite" --name 城关镇审核 --role reviewer --unit $township >/dev/null
+"$bin/vsurvey-server" token create --db "$demo/server.sqlite" --name 县委组织部 --role reviewer --unit 130102000000 >/dev/null
+id=$("$bin/vsurvey" list --unit 130102001201 --json --data-dir "$device" | sed -n 's/.*"id": *"\([0-9a-f-]*\)".*/\1/p' | head -n 1)
+"$bin/vsurvey-server" surveys review "$id" --revision 1 --action approve --as 城关镇审核 --db "$demo/server.sqlite" --forms forms
+"$bin/vsurvey-server" surveys review "$id" --revision 1 --action return --comment "村集体经营收入填的是 0 元,请核实后重报" --as 县委组织部 \
+    --db "$demo/server.sqlite" --forms forms
+"$bin/vsurvey" sync --data-dir "$device"
+"$bin/vsurvey" list --data-dir "$device"
+echo
 
 # The county office reads the report from the server.
 "$bin/vsurvey" logout --data-dir "$device" >/dev/null

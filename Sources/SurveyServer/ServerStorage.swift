@@ -46,6 +46,14 @@ public enum InstanceState: String, Sendable, Codable {
     case held
     /// Set aside when a conflict was resolved the other way; kept.
     case superseded
+
+    public var label: LocalizedText {
+        switch self {
+        case .current: return L("当前调查", "current")
+        case .held: return L("暂存待处理冲突", "held in a conflict")
+        case .superseded: return L("已被另一份取代", "set aside")
+        }
+    }
 }
 
 /// One stored revision of a survey.

@@ -93,7 +93,7 @@ struct SurveysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "surveys",
         abstract: "浏览和阅读收到的调查 / Browse and read the surveys received.",
-        subcommands: [List.self, Show.self])
+        subcommands: [List.self, Show.self, Review.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -144,14 +144,19 @@ struct SurveysCommand: AsyncParsableCommand {
                     return
                 }
                 let zh = context.zh
-                let header = zh ? ["编号", "单位", "名称", "乡镇", "报告期", "修订", "审核", "上报", "收到时间"] : ["id", "unit", "name", "township", "period", "rev", "review", "sent by", "received"]
+                // The survey's own state only when other states are asked for.
+                let states = query.state != .current
+                var header = zh ? ["编号", "单位", "名称", "乡镇", "报告期", "修订", "审核", "上报", "收到时间"] : ["id", "unit", "name", "township", "period", "rev", "review", "sent by", "received"]
+                if states { header.insert(zh ? "状态" : "state", at: 6) }
                 TextTable.print(
                     header,
                     page.surveys.map { survey in
-                        [
+                        var row = [
                             String(survey.instanceID.prefix(8)), survey.unit, survey.unitName ?? "", page.townships[survey.unit]?.name ?? "", survey.period,
                             String(survey.revision), survey.review.label.text(context.language), survey.sentBy ?? "", context.time(survey.receivedAt),
                         ]
+                        if states { row.insert(survey.state.label.text(context.language), at: 6) }
+                        return row
                     })
                 for survey in page.surveys where survey.review.state == .returned {
                     print(
@@ -185,8 +190,8 @@ struct SurveysCommand: AsyncParsableCommand {
                 print("\(detail.unitName ?? latest.unit)(\(latest.unit))\(detail.township.map { " · " + $0.name } ?? "") · \(latest.formID)@\(latest.formVersion) · \(latest.period)")
                 print(
                     zh
-                        ? "编号 \(latest.instanceID) · 修订 \(latest.revision) · \(detail.record.state.rawValue) · 审核:\(detail.review.label.zh)(由\(detail.levels.map(\.label.zh).joined(separator: "、"))审核)"
-                        : "id \(latest.instanceID) · revision \(latest.revision) · \(detail.record.state.rawValue) · review: \(detail.review.label.text(.en)) (reviewed by the \(detail.levels.map { $0.label.text(.en) }.joined(separator: ", then the ")))")
+                        ? "编号 \(latest.instanceID) · 修订 \(latest.revision) · \(detail.record.state.label.zh) · 审核:\(detail.review.label.zh)(由\(detail.levels.map(\.label.zh).joined(separator: "、"))审核)"
+                        : "id \(latest.instanceID) · revision \(latest.revision) · \(detail.record.state.label.text(.en)) · review: \(detail.review.label.text(.en)) (reviewed by the \(detail.levels.map { $0.label.text(.en) }.joined(separator: ", then the ")))")
                 if let comment = detail.reviewComment {
                     print((zh ? "意见" : "Comment") + "(\(detail.reviewer ?? "")):" + comment)
                 }
@@ -213,6 +218,45 @@ struct SurveysCommand: AsyncParsableCommand {
                         "  \(context.time(event.at)) · \(event.reviewer) · " + (zh ? "修订 \(event.revision)" : "revision \(event.revision)") + " · "
                             + event.action.label.text(language) + " → " + event.status.label.text(language) + comment)
                 }
+            }
+        }
+    }
+}
+
+extension SurveysCommand {
+    struct Review: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "审核一份调查:通过、退回或撤销 / Review a survey: approve, return or reopen it.",
+            discussion: """
+                以 --as 给出的审核员或管理员令牌的身份,在其单位的层级(乡镇或县)审核;--revision 是你在 surveys show 中看到的修订号,服务器已有更新的修订时拒绝。退回须写 --comment,意见会在下次同步时到达采集设备。
+                Reviews as the reviewer or admin token named by --as, at its unit's level (township or county). --revision is the revision you read with surveys show; it is refused when the server holds a newer one. A return needs --comment, which reaches the field device at its next sync.
+                """)
+
+        @OptionGroup var options: ServerOptions
+        @OptionGroup var forms: FormsOption
+        @OptionGroup var acting: ActingOptions
+        @Argument(help: "调查编号(instance_id)/ The survey's instance_id.") var instanceID: String
+        @Option(help: "approve(通过)、return(退回)或 reopen(撤销)/ approve, return or reopen.") var action: String
+        @Option(help: "你看到的修订号 / The revision you read.") var revision: Int
+        @Option(help: "意见(退回时必填)/ A comment (needed to return).") var comment: String?
+
+        func validate() throws {
+            guard ReviewAction(rawValue: action) != nil else {
+                throw ValidationError("--action 应为 approve、return 或 reopen / --action must be approve, return or reopen")
+            }
+            guard acting.token != nil else {
+                throw ValidationError("请用 --as 给出审核员或管理员令牌的名称 / name the reviewer's or admin's token with --as")
+            }
+        }
+
+        func run() async throws {
+            let context = try await CommandContext.open(options, forms, acting)
+            try await context.run {
+                let outcome = try await context.service.reviewOne(
+                    ReviewTarget(instanceID: instanceID, revision: revision), action: ReviewAction(rawValue: action)!, comment: comment,
+                    by: context.principal, address: "cli")
+                let label = outcome.status?.label ?? .init(zh: "?", en: "?")
+                options.say(L("调查 \(outcome.instanceID) 修订 \(revision):\(label.zh)", "survey \(outcome.instanceID) revision \(revision): \(label.text(.en))"))
             }
         }
     }

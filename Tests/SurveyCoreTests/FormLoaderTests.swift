@@ -196,6 +196,24 @@ struct FormLoaderTests {
             "period_type must be annual, quarterly or monthly")
     }
 
+    @Test("settings.review names the levels that approve, lowest first, above the unit level; without it the township and the county")
+    func reviewLevels() throws {
+        #expect(try load(base).reviewLevels == [.township, .county])
+        let withReview = { (list: String) in base.replacingOccurrences(of: "  unit_level: village\n", with: "  unit_level: village\n  review: \(list)\n") }
+        #expect(try load(withReview("[county]")).reviewLevels == [.county])
+        #expect(try load(withReview("[township, county, province]")).reviewLevels == [.township, .county, .province])
+        let township = base.replacingOccurrences(of: "unit_level: village", with: "unit_level: township")
+        #expect(try load(township).reviewLevels == [.county])
+        expectProblem(
+            township.replacingOccurrences(of: "  unit_level: township\n", with: "  unit_level: township\n  review: [township]\n"), line: 7, field: nil,
+            "review: township is not above the form's unit level, township")
+        expectProblem(withReview("[county, township]"), line: 7, field: nil, "list the levels from the lowest up, each once")
+        expectProblem(withReview("[township, township]"), line: 7, field: nil, "list the levels from the lowest up, each once")
+        expectProblem(withReview("[hamlet]"), line: 7, field: nil, "review: 'hamlet' is not a level that approves")
+        expectProblem(withReview("county"), line: 7, field: nil, "review must be a list of levels")
+        expectProblem(withReview("[]"), line: 7, field: nil, "review must be a list of levels")
+    }
+
     @Test func missingSetting() {
         expectProblem(base.replacingOccurrences(of: "  unit_level: village\n", with: ""), line: 2, field: nil, "settings lacks 'unit_level'")
     }
