@@ -71,10 +71,10 @@ extension RelationalStorage {
     public func audit(under unit: UnitCode, before: Int64?, limit: Int, action: String?) async throws -> [AuditRecord] {
         var sql = "SELECT id, at, actor, role, actor_unit, action, target, unit, details, address FROM audit WHERE id < ?"
         var values: [SQLValue] = [.integer(before ?? Int64.max)]
-        if unit.prefix.isEmpty {
-            // The whole country: entries about no unit too.
-        } else {
-            sql += " AND unit LIKE ?"
+        if !unit.prefix.isEmpty {
+            // Entries about no unit (a token nobody knows, a registry
+            // import) concern every admin.
+            sql += " AND (unit LIKE ? OR unit IS NULL)"
             values.append(.text(unit.prefix + "%"))
         }
         if let action {

@@ -217,8 +217,8 @@ public protocol ServerStorage: Sendable {
 
     // Audit
     func recordAudit(_ entry: AuditEntry) async throws
-    /// Entries about units under `unit` (and those about no unit when
-    /// `unit` is the whole country), newest first, before entry `before`.
+    /// Entries about units under `unit`, and those about no unit, newest
+    /// first, before entry `before`.
     func audit(under unit: UnitCode, before: Int64?, limit: Int, action: String?) async throws -> [AuditRecord]
     /// A cheap query that proves the database answers.
     func checkHealth() async throws

@@ -195,7 +195,14 @@ struct ReviewLoopTests {
         let lines = audit.stdout.split(separator: "\n")
         #expect(lines.contains { $0.contains("conflict.resolve") && $0.contains("county-admin") && $0.contains("乡镇确认第二份为准") }, "\(audit.stdout)")
         #expect(lines.contains { $0.contains("token.create") && $0.contains("other-admin") })
-        let scopedAudit = try await admin(["audit", "--as", "other-admin"])
+        let revoked = try await runServerCommand(["token", "revoke", "other-admin", "--db", db], in: directory)
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(try await admin(["audit", "--action", "token.revoke"]).stdout.contains("other-admin"))
+        // A revoked token cannot be acted as.
+        let gone = try await admin(["audit", "--as", "other-admin"])
+        #expect(gone.status == 1 && gone.stderr.contains("revoked"), "\(gone.stderr)")
+        _ = try await namedToken("other-admin-2", role: "admin", unit: Townships.other.rawValue, db: db, in: directory)
+        let scopedAudit = try await admin(["audit", "--as", "other-admin-2"])
         #expect(!scopedAudit.stdout.contains("county-admin") && scopedAudit.stdout.contains("conflict.resolve"), "\(scopedAudit.stdout)")
     }
 }

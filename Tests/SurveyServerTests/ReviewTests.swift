@@ -212,6 +212,12 @@ struct ReviewTests {
             #expect(try await server.reviewState(mine[0].instanceID, token: viewer) == "approved@township")
             #expect(try await server.reviewState(mine[2].instanceID, token: viewer) == "pending")
             #expect(try await server.reviewState(theirs.instanceID, token: viewer) == "pending")
+            // A survey held in a conflict waits for the conflict to be resolved.
+            let rival = maker.survey(village: homeVillages[0])
+            #expect(try await server.post([rival], token: collector).json.outcomes == ["held"])
+            let held = try await server.review(rival.instanceID, "approve", revision: 1, token: township)
+            #expect(held.status == 409)
+            #expect(try held.json().at("error", "code")?.stringValue == "not_current")
             // Malformed batches are refused whole.
             for bad in [#"{"action":"approve"}"#, #"{"action":"bless","surveys":[]}"#, #"{"action":"approve","surveys":[{"instance_id":1}]}"#] {
                 #expect(try await server.send("POST", "/api/v1/reviews", token: township, body: Array(bad.utf8)).status == 400, "\(bad)")
@@ -291,6 +297,36 @@ struct ReviewTests {
             let lines = readable["readable"]?.arrayValue ?? []
             #expect(lines.contains { $0["kind"]?.stringValue == "section" && $0["label"]?.stringValue == "A. 基本情况" })
             #expect(lines.contains { $0["path"]?.stringValue == "secretary_pay" && $0["value"]?.stringValue == "51234元" })
+        }
+    }
+}
+
+@Suite("The audit log")
+struct AuditTests {
+    @Test("sign-ins to the report pages (and refused ones), sign-outs and CSV downloads are recorded with who and from where", arguments: TestDatabase.all)
+    func signInsAndExports(database: TestDatabase) async throws {
+        try await LiveServer.with(database) { server in
+            let viewer = try await server.token(.viewer, name: "county-office")
+            let admin = try await server.token(.admin)
+            let form = [("Content-Type", "application/x-www-form-urlencoded")]
+            let signedIn = try await server.send("POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8))
+            #expect(signedIn.status == 303)
+            let cookie = try #require(signedIn.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
+            #expect(try await server.send("POST", "/reports/login", headers: form, body: Array("token=vst_wrong".utf8)).status == 401)
+            #expect(try await server.send("POST", "/reports/logout", headers: [("Cookie", cookie)]).status == 200)
+            #expect(try await server.send("GET", "/api/v1/reports/village-branch?period=2026&format=csv", token: viewer).status == 200)
+            let entries = try await server.send("GET", "/api/v1/audit", token: admin).json()["entries"]?.arrayValue ?? []
+            #expect(entries.map { $0["action"]?.stringValue ?? "" } == ["report.export", "session.sign_out", "session.sign_in_refused", "session.sign_in"])
+            #expect(entries.allSatisfy { $0["address"]?.stringValue == "127.0.0.1" })
+            #expect(entries[0]["actor"]?.stringValue == "county-office" && entries[0]["target"]?.stringValue == "village-branch/2026")
+            #expect(entries[3]["actor"]?.stringValue == "county-office" && entries[3]["role"]?.stringValue == "viewer")
+            #expect(entries[2]["actor"]?.stringValue == "?")
+            // Paging, newest first.
+            let first = try await server.send("GET", "/api/v1/audit?limit=3", token: admin).json()
+            let cursor = try #require(first["next_cursor"]?.stringValue)
+            let rest = try await server.send("GET", "/api/v1/audit?limit=3&cursor=\(cursor)", token: admin).json()
+            #expect(rest["entries"]?.arrayValue?.map { $0["action"]?.stringValue ?? "" } == ["session.sign_in"])
+            #expect(rest["next_cursor"] == .null)
         }
     }
 }
