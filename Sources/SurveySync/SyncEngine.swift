@@ -418,9 +418,11 @@ public final class SyncEngine: @unchecked Sendable {
     /// surveys this token sent, and keeps those about this device's surveys.
     /// A server without review (404) has nothing to say.
     public func pullReviews() throws(SyncError) -> (kept: Int, returned: Int) {
+        // Event numbers are the server's own: another server starts again from 0.
+        let cursorKey = "review_cursor " + settings.server
         var after: Int64
         do {
-            after = try store.syncValue("review_cursor").flatMap { Int64($0) } ?? 0
+            after = try store.syncValue(cursorKey).flatMap { Int64($0) } ?? 0
         } catch {
             throw SyncError(message: L("无法读取本机数据库:\(error)", "cannot read the local database: \(error)"), transient: false)
         }
@@ -449,7 +451,7 @@ public final class SyncEngine: @unchecked Sendable {
                 kept += ours.count
                 returned += ours.filter { $0.status.state == .returned }.count
                 after = max(after, Int64(next))
-                try store.setSyncValue("review_cursor", String(after))
+                try store.setSyncValue(cursorKey, String(after))
             } catch {
                 throw SyncError(message: L("无法写入本机数据库:\(error)", "cannot write the local database: \(error)"), transient: true)
             }
