@@ -20,4 +20,11 @@ public struct SQLQuery: Sendable, Equatable {
         self.sql = sql
         self.arguments = arguments
     }
+
+    /// Adds a clause and the values its `?`s bind, as a query built from
+    /// optional filters does.
+    public mutating func append(_ clause: String, _ values: SQLValue...) {
+        sql += clause
+        arguments += values
+    }
 }

@@ -69,24 +69,19 @@ extension RelationalStorage {
     }
 
     public func audit(under unit: UnitCode, before: Int64?, limit: Int, action: String?) async throws -> [AuditRecord] {
-        var sql = "SELECT id, at, actor, role, actor_unit, action, target, unit, details, address FROM audit WHERE id < ?"
-        var values: [SQLValue] = [.integer(before ?? Int64.max)]
+        var query = SQLQuery(
+            sql: "SELECT id, at, actor, role, actor_unit, action, target, unit, details, address FROM audit WHERE id < ?",
+            arguments: [.integer(before ?? Int64.max)])
         if !unit.prefix.isEmpty {
             // Entries about no unit (a token nobody knows, a registry
             // import) concern every admin.
-            sql += " AND (unit LIKE ? OR unit IS NULL)"
-            values.append(.text(unit.prefix + "%"))
+            query.append(" AND (unit LIKE ? OR unit IS NULL)", .text(unit.prefix + "%"))
         }
-        if let action {
-            sql += " AND action = ?"
-            values.append(.text(action))
-        }
-        sql += " ORDER BY id DESC LIMIT ?"
-        values.append(.integer(Int64(limit)))
-        let statement = sql
-        let bound = values
-        return try await self.sql.read { session in
-            try session.all(statement, bound).map { row in
+        if let action { query.append(" AND action = ?", .text(action)) }
+        query.append(" ORDER BY id DESC LIMIT ?", .integer(Int64(limit)))
+        let page = query
+        return try await sql.read { session in
+            try session.all(page).map { row in
                 AuditRecord(
                     id: row.integer(0), at: StorageTime.date(row.integer(1)), actor: row.text(2), role: row.optionalText(3), actorUnit: row.optionalText(4),
                     action: row.text(5), target: row.optionalText(6), unit: row.optionalText(7),

@@ -281,22 +281,19 @@ extension RelationalStorage {
     }
 
     public func reviewNotices(after: Int64, limit: Int, under unit: UnitCode, sentBy tokenID: Int64?) async throws -> [ReviewNotice] {
-        var sql = """
-            SELECT e.id, i.instance_id, e.revision, e.state, e.level, e.action, e.comment, e.reviewer, e.at
-            FROM review_event e JOIN instance i ON i.id = e.instance
-            WHERE e.id > ? AND i.unit LIKE ?
-            """
-        var values: [SQLValue] = [.integer(after), .text(unit.prefix + "%")]
+        var query = SQLQuery(
+            sql: """
+                SELECT e.id, i.instance_id, e.revision, e.state, e.level, e.action, e.comment, e.reviewer, e.at
+                FROM review_event e JOIN instance i ON i.id = e.instance
+                WHERE e.id > ? AND i.unit LIKE ?
+                """, arguments: [.integer(after), .text(unit.prefix + "%")])
         if let tokenID {
-            sql += " AND EXISTS (SELECT 1 FROM submission s WHERE s.instance = e.instance AND s.token_id = ?)"
-            values.append(.integer(tokenID))
+            query.append(" AND EXISTS (SELECT 1 FROM submission s WHERE s.instance = e.instance AND s.token_id = ?)", .integer(tokenID))
         }
-        sql += " ORDER BY e.id LIMIT ?"
-        values.append(.integer(Int64(limit)))
-        let query = sql
-        let bound = values
-        return try await self.sql.read { session in
-            try session.all(query, bound).compactMap { row in
+        query.append(" ORDER BY e.id LIMIT ?", .integer(Int64(limit)))
+        let page = query
+        return try await sql.read { session in
+            try session.all(page).compactMap { row in
                 guard let status = ReviewRules.status(state: row.text(3), level: row.optionalText(4)), let action = ReviewAction(rawValue: row.text(5))
                 else { return nil }
                 return ReviewNotice(
@@ -307,48 +304,32 @@ extension RelationalStorage {
     }
 
     public func browse(_ query: SurveyQuery) async throws -> [SurveyListing] {
-        var sql = """
-            SELECT i.id, i.instance_id, i.form_id, s.form_version, i.unit, u.name, i.period, i.revision, i.state, i.created_at, s.received_at,
-                   (SELECT t.name FROM token t WHERE t.id = s.token_id), r.revision, r.state, r.level, r.comment, r.reviewer, r.reviewed_at
-            FROM instance i
-            JOIN submission s ON s.instance = i.id AND s.revision = i.revision
-            LEFT JOIN unit u ON u.code = i.unit
-            LEFT JOIN review r ON r.instance = i.id
-            WHERE i.id > ? AND i.unit LIKE ?
-            """
-        var values: [SQLValue] = [.integer(query.after), .text(query.scope.prefix + "%")]
-        if let form = query.formID {
-            sql += " AND i.form_id = ?"
-            values.append(.text(form))
-        }
-        if let period = query.period {
-            sql += " AND i.period = ?"
-            values.append(.text(period))
-        }
-        if let state = query.state {
-            sql += " AND i.state = ?"
-            values.append(.text(state.rawValue))
-        }
-        if let review = query.review {
-            if review == .pending {
-                sql += " AND (r.instance IS NULL OR r.revision <> i.revision OR r.state = 'pending')"
-            } else {
-                sql += " AND r.revision = i.revision AND r.state = ?"
-                values.append(.text(review.rawValue))
-            }
+        var sql = SQLQuery(
+            sql: """
+                SELECT i.id, i.instance_id, i.form_id, s.form_version, i.unit, u.name, i.period, i.revision, i.state, i.created_at, s.received_at,
+                       (SELECT t.name FROM token t WHERE t.id = s.token_id), r.revision, r.state, r.level, r.comment, r.reviewer, r.reviewed_at
+                FROM instance i
+                JOIN submission s ON s.instance = i.id AND s.revision = i.revision
+                LEFT JOIN unit u ON u.code = i.unit
+                LEFT JOIN review r ON r.instance = i.id
+                WHERE i.id > ? AND i.unit LIKE ?
+                """, arguments: [.integer(query.after), .text(query.scope.prefix + "%")])
+        if let form = query.formID { sql.append(" AND i.form_id = ?", .text(form)) }
+        if let period = query.period { sql.append(" AND i.period = ?", .text(period)) }
+        if let state = query.state { sql.append(" AND i.state = ?", .text(state.rawValue)) }
+        switch query.review {
+        case nil: break
+        case .pending?: sql.append(" AND (r.instance IS NULL OR r.revision <> i.revision OR r.state = 'pending')")
+        case let review?: sql.append(" AND r.revision = i.revision AND r.state = ?", .text(review.rawValue))
         }
         if let text = query.text?.trimmingSpaces, !text.isEmpty {
             let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            sql += " AND (i.unit LIKE ? ESCAPE '\\' OR u.name LIKE ? ESCAPE '\\')"
-            values.append(.text(escaped + "%"))
-            values.append(.text("%" + escaped + "%"))
+            sql.append(" AND (i.unit LIKE ? ESCAPE '\\' OR u.name LIKE ? ESCAPE '\\')", .text(escaped + "%"), .text("%" + escaped + "%"))
         }
-        sql += " ORDER BY i.id LIMIT ?"
-        values.append(.integer(Int64(query.limit)))
-        let statement = sql
-        let bound = values
+        sql.append(" ORDER BY i.id LIMIT ?", .integer(Int64(query.limit)))
+        let page = sql
         return try await self.sql.read { session in
-            try session.all(statement, bound).map { row in
+            try session.all(page).map { row in
                 let revision = Int(row.integer(7))
                 let reviewed = row.optionalInteger(12).map { Int($0) == revision } ?? false
                 return SurveyListing(

@@ -21,16 +21,6 @@ func call(_ server: ServerProcess, _ method: String, _ path: String, token: Stri
         body: body.map { Array($0.serialized().utf8) })
 }
 
-/// The database argument for a test: a file in `directory`, or a new PostgreSQL database.
-func freshDatabase(_ database: TestDatabase) async throws -> String {
-    switch database {
-    case .sqlite: return "server.sqlite"
-    case .postgres:
-        let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        return try await PostgresServerStorage.createDatabase(named: String(name), at: TestDatabase.postgresURL!)
-    }
-}
-
 @Suite("The review loop: device, township and county", .serialized)
 struct ReviewLoopTests {
     @Test("the county returns a survey with a comment; the device hears it at sync, shows 被退回 with the comment, is edited in a terminal and sent again; pending on the server; the township approves, the county accepts, the device shows it accepted")
@@ -121,7 +111,7 @@ struct ReviewLoopTests {
     @Test("vsurvey-server conflicts list, show and resolve with a comment; a conflict already resolved and one outside the admin's scope are refused; surveys list and show, and the audit log, from the command line", arguments: TestDatabase.all)
     func conflictsFromTheCommandLine(database: TestDatabase) async throws {
         let directory = try scratch()
-        let db = try await freshDatabase(database)
+        let db = try await processDatabase(database)
         defer { if database == .postgres { Task { await TestDatabase.dropDatabase(at: db) } } }
         let collector = try await createToken("collector", in: directory, db: db)
         let homeTownship = Townships.home.rawValue
