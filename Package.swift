@@ -135,6 +135,7 @@ let package = Package(
             dependencies: [
                 "SurveyCore",
                 "SurveyReport",
+                "SurveySpreadsheet",
                 "SurveySQL",
                 "SurveySQLite",
                 "SurveyPostgres",

@@ -9,7 +9,8 @@ public struct AuditEntry: Sendable {
     public var actor: Actor
     /// `review.approve`, `review.return`, `review.reopen`, `conflict.resolve`,
     /// `token.create`, `token.revoke`, `units.import`, `session.sign_in`,
-    /// `session.sign_in_refused`, `session.sign_out`, `report.export`.
+    /// `session.sign_in_refused`, `session.sign_out`, `report.export`
+    /// (a report as CSV), `survey.export` (a raw export).
     public var action: String
     /// What it was done to: an instance id, a conflict number, a token name.
     public var target: String?
@@ -44,7 +45,7 @@ public struct AuditRecord: Sendable, Equatable {
 public enum AuditAction {
     public static let all = [
         "review.approve", "review.return", "review.reopen", "conflict.resolve", "token.create", "token.revoke", "units.import",
-        "session.sign_in", "session.sign_in_refused", "session.sign_out", "report.export",
+        "session.sign_in", "session.sign_in_refused", "session.sign_out", "report.export", "survey.export",
     ]
 }
 

@@ -55,6 +55,8 @@ public struct SurveyQuery: Sendable, Equatable {
     /// The store id after which the page starts.
     public var after: Int64 = 0
     public var limit: Int = 50
+    /// Whether each listing carries the survey's answers (for exports).
+    public var answers = false
 
     public init(scope: UnitCode) { self.scope = scope }
 }
@@ -79,6 +81,8 @@ public struct SurveyListing: Sendable, Equatable {
     public var reviewComment: String?
     public var reviewer: String?
     public var reviewedAt: Date?
+    /// The current revision's answers as kept (JSON text), when asked for.
+    public var answers: String?
 }
 
 /// The rules of review by level, apart from storage: which decisions may
@@ -304,11 +308,15 @@ extension RelationalStorage {
     }
 
     public func browse(_ query: SurveyQuery) async throws -> [SurveyListing] {
+        // By id, as the pages go: SQLite would rather read a form's and
+        // period's current surveys from their partial index and sort them
+        // all, for each page (see `currentSurveys`).
+        let byID = self.sql.dialect == .sqlite ? " NOT INDEXED" : ""
         var sql = SQLQuery(
             sql: """
                 SELECT i.id, i.instance_id, i.form_id, s.form_version, i.unit, u.name, i.period, i.revision, i.state, i.created_at, s.received_at,
-                       (SELECT t.name FROM token t WHERE t.id = s.token_id), r.revision, r.state, r.level, r.comment, r.reviewer, r.reviewed_at
-                FROM instance i
+                       (SELECT t.name FROM token t WHERE t.id = s.token_id), r.revision, r.state, r.level, r.comment, r.reviewer, r.reviewed_at\(query.answers ? ", s.answers" : "")
+                FROM instance i\(byID)
                 JOIN submission s ON s.instance = i.id AND s.revision = i.revision
                 LEFT JOIN unit u ON u.code = i.unit
                 LEFT JOIN review r ON r.instance = i.id
@@ -338,7 +346,7 @@ extension RelationalStorage {
                     firstReceivedAt: StorageTime.date(row.integer(9)), receivedAt: StorageTime.date(row.integer(10)), sentBy: row.optionalText(11),
                     review: reviewed ? (ReviewRules.status(state: row.optionalText(13), level: row.optionalText(14)) ?? .pending) : .pending,
                     reviewComment: reviewed ? row.optionalText(15) : nil, reviewer: reviewed ? row.optionalText(16) : nil,
-                    reviewedAt: reviewed ? StorageTime.date(row.optionalInteger(17)) : nil)
+                    reviewedAt: reviewed ? StorageTime.date(row.optionalInteger(17)) : nil, answers: query.answers ? row.text(18) : nil)
             }
         }
     }

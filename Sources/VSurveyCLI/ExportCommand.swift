@@ -51,22 +51,9 @@ extension SurveyExport {
     static func tables(_ surveys: [StoredSurvey], forms: [Form], registry: UnitRegistry?, style: ExportStyle) -> [ExportTable] {
         let en = style.language == .en
         func text(_ label: LocalizedText?, _ name: String) -> String { label?.text(style.language) ?? name }
-        var topFields: [Field] = []
-        var repeats: [(field: Field, inner: [Field])] = []
-        for form in forms {
-            for field in form.fields where field.repeatIndex == nil && field.type.holdsValue && !topFields.contains(where: { $0.name == field.name }) {
-                topFields.append(field)
-            }
-            for repeatIndex in form.repeats {
-                let repeatField = form.fields[repeatIndex]
-                let inner = form.fields.filter { $0.repeatIndex == repeatField.repeatPosition && $0.type.holdsValue }
-                if let existing = repeats.firstIndex(where: { $0.field.name == repeatField.name }) {
-                    repeats[existing].inner += inner.filter { field in !repeats[existing].inner.contains { $0.name == field.name } }
-                } else {
-                    repeats.append((repeatField, inner))
-                }
-            }
-        }
+        let layout = ExportLayout(forms: forms)
+        let topFields = layout.topFields
+        let repeats = layout.repeats
         let form = forms[0]
         var main = ExportTable(
             name: form.id, label: form.title.text(style.language),
@@ -100,31 +87,8 @@ extension SurveyExport {
         return tables
     }
 
-    /// An answer as a cell: numbers as numbers; a choice as its code or,
-    /// for people, its label (several joined by 、 or ;).
     static func cell(_ value: JSONValue?, _ field: Field, _ style: ExportStyle) -> SheetCell {
-        switch value {
-        case nil, .null?: return .empty
-        case .integer(let number)?: return .number(Double(number))
-        case .number(let number)?: return .number(number)
-        case .bool(let flag)?: return .text(flag ? "true" : "false")
-        case .object?: return .text(value!.serialized())
-        case .string(let text)?:
-            return .text(style.labels ? label(of: text, field, style.language) : text)
-        case .array(let items)?:
-            let names = items.map { item -> String in if case .string(let text) = item { text } else { item.serialized() } }
-            guard style.labels else { return .text(names.joined(separator: " ")) }
-            return .text(names.map { label(of: $0, field, style.language) }.joined(separator: style.language == .en ? "; " : "、"))
-        }
-    }
-
-    /// The label of a choice the field offers (是 for yes), or the text as it is.
-    static func label(of name: String, _ field: Field, _ language: Language) -> String {
-        if field.type == .yesNo {
-            if name == "yes" { return language == .en ? "Yes" : "是" }
-            if name == "no" { return language == .en ? "No" : "否" }
-        }
-        return field.choices?.choices.first { $0.name == name }?.label.text(language) ?? name
+        ExportLayout.cell(value, field, labels: style.labels, language: style.language)
     }
 
     /// A cell as CSV text: numbers plain, text a spreadsheet would run as a

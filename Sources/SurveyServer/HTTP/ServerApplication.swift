@@ -49,6 +49,7 @@ public enum ServerApplication {
         recorder.addRoutes(ConflictRoutes.collection(service))
         recorder.addRoutes(ReviewRoutes.collection(service))
         recorder.addRoutes(AuditRoutes.collection(service))
+        recorder.addRoutes(ExportRoutes.collection(service))
         recorder.addRoutes(ReportRoutes.pages(service))
         return (router, known.routes)
     }

@@ -1,0 +1,331 @@
+import Foundation
+import SurveyCore
+import SurveySpreadsheet
+import Synchronization
+
+/// The formats of a raw export.
+public enum ExportFormat: String, Sendable, CaseIterable {
+    /// One workbook: a sheet for the surveys and one per repeat.
+    case xlsx
+    /// A ZIP of one CSV file per table (UTF-8 with a byte-order mark).
+    case csv
+    /// One JSON object per line, a survey each, with its answers as kept.
+    case jsonl
+
+    public var contentType: String {
+        switch self {
+        case .xlsx: return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        case .csv: return "application/zip"
+        case .jsonl: return "application/x-ndjson; charset=utf-8"
+        }
+    }
+
+    public var fileExtension: String {
+        switch self {
+        case .xlsx: return "xlsx"
+        case .csv: return "zip"
+        case .jsonl: return "jsonl"
+        }
+    }
+}
+
+/// What a raw export asks for.
+public struct ExportRequest: Sendable {
+    public var formID: String
+    public var period: String?
+    public var scope: UnitCode
+    public var review: ReviewState?
+    public var format: ExportFormat
+    /// Headers and choices as labels (for people) rather than names and codes.
+    public var labels: Bool
+    public var language: Language
+
+    public init(formID: String, period: String?, scope: UnitCode, review: ReviewState?, format: ExportFormat, labels: Bool, language: Language) {
+        self.formID = formID
+        self.period = period
+        self.scope = scope
+        self.review = review
+        self.format = format
+        self.labels = labels
+        self.language = language
+    }
+
+    /// The file name a download is offered under.
+    public var fileName: String { "\(formID)-\(scope)\(period.map { "-\($0)" } ?? "").\(format.fileExtension)" }
+}
+
+/// A raw export being made: the file it is written to and how much of it
+/// is final so far. The maker writes on a thread of its own; a reader
+/// (the HTTP response, the command line) copies the final bytes as they come.
+public final class ExportProgress: Sendable {
+    public let file: URL
+    private let state = Mutex<(final: Int64, done: Bool, failure: String?, surveys: Int)>((0, false, nil, 0))
+    private let (updates, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+
+    init(file: URL) { self.file = file }
+
+    func publish(_ final: Int64) {
+        state.withLock { $0.final = max($0.final, final) }
+        continuation.yield()
+    }
+
+    func finish(surveys: Int, failure: String?) {
+        state.withLock {
+            $0.done = true
+            $0.failure = failure
+            $0.surveys = surveys
+        }
+        continuation.yield()
+        continuation.finish()
+    }
+
+    /// How many bytes from the start are final, whether the export is done,
+    /// why it failed, and how many surveys it holds.
+    public var snapshot: (final: Int64, done: Bool, failure: String?, surveys: Int) { state.withLock { $0 } }
+
+    /// Calls `body` with each new run of final bytes, in order, until the
+    /// export is done; throws if it failed.
+    public func copy(chunk: Int = 256 * 1024, _ body: (Data) async throws -> Void) async throws {
+        let handle = try await waitForFile()
+        defer { try? handle.close() }
+        var sent: Int64 = 0
+        var iterator = updates.makeAsyncIterator()
+        while true {
+            let now = snapshot
+            while sent < now.final {
+                try handle.seek(toOffset: UInt64(sent))
+                let data = handle.readData(ofLength: Int(min(Int64(chunk), now.final - sent)))
+                if data.isEmpty { break }
+                sent += Int64(data.count)
+                try await body(data)
+            }
+            if now.done {
+                if let failure = now.failure { throw ServiceError(.unavailable, "export_failed", L("导出失败:\(failure)", "the export failed: \(failure)")) }
+                if sent >= snapshot.final { return }
+                continue
+            }
+            if await iterator.next() == nil, snapshot.done, sent >= snapshot.final { return }
+        }
+    }
+
+    private func waitForFile() async throws -> FileHandle {
+        while true {
+            if let handle = try? FileHandle(forReadingFrom: file) { return handle }
+            if let failure = snapshot.failure {
+                throw ServiceError(.unavailable, "export_failed", L("导出失败:\(failure)", "the export failed: \(failure)"))
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
+extension SurveyService {
+    /// How many surveys an export reads at a time.
+    static let exportPage = 1000
+
+    /// Starts a raw export of a form's current surveys in `principal`'s
+    /// scope: every version of the form in one set of columns, unit and
+    /// township names beside the codes (kept as text), repeats in tables of
+    /// their own joined by `instance_id`. The file is made in a scratch
+    /// directory by a task of its own, page by page, so that memory does
+    /// not grow with the surveys; the caller copies it out with
+    /// `ExportProgress.copy` and removes `directory` after. The audit log
+    /// records it.
+    public func startExport(_ request: ExportRequest, for principal: Principal, address: String?) async throws -> (progress: ExportProgress, directory: URL)
+    {
+        try principal.require(.read)
+        guard principal.covers(request.scope) else {
+            throw ServiceError(
+                .forbidden, "forbidden",
+                L("\(request.scope) 不在令牌的范围 \(principal.unit) 内", "\(request.scope) is outside the token's scope \(principal.unit)"))
+        }
+        let versions = (catalog.forms[request.formID] ?? []).sorted { FormCatalog.compareVersions($1.version, $0.version) }
+        guard !versions.isEmpty else { throw ServiceError.notFound(L("没有表单 “\(request.formID)”", "there is no form '\(request.formID)'")) }
+        let registry = try await registry()
+        var details: JSONObject = ["format": .string(request.format.rawValue), "values": .string(request.labels ? "labels" : "codes")]
+        if let review = request.review { details["review"] = .string(review.rawValue) }
+        try await audit(
+            AuditEntry(
+                actor: Actor(principal, address: address), action: "survey.export", target: "\(request.formID)/\(request.period ?? "*")",
+                unit: request.scope.rawValue, details: details))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let file = directory.appendingPathComponent("export.\(request.format.fileExtension)")
+        let progress = ExportProgress(file: file)
+        let maker = ExportMaker(request: request, layout: ExportLayout(forms: versions), registry: registry, directory: directory, progress: progress)
+        let storage = storage
+        Task.detached {
+            var surveys = 0
+            do {
+                surveys = try await maker.run { query in try await storage.browse(query) }
+                progress.finish(surveys: surveys, failure: nil)
+            } catch {
+                progress.finish(surveys: surveys, failure: "\(error)")
+            }
+        }
+        return (progress, directory)
+    }
+}
+
+/// Makes one export: reads the surveys a page at a time and writes each
+/// page's rows, the writing off the threads that serve requests.
+struct ExportMaker: Sendable {
+    let request: ExportRequest
+    let layout: ExportLayout
+    let registry: UnitRegistry
+    let directory: URL
+    let progress: ExportProgress
+
+    var en: Bool { request.language == .en }
+
+    /// The surveys table's own columns, before the answers.
+    var envelope: [(name: String, label: String)] {
+        [
+            ("instance_id", en ? "Survey id" : "调查编号"), ("revision", en ? "Revision" : "修订"), ("version", en ? "Form version" : "表单版本"),
+            ("unit", en ? "Unit code" : "单位代码"), ("unit_name", en ? "Unit" : "单位名称"), ("township", en ? "Township code" : "乡镇代码"),
+            ("township_name", en ? "Township" : "乡镇"), ("period", en ? "Period" : "报告期"), ("received_at", en ? "Received" : "收到时间"),
+            ("sent_by", en ? "Sent by" : "上报令牌"), ("review", en ? "Review" : "审核状态"),
+        ]
+    }
+
+    func run(_ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing]) async throws -> Int {
+        var query = SurveyQuery(scope: request.scope)
+        query.formID = request.formID
+        query.period = request.period
+        query.review = request.review
+        query.limit = SurveyService.exportPage
+        query.answers = true
+        switch request.format {
+        case .jsonl: return try await runLines(query, page)
+        case .xlsx, .csv: return try await runTables(query, page)
+        }
+    }
+
+    func runTables(_ start: SurveyQuery, _ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing]) async throws -> Int {
+        let labels = request.labels
+        let language = request.language
+        func header(_ field: Field) -> String { ExportLayout.header(field, labels: labels, language: language) }
+        func width(_ text: String) -> Int { DisplayWidth.of(text) }
+        let mainHeader = envelope.map { labels ? $0.label : $0.name } + layout.topFields.map(header)
+        var tables: [(name: String, header: [String], widths: [Int])] = [
+            (labels ? layout.forms[0].title.text(language) : request.formID, mainHeader, mainHeader.map { max(width($0), 10) })
+        ]
+        for (repeatField, inner) in layout.repeats {
+            let names = [labels ? (en ? "Survey id" : "调查编号") : "instance_id", labels ? (en ? "Entry" : "序号") : "entry"] + inner.map(header)
+            tables.append((labels ? repeatField.label?.text(language) ?? repeatField.name : repeatField.name, names, names.map { max(width($0), 8) }))
+        }
+        let readme = ([
+            en ? "Raw export of \(request.formID), scope \(request.scope)\(request.period.map { ", period \($0)" } ?? "")." : "\(request.formID) 原始数据导出,范围 \(request.scope)\(request.period.map { ",报告期 \($0)" } ?? "")。",
+            en ? "Each CSV is UTF-8 with a byte-order mark; the repeat files are joined to the surveys by instance_id." : "每个 CSV 为 UTF-8(带 BOM);重复组文件以 instance_id 与调查表关联。",
+        ] + tables.map { "\($0.name).csv" }).joined(separator: "\r\n") + "\r\n"
+        let progress = progress
+        let package = try StreamedPackage(
+            format: request.format == .xlsx ? .xlsx : .csvZip, archive: progress.file, directory: directory, tables: tables, readme: readme,
+            published: { progress.publish($0) })
+        return try await pages(start, page) { listings in
+            for listing in listings { write(listing, into: package) }
+        } finish: {
+            try package.finish()
+        }
+    }
+
+    func runLines(_ start: SurveyQuery, _ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing]) async throws -> Int {
+        guard FileManager.default.createFile(atPath: progress.file.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw ServiceError(.unavailable, "export_failed", L("无法建立导出文件", "cannot create the export file"))
+        }
+        let handle = try FileHandle(forWritingTo: progress.file)
+        defer { try? handle.close() }
+        var written: Int64 = 0
+        return try await pages(start, page) { listings in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(listings.count * 3000)
+            for listing in listings {
+                bytes.append(contentsOf: line(listing).utf8)
+                bytes.append(UInt8(ascii: "\n"))
+            }
+            handle.write(Data(bytes))
+            written += Int64(bytes.count)
+            progress.publish(written)
+        } finish: {}
+    }
+
+    /// Reads page after page (the next read while this page is written)
+    /// and hands each to `write` off the request threads.
+    func pages(
+        _ start: SurveyQuery, _ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing], write: @escaping ([SurveyListing]) throws -> Void,
+        finish: @escaping () throws -> Void
+    ) async throws -> Int {
+        var query = start
+        var count = 0
+        let first = query
+        var next: Task<[SurveyListing], any Error>? = Task { try await page(first) }
+        let box = UncheckedBox((write, finish))
+        while let current = next {
+            let listings = try await current.value
+            if listings.count == query.limit, let last = listings.last {
+                query.after = last.id
+                let following = query
+                next = Task { try await page(following) }
+            } else {
+                next = nil
+            }
+            count += listings.count
+            try await SurveyService.offloaded { try box.value.0(listings) }
+        }
+        try await SurveyService.offloaded { try box.value.1() }
+        return count
+    }
+
+    func write(_ listing: SurveyListing, into package: StreamedPackage) {
+        let answers = listing.answers.flatMap { try? JSONParser().parse($0) }?.objectValue ?? JSONObject()
+        let code = UnitCode(listing.unit)
+        let township = code.flatMap { $0.significantLength > 9 ? $0.ancestor(at: .township) : nil }
+        var row: [SheetCell] = [
+            .text(listing.instanceID), .number(Double(listing.revision)), .text(listing.formVersion), .text(listing.unit),
+            .text(listing.unitName ?? ""), township.map { .text($0.rawValue) } ?? .empty, .text(township.flatMap { registry.unit($0)?.name } ?? ""),
+            .text(listing.period), .text(request.labels ? Timestamp.forPeople(listing.receivedAt) : Timestamp.iso(listing.receivedAt)),
+            .text(listing.sentBy ?? ""), .text(request.labels ? listing.review.label.text(request.language) : listing.review.description),
+        ]
+        row.reserveCapacity(row.count + layout.topFields.count)
+        for field in layout.topFields { row.append(ExportLayout.cell(answers[field.name], field, labels: request.labels, language: request.language)) }
+        package.tables[0].append(row)
+        for (index, (repeatField, inner)) in layout.repeats.enumerated() {
+            for (entry, item) in (answers[repeatField.name]?.arrayValue ?? []).enumerated() {
+                var cells: [SheetCell] = [.text(listing.instanceID), .number(Double(entry + 1))]
+                for field in inner { cells.append(ExportLayout.cell(item[field.name], field, labels: request.labels, language: request.language)) }
+                package.tables[index + 1].append(cells)
+            }
+        }
+    }
+
+    /// One survey as a line of JSON: the envelope, its review and its answers as kept.
+    func line(_ listing: SurveyListing) -> String {
+        let code = UnitCode(listing.unit)
+        let township = code.flatMap { $0.significantLength > 9 ? $0.ancestor(at: .township) : nil }
+        var object = JSONObject(minimumCapacity: 13)
+        object.appendUnique("instance_id", .string(listing.instanceID))
+        object.appendUnique("revision", .integer(listing.revision))
+        object.appendUnique("form", .string(listing.formID))
+        object.appendUnique("version", .string(listing.formVersion))
+        object.appendUnique("unit", .string(listing.unit))
+        object.appendUnique("unit_name", listing.unitName.map(JSONValue.string) ?? .null)
+        object.appendUnique("township", township.map { .string($0.rawValue) } ?? .null)
+        object.appendUnique("township_name", township.flatMap { registry.unit($0)?.name }.map(JSONValue.string) ?? .null)
+        object.appendUnique("period", .string(listing.period))
+        object.appendUnique("received_at", .string(Timestamp.iso(listing.receivedAt)))
+        object.appendUnique("sent_by", listing.sentBy.map(JSONValue.string) ?? .null)
+        object.appendUnique(
+            "review", ["state": .string(listing.review.state.rawValue), "level": listing.review.level.map { .string($0.rawValue) } ?? .null])
+        var text = JSONValue.object(object).serialized()
+        // The answers go in as kept: they were written by the same JSON writer.
+        text.removeLast()
+        return text + ",\"answers\":" + (listing.answers ?? "{}") + "}"
+    }
+}
+
+/// Hands non-Sendable closures to the offloading queue, which runs them one
+/// at a time in order.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SurveyCore
+
+/// Raw data exports: a form's surveys as an xlsx workbook, a ZIP of CSV
+/// files or JSON Lines, streamed as they are made.
+enum ExportRoutes {
+    static func collection(_ service: SurveyService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
+        routes.on(.get, "/api/v1/exports/{form}", requires: .read) { request, context, principal -> Response in
+            let asked = try exportRequest(request, context, principal)
+            let (progress, directory) = try await service.startExport(asked, for: principal, address: context.remoteAddress)
+            var headers = HTTPFields()
+            headers[.contentType] = asked.format.contentType
+            headers[.contentDisposition] = "attachment; filename=\"\(asked.fileName)\""
+            headers[.cacheControl] = "no-store"
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    defer { try? FileManager.default.removeItem(at: directory) }
+                    try await progress.copy { data in try await writer.write(ByteBuffer(bytes: data)) }
+                    try await writer.finish(nil)
+                })
+        }
+        return routes
+    }
+
+    static func exportRequest(_ request: Request, _ context: ServerRequestContext, _ principal: Principal) throws(ServiceError) -> ExportRequest {
+        let form: String
+        do {
+            form = try context.parameters.require("form")
+        } catch {
+            throw ServiceError.notFound(L("缺少表单", "no form given"))
+        }
+        let query = request.uri.queryParameters
+        func raw(_ name: String) -> String? { query[name[...]].map(String.init) }
+        var scope = principal.unit
+        if let text = raw("scope") {
+            guard let code = UnitCode(text) else {
+                throw ServiceError(.invalid, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
+            }
+            scope = code
+        }
+        let format: ExportFormat
+        switch raw("format") {
+        case nil: format = .xlsx
+        case let text?:
+            guard let known = ExportFormat(rawValue: text) else {
+                throw ServiceError(.invalid, "invalid_format", L("format 应为 xlsx、csv 或 jsonl", "format must be xlsx, csv or jsonl"))
+            }
+            format = known
+        }
+        let labels: Bool
+        switch raw("values") {
+        case nil, "labels"?: labels = true
+        case "codes"?: labels = false
+        default: throw ServiceError(.invalid, "invalid_values", L("values 应为 labels 或 codes", "values must be labels or codes"))
+        }
+        var review: ReviewState?
+        if let text = raw("review") {
+            guard let state = ReviewState(rawValue: text) else {
+                throw ServiceError(
+                    .invalid, "invalid_review", L("review 应为 pending、approved、accepted 或 returned", "review must be pending, approved, accepted or returned"))
+            }
+            review = state
+        }
+        let period = raw("period").flatMap { $0.isEmpty ? nil : $0 }
+        return ExportRequest(
+            formID: form, period: period, scope: scope, review: review, format: format, labels: labels, language: RequestLanguage.of(request))
+    }
+}
