@@ -214,18 +214,25 @@ struct ExportMaker: Sendable {
             let names = [labels ? (en ? "Survey id" : "调查编号") : "instance_id", labels ? (en ? "Entry" : "序号") : "entry"] + inner.map(header)
             tables.append((labels ? repeatField.label?.text(language) ?? repeatField.name : repeatField.name, names, names.map { max(width($0), 8) }))
         }
-        let readme = ([
-            en ? "Raw export of \(request.formID), scope \(request.scope)\(request.period.map { ", period \($0)" } ?? "")." : "\(request.formID) 原始数据导出,范围 \(request.scope)\(request.period.map { ",报告期 \($0)" } ?? "")。",
-            en ? "Each CSV is UTF-8 with a byte-order mark; the repeat files are joined to the surveys by instance_id." : "每个 CSV 为 UTF-8(带 BOM);重复组文件以 instance_id 与调查表关联。",
-        ] + tables.map { "\($0.name).csv" }).joined(separator: "\r\n") + "\r\n"
+        let scopeText = en ? "Raw export of \(request.formID), scope \(request.scope)" : "\(request.formID) 原始数据导出,范围 \(request.scope)"
+        let periodText = request.period.map { en ? ", period \($0)." : ",报告期 \($0)。" } ?? (en ? "." : "。")
+        let readme =
+            ([
+                scopeText + periodText,
+                en
+                    ? "Each CSV is UTF-8 with a byte-order mark; the repeat files are joined to the surveys by instance_id."
+                    : "每个 CSV 为 UTF-8(带 BOM);重复组文件以 instance_id 与调查表关联。",
+            ] + tables.map { "\($0.name).csv" }).joined(separator: "\r\n") + "\r\n"
         let progress = progress
+        let encoder = TableEncoder(maker: self, kind: request.format == .xlsx ? .worksheet : .csv)
         let package = try StreamedPackage(
             format: request.format == .xlsx ? .xlsx : .csvZip, archive: progress.file, directory: directory, tables: tables, readme: readme,
-            published: { progress.publish($0) })
-        return try await pages(start, page) { listings in
-            for listing in listings { write(listing, into: package) }
+            sharedStrings: encoder.sharedStrings, published: { progress.publish($0) })
+        let box = UncheckedBox(package)
+        return try await pages(start, page, encode: { encoder.encode($0) }) { chunks in
+            for (index, chunk) in chunks.enumerated() { box.value.tables[index].append(encoded: chunk.bytes, rows: chunk.rows) }
         } finish: {
-            try package.finish()
+            try box.value.finish()
         }
     }
 
@@ -235,67 +242,51 @@ struct ExportMaker: Sendable {
         }
         let handle = try FileHandle(forWritingTo: progress.file)
         defer { try? handle.close() }
-        var written: Int64 = 0
-        return try await pages(start, page) { listings in
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(listings.count * 3000)
-            for listing in listings {
-                bytes.append(contentsOf: line(listing).utf8)
-                bytes.append(UInt8(ascii: "\n"))
+        let written = Mutex<Int64>(0)
+        let progress = progress
+        let maker = self
+        return try await pages(
+            start, page,
+            encode: { listings in
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(listings.count * 2500)
+                for listing in listings {
+                    bytes.append(contentsOf: maker.line(listing).utf8)
+                    bytes.append(UInt8(ascii: "\n"))
+                }
+                return [(bytes, listings.count)]
             }
-            handle.write(Data(bytes))
-            written += Int64(bytes.count)
-            progress.publish(written)
+        ) { chunks in
+            handle.write(Data(chunks[0].bytes))
+            progress.publish(written.withLock { $0 += Int64(chunks[0].bytes.count); return $0 })
         } finish: {}
     }
 
-    /// Reads page after page (the next read while this page is written)
-    /// and hands each to `write` off the request threads.
+    /// Reads page after page and encodes each on a worker thread, two pages
+    /// at a time (the machine's cores), while the next is read; `write`
+    /// takes the encoded pages in order.
     func pages(
-        _ start: SurveyQuery, _ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing], write: @escaping ([SurveyListing]) throws -> Void,
-        finish: @escaping () throws -> Void
+        _ start: SurveyQuery, _ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing],
+        encode: @escaping @Sendable ([SurveyListing]) -> [(bytes: [UInt8], rows: Int)],
+        write: @escaping ([(bytes: [UInt8], rows: Int)]) throws -> Void, finish: @escaping () throws -> Void
     ) async throws -> Int {
         var query = start
         var count = 0
-        let first = query
-        var next: Task<[SurveyListing], any Error>? = Task { try await page(first) }
         let box = UncheckedBox((write, finish))
-        while let current = next {
-            let listings = try await current.value
-            if listings.count == query.limit, let last = listings.last {
-                query.after = last.id
-                let following = query
-                next = Task { try await page(following) }
-            } else {
-                next = nil
-            }
+        var encoding: [Task<[(bytes: [UInt8], rows: Int)], any Error>] = []
+        while true {
+            let listings = try await page(query)
             count += listings.count
-            try await SurveyService.offloaded { try box.value.0(listings) }
+            if !listings.isEmpty {
+                encoding.append(Task { try await SurveyService.offloaded { encode(listings) } })
+            }
+            while encoding.count > 2 { try box.value.0(try await encoding.removeFirst().value) }
+            guard listings.count == query.limit, let last = listings.last else { break }
+            query.after = last.id
         }
+        while !encoding.isEmpty { try box.value.0(try await encoding.removeFirst().value) }
         try await SurveyService.offloaded { try box.value.1() }
         return count
-    }
-
-    func write(_ listing: SurveyListing, into package: StreamedPackage) {
-        let answers = listing.answers.flatMap { try? JSONParser().parse($0) }?.objectValue ?? JSONObject()
-        let code = UnitCode(listing.unit)
-        let township = code.flatMap { $0.significantLength > 9 ? $0.ancestor(at: .township) : nil }
-        var row: [SheetCell] = [
-            .text(listing.instanceID), .number(Double(listing.revision)), .text(listing.formVersion), .text(listing.unit),
-            .text(listing.unitName ?? ""), township.map { .text($0.rawValue) } ?? .empty, .text(township.flatMap { registry.unit($0)?.name } ?? ""),
-            .text(listing.period), .text(request.labels ? Timestamp.forPeople(listing.receivedAt) : Timestamp.iso(listing.receivedAt)),
-            .text(listing.sentBy ?? ""), .text(request.labels ? listing.review.label.text(request.language) : listing.review.description),
-        ]
-        row.reserveCapacity(row.count + layout.topFields.count)
-        for field in layout.topFields { row.append(ExportLayout.cell(answers[field.name], field, labels: request.labels, language: request.language)) }
-        package.tables[0].append(row)
-        for (index, (repeatField, inner)) in layout.repeats.enumerated() {
-            for (entry, item) in (answers[repeatField.name]?.arrayValue ?? []).enumerated() {
-                var cells: [SheetCell] = [.text(listing.instanceID), .number(Double(entry + 1))]
-                for field in inner { cells.append(ExportLayout.cell(item[field.name], field, labels: request.labels, language: request.language)) }
-                package.tables[index + 1].append(cells)
-            }
-        }
     }
 
     /// One survey as a line of JSON: the envelope, its review and its answers as kept.
@@ -320,6 +311,150 @@ struct ExportMaker: Sendable {
         // The answers go in as kept: they were written by the same JSON writer.
         text.removeLast()
         return text + ",\"answers\":" + (listing.answers ?? "{}") + "}"
+    }
+}
+
+/// Encodes pages of surveys as rows of the export's tables: the columns
+/// and choice labels worked out once, each survey's answers read in one
+/// pass over its keys.
+struct TableEncoder: Sendable {
+    let maker: ExportMaker
+    let kind: TableFile.Kind
+    let topIndex: [String: Int]
+    let topLabels: [[String: String]?]
+    let repeatNames: [String: Int]
+    let repeatIndex: [[String: Int]]
+    let repeatLabels: [[[String: String]?]]
+    /// The strings many cells repeat, for a workbook's shared-string table
+    /// (choice labels or codes, yes and no, review states, form versions,
+    /// the names of the townships in scope); none for CSV. Each is found
+    /// by its choice's name, its state, its version or its township's code.
+    let sharedStrings: [String]
+    let topShared: [[String: Int]?]
+    let repeatShared: [[[String: Int]?]]
+    let reviewShared: [String: Int]
+    let versionShared: [String: Int]
+    let townshipShared: [String: Int]
+
+    init(maker: ExportMaker, kind: TableFile.Kind) {
+        self.maker = maker
+        self.kind = kind
+        let layout = maker.layout
+        let labels = maker.request.labels
+        let language = maker.request.language
+        func index(_ fields: [Field]) -> [String: Int] {
+            Dictionary(fields.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        func choices(_ fields: [Field]) -> [[String: String]?] {
+            labels ? ExportLayout.choiceLabels(fields, language: language).map { $0.isEmpty ? nil : $0 } : fields.map { _ in nil }
+        }
+        topIndex = index(layout.topFields)
+        topLabels = choices(layout.topFields)
+        repeatNames = index(layout.repeats.map(\.field))
+        repeatIndex = layout.repeats.map { index($0.inner) }
+        repeatLabels = layout.repeats.map { choices($0.inner) }
+        // Shared strings, each found by an ASCII key (a choice's name, a
+        // code): hashing the Chinese text of every cell would cost more than
+        // the strings save.
+        var unique: [String] = []
+        var position: [String: Int] = [:]
+        func intern(_ text: String) -> Int {
+            if let known = position[text] { return known }
+            position[text] = unique.count
+            unique.append(text)
+            return unique.count - 1
+        }
+        func sharedChoices(_ fields: [Field]) -> [[String: Int]?] {
+            guard kind == .worksheet else { return fields.map { _ in nil } }
+            return fields.map { field in
+                if case .selectMultiple = field.type { return nil }
+                let names = (field.choices?.choices.map(\.name) ?? []) + (field.type == .yesNo ? ["yes", "no"] : [])
+                guard !names.isEmpty else { return nil }
+                var map: [String: Int] = [:]
+                for name in names where map[name] == nil {
+                    map[name] = intern(labels ? ExportLayout.label(of: name, field, language) : name)
+                }
+                return map
+            }
+        }
+        topShared = sharedChoices(layout.topFields)
+        repeatShared = layout.repeats.map { sharedChoices($0.inner) }
+        var reviews: [String: Int] = [:]
+        var versions: [String: Int] = [:]
+        var townships: [String: Int] = [:]
+        if kind == .worksheet {
+            for state in ReviewState.allCases {
+                for level in [nil] + UnitLevel.allCases.map(Optional.some) {
+                    let status = ReviewStatus(state, at: level)
+                    reviews[status.description] = intern(labels ? status.label.text(language) : status.description)
+                }
+            }
+            for form in layout.forms { versions[form.version] = intern(form.version) }
+            for township in maker.registry.units(under: maker.request.scope, level: .township) {
+                townships[township.code.rawValue] = intern(township.name)
+            }
+        }
+        reviewShared = reviews
+        versionShared = versions
+        townshipShared = townships
+        sharedStrings = unique
+    }
+
+    /// An answer's cell: a shared string when its choice has one.
+    func cell(_ value: JSONValue?, _ labels: [String: String]?, _ shared: [String: Int]?, _ language: Language) -> SheetCell {
+        if let shared, case .string(let name)? = value, let index = shared[name] { return .shared(index) }
+        return ExportLayout.cell(value, labels: labels, language: language)
+    }
+
+    func encode(_ listings: [SurveyListing]) -> [(bytes: [UInt8], rows: Int)] {
+        let request = maker.request
+        let registry = maker.registry
+        let language = request.language
+        var tables = Array(repeating: (bytes: [UInt8](), rows: 0), count: 1 + repeatIndex.count)
+        tables[0].bytes.reserveCapacity(listings.count * 2000)
+        var values = [JSONValue?](repeating: nil, count: topIndex.count)
+        for listing in listings {
+            let answers = listing.answers.flatMap { try? JSONParser().parse($0) }?.objectValue ?? JSONObject()
+            let township = UnitCode(listing.unit).flatMap { $0.significantLength > 9 ? $0.ancestor(at: .township) : nil }
+            let townshipCell: SheetCell =
+                township.flatMap { code in townshipShared[code.rawValue].map(SheetCell.shared) ?? registry.unit(code).map { .text($0.name) } } ?? .text("")
+            let reviewCell: SheetCell =
+                reviewShared[listing.review.description].map(SheetCell.shared)
+                ?? .text(request.labels ? listing.review.label.text(language) : listing.review.description)
+            var row: [SheetCell] = [
+                .text(listing.instanceID), .number(Double(listing.revision)), versionShared[listing.formVersion].map(SheetCell.shared) ?? .text(listing.formVersion),
+                .text(listing.unit), .text(listing.unitName ?? ""), township.map { .text($0.rawValue) } ?? .empty, townshipCell,
+                .text(listing.period), .text(request.labels ? Timestamp.forPeople(listing.receivedAt) : Timestamp.iso(listing.receivedAt)),
+                .text(listing.sentBy ?? ""), reviewCell,
+            ]
+            row.reserveCapacity(row.count + values.count)
+            for index in values.indices { values[index] = nil }
+            var repeats: [[JSONValue]] = Array(repeating: [], count: repeatIndex.count)
+            for (key, value) in answers.pairs {
+                if let index = topIndex[key] {
+                    values[index] = value
+                } else if let position = repeatNames[key], let items = value.arrayValue {
+                    repeats[position] = items
+                }
+            }
+            for (index, value) in values.enumerated() { row.append(cell(value, topLabels[index], topShared[index], language)) }
+            TableFile.encode(row, kind: kind, into: &tables[0].bytes)
+            tables[0].rows += 1
+            for (position, items) in repeats.enumerated() where !items.isEmpty {
+                let inner = repeatIndex[position]
+                for (entry, item) in items.enumerated() {
+                    var entryValues = [JSONValue?](repeating: nil, count: inner.count)
+                    for (key, value) in item.objectValue?.pairs ?? [] { if let index = inner[key] { entryValues[index] = value } }
+                    var cells: [SheetCell] = [.text(listing.instanceID), .number(Double(entry + 1))]
+                    for (index, value) in entryValues.enumerated() {
+                        cells.append(cell(value, repeatLabels[position][index], repeatShared[position][index], language))
+                    }
+                    TableFile.encode(cells, kind: kind, into: &tables[position + 1].bytes)
+                    tables[position + 1].rows += 1
+                }
+            }
+        }
+        return tables
     }
 }
 

@@ -35,6 +35,37 @@ public struct ExportLayout: Sendable {
         self.repeats = repeats
     }
 
+    /// Each field's choice labels in `language`, by choice name (yes and no
+    /// for yes/no questions), for turning many answers into cells quickly.
+    public static func choiceLabels(_ fields: [Field], language: Language) -> [[String: String]] {
+        fields.map { field in
+            var labels: [String: String] = [:]
+            if field.type == .yesNo {
+                labels["yes"] = language == .en ? "Yes" : "是"
+                labels["no"] = language == .en ? "No" : "否"
+            }
+            for choice in field.choices?.choices ?? [] where labels[choice.name] == nil { labels[choice.name] = choice.label.text(language) }
+            return labels
+        }
+    }
+
+    /// An answer as a cell, with the field's choice labels looked up in
+    /// `labels` (from `choiceLabels`) when there are any.
+    public static func cell(_ value: JSONValue?, labels: [String: String]?, language: Language) -> SheetCell {
+        switch value {
+        case nil, .null?: return .empty
+        case .integer(let number)?: return .number(Double(number))
+        case .number(let number)?: return .number(number)
+        case .bool(let flag)?: return .text(flag ? "true" : "false")
+        case .object?: return .text(value!.serialized())
+        case .string(let text)?: return .text(labels?[text] ?? text)
+        case .array(let items)?:
+            let names = items.map { item -> String in if case .string(let text) = item { text } else { item.serialized() } }
+            guard let labels else { return .text(names.joined(separator: " ")) }
+            return .text(names.map { labels[$0] ?? $0 }.joined(separator: language == .en ? "; " : "、"))
+        }
+    }
+
     /// A field's header: its label in `language`, or its name.
     public static func header(_ field: Field, labels: Bool, language: Language) -> String {
         labels ? field.label?.text(language) ?? field.name : field.name

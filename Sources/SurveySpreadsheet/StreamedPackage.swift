@@ -78,38 +78,122 @@ public final class TableFile {
             file.write(xml)
         case .csv:
             file.write([0xEF, 0xBB, 0xBF])
-            file.write(CSV.line(header) + "\r\n")
+            file.write(CSV.line(header))
         }
     }
 
-    /// One row, its cells in the header's order. Rows and cells carry no
-    /// references (`r`): readers place them one after another, and empty
-    /// cells are written, so that every cell stays in its column.
+    /// One row, its cells in the header's order.
     public func append(_ cells: [SheetCell]) {
-        rows += 1
+        var bytes: [UInt8] = []
+        Self.encode(cells, kind: kind, into: &bytes)
+        append(encoded: bytes, rows: 1)
+    }
+
+    /// Rows already encoded by `encode` (perhaps on another thread).
+    public func append(encoded bytes: [UInt8], rows count: Int) {
+        rows += count
+        file.write(bytes)
+    }
+
+    /// Appends one row as this kind of table writes it. Rows and cells of a
+    /// worksheet carry no references (`r`): readers place them one after
+    /// another, and empty cells are written, so that every cell stays in
+    /// its column. Pure, so that pages of rows can be encoded in parallel.
+    public static func encode(_ cells: [SheetCell], kind: Kind, into out: inout [UInt8]) {
         switch kind {
         case .worksheet:
-            var xml = "<row>"
+            out.append(contentsOf: rowOpen)
             for cell in cells {
                 switch cell {
-                case .text(let text): xml += "<c t=\"inlineStr\"><is><t xml:space=\"preserve\">\(XLSXWriter.escape(text))</t></is></c>"
-                case .number(let value) where value.isFinite: xml += "<c><v>\(XLSXWriter.number(value))</v></c>"
-                case .number, .empty: xml += "<c/>"
+                case .text(let text):
+                    let preserve = text.utf8.first.map(isSpace) == true || text.utf8.last.map(isSpace) == true
+                    out.append(contentsOf: preserve ? textOpenPreserving : textOpen)
+                    appendXML(text, into: &out)
+                    out.append(contentsOf: textClose)
+                case .number(let value) where value.isFinite:
+                    out.append(contentsOf: numberOpen)
+                    appendNumber(value, into: &out)
+                    out.append(contentsOf: numberClose)
+                case .shared(let index):
+                    out.append(contentsOf: sharedOpen)
+                    appendNumber(Double(index), into: &out)
+                    out.append(contentsOf: numberClose)
+                case .number, .empty:
+                    out.append(contentsOf: emptyCell)
                 }
             }
-            xml += "</row>"
-            file.write(xml)
+            out.append(contentsOf: rowClose)
         case .csv:
-            var fields: [String] = []
-            fields.reserveCapacity(cells.count)
-            for cell in cells {
+            for (index, cell) in cells.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 switch cell {
-                case .empty: fields.append("")
-                case .number(let number): fields.append(number.isFinite ? Value.format(number) : "")
-                case .text(let text): fields.append(CSV.text(text))
+                case .empty, .shared: break
+                case .number(let value): if value.isFinite { appendNumber(value, into: &out) }
+                case .text(let text): appendCSV(CSV.text(text), into: &out)
                 }
             }
-            file.write(CSV.line(fields) + "\r\n")
+            out.append(contentsOf: [0x0D, 0x0A])
+        }
+    }
+
+    private static let rowOpen = Array("<row>".utf8)
+    private static let rowClose = Array("</row>".utf8)
+    private static let textOpen = Array("<c t=\"inlineStr\"><is><t>".utf8)
+    private static let textOpenPreserving = Array("<c t=\"inlineStr\"><is><t xml:space=\"preserve\">".utf8)
+    private static let textClose = Array("</t></is></c>".utf8)
+    private static let numberOpen = Array("<c><v>".utf8)
+    private static let sharedOpen = Array("<c t=\"s\"><v>".utf8)
+    private static let numberClose = Array("</v></c>".utf8)
+    private static let emptyCell = Array("<c/>".utf8)
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+    /// Text as XML character data; the bytes go in as they are unless one
+    /// of them needs escaping or leaving out (markup, controls, and — to be
+    /// safe — every character whose UTF-8 starts with EF, where U+FFFE and
+    /// U+FFFF live).
+    static func appendXML(_ text: String, into out: inout [UInt8]) {
+        for byte in text.utf8 where byte < 0x20 || byte == 0x26 || byte == 0x3C || byte == 0x3E || byte == 0x22 || byte == 0xEF {
+            out.append(contentsOf: XLSXWriter.escape(text).utf8)
+            return
+        }
+        out.append(contentsOf: text.utf8)
+    }
+
+    /// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+    static func appendCSV(_ text: String, into out: inout [UInt8]) {
+        for byte in text.utf8 where byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\"") || byte == 0x0A || byte == 0x0D {
+            out.append(contentsOf: CSV.field(text).utf8)
+            return
+        }
+        out.append(contentsOf: text.utf8)
+    }
+
+    /// A whole number as its digits; anything else as Swift writes it.
+    static func appendNumber(_ value: Double, into out: inout [UInt8]) {
+        guard value == value.rounded(), abs(value) < 1e15 else {
+            out.append(contentsOf: Value.format(value).utf8)
+            return
+        }
+        var number = Int64(value)
+        if number == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        if number < 0 {
+            out.append(UInt8(ascii: "-"))
+            number = -number
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while number > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(number % 10)
+                number /= 10
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
         }
     }
 
@@ -140,6 +224,8 @@ public final class StreamedPackage {
     private let names: [String]
     public let tables: [TableFile]
     private let published: (Int64) -> Void
+    /// Tables up to this size (uncompressed) are deflated; larger ones stored.
+    public static let deflateLimit: Int64 = 256 << 20
     private let dated = Date(timeIntervalSince1970: 315_532_800)
 
     /// Starts the package at `archive`, its tables' files in `directory` (a
@@ -148,7 +234,7 @@ public final class StreamedPackage {
     /// archive at once.
     public init(
         format: Format, archive archiveURL: URL, directory: URL, tables: [(name: String, header: [String], widths: [Int])], readme: String? = nil,
-        published: @escaping (Int64) -> Void
+        sharedStrings: [String] = [], published: @escaping (Int64) -> Void
     ) throws {
         self.format = format
         self.directory = directory
@@ -178,11 +264,22 @@ public final class StreamedPackage {
         }
         switch format {
         case .xlsx:
-            try add("[Content_Types].xml", XLSXWriter.contentTypes(count: tables.count))
+            let shared = !sharedStrings.isEmpty
+            try add("[Content_Types].xml", XLSXWriter.contentTypes(count: tables.count, sharedStrings: shared))
             try add("_rels/.rels", XLSXWriter.rootRelationships)
             try add("xl/workbook.xml", XLSXWriter.workbook(names))
-            try add("xl/_rels/workbook.xml.rels", XLSXWriter.workbookRelationships(count: tables.count))
+            try add("xl/_rels/workbook.xml.rels", XLSXWriter.workbookRelationships(count: tables.count, sharedStrings: shared))
             try add("xl/styles.xml", XLSXWriter.styles)
+            if shared {
+                // The strings many cells repeat (choice labels, township names):
+                // a cell names one by its index instead of holding it.
+                var xml = """
+                    <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+                    <sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" uniqueCount="\(sharedStrings.count)">
+                    """
+                for text in sharedStrings { xml += "<si><t xml:space=\"preserve\">\(XLSXWriter.escape(text))</t></si>" }
+                try add("xl/sharedStrings.xml", xml + "</sst>")
+            }
         case .csvZip:
             try add("README.txt", readme ?? names.joined(separator: "\n"))
         }
@@ -204,7 +301,12 @@ public final class StreamedPackage {
             let size = try FileManager.default.attributesOfItem(atPath: table.url.path)[.size] as? Int64 ?? 0
             let handle = try FileHandle(forReadingFrom: table.url)
             defer { try? handle.close() }
-            try archive.addEntry(with: path, type: .file, uncompressedSize: size, modificationDate: dated, compressionMethod: .deflate, bufferSize: 256 * 1024) {
+            // ZIPFoundation deflates at zlib's default level on one core,
+            // about 80 MB a second: a table larger than `deflateLimit` is
+            // stored as it is, so that a national export is not held up by
+            // minutes of compression.
+            let method: CompressionMethod = size > Self.deflateLimit ? .none : .deflate
+            try archive.addEntry(with: path, type: .file, uncompressedSize: size, modificationDate: dated, compressionMethod: method, bufferSize: 256 * 1024) {
                 _, chunk in handle.readData(ofLength: chunk)
             }
             try? FileManager.default.removeItem(at: table.url)

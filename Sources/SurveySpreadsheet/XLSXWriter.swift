@@ -3,11 +3,14 @@ import SurveyCore
 import ZIPFoundation
 
 /// One cell of a sheet: text (a code stays text, so `130102001203` never
-/// becomes `1.30102E+11`), a number, or nothing.
+/// becomes `1.30102E+11`), a number, or nothing; a streamed worksheet may
+/// also name a string of its shared-string table (`StreamedPackage`).
 public enum SheetCell: Sendable, Equatable {
     case text(String)
     case number(Double)
     case empty
+    /// The string at this index of the workbook's shared strings.
+    case shared(Int)
 }
 
 /// One sheet: a name, a header row (bold, frozen) and rows of cells.
@@ -131,7 +134,7 @@ public enum XLSXWriter {
                 switch cell {
                 case .text(let text): widths[index] = max(widths[index], DisplayWidth.of(text))
                 case .number(let value): widths[index] = max(widths[index], number(value).count)
-                case .empty: break
+                case .empty, .shared: break
                 }
             }
         }
@@ -157,6 +160,7 @@ public enum XLSXWriter {
                 switch cell {
                 case .text(let text): xml += "<c r=\"\(reference)\" t=\"inlineStr\"\(styled)><is><t xml:space=\"preserve\">\(escape(text))</t></is></c>"
                 case .number(let value) where value.isFinite: xml += "<c r=\"\(reference)\"\(styled)><v>\(number(value))</v></c>"
+                case .shared(let index): xml += "<c r=\"\(reference)\" t=\"s\"\(styled)><v>\(index)</v></c>"
                 case .number, .empty: break
                 }
             }
@@ -172,7 +176,7 @@ public enum XLSXWriter {
         return xml
     }
 
-    static func contentTypes(count: Int) -> String {
+    static func contentTypes(count: Int, sharedStrings: Bool = false) -> String {
         var xml = """
             <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
             <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
@@ -184,6 +188,9 @@ public enum XLSXWriter {
         for index in 1...count {
             xml +=
                 "<Override PartName=\"/xl/worksheets/sheet\(index).xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
+        }
+        if sharedStrings {
+            xml += "<Override PartName=\"/xl/sharedStrings.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml\"/>"
         }
         return xml + "</Types>"
     }
@@ -207,7 +214,7 @@ public enum XLSXWriter {
         return xml + "</sheets></workbook>"
     }
 
-    static func workbookRelationships(count: Int) -> String {
+    static func workbookRelationships(count: Int, sharedStrings: Bool = false) -> String {
         var xml = """
             <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
             <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
@@ -218,6 +225,10 @@ public enum XLSXWriter {
         }
         xml +=
             "<Relationship Id=\"rId\(count + 1)\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/>"
+        if sharedStrings {
+            xml +=
+                "<Relationship Id=\"rId\(count + 2)\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings\" Target=\"sharedStrings.xml\"/>"
+        }
         return xml + "</Relationships>"
     }
 

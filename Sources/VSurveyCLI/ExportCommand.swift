@@ -95,7 +95,7 @@ extension SurveyExport {
     /// formula neutralised.
     static func csvText(_ cell: SheetCell) -> String {
         switch cell {
-        case .empty: return ""
+        case .empty, .shared: return ""
         case .number(let number): return Value.format(number)
         case .text(let text): return CSV.text(text)
         }
