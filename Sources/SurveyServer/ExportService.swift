@@ -69,6 +69,12 @@ public final class ExportProgress: Sendable {
         continuation.yield()
     }
 
+    private let cancelled = Atomic<Bool>(false)
+
+    /// Stops the maker at its next page: nobody reads the export any more.
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
     func finish(surveys: Int, failure: String?) {
         state.withLock {
             $0.done = true
@@ -275,6 +281,7 @@ struct ExportMaker: Sendable {
         let box = UncheckedBox((write, finish))
         var encoding: [Task<[(bytes: [UInt8], rows: Int)], any Error>] = []
         while true {
+            if progress.isCancelled { throw CancellationError() }
             let listings = try await page(query)
             count += listings.count
             if !listings.isEmpty {

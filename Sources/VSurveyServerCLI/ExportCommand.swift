@@ -40,7 +40,10 @@ struct ExportCommand: AsyncParsableCommand {
                 formID: form, period: period, scope: scope.flatMap(UnitCode.init) ?? context.principal.unit, review: review.flatMap(ReviewState.init),
                 format: ExportFormat(rawValue: format)!, labels: values == "labels", language: context.language)
             let (progress, directory) = try await context.service.startExport(request, for: context.principal, address: "cli")
-            defer { try? FileManager.default.removeItem(at: directory) }
+            defer {
+                progress.cancel()
+                try? FileManager.default.removeItem(at: directory)
+            }
             let url = URL(fileURLWithPath: output)
             // Survey data: owner-only, and never half a file under the final name.
             let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")

@@ -236,6 +236,13 @@ struct OpenAPITests {
                 exchange("POST", "/api/v1/reviews", nil, nil, body: Array(#"{"action":"approve","surveys":[]}"#.utf8)),
                 exchange("POST", "/api/v1/reviews", nil, viewer, body: Array(#"{"action":"approve","surveys":[]}"#.utf8)),
                 exchange("POST", "/api/v1/reviews", nil, reviewer, body: Array(JSONValue.object(["action": "approve", "surveys": .array(Array(repeating: ["instance_id": "x", "revision": 1], count: 501))]).serialized().utf8)),
+                exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch?format=jsonl", viewer),
+                exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch?format=csv&values=codes", viewer),
+                exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch?period=2026", admin),
+                exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch?format=pdf", viewer),
+                exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch"),
+                exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch", collector),
+                exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/no-such-form", viewer),
                 exchange("GET", "/api/v1/audit", nil, admin), exchange("GET", "/api/v1/audit", "/api/v1/audit?action=nonesuch", admin),
                 exchange("GET", "/api/v1/audit"), exchange("GET", "/api/v1/audit", nil, viewer),
             ]
@@ -263,6 +270,11 @@ struct OpenAPITests {
                 } else if response.at("content", "text/html") != nil {
                     #expect(reply.header("Content-Type")?.hasPrefix("text/html") == true, "\(label): not HTML")
                     #expect(String(decoding: reply.body, as: UTF8.self).contains("</html>"), "\(label): not a whole page")
+                } else if let types = response["content"]?.objectValue?.keys, !types.isEmpty {
+                    // A file: one of the documented types, and not empty.
+                    let type = reply.header("Content-Type") ?? ""
+                    #expect(types.contains { type.hasPrefix($0) }, "\(label): \(type) is not one of \(types)")
+                    #expect(!reply.body.isEmpty, "\(label): an empty file")
                 } else if item.route.method != "HEAD" {
                     #expect(reply.body.isEmpty, "\(label): a body where none is documented")
                 }

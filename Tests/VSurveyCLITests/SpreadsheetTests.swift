@@ -3,25 +3,6 @@ import SurveyCore
 import SurveyFixtures
 import Testing
 
-/// A Python with openpyxl, when `VSURVEY_TEST_PYTHON` names it (`.ci/run`
-/// installs one in a virtual environment; `VSURVEY_TEST_REQUIRE_PYTHON=1`
-/// makes its absence a failure).
-enum SpreadsheetReader {
-    static var environment: [String: String] { ProcessInfo.processInfo.environment }
-    static var python: String? { environment["VSURVEY_TEST_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } }
-    static var wanted: Bool { python != nil || environment["VSURVEY_TEST_REQUIRE_PYTHON"] == "1" }
-
-    /// The workbook as openpyxl reads it: sheets, each with its title, frozen
-    /// pane, header boldness and rows of (value, type).
-    static func read(_ path: String) throws -> JSONValue {
-        let python = try #require(python, "VSURVEY_TEST_REQUIRE_PYTHON=1 but VSURVEY_TEST_PYTHON is not set")
-        let run = try CommandRun.run(
-            URL(fileURLWithPath: python), [Fixtures.root.appendingPathComponent("Tests/Tools/read_xlsx.py").path, path], in: Fixtures.root)
-        guard run.status == 0 else { throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "openpyxl: \(run.stderr)"]) }
-        return try JSONParser().parse(run.stdout)
-    }
-}
-
 @Suite("Exports for people, opened with a real spreadsheet reader (openpyxl)", .enabled(if: SpreadsheetReader.wanted))
 struct SpreadsheetTests {
     func rows(_ sheet: JSONValue?) -> [[JSONValue]] { (sheet?["rows"]?.arrayValue ?? []).map { $0.arrayValue ?? [] } }

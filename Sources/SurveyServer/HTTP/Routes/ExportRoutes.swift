@@ -19,7 +19,11 @@ enum ExportRoutes {
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
-                    defer { try? FileManager.default.removeItem(at: directory) }
+                    // A client that goes away stops the export too.
+                    defer {
+                        progress.cancel()
+                        try? FileManager.default.removeItem(at: directory)
+                    }
                     try await progress.copy { data in try await writer.write(ByteBuffer(bytes: data)) }
                     try await writer.finish(nil)
                 })
