@@ -40,6 +40,14 @@ if arguments.count > 1, arguments[1] == "report" {
     exit(0)
 }
 
+// `vsurvey-bench export [--db PATH] [--villages N]`: raw exports of national data over HTTP.
+if arguments.count > 1, arguments[1] == "export" {
+    let villages = arguments.firstIndex(of: "--villages").flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? 490_000
+    let existing = arguments.firstIndex(of: "--db").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+    try await ExportBenchmark.run(villages: villages, existing: existing)
+    exit(0)
+}
+
 // `vsurvey-bench postgres [--url URL] [--count N]`: server processes on one
 // PostgreSQL database (default: the server of scripts/postgres.sh, 20,000 surveys per run).
 if arguments.count > 1, arguments[1] == "postgres" {
