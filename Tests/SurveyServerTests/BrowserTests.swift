@@ -30,7 +30,7 @@ struct BrowserTests {
         #expect(seen["before"]?.stringValue?.contains("请先登录以查看报告") == true)
         #expect(seen["title"]?.stringValue?.hasPrefix("村党组织建设情况调查") == true, "\(seen["title"] ?? .null)")
         let cookies = seen["cookies"]?.arrayValue ?? []
-        #expect(cookies.count == 1)
+        #expect(cookies.count == 1, "\(seen["page"] ?? .null)")
         #expect(cookies.first?["name"] == "vsurvey_session" && cookies.first?["httpOnly"] == .bool(true) && cookies.first?["sameSite"] == "Strict")
         #expect(cookies.first?["value"]?.stringValue?.hasPrefix("vss_") == true && cookies.first?["value"]?.stringValue != viewer)
         #expect(seen["page"]?.stringValue?.contains("已报送/应报送") == true && seen["page"]?.stringValue?.contains("退出登录") == true)

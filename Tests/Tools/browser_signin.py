@@ -9,6 +9,8 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def main(url, token, screenshot):
@@ -22,7 +24,13 @@ def main(url, token, screenshot):
         browser.get(url)
         seen["before"] = browser.find_element(By.TAG_NAME, "body").text
         browser.find_element(By.NAME, "token").send_keys(token)
+        old = browser.find_element(By.TAG_NAME, "body")
         browser.find_element(By.CSS_SELECTOR, "form[action='/reports/login'] button").click()
+        # A click does not wait for the next page: wait for it (a loaded
+        # machine may take seconds), then read it.
+        wait = WebDriverWait(browser, 60)
+        wait.until(expected_conditions.staleness_of(old))
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "form[action='/reports/logout'], form[action='/reports/login']"))
         seen["title"] = browser.title
         seen["cookies"] = [
             {"name": c["name"], "value": c["value"], "httpOnly": c.get("httpOnly"), "sameSite": c.get("sameSite"), "path": c.get("path")}
@@ -31,7 +39,9 @@ def main(url, token, screenshot):
         seen["page"] = browser.find_element(By.TAG_NAME, "body").text
         seen["charts"] = len(browser.find_elements(By.TAG_NAME, "svg"))
         browser.save_screenshot(screenshot)
+        old = browser.find_element(By.TAG_NAME, "body")
         browser.find_element(By.CSS_SELECTOR, "form[action='/reports/logout'] button").click()
+        wait.until(expected_conditions.staleness_of(old))
         seen["signed_out"] = browser.find_element(By.TAG_NAME, "body").text
         browser.get(url)
         seen["after"] = browser.find_element(By.TAG_NAME, "body").text
