@@ -363,6 +363,8 @@ struct ListCommand: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var selection: FilterOptions
+    @Flag(help: "只列乡镇或县里退回、待修改的调查 / Only surveys the township or the county returned for changes")
+    var returned = false
     @Flag(help: "以 JSON 输出 / Print JSON")
     var json = false
 
@@ -371,10 +373,11 @@ struct ListCommand: ParsableCommand {
         let console = options.console()
         let registry = options.registryIfAvailable()
         let store = try options.openStore(console, access: .readOnly)
-        let surveys = try storeStep(console) { try store.list(selection.filter, answers: false) }
+        var surveys = try storeStep(console) { try store.list(selection.filter, answers: false) }
         let reviews = try storeStep(console) { try store.reviews(of: surveys.map(\.instanceID)) }
         /// The decision about the revision listed, if the server made one.
         func review(_ survey: StoredSurvey) -> SurveyReview? { reviews[survey.instanceID].flatMap { $0.concerns(survey) ? $0 : nil } }
+        if returned { surveys = surveys.filter { review($0)?.status.state == .returned } }
         if json {
             let items: [JSONValue] = surveys.map { survey in
                 [

@@ -267,8 +267,8 @@ struct SyncCommand: ParsableCommand {
                 prefix
                     + console.text(
                         L(
-                            "收到审核结果 \(summary.reviews) 条\(summary.returned > 0 ? ",其中退回 \(summary.returned) 份:用 vsurvey list 查看意见" : "")",
-                            "\(summary.reviews) review decision\(summary.reviews == 1 ? "" : "s") received\(summary.returned > 0 ? ", \(summary.returned) returned: see the comments with vsurvey list" : "")"
+                            "收到审核结果 \(summary.reviews) 条\(summary.returned > 0 ? ",其中退回 \(summary.returned) 份:用 vsurvey list --returned 查看意见" : "")",
+                            "\(summary.reviews) review decision\(summary.reviews == 1 ? "" : "s") received\(summary.returned > 0 ? ", \(summary.returned) returned: see the comments with vsurvey list --returned" : "")"
                         )))
         }
         if let failure = summary.failure { console.error(failure) }

@@ -66,6 +66,8 @@ struct ReviewLoopTests {
         #expect(list.stdout.contains(comment) && list.stdout.contains("县委组织部"), "\(list.stdout)")
         let untouched = try #require(list.stdout.split(separator: "\n").first { $0.contains(other.shortID) })
         #expect(untouched.contains("已上报"), "\(list.stdout)")
+        let onlyReturned = try await zh(["list", "--returned"])
+        #expect(onlyReturned.stdout.contains(survey.shortID) && !onlyReturned.stdout.contains(other.shortID), "\(onlyReturned.stdout)")
         let show = try await zh(["show", id])
         #expect(show.stdout.contains("审核:被退回(县)(县委组织部"), "\(show.stdout)")
         #expect(show.stdout.contains(comment), "\(show.stdout)")
