@@ -32,8 +32,11 @@ public struct CommandRun: Sendable {
     }
 
     /// Runs `binary` to its end from `directory`, in a clean environment
-    /// (`PATH` and `LANG=C.UTF-8`) plus `environment`.
-    public static func run(_ binary: URL, _ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> CommandRun {
+    /// (`PATH` and `LANG=C.UTF-8`) plus `environment`; with `input`, that is
+    /// its standard input.
+    public static func run(_ binary: URL, _ arguments: [String], in directory: URL, environment: [String: String] = [:], input: String? = nil) throws
+        -> CommandRun
+    {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -45,7 +48,13 @@ public struct CommandRun: Sendable {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let feed = input.map { _ in Pipe() }
+        if let feed { process.standardInput = feed }
         try process.run()
+        if let feed, let input {
+            feed.fileHandleForWriting.write(Data(input.utf8))
+            try? feed.fileHandleForWriting.close()
+        }
         let stdout = PipeReader.readAll(out.fileHandleForReading)
         let stderr = PipeReader.readAll(err.fileHandleForReading)
         process.waitUntilExit()

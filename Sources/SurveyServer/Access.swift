@@ -75,12 +75,15 @@ public struct Principal: Sendable, Equatable {
     public var role: Role
     /// Everything under this code is in scope.
     public var unit: UnitCode
+    /// A person signed in with name and password (then `tokenID` is 0).
+    public var personID: Int64?
 
-    public init(tokenID: Int64, name: String, role: Role, unit: UnitCode) {
+    public init(tokenID: Int64, name: String, role: Role, unit: UnitCode, personID: Int64? = nil) {
         self.tokenID = tokenID
         self.name = name
         self.role = role
         self.unit = unit
+        self.personID = personID
     }
 
     public func covers(_ code: UnitCode) -> Bool { code.isUnder(unit) }
@@ -159,9 +162,11 @@ public struct Actor: Sendable, Equatable {
         self.address = address
     }
 
-    /// A token's holder, asking from `address`.
+    /// A token's holder or a signed-in person, asking from `address`.
     public init(_ principal: Principal, address: String?) {
-        self.init(name: principal.name, role: principal.role, unit: principal.unit, tokenID: principal.tokenID, address: address)
+        self.init(
+            name: principal.name, role: principal.role, unit: principal.unit, tokenID: principal.personID == nil ? principal.tokenID : nil,
+            address: address)
     }
 
     /// The operator of `vsurvey-server` on the server's own machine, who
@@ -171,4 +176,18 @@ public struct Actor: Sendable, Equatable {
     }
 
     public func covers(_ code: UnitCode) -> Bool { code.isUnder(unit) }
+}
+
+/// A person who signs in to the web pages with a name and a password: a
+/// county clerk, a township's reviewer. Devices and scripts use tokens.
+public struct PersonRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var role: Role
+    public var unit: UnitCode
+    public var createdAt: Date
+    public var disabledAt: Date?
+    public var passwordChangedAt: Date
+
+    public var principal: Principal { Principal(tokenID: 0, name: name, role: role, unit: unit, personID: id) }
 }

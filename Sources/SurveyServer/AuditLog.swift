@@ -10,7 +10,8 @@ public struct AuditEntry: Sendable {
     /// `review.approve`, `review.return`, `review.reopen`, `conflict.resolve`,
     /// `token.create`, `token.revoke`, `units.import`, `session.sign_in`,
     /// `session.sign_in_refused`, `session.sign_out`, `report.export`
-    /// (a report as CSV), `survey.export` (a raw export).
+    /// (a report as CSV), `survey.export` (a raw export), `user.create`,
+    /// `user.disable`, `user.password`.
     public var action: String
     /// What it was done to: an instance id, a conflict number, a token name.
     public var target: String?
@@ -45,7 +46,7 @@ public struct AuditRecord: Sendable, Equatable {
 public enum AuditAction {
     public static let all = [
         "review.approve", "review.return", "review.reopen", "conflict.resolve", "token.create", "token.revoke", "units.import",
-        "session.sign_in", "session.sign_in_refused", "session.sign_out", "report.export", "survey.export",
+        "session.sign_in", "session.sign_in_refused", "session.sign_out", "report.export", "survey.export", "user.create", "user.disable", "user.password",
     ]
 }
 

@@ -225,6 +225,34 @@ enum ServerSchema {
                     """,
                     "CREATE INDEX audit_unit ON audit (unit, id)",
                 ]),
+            // People who sign in to the web pages with a name and a password
+            // (kept as a scrypt hash), and their sessions, of which only the
+            // id's hash is kept, as for tokens' sessions.
+            Migration(
+                id: "v9 people",
+                statements: [
+                    """
+                    CREATE TABLE person (
+                        \(id),
+                        name TEXT NOT NULL UNIQUE,
+                        role TEXT NOT NULL CHECK (role IN ('viewer', 'reviewer', 'admin')),
+                        unit TEXT NOT NULL CHECK (length(unit) = 12 AND \(digits)),
+                        password TEXT NOT NULL,
+                        created_at \(int) NOT NULL,
+                        password_changed_at \(int) NOT NULL,
+                        disabled_at \(int)
+                    )
+                    """,
+                    """
+                    CREATE TABLE person_session (
+                        hash TEXT PRIMARY KEY,
+                        person_id \(int) NOT NULL REFERENCES person (id),
+                        created_at \(int) NOT NULL,
+                        expires_at \(int) NOT NULL
+                    )\(withoutRowID)
+                    """,
+                    "CREATE INDEX person_session_person ON person_session (person_id)",
+                ]),
         ]
     }
 

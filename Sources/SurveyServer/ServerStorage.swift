@@ -166,6 +166,20 @@ public protocol ServerStorage: Sendable {
     /// Ends a session (signing out); nothing when there is none.
     func endSession(hash: String) async throws
 
+    // People, who sign in to the web pages with a name and a password
+    func createPerson(name: String, role: Role, unit: UnitCode, passwordHash: String, at time: Date) async throws -> PersonRecord
+    func people() async throws -> [PersonRecord]
+    /// A person and their password's stored hash, for signing in.
+    func person(named name: String) async throws -> (record: PersonRecord, password: String)?
+    /// Sets a new password's hash and ends the person's sessions; nil when there is no such person.
+    func setPassword(of name: String, hash: String, at time: Date) async throws -> PersonRecord?
+    /// Disables a person and ends their sessions; nil when there is no such person.
+    func disablePerson(_ name: String, at time: Date) async throws -> PersonRecord?
+    func createPersonSession(hash: String, personID: Int64, at time: Date, expiresAt: Date) async throws
+    /// The principal of a person's session that has not expired, the person not disabled.
+    func principal(personSessionHash hash: String, at time: Date) async throws -> Principal?
+    func endPersonSession(hash: String) async throws
+
     // Units
     /// Replaces the registry; returns how many units it now has.
     func replaceUnits(_ units: [OrgUnit]) async throws -> Int

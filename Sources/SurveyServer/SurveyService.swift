@@ -213,16 +213,24 @@ public final class SurveyService: Sendable {
 
     /// The principal of a report-page session that is still open.
     public func authenticate(session secret: String, now: Date = Date()) async throws -> Principal {
-        guard secret.hasPrefix(Self.sessionPrefix), let principal = try await storage.principal(sessionHash: TokenSecret.hash(secret), at: now) else {
+        guard secret.hasPrefix(Self.sessionPrefix), let principal = try await sessionPrincipal(TokenSecret.hash(secret), at: now) else {
             throw ServiceError.unauthenticated(L("登录已过期或已退出,请重新登录", "the sign-in has expired or ended; sign in again"))
         }
         return principal
     }
 
+    /// The principal of a session: a token's, or a person's.
+    func sessionPrincipal(_ hash: String, at now: Date) async throws -> Principal? {
+        if let principal = try await storage.principal(sessionHash: hash, at: now) { return principal }
+        return try await storage.principal(personSessionHash: hash, at: now)
+    }
+
     /// Signs out: the session ends at once.
     public func signOut(session secret: String, address: String? = nil, now: Date = Date()) async throws {
-        let principal = try await storage.principal(sessionHash: TokenSecret.hash(secret), at: now)
-        try await storage.endSession(hash: TokenSecret.hash(secret))
+        let hash = TokenSecret.hash(secret)
+        let principal = try await sessionPrincipal(hash, at: now)
+        try await storage.endSession(hash: hash)
+        try await storage.endPersonSession(hash: hash)
         if let principal {
             try await storage.recordAudit(
                 AuditEntry(actor: Actor(principal, address: address), action: "session.sign_out", target: principal.name, unit: principal.unit.rawValue))

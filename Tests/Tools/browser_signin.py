@@ -23,6 +23,8 @@ def main(url, token, screenshot):
     try:
         browser.get(url)
         seen["before"] = browser.find_element(By.TAG_NAME, "body").text
+        # The token field is folded under "或用访问令牌登录" (people sign in with a name and a password).
+        browser.find_element(By.TAG_NAME, "summary").click()
         browser.find_element(By.NAME, "token").send_keys(token)
         old = browser.find_element(By.TAG_NAME, "body")
         browser.find_element(By.CSS_SELECTOR, "form[action='/reports/login'] button").click()

@@ -112,12 +112,21 @@ enum ReportRoutes {
             }
             let next = safeNext(fields["next"])
             let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = (fields["name"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             let signedIn: (principal: Principal, session: String)
             do {
-                signedIn = try await service.signIn(token: token, address: context.remoteAddress)
+                // A person signs in with a name and a password; a token still works.
+                if !name.isEmpty || token.isEmpty {
+                    signedIn = try await service.signIn(name: name, password: fields["password"] ?? "", address: context.remoteAddress)
+                } else {
+                    signedIn = try await service.signIn(token: token, address: context.remoteAddress)
+                }
             } catch let error as ServiceError where error.kind == .unauthenticated || error.kind == .forbidden {
-                return message(
-                    .unauthorized, L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token"), language: language, signIn: next)
+                let refusal =
+                    token.isEmpty
+                    ? L("用户名或密码不对,或用户已停用", "the name or the password is wrong, or the user is disabled")
+                    : L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token")
+                return message(.unauthorized, refusal, language: language, signIn: next)
             }
             // Anything else (the database busy or gone) goes to ErrorMiddleware: 503, not "token not valid".
             var headers = HTTPFields()
@@ -184,8 +193,10 @@ enum ReportRoutes {
         if let next {
             body += """
                 <form method="post" action="/reports/login">
-                <label>\(en ? "Access token (viewer or admin)" : "访问令牌(查看者或管理员)")<br>
-                <input type="password" name="token" autocomplete="off" size="60" required></label>
+                <p><label>\(en ? "Name" : "用户名")<br><input type="text" name="name" autocomplete="username" size="30"></label></p>
+                <p><label>\(en ? "Password" : "密码")<br><input type="password" name="password" autocomplete="current-password" size="30"></label></p>
+                <details><summary>\(en ? "Or an access token (viewer, reviewer or admin)" : "或用访问令牌登录(查看者、审核员或管理员)")</summary>
+                <p><input type="password" name="token" autocomplete="off" size="60"></p></details>
                 <input type="hidden" name="next" value="\(Report.escape(next))">
                 <button type="submit">\(en ? "Sign in" : "登录")</button>
                 </form>
