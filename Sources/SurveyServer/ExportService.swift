@@ -62,7 +62,35 @@ public final class ExportProgress: Sendable {
     private let state = Mutex<(final: Int64, done: Bool, failure: String?, surveys: Int)>((0, false, nil, 0))
     private let (updates, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
-    init(file: URL) { self.file = file }
+    /// JSON Lines go from memory to the reader, at most `queueLimit` bytes
+    /// waiting; the other formats from the file.
+    let inMemory: Bool
+    private let queue = Mutex<(chunks: [Data], bytes: Int)>(([], 0))
+    static let queueLimit = 8 << 20
+
+    init(file: URL, inMemory: Bool = false) {
+        self.file = file
+        self.inMemory = inMemory
+    }
+
+    /// Hands a run of bytes to the reader, waiting while as much as the
+    /// queue holds is not read yet.
+    func push(_ data: Data) async throws {
+        while true {
+            if isCancelled { throw CancellationError() }
+            let queued = queue.withLock { state -> Bool in
+                guard state.bytes < Self.queueLimit else { return false }
+                state.chunks.append(data)
+                state.bytes += data.count
+                return true
+            }
+            if queued {
+                continuation.yield()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
 
     func publish(_ final: Int64) {
         state.withLock { $0.final = max($0.final, final) }
@@ -92,6 +120,28 @@ public final class ExportProgress: Sendable {
     /// Calls `body` with each new run of final bytes, in order, until the
     /// export is done; throws if it failed.
     public func copy(chunk: Int = 256 * 1024, _ body: (Data) async throws -> Void) async throws {
+        if inMemory {
+            var iterator = updates.makeAsyncIterator()
+            while true {
+                let next = queue.withLock { state -> Data? in
+                    guard !state.chunks.isEmpty else { return nil }
+                    let data = state.chunks.removeFirst()
+                    state.bytes -= data.count
+                    return data
+                }
+                if let next {
+                    try await body(next)
+                    continue
+                }
+                let now = snapshot
+                if now.done {
+                    if let failure = now.failure { throw ServiceError(.unavailable, "export_failed", L("导出失败:\(failure)", "the export failed: \(failure)")) }
+                    if queue.withLock({ $0.chunks.isEmpty }) { return }
+                    continue
+                }
+                _ = await iterator.next()
+            }
+        }
         let handle = try await waitForFile()
         defer { try? handle.close() }
         var sent: Int64 = 0
@@ -157,7 +207,7 @@ extension SurveyService {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vsurvey-export-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let file = directory.appendingPathComponent("export.\(request.format.fileExtension)")
-        let progress = ExportProgress(file: file)
+        let progress = ExportProgress(file: file, inMemory: request.format == .jsonl)
         let maker = ExportMaker(request: request, layout: ExportLayout(forms: versions), registry: registry, directory: directory, progress: progress)
         let storage = storage
         Task.detached {
@@ -243,14 +293,8 @@ struct ExportMaker: Sendable {
     }
 
     func runLines(_ start: SurveyQuery, _ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing]) async throws -> Int {
-        guard FileManager.default.createFile(atPath: progress.file.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-            throw ServiceError(.unavailable, "export_failed", L("无法建立导出文件", "cannot create the export file"))
-        }
-        let handle = try FileHandle(forWritingTo: progress.file)
-        defer { try? handle.close() }
-        let written = Mutex<Int64>(0)
-        let progress = progress
         let maker = self
+        let progress = progress
         return try await pages(
             start, page,
             encode: { listings in
@@ -263,8 +307,8 @@ struct ExportMaker: Sendable {
                 return [(bytes, listings.count)]
             }
         ) { chunks in
-            handle.write(Data(chunks[0].bytes))
-            progress.publish(written.withLock { $0 += Int64(chunks[0].bytes.count); return $0 })
+            // Straight to the reader, from memory: nothing to pack.
+            try await progress.push(Data(chunks[0].bytes))
         } finish: {}
     }
 
@@ -274,7 +318,7 @@ struct ExportMaker: Sendable {
     func pages(
         _ start: SurveyQuery, _ page: @escaping @Sendable (SurveyQuery) async throws -> [SurveyListing],
         encode: @escaping @Sendable ([SurveyListing]) -> [(bytes: [UInt8], rows: Int)],
-        write: @escaping ([(bytes: [UInt8], rows: Int)]) throws -> Void, finish: @escaping () throws -> Void
+        write: @escaping ([(bytes: [UInt8], rows: Int)]) async throws -> Void, finish: @escaping () throws -> Void
     ) async throws -> Int {
         var query = start
         var count = 0
@@ -287,11 +331,11 @@ struct ExportMaker: Sendable {
             if !listings.isEmpty {
                 encoding.append(Task { try await SurveyService.offloaded { encode(listings) } })
             }
-            while encoding.count > 2 { try box.value.0(try await encoding.removeFirst().value) }
+            while encoding.count > 2 { try await box.value.0(try await encoding.removeFirst().value) }
             guard listings.count == query.limit, let last = listings.last else { break }
             query.after = last.id
         }
-        while !encoding.isEmpty { try box.value.0(try await encoding.removeFirst().value) }
+        while !encoding.isEmpty { try await box.value.0(try await encoding.removeFirst().value) }
         try await SurveyService.offloaded { try box.value.1() }
         return count
     }
