@@ -74,19 +74,7 @@ public struct ExportLayout: Sendable {
     /// An answer as a cell: numbers as numbers; a choice as its code or,
     /// with `labels`, its label (several joined by 、 or ;).
     public static func cell(_ value: JSONValue?, _ field: Field, labels: Bool, language: Language) -> SheetCell {
-        switch value {
-        case nil, .null?: return .empty
-        case .integer(let number)?: return .number(Double(number))
-        case .number(let number)?: return .number(number)
-        case .bool(let flag)?: return .text(flag ? "true" : "false")
-        case .object?: return .text(value!.serialized())
-        case .string(let text)?:
-            return .text(labels ? label(of: text, field, language) : text)
-        case .array(let items)?:
-            let names = items.map { item -> String in if case .string(let text) = item { text } else { item.serialized() } }
-            guard labels else { return .text(names.joined(separator: " ")) }
-            return .text(names.map { label(of: $0, field, language) }.joined(separator: language == .en ? "; " : "、"))
-        }
+        cell(value, labels: labels ? choiceLabels([field], language: language)[0] : nil, language: language)
     }
 
     /// The label of a choice the field offers (是 for yes), or the text as it is.
