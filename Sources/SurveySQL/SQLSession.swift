@@ -122,7 +122,11 @@ extension SQLSession {
     /// processes sharing a database take turns; SQLite has one writer
     /// at a time already.
     public func lock(_ key: Int64) throws {
-        if dialect == .postgres { try execute("SELECT pg_advisory_xact_lock(?)", [.integer(key)]) }
+        // Advisory locks are the cluster's, not the database's: the key is
+        // combined with the database's name, so that two databases on one
+        // server (a county's and a province's, or the tests') never wait
+        // for each other.
+        if dialect == .postgres { try execute("SELECT pg_advisory_xact_lock(? # hashtext(current_database())::bigint)", [.integer(key)]) }
     }
 }
 

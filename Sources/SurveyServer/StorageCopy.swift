@@ -54,6 +54,9 @@ public enum StorageCopy {
             columns: ["id", "instance", "revision", "action", "actor_level", "state", "level", "comment", "reviewer", "token_id", "address", "at"],
             identity: true),
         TableCopy(
+            name: "person", key: "id",
+            columns: ["id", "name", "role", "unit", "password", "created_at", "password_changed_at", "disabled_at"], identity: true),
+        TableCopy(
             name: "audit", key: "id",
             columns: ["id", "at", "actor", "role", "actor_unit", "token_id", "action", "target", "unit", "details", "address"], identity: true),
     ]

@@ -191,6 +191,10 @@ struct CopyTests {
             edited.replaces = 1
             edited.answers["members_away"] = .integer(3)
             #expect(try await server.post([edited], token: collector).json.at("summary", "updated")?.int == 1)
+            // Review decisions, their audit entries and a person go too.
+            let township = try await server.token(.reviewer, unit: Townships.home.rawValue)
+            #expect(try await server.review(surveys[1].instanceID, "return", revision: 1, comment: "请核实", token: township).status == 200)
+            _ = try await server.service.createPerson(name: "县文书", role: .viewer, unit: LiveServer.county, password: "a-long-password", by: .console(user: "test"))
 
             let destination = try await TestDatabase.postgres.makeStorage(in: server.directory)
             try await withCleanup({ await TestDatabase.drop(destination) }) {
@@ -204,6 +208,9 @@ struct CopyTests {
                     steps.withLock { $0 }.isSuperset(
                         of: ["submission", "submission checksum (source)", "submission checksum (destination)", "report_village_branch"]))
                 #expect(summary.tables.first { $0.name == "submission" }?.rows == surveys.count + 1)
+                for table in ["review", "review_event", "person"] { #expect(summary.tables.first { $0.name == table }?.rows == 1, "\(table)") }
+                #expect((summary.tables.first { $0.name == "audit" }?.rows ?? 0) >= 2)
+                #expect(try await destination.person(named: "县文书").map { PasswordHash.verify("a-long-password", against: $0.password) } == true)
                 #expect(summary.reportRows == 110)
                 #expect(try await destination.counts() == server.storage.counts())
                 #expect(try await destination.registryRevision() == server.storage.registryRevision())
