@@ -30,7 +30,7 @@ public final class PostgresEngine: SQLEngine {
     /// `?sslmode=require` or `verify-full` for TLS) with a pool of at most
     /// `connections` connections, and applies the `migrations` the database
     /// lacks (none when nil: the database is only checked to answer).
-    public init(url: String, connections: Int = 8, migrations: [SQLMigration]?, logger: Logger? = nil) async throws {
+    public init(url: String, connections: Int = 8, migrations: [SQLMigration]?, openTimeout: Duration = .seconds(15), logger: Logger? = nil) async throws {
         let (configuration, location) = try Self.configuration(url)
         var options = configuration
         options.options.maximumConnections = max(1, connections)
@@ -52,12 +52,13 @@ public final class PostgresEngine: SQLEngine {
         for await _ in started {}
         await Task.yield()
         do {
-            try await Self.within(.seconds(15)) { [self] in
+            try await Self.within(openTimeout) { [self] in
                 if let migrations { try await self.migrate(migrations) } else { try await self.read { _ in () } }
             }
         } catch {
             runner.cancel()
-            let reason = error is TimedOut ? failures.last ?? L("15 秒内连不上", "no connection within 15 s").text(.en) : Self.describe(error)
+            let seconds = Int(openTimeout.components.seconds)
+            let reason = error is TimedOut ? failures.last ?? L("\(seconds) 秒内连不上", "no connection within \(seconds) s").text(.en) : Self.describe(error)
             throw SQLError(.unavailable, reason, text: L("无法打开数据库 \(location):\(reason)", "cannot open the database \(location): \(reason)"))
         }
     }

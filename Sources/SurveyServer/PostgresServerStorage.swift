@@ -16,11 +16,13 @@ public final class PostgresServerStorage: RelationalStorage {
     /// Opens `url` (`postgres://user:password@host:port/database`, with
     /// `?sslmode=require` or `verify-full` for TLS) with a pool of at most
     /// `connections` connections, and brings its schema up to date unless
-    /// `migrate` is false.
-    public init(url: String, connections: Int = 8, migrate: Bool = true, logger: Logger? = nil) async throws {
+    /// `migrate` is false; `openTimeout` bounds the wait for the first
+    /// connection and the migrations.
+    public init(url: String, connections: Int = 8, migrate: Bool = true, openTimeout: Duration = .seconds(15), logger: Logger? = nil) async throws {
         do {
             engine = try await PostgresEngine(
-                url: url, connections: connections, migrations: migrate ? ServerSchema.migrations(.postgres) : nil, logger: logger)
+                url: url, connections: connections, migrations: migrate ? ServerSchema.migrations(.postgres) : nil, openTimeout: openTimeout,
+                logger: logger)
         } catch let error as SQLError {
             throw StorageError(error.kind == .failed ? .invalid : .unavailable, error.text ?? L(error.message, error.message))
         }

@@ -29,10 +29,18 @@ enum TestDatabase: String, Sendable, CustomTestStringConvertible {
         case .sqlite:
             return try SQLiteServerStorage(path: directory.appendingPathComponent("server.sqlite").path)
         case .postgres:
+            // A few at a time, with time to spare: a new database is a copy of
+            // the template through the WAL, and the whole suite makes dozens
+            // while every other suite runs.
+            await Self.creating.enter()
+            defer { Task { await Self.creating.leave() } }
             let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-            return try await PostgresServerStorage(url: PostgresServerStorage.createDatabase(named: String(name), at: Self.postgresURL!), connections: 4)
+            return try await PostgresServerStorage(
+                url: PostgresServerStorage.createDatabase(named: String(name), at: Self.postgresURL!), connections: 4, openTimeout: .seconds(90))
         }
     }
+
+    static let creating = Gate(4)
 
     /// Drops a PostgreSQL store's database.
     static func drop(_ storage: any ServerStorage) async {
@@ -210,5 +218,29 @@ func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) a
     } catch {
         await cleanup()
         throw error
+    }
+}
+
+/// At most `count` holders at once; the others wait their turn.
+actor Gate {
+    private var available: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { available = count }
+
+    func enter() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func leave() {
+        if waiting.isEmpty {
+            available += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
     }
 }
