@@ -42,7 +42,9 @@ extension SurveyService {
 
     /// The levels that approve surveys of a form version (the form's
     /// latest version when that one is gone).
-    public func reviewLevels(formID: String, version: String) -> [UnitLevel] {
+    public func reviewLevels(formID: String, version: String) -> [UnitLevel] { Self.reviewLevels(catalog, formID: formID, version: version) }
+
+    static func reviewLevels(_ catalog: FormCatalog, formID: String, version: String) -> [UnitLevel] {
         (catalog.form(formID, version: version) ?? catalog.form(formID))?.reviewLevels ?? [.county]
     }
 
@@ -66,7 +68,7 @@ extension SurveyService {
         let catalog = catalog
         return try await storage.review(
             targets, action: action, comment: comment, by: Actor(principal, address: address), at: time,
-            levels: { formID, version in (catalog.form(formID, version: version) ?? catalog.form(formID))?.reviewLevels ?? [.county] })
+            levels: { formID, version in Self.reviewLevels(catalog, formID: formID, version: version) })
     }
 
     /// One survey's review: its new state, or the refusal as an error.

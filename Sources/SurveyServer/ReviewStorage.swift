@@ -117,10 +117,10 @@ enum ReviewRules {
             case .approved:
                 let j = index ?? -1
                 if j == k - 1 { break }
-                if j >= k { return refuse(L("已\(stateLabel.zh),无需再审", "it is already \(stateLabel.text(.en))"), "already_reviewed") }
+                if j >= k { return refuse(L("这份调查\(stateLabel.zh),无需再审", "it is already \(stateLabel.text(.en))"), "already_reviewed") }
                 return refuse(L("须先经\(levels[j + 1].label.zh)审核通过", "the \(levels[j + 1].label.text(.en)) must approve it first"))
             case .accepted:
-                return refuse(L("已\(stateLabel.zh),无需再审", "it is already \(stateLabel.text(.en))"), "already_reviewed")
+                return refuse(L("这份调查\(stateLabel.zh),无需再审", "it is already \(stateLabel.text(.en))"), "already_reviewed")
             case .returned:
                 return refuse(
                     L("已被退回,等待修改后的新修订(或先撤销退回)", "it was returned; it waits for the corrected revision (or reopen it first)"), "returned")
@@ -134,7 +134,7 @@ enum ReviewRules {
                 let j = index ?? 0
                 if j > k {
                     return refuse(
-                        L("已\(stateLabel.zh);请\(levels[j].label.zh)先撤销", "it is already \(stateLabel.text(.en)); the \(levels[j].label.text(.en)) must reopen it first"))
+                        L("这份调查\(stateLabel.zh);须由\(levels[j].label.zh)先撤销", "it is already \(stateLabel.text(.en)); the \(levels[j].label.text(.en)) must reopen it first"))
                 }
             case .returned:
                 return refuse(L("已被退回", "it was already returned"), "returned")

@@ -9,8 +9,8 @@ enum AuditRoutes {
         let routes = RouteCollection(context: ServerRequestContext.self)
         routes.on(.get, "/api/v1/audit", requires: .audit) { request, _, principal -> Response in
             let query = request.uri.queryParameters
-            let before = try ReviewRoutes.integer(query["cursor"].map(String.init), name: "cursor", range: 0...ReviewRoutes.largestCursor)
-            let limit = Int(try ReviewRoutes.integer(query["limit"].map(String.init), name: "limit", range: 1...1000) ?? 100)
+            let before = try RequestFields.integer(query["cursor"].map(String.init), name: "cursor", range: 0...RequestFields.largestCursor)
+            let limit = Int(try RequestFields.integer(query["limit"].map(String.init), name: "limit", range: 1...1000) ?? 100)
             let action = query["action"].map(String.init)
             if let action, !AuditAction.all.contains(action) {
                 throw ServiceError(

@@ -49,12 +49,7 @@ enum ConflictRoutes {
                 throw ServiceError.invalid(
                     L("请求体应为 {\"keep\": \"instance_id\", \"comment\": \"…\"}", "the body must be {\"keep\": \"instance_id\", \"comment\": \"…\"}"))
             }
-            let comment: String?
-            switch object["comment"] {
-            case nil, .null?: comment = nil
-            case .string(let text)?: comment = text
-            default: throw ServiceError.invalid(L("comment 应为文字", "comment must be a string"))
-            }
+            let comment = try RequestFields.comment(object)
             return JSONResponse.make(
                 conflictJSON(try await service.resolveConflict(id, keep: keep, comment: comment, by: principal, address: context.remoteAddress)))
         }

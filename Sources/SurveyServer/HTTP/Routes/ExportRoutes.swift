@@ -38,15 +38,8 @@ enum ExportRoutes {
         } catch {
             throw ServiceError.notFound(L("缺少表单", "no form given"))
         }
-        let query = request.uri.queryParameters
-        func raw(_ name: String) -> String? { query[name[...]].map(String.init) }
-        var scope = principal.unit
-        if let text = raw("scope") {
-            guard let code = UnitCode(text) else {
-                throw ServiceError(.invalid, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
-            }
-            scope = code
-        }
+        func raw(_ name: String) -> String? { RequestFields.raw(request, name) }
+        let scope = try RequestFields.scope(raw("scope"), default: principal.unit)
         let format: ExportFormat
         switch raw("format") {
         case nil: format = .xlsx
@@ -62,14 +55,7 @@ enum ExportRoutes {
         case "codes"?: labels = false
         default: throw ServiceError(.invalid, "invalid_values", L("values 应为 labels 或 codes", "values must be labels or codes"))
         }
-        var review: ReviewState?
-        if let text = raw("review") {
-            guard let state = ReviewState(rawValue: text) else {
-                throw ServiceError(
-                    .invalid, "invalid_review", L("review 应为 pending、approved、accepted 或 returned", "review must be pending, approved, accepted or returned"))
-            }
-            review = state
-        }
+        let review = try RequestFields.reviewState(raw("review"))
         let period = raw("period").flatMap { $0.isEmpty ? nil : $0 }
         return ExportRequest(
             formID: form, period: period, scope: scope, review: review, format: format, labels: labels, language: RequestLanguage.of(request))

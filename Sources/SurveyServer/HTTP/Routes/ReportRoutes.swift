@@ -23,11 +23,7 @@ enum ReportRoutes {
                 throw ServiceError.notFound(L("缺少表单", "no form given"))
             }
             let query = request.uri.queryParameters
-            let scopeText = query["scope"].map(String.init) ?? principal.unit.rawValue
-            guard let scope = UnitCode(scopeText) else {
-                throw ServiceError(.invalid, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
-            }
-            self.scope = scope
+            scope = try RequestFields.scope(RequestFields.raw(request, "scope"), default: principal.unit)
             // An unknown form has no default period; the report says it is unknown.
             period = query["period"].map(String.init) ?? (try? service.defaultPeriod(formID: formID)) ?? ""
         }

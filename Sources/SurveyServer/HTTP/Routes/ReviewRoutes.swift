@@ -10,20 +10,20 @@ enum ReviewRoutes {
 
         routes.on(.post, "/api/v1/surveys/{instance_id}/review", requires: .review) { request, context, principal -> Response in
             let id = try context.parameters.require("instance_id")
-            let body = try await Self.body(request, service, allowed: ["action", "comment", "revision"])
+            let body = try await RequestFields.object(request, service, allowed: ["action", "comment", "revision"])
             guard let revision = revisionNumber(body["revision"]) else {
                 throw ServiceError(
                     .invalid, "revision_required",
                     L("请求体须给出 revision:你看到的修订号(1 到 2147483647)", "the body must give revision: the revision you saw (1 to 2147483647)"))
             }
             let outcome = try await service.reviewOne(
-                ReviewTarget(instanceID: id, revision: revision), action: try action(body), comment: try comment(body), by: principal,
+                ReviewTarget(instanceID: id, revision: revision), action: try action(body), comment: try RequestFields.comment(body), by: principal,
                 address: context.remoteAddress)
             return JSONResponse.make(outcomeJSON(outcome, RequestLanguage.of(request)))
         }
 
         routes.on(.post, "/api/v1/reviews", requires: .review) { request, context, principal -> Response in
-            let body = try await Self.body(request, service, allowed: ["action", "comment", "surveys"])
+            let body = try await RequestFields.object(request, service, allowed: ["action", "comment", "surveys"])
             guard case .array(let items)? = body["surveys"] else {
                 throw ServiceError.invalid(
                     L("surveys 应为 [{\"instance_id\": …, \"revision\": N}] 数组", "surveys must be an array of {\"instance_id\": …, \"revision\": N}"))
@@ -41,7 +41,7 @@ enum ReviewRoutes {
                 targets.append(ReviewTarget(instanceID: id, revision: revision))
             }
             let outcomes = try await service.review(
-                targets, action: try action(body), comment: try comment(body), by: principal, address: context.remoteAddress)
+                targets, action: try action(body), comment: try RequestFields.comment(body), by: principal, address: context.remoteAddress)
             let language = RequestLanguage.of(request)
             let done = outcomes.filter { $0.refusal == nil }.count
             return JSONResponse.make([
@@ -52,8 +52,8 @@ enum ReviewRoutes {
 
         routes.on(.get, "/api/v1/reviews", requires: .signedIn) { request, _, principal -> Response in
             let query = request.uri.queryParameters
-            let after = try Self.integer(query["after"].map(String.init), name: "after", range: 0...largestCursor) ?? 0
-            let limit = Int(try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...1000) ?? 500)
+            let after = try RequestFields.integer(query["after"].map(String.init), name: "after", range: 0...RequestFields.largestCursor) ?? 0
+            let limit = Int(try RequestFields.integer(query["limit"].map(String.init), name: "limit", range: 1...1000) ?? 500)
             let notices = try await service.reviewNotices(after: after, limit: limit, for: principal)
             return JSONResponse.make([
                 "reviews": .array(notices.map(\.json)), "next": .integer(Int(notices.last?.event ?? after)),
@@ -71,19 +71,6 @@ enum ReviewRoutes {
 
     // MARK: Reading requests
 
-    static func body(_ request: Request, _ service: SurveyService, allowed: Set<String>) async throws -> JSONObject {
-        let buffer = try await request.bytes(upTo: 1 << 20)
-        let document = try service.decodeBody(Array(buffer.readableBytesView), gzip: false)
-        guard case .object(let object) = document else {
-            throw ServiceError.invalid(L("请求体应为 JSON 对象", "the body must be a JSON object"))
-        }
-        for key in object.keys where !allowed.contains(key) {
-            throw ServiceError.invalid(
-                L("未知的键 “\(key)”(可用:\(allowed.sorted().joined(separator: "、")))", "unknown key '\(key)' (use \(allowed.sorted().joined(separator: ", ")))"))
-        }
-        return object
-    }
-
     /// A revision number: a whole number from 1 (written `3` or `3.0`, as JSON allows).
     static func revisionNumber(_ value: JSONValue?) -> Int? {
         switch value {
@@ -100,30 +87,6 @@ enum ReviewRoutes {
             throw ServiceError(.invalid, "invalid_action", L("action 应为 approve、return 或 reopen", "action must be approve, return or reopen"))
         }
         return action
-    }
-
-    static func comment(_ body: JSONObject) throws(ServiceError) -> String? {
-        switch body["comment"] {
-        case nil, .null?: return nil
-        case .string(let text)?: return text
-        default: throw ServiceError.invalid(L("comment 应为文字", "comment must be a string"))
-        }
-    }
-
-    /// The largest cursor or event number a request may name (18 digits, as the document says).
-    static let largestCursor: Int64 = 999_999_999_999_999_999
-
-    /// An optional whole-number query parameter within `range`.
-    static func integer(_ text: String?, name: String, range: ClosedRange<Int64>) throws(ServiceError) -> Int64? {
-        guard let text else { return nil }
-        guard let value = Int64(text), range.contains(value) else {
-            throw ServiceError(
-                .invalid, "invalid_\(name)",
-                L(
-                    "\(name) 应为 \(range.lowerBound) 到 \(range.upperBound) 之间的整数",
-                    "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)"))
-        }
-        return value
     }
 
     // MARK: JSON

@@ -105,23 +105,11 @@ enum SurveyRoutes {
     static func query(_ request: Request, _ principal: Principal) throws(ServiceError) -> SurveyQuery {
         let parameters = request.uri.queryParameters
         func text(_ name: String) -> String? { parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
-        var query = SurveyQuery(scope: principal.unit)
-        if let scope = parameters["scope"[...]].map(String.init) {
-            guard let code = UnitCode(scope) else {
-                throw ServiceError(.invalid, "invalid_scope", L("scope 应为 12 位单位代码", "scope must be a 12-digit unit code"))
-            }
-            query.scope = code
-        }
+        func raw(_ name: String) -> String? { RequestFields.raw(request, name) }
+        var query = SurveyQuery(scope: try RequestFields.scope(raw("scope"), default: principal.unit))
         query.formID = text("form")
         query.period = text("period")
-        func raw(_ name: String) -> String? { parameters[name[...]].map(String.init) }
-        if let review = raw("review") {
-            guard let state = ReviewState(rawValue: review) else {
-                throw ServiceError(
-                    .invalid, "invalid_review", L("review 应为 pending、approved、accepted 或 returned", "review must be pending, approved, accepted or returned"))
-            }
-            query.review = state
-        }
+        query.review = try RequestFields.reviewState(raw("review"))
         if let state = raw("state") {
             if state == "all" {
                 query.state = nil
@@ -135,8 +123,8 @@ enum SurveyRoutes {
             guard q.count <= 100 else { throw ServiceError(.invalid, "invalid_q", L("q 最多 100 个字", "q may have at most 100 characters")) }
             query.text = q
         }
-        query.after = try ReviewRoutes.integer(raw("cursor"), name: "cursor", range: 0...ReviewRoutes.largestCursor) ?? 0
-        query.limit = Int(try ReviewRoutes.integer(raw("limit"), name: "limit", range: 1...500) ?? 50)
+        query.after = try RequestFields.integer(raw("cursor"), name: "cursor", range: 0...RequestFields.largestCursor) ?? 0
+        query.limit = Int(try RequestFields.integer(raw("limit"), name: "limit", range: 1...500) ?? 50)
         return query
     }
 
