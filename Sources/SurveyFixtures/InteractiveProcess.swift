@@ -119,4 +119,3 @@ public final class InteractiveProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 }
-

@@ -187,8 +187,7 @@ extension SurveyService {
     /// not grow with the surveys; the caller copies it out with
     /// `ExportProgress.copy` and removes `directory` after. The audit log
     /// records it.
-    public func startExport(_ request: ExportRequest, for principal: Principal, address: String?) async throws -> (progress: ExportProgress, directory: URL)
-    {
+    public func startExport(_ request: ExportRequest, for principal: Principal, address: String?) async throws -> (progress: ExportProgress, directory: URL) {
         try principal.require(.read)
         guard principal.covers(request.scope) else {
             throw ServiceError(
@@ -309,7 +308,8 @@ struct ExportMaker: Sendable {
         ) { chunks in
             // Straight to the reader, from memory: nothing to pack.
             try await progress.push(Data(chunks[0].bytes))
-        } finish: {}
+        } finish: {
+        }
     }
 
     /// Reads page after page and encodes each on a worker thread, two pages
@@ -473,7 +473,8 @@ struct TableEncoder: Sendable {
                 reviewShared[listing.review.description].map(SheetCell.shared)
                 ?? .text(request.labels ? listing.review.label.text(language) : listing.review.description)
             var row: [SheetCell] = [
-                .text(listing.instanceID), .number(Double(listing.revision)), versionShared[listing.formVersion].map(SheetCell.shared) ?? .text(listing.formVersion),
+                .text(listing.instanceID), .number(Double(listing.revision)),
+                versionShared[listing.formVersion].map(SheetCell.shared) ?? .text(listing.formVersion),
                 .text(listing.unit), .text(listing.unitName ?? ""), township.map { .text($0.rawValue) } ?? .empty, townshipCell,
                 .text(listing.period), .text(request.labels ? Timestamp.forPeople(listing.receivedAt) : Timestamp.iso(listing.receivedAt)),
                 .text(listing.sentBy ?? ""), reviewCell,

@@ -51,7 +51,9 @@ extension SurveyService {
         guard let found, matches, found.record.disabledAt == nil else {
             try await audit(
                 AuditEntry(
-                    actor: Actor(name: name.isEmpty ? "?" : name, role: found?.record.role, unit: found?.record.unit ?? UnitCode("000000000000")!, tokenID: nil, address: address),
+                    actor: Actor(
+                        name: name.isEmpty ? "?" : name, role: found?.record.role, unit: found?.record.unit ?? UnitCode("000000000000")!, tokenID: nil,
+                        address: address),
                     action: "session.sign_in_refused", target: name, unit: found?.record.unit.rawValue,
                     details: ["reason": .string(found == nil ? "unknown_user" : matches ? "disabled" : "wrong_password")]))
             throw ServiceError.unauthenticated(L("用户名或密码不对,或用户已停用", "the name or the password is wrong, or the user is disabled"))

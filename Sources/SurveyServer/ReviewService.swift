@@ -59,7 +59,9 @@ extension SurveyService {
         guard targets.count <= Self.maxReviewBatch else {
             throw ServiceError(
                 .tooLarge, "batch_too_large",
-                L("一次最多审核 \(Self.maxReviewBatch) 份调查,本次有 \(targets.count) 份", "one request may review at most \(Self.maxReviewBatch) surveys; this one has \(targets.count)"),
+                L(
+                    "一次最多审核 \(Self.maxReviewBatch) 份调查,本次有 \(targets.count) 份",
+                    "one request may review at most \(Self.maxReviewBatch) surveys; this one has \(targets.count)"),
                 details: [("limit", .integer(Self.maxReviewBatch))])
         }
         if let comment, comment.count > 2000 {

@@ -100,7 +100,8 @@ enum ReviewRules {
                     .forbidden,
                     L(
                         "本表单由\(levels.map(\.label.zh).joined(separator: "、"))审核,\(level.label.zh)级不能审核",
-                        "this form is reviewed by the \(levels.map { $0.label.text(.en) }.joined(separator: ", then the ")); a \(level.label.text(.en)) cannot review it"),
+                        "this form is reviewed by the \(levels.map { $0.label.text(.en) }.joined(separator: ", then the ")); a \(level.label.text(.en)) cannot review it"
+                    ),
                     code: "not_a_review_level"))
         }
         let index = current.level.flatMap { levels.firstIndex(of: $0) }
@@ -134,7 +135,9 @@ enum ReviewRules {
                 let j = index ?? 0
                 if j > k {
                     return refuse(
-                        L("这份调查\(stateLabel.zh);须由\(levels[j].label.zh)先撤销", "it is already \(stateLabel.text(.en)); the \(levels[j].label.text(.en)) must reopen it first"))
+                        L(
+                            "这份调查\(stateLabel.zh);须由\(levels[j].label.zh)先撤销",
+                            "it is already \(stateLabel.text(.en)); the \(levels[j].label.text(.en)) must reopen it first"))
                 }
             case .returned:
                 return refuse(L("已被退回", "it was already returned"), "returned")
@@ -148,7 +151,9 @@ enum ReviewRules {
                 let j = index ?? 0
                 if j > k {
                     return refuse(
-                        L("这是\(levels[j].label.zh)的决定,\(level.label.zh)级不能撤销", "that decision is the \(levels[j].label.text(.en))'s; a \(level.label.text(.en)) cannot reopen it"))
+                        L(
+                            "这是\(levels[j].label.zh)的决定,\(level.label.zh)级不能撤销",
+                            "that decision is the \(levels[j].label.text(.en))'s; a \(level.label.text(.en)) cannot reopen it"))
                 }
                 if current.state == .returned { return .success(prior ?? .pending) }
                 return .success(j == 0 ? .pending : ReviewStatus(.approved, at: levels[j - 1]))
@@ -161,7 +166,8 @@ enum ReviewRules {
         return ReviewStatus(state, at: level.flatMap(UnitLevel.init(rawValue:)))
     }
 
-    static let instanceByID = "SELECT i.id, i.unit, i.revision, i.state, s.form_id, s.form_version FROM instance i JOIN submission s ON s.instance = i.id AND s.revision = i.revision WHERE i.instance_id = ?"
+    static let instanceByID =
+        "SELECT i.id, i.unit, i.revision, i.state, s.form_id, s.form_version FROM instance i JOIN submission s ON s.instance = i.id AND s.revision = i.revision WHERE i.instance_id = ?"
 
     /// One survey's review, inside the request's transaction.
     static func apply(
@@ -212,7 +218,8 @@ enum ReviewRules {
             return refused(StorageError(.invalid, L("退回须写明原因(comment)", "a return needs a comment saying why"), code: "comment_required"))
         }
         guard let level = actor.unit.level else {
-            return refused(StorageError(.forbidden, L("全国范围的操作员不审核调查", "the operator of the whole country does not review surveys"), code: "not_a_review_level"))
+            return refused(
+                StorageError(.forbidden, L("全国范围的操作员不审核调查", "the operator of the whole country does not review surveys"), code: "not_a_review_level"))
         }
         let prior = review.flatMap { status(state: $0.optionalText(3), level: $0.optionalText(4)) }
         let decided = decide(action, current: current, prior: prior, at: level, levels: levels(row.text(4), row.text(5)))
@@ -331,7 +338,8 @@ extension RelationalStorage {
         case let review?: sql.append(" AND r.revision = i.revision AND r.state = ?", .text(review.rawValue))
         }
         if let text = query.text?.trimmingSpaces, !text.isEmpty {
-            let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
+                of: "_", with: "\\_")
             sql.append(" AND (i.unit LIKE ? ESCAPE '\\' OR u.name LIKE ? ESCAPE '\\')", .text(escaped + "%"), .text("%" + escaped + "%"))
         }
         sql.append(" ORDER BY i.id LIMIT ?", .integer(Int64(query.limit)))
@@ -341,7 +349,8 @@ extension RelationalStorage {
                 let revision = Int(row.integer(7))
                 let reviewed = row.optionalInteger(12).map { Int($0) == revision } ?? false
                 return SurveyListing(
-                    id: row.integer(0), instanceID: row.text(1), formID: row.text(2), formVersion: row.text(3), unit: row.text(4), unitName: row.optionalText(5),
+                    id: row.integer(0), instanceID: row.text(1), formID: row.text(2), formVersion: row.text(3), unit: row.text(4),
+                    unitName: row.optionalText(5),
                     period: row.text(6), revision: revision, state: InstanceState(rawValue: row.text(8)) ?? .current,
                     firstReceivedAt: StorageTime.date(row.integer(9)), receivedAt: StorageTime.date(row.integer(10)), sentBy: row.optionalText(11),
                     review: reviewed ? (ReviewRules.status(state: row.optionalText(13), level: row.optionalText(14)) ?? .pending) : .pending,

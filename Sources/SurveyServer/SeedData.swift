@@ -234,7 +234,8 @@ extension SurveyService {
         } else {
             units = try await storage.units()
             guard units.contains(where: { $0.level == .village }) else {
-                throw ServiceError(.invalid, "invalid_seed",
+                throw ServiceError(
+                    .invalid, "invalid_seed",
                     L("数据库里没有村一级的单位名录;请先不带 --keep-registry 生成一次", "the database holds no villages in its registry; seed once without --keep-registry first"))
             }
             summary.units = units.count

@@ -373,7 +373,8 @@ public final class SurveyService: Sendable {
             do {
                 body = try Gzip.decompress(bytes, limit: limits.maxDecodedBytes)
             } catch .tooLarge(let limit) {
-                throw ServiceError(.tooLarge, "payload_too_large", L("解压后的请求体超过 \(limit) 字节的上限", "the decompressed body is larger than the limit of \(limit) bytes"),
+                throw ServiceError(
+                    .tooLarge, "payload_too_large", L("解压后的请求体超过 \(limit) 字节的上限", "the decompressed body is larger than the limit of \(limit) bytes"),
                     details: [("limit", .integer(limit))])
             } catch .corrupt(let offset) {
                 throw ServiceError.invalid(
@@ -443,7 +444,8 @@ public final class SurveyService: Sendable {
             throw ServiceError.invalid(L("surveys 应为数组", "surveys must be an array"))
         }
         if items.count > limits.maxBatch {
-            throw ServiceError(.tooLarge, "batch_too_large",
+            throw ServiceError(
+                .tooLarge, "batch_too_large",
                 L("一批最多 \(limits.maxBatch) 份调查,本批有 \(items.count) 份", "a batch may hold at most \(limits.maxBatch) surveys; this one has \(items.count)"),
                 details: [("limit", .integer(limits.maxBatch))])
         }

@@ -125,7 +125,9 @@ public final class SurveyStore: Sendable {
             guard rename(temporary, path) == 0 else { throw StoreError(.cannotOpen, L("无法写入 \(path)", "cannot write \(path)")) }
         } catch let error as DatabaseError {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw StoreError(.cannotOpen, L("无法写入备份 \(path):\(error.message ?? "\(error.resultCode)")", "cannot write the backup \(path): \(error.message ?? "\(error.resultCode)")"))
+            throw StoreError(
+                .cannotOpen,
+                L("无法写入备份 \(path):\(error.message ?? "\(error.resultCode)")", "cannot write the backup \(path): \(error.message ?? "\(error.resultCode)")"))
         }
     }
 
@@ -146,7 +148,8 @@ public final class SurveyStore: Sendable {
             .notADatabase,
             L(
                 "\(path) \(what.zh),但这个数据目录用过(有 \(sign)):其中的调查不在这里。未作任何改动。请从备份恢复 \(Self.fileName);若确要重新开始,请先把这个目录移走",
-                "\(path) \(what.text(.en)) although this data directory has been used (it holds \(sign)): its surveys are not here. Nothing was changed. Restore \(Self.fileName) from a copy; to start afresh on purpose, move the directory away first"))
+                "\(path) \(what.text(.en)) although this data directory has been used (it holds \(sign)): its surveys are not here. Nothing was changed. Restore \(Self.fileName) from a copy; to start afresh on purpose, move the directory away first"
+            ))
     }
 
     /// Opens (creating if needed) the database file at `path` and brings
@@ -196,7 +199,8 @@ public final class SurveyStore: Sendable {
                         .outdated,
                         L(
                             "\(path) 由较早版本的 vsurvey 建立,需要先升级;运行一个会写入的命令(如 vsurvey sync 或 vsurvey fill)即可升级,数据不会丢失",
-                            "\(path) was made by an earlier vsurvey and must be upgraded first; any command that writes (vsurvey sync, vsurvey fill) upgrades it, keeping its data"))
+                            "\(path) was made by an earlier vsurvey and must be upgraded first; any command that writes (vsurvey sync, vsurvey fill) upgrades it, keeping its data"
+                        ))
                 }
                 database = pool
             }
@@ -752,13 +756,15 @@ public final class SurveyStore: Sendable {
                     .database,
                     L(
                         "磁盘已满,这一步没有保存;此前保存的答案和调查都完好。腾出空间后再试(填写中断的可用 vsurvey resume 继续)",
-                        "the disk is full and this step was not saved; everything saved before is intact. Free some space and try again (an interrupted survey goes on with vsurvey resume)"))
+                        "the disk is full and this step was not saved; everything saved before is intact. Free some space and try again (an interrupted survey goes on with vsurvey resume)"
+                    ))
             case .SQLITE_READONLY, .SQLITE_PERM:
                 throw StoreError(
                     .database,
                     L(
                         "数据库 \(path) 不可写(文件或目录只读?),没有保存;已有数据不受影响。请检查文件权限,或用 --data-dir 指定可写的目录",
-                        "the database \(path) cannot be written (a read-only file or directory?); nothing was saved and what is there is intact. Check its permissions, or name a writable directory with --data-dir"))
+                        "the database \(path) cannot be written (a read-only file or directory?); nothing was saved and what is there is intact. Check its permissions, or name a writable directory with --data-dir"
+                    ))
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 throw StoreError(
                     .database,

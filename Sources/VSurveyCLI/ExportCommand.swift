@@ -69,7 +69,8 @@ extension SurveyExport {
                 [
                     .text(survey.instanceID), .number(Double(survey.revision)),
                     .text(style.labels ? survey.status.label.text(style.language) : survey.status.rawValue), .text(survey.formID),
-                    .text(survey.formVersion), .text(survey.unitCode), .text(unitName), .text(survey.period), .text(ListCommand.timestamp(survey.updatedAt, short: style.labels)),
+                    .text(survey.formVersion), .text(survey.unitCode), .text(unitName), .text(survey.period),
+                    .text(ListCommand.timestamp(survey.updatedAt, short: style.labels)),
                 ] + topFields.map { cell(answers[$0.name], $0, style) })
         }
         var tables = [main]
@@ -129,9 +130,15 @@ struct ExportCommand: ParsableCommand {
         help: ArgumentHelp(
             "输出文件;json/jsonl 默认输出到屏幕 / Output file; json and jsonl default to standard output", valueName: "file"))
     var output: String?
-    @Option(help: ArgumentHelp("选项写文字还是代码:labels 或 codes(xlsx 默认 labels,CSV 默认 codes)/ Choices as labels or codes (default: labels for xlsx, codes for CSV)", valueName: "labels|codes"))
+    @Option(
+        help: ArgumentHelp(
+            "选项写文字还是代码:labels 或 codes(xlsx 默认 labels,CSV 默认 codes)/ Choices as labels or codes (default: labels for xlsx, codes for CSV)",
+            valueName: "labels|codes"))
     var values: Values?
-    @Option(help: ArgumentHelp("表头写题目还是字段名:labels 或 names(xlsx 默认 labels,CSV 默认 names)/ Headers as labels or field names (default: labels for xlsx, names for CSV)", valueName: "labels|names"))
+    @Option(
+        help: ArgumentHelp(
+            "表头写题目还是字段名:labels 或 names(xlsx 默认 labels,CSV 默认 names)/ Headers as labels or field names (default: labels for xlsx, names for CSV)",
+            valueName: "labels|names"))
     var headers: Headers?
     @OptionGroup var selection: FilterOptions
 
@@ -199,7 +206,9 @@ struct ExportCommand: ParsableCommand {
         let mainPath = output ?? "vsurvey-\(formID)\(extensionName)"
         if forPeople {
             let sheets = tables.map { table in
-                Sheet(name: style.labelHeaders ? table.label : table.name, header: table.columns.map { style.labelHeaders ? $0.label : $0.name }, rows: table.rows)
+                Sheet(
+                    name: style.labelHeaders ? table.label : table.name, header: table.columns.map { style.labelHeaders ? $0.label : $0.name }, rows: table.rows
+                )
             }
             do {
                 try write(Array(try XLSXWriter.data(sheets)), to: mainPath, console: console)

@@ -409,7 +409,8 @@ struct FillSession {
             console.dim(
                 t(
                     "回车:保留当前答案或跳过选答题;-:清空;<:上一题;:12 跳到第 12 题,:跳 党员 跳到含“党员”的题;:q 或 Ctrl-D:保存并退出。全角符号(<、《、:)同样可用。",
-                    "Enter: keep the current answer or skip an optional question; -: clear; <: previous question; :12 goes to question 12, :go members to the first question about members; :q or Ctrl-D: save and quit. Full-width keys work too.")))
+                    "Enter: keep the current answer or skip an optional question; -: clear; <: previous question; :12 goes to question 12, :go members to the first question about members; :q or Ctrl-D: save and quit. Full-width keys work too."
+                )))
         if let constraint = field.constraint {
             console.out(console.dim(t("规则:", "Rule: ") + (field.constraintMessage?.text(console.language) ?? constraint.source)))
         }
@@ -491,7 +492,8 @@ struct FillSession {
                         editing != nil
                             ? t(
                                 "这个问题不能在逐题填写中修改:请改正答案文件后用 vsurvey fill --answers --edit-existing 重新导入。",
-                                "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing.")
+                                "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing."
+                            )
                             : t(
                                 "这个问题不能在逐题填写中修改:请改正答案文件后用 vsurvey fill --answers --edit-existing 重新导入,或用 vsurvey discard 删除草稿。",
                                 "This problem cannot be fixed question by question: correct the answers file and load it again with vsurvey fill --answers --edit-existing, or delete the draft with vsurvey discard."

@@ -56,7 +56,11 @@ extension Console {
     /// keeps things is kept when the input ends.
     func confirm(_ question: LocalizedText, default fallback: Bool = false) -> Bool {
         while true {
-            prompt(text(question) + (language == .zh ? (fallback ? "(1 是 / 2 否,回车 = 是)> " : "(1 是 / 2 否,回车 = 否)> ") : (fallback ? " (1 yes / 2 no, Enter = yes) > " : " (1 yes / 2 no, Enter = no) > ")))
+            prompt(
+                text(question)
+                    + (language == .zh
+                        ? (fallback ? "(1 是 / 2 否,回车 = 是)> " : "(1 是 / 2 否,回车 = 否)> ")
+                        : (fallback ? " (1 yes / 2 no, Enter = yes) > " : " (1 yes / 2 no, Enter = no) > ")))
             guard let line = readAnswer() else { return fallback }
             if line.trimmingCharacters(in: .whitespaces).isEmpty { return fallback }
             if let answer = YesNo.read(line) { return answer }

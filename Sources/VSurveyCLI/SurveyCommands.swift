@@ -111,7 +111,8 @@ struct FillCommand: ParsableCommand {
             console.error(
                 L(
                     "报告期 \(periodValue) 尚未开始(今天是 \(CivilDate.format(days: options.todayNumber)));请检查 --period 或答案文件中的报告期",
-                    "the period \(periodValue) has not begun (today is \(CivilDate.format(days: options.todayNumber))); check --period or the period in the answers file"))
+                    "the period \(periodValue) has not begun (today is \(CivilDate.format(days: options.todayNumber))); check --period or the period in the answers file"
+                ))
             throw ExitCode.failure
         }
         let envelope = try Submission(json: ["unit": .string(unitText), "period": .string(periodValue), "answers": [:]])
@@ -267,7 +268,10 @@ struct EditCommand: ParsableCommand {
                 isQuestion(field) && (field.label?.zh.contains(at) == true || field.label?.en?.lowercased().contains(at.lowercased()) == true)
             }
             guard let field = form.field(named: at) ?? labelled, isQuestion(field) else {
-                console.error(L("表单 \(form.id) 中没有题目 “\(at)”;vsurvey form show \(form.id) 列出所有题目", "form \(form.id) has no question '\(at)'; vsurvey form show \(form.id) lists them"))
+                console.error(
+                    L(
+                        "表单 \(form.id) 中没有题目 “\(at)”;vsurvey form show \(form.id) 列出所有题目",
+                        "form \(form.id) has no question '\(at)'; vsurvey form show \(form.id) lists them"))
                 throw ExitCode.failure
             }
             // A question inside a repeat: its first entry.
@@ -421,7 +425,8 @@ struct ListCommand: ParsableCommand {
             console.out()
             console.out(console.bold(console.text(L("原因:", "Reasons:"))))
             for survey in explained {
-                console.out("  \(survey.shortID) \(console.unitName(survey.unitCode, registry)) \(survey.period)(\(survey.status.label.text(console.language)))")
+                console.out(
+                    "  \(survey.shortID) \(console.unitName(survey.unitCode, registry)) \(survey.period)(\(survey.status.label.text(console.language)))")
                 for line in (survey.lastError ?? "").split(separator: "\n") { console.out("    " + line) }
             }
             console.out(console.dim(console.text(L("改正后用 vsurvey edit 编号 修改,再 vsurvey sync", "fix with vsurvey edit ID, then vsurvey sync"))))
@@ -434,7 +439,8 @@ struct ListCommand: ParsableCommand {
             for (survey, review) in returned {
                 let when = Timestamp.parse(review.reviewedAt).map { Timestamp.forPeople($0) } ?? review.reviewedAt
                 console.out(
-                    "  \(survey.shortID) \(console.unitName(survey.unitCode, registry)) \(survey.period)(\(review.status.label.text(console.language)),\(review.reviewer),\(when))")
+                    "  \(survey.shortID) \(console.unitName(survey.unitCode, registry)) \(survey.period)(\(review.status.label.text(console.language)),\(review.reviewer),\(when))"
+                )
                 for line in (review.comment ?? "").split(separator: "\n") { console.out("    " + console.yellow(String(line))) }
             }
             console.out(console.dim(console.text(L("按意见用 vsurvey edit 编号 修改,再 vsurvey sync", "fix as asked with vsurvey edit ID, then vsurvey sync"))))
@@ -490,7 +496,8 @@ struct ShowCommand: ParsableCommand {
         if let review = try storeStep(console, { try workspace.store.reviews(of: [survey.instanceID]) })[survey.instanceID] {
             let when = Timestamp.parse(review.reviewedAt).map { Timestamp.forPeople($0) } ?? review.reviewedAt
             if review.concerns(survey) {
-                let line = console.text(L("审核:\(review.status.label.zh)(\(review.reviewer),\(when))", "review: \(review.status.label.text(.en)) (\(review.reviewer), \(when))"))
+                let line = console.text(
+                    L("审核:\(review.status.label.zh)(\(review.reviewer),\(when))", "review: \(review.status.label.text(.en)) (\(review.reviewer), \(when))"))
                 console.out(review.status.state == .returned ? console.yellow(line) : line)
             } else {
                 console.out(
@@ -498,7 +505,8 @@ struct ShowCommand: ParsableCommand {
                         console.text(
                             L(
                                 "修订 \(review.revision) 曾\(review.status.label.zh)(\(review.reviewer),\(when));这一修订尚待审核",
-                                "revision \(review.revision) was \(review.status.label.text(.en)) (\(review.reviewer), \(when)); this revision waits for review"))))
+                                "revision \(review.revision) was \(review.status.label.text(.en)) (\(review.reviewer), \(when)); this revision waits for review"
+                            ))))
             }
             if let comment = review.comment {
                 console.out(console.text(L("意见:", "Comment:")))

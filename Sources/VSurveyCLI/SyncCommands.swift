@@ -99,7 +99,8 @@ struct LoginCommand: ParsableCommand {
             console.error(
                 L(
                     "注意:--token 给出的令牌其他用户可在进程列表中看到;可改用 --token-file 文件(或 - 读标准输入)或环境变量 VSURVEY_TOKEN",
-                    "note: a token given with --token can be seen by other users in the process list; use --token-file FILE (or - for standard input) or VSURVEY_TOKEN"))
+                    "note: a token given with --token can be seen by other users in the process list; use --token-file FILE (or - for standard input) or VSURVEY_TOKEN"
+                ))
             return token
         }
         if let token = options.environment["VSURVEY_TOKEN"], !token.isEmpty { return token }

@@ -29,7 +29,10 @@ struct TokenCommand: AsyncParsableCommand {
         var unit: String
 
         func validate() throws {
-            guard Role(rawValue: role) != nil else { throw ValidationError("--role 应为 collector(采集员)、viewer(查看者)、reviewer(审核员)或 admin(管理员)/ --role must be collector, viewer, reviewer or admin, not '\(role)'") }
+            guard Role(rawValue: role) != nil else {
+                throw ValidationError(
+                    "--role 应为 collector(采集员)、viewer(查看者)、reviewer(审核员)或 admin(管理员)/ --role must be collector, viewer, reviewer or admin, not '\(role)'")
+            }
             guard UnitCode(unit) != nil else { throw ValidationError("--unit 应为 12 位单位代码 / --unit must be a 12-digit unit code, not '\(unit)'") }
             guard !name.trimmingSpaces.isEmpty, name.count <= 100 else { throw ValidationError("--name 应为 1 到 100 个字符 / --name must be 1 to 100 characters") }
         }
@@ -44,7 +47,8 @@ struct TokenCommand: AsyncParsableCommand {
                     registrySize == 0
                         ? L(
                             "数据库 \(storage.location) 还没有单位名录;先用 vsurvey-server units import 导入(serve 首次启动也会导入 forms/units/*.csv)",
-                            "the database \(storage.location) has no unit registry yet; import one with vsurvey-server units import (serve also imports forms/units/*.csv at its first start)")
+                            "the database \(storage.location) has no unit registry yet; import one with vsurvey-server units import (serve also imports forms/units/*.csv at its first start)"
+                        )
                         : L(
                             "单位 \(unit) 不在单位名录中(共 \(registrySize) 个单位);请检查代码",
                             "unit \(unit) is not in the registry (\(registrySize) units); check the code"))
@@ -53,7 +57,9 @@ struct TokenCommand: AsyncParsableCommand {
             do {
                 let record = try await storage.createToken(name: name, role: Role(rawValue: role)!, unit: UnitCode(unit)!, hash: TokenSecret.hash(secret))
                 try await storage.recordAudit(
-                    AuditEntry(actor: .console(), action: "token.create", target: record.name, unit: record.unit.rawValue, details: ["role": .string(record.role.rawValue)]))
+                    AuditEntry(
+                        actor: .console(), action: "token.create", target: record.name, unit: record.unit.rawValue,
+                        details: ["role": .string(record.role.rawValue)]))
                 options.say(
                     L(
                         "已创建令牌 #\(record.id) “\(record.name)”(\(record.role.label.zh),范围 \(record.unit))。令牌只显示这一次,请妥善保存:",
@@ -104,7 +110,9 @@ struct TokenCommand: AsyncParsableCommand {
                 throw options.fail(L("没有编号或名称为 “\(token)” 的令牌", "no token with id or name '\(token)'"))
             }
             try await storage.recordAudit(
-                AuditEntry(actor: .console(), action: "token.revoke", target: record.name, unit: record.unit.rawValue, details: ["role": .string(record.role.rawValue)]))
+                AuditEntry(
+                    actor: .console(), action: "token.revoke", target: record.name, unit: record.unit.rawValue, details: ["role": .string(record.role.rawValue)]
+                ))
             options.say(L("已吊销令牌 #\(record.id) “\(record.name)”", "revoked token #\(record.id) '\(record.name)'"))
         }
     }

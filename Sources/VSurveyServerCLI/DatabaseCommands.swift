@@ -57,7 +57,8 @@ struct CopyCommand: AsyncParsableCommand {
 
     func validate() throws {
         for store in [from, to] where !(store.hasPrefix("sqlite:") || store.hasPrefix("postgres://") || store.hasPrefix("postgresql://")) {
-            throw ValidationError("“\(store)” 应为 sqlite:路径 或 postgres://用户:密码@主机:端口/库名 / '\(store)' must be sqlite:PATH or postgres://user:password@host:port/database")
+            throw ValidationError(
+                "“\(store)” 应为 sqlite:路径 或 postgres://用户:密码@主机:端口/库名 / '\(store)' must be sqlite:PATH or postgres://user:password@host:port/database")
         }
         if from == to { throw ValidationError("--from 和 --to 是同一个数据库 / --from and --to name the same database") }
     }

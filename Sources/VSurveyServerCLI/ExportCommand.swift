@@ -70,7 +70,8 @@ struct ExportCommand: AsyncParsableCommand {
             _ = try? FileManager.default.removeItem(at: url)
             try FileManager.default.moveItem(at: partial, to: url)
             let surveys = progress.snapshot.surveys
-            options.say(L("已导出 \(surveys) 份调查到 \(output)(\(written) 字节)", "exported \(surveys) survey\(surveys == 1 ? "" : "s") to \(output) (\(written) bytes)"))
+            options.say(
+                L("已导出 \(surveys) 份调查到 \(output)(\(written) 字节)", "exported \(surveys) survey\(surveys == 1 ? "" : "s") to \(output) (\(written) bytes)"))
         }
     }
 }

@@ -146,7 +146,10 @@ struct SurveysCommand: AsyncParsableCommand {
                 let zh = context.zh
                 // The survey's own state only when other states are asked for.
                 let states = query.state != .current
-                var header = zh ? ["编号", "单位", "名称", "乡镇", "报告期", "修订", "审核", "上报", "收到时间"] : ["id", "unit", "name", "township", "period", "rev", "review", "sent by", "received"]
+                var header =
+                    zh
+                    ? ["编号", "单位", "名称", "乡镇", "报告期", "修订", "审核", "上报", "收到时间"]
+                    : ["id", "unit", "name", "township", "period", "rev", "review", "sent by", "received"]
                 if states { header.insert(zh ? "状态" : "state", at: 6) }
                 TextTable.print(
                     header,
@@ -187,11 +190,14 @@ struct SurveysCommand: AsyncParsableCommand {
                 let latest = detail.record.latest
                 let zh = context.zh
                 let language = context.language
-                print("\(detail.unitName ?? latest.unit)(\(latest.unit))\(detail.township.map { " · " + $0.name } ?? "") · \(latest.formID)@\(latest.formVersion) · \(latest.period)")
+                print(
+                    "\(detail.unitName ?? latest.unit)(\(latest.unit))\(detail.township.map { " · " + $0.name } ?? "") · \(latest.formID)@\(latest.formVersion) · \(latest.period)"
+                )
                 print(
                     zh
                         ? "编号 \(latest.instanceID) · 修订 \(latest.revision) · \(detail.record.state.label.zh) · 审核:\(detail.review.label.zh)(由\(detail.levels.map(\.label.zh).joined(separator: "、"))审核)"
-                        : "id \(latest.instanceID) · revision \(latest.revision) · \(detail.record.state.label.text(.en)) · review: \(detail.review.label.text(.en)) (reviewed by the \(detail.levels.map { $0.label.text(.en) }.joined(separator: ", then the ")))")
+                        : "id \(latest.instanceID) · revision \(latest.revision) · \(detail.record.state.label.text(.en)) · review: \(detail.review.label.text(.en)) (reviewed by the \(detail.levels.map { $0.label.text(.en) }.joined(separator: ", then the ")))"
+                )
                 if let comment = detail.reviewComment {
                     print((zh ? "意见" : "Comment") + "(\(detail.reviewer ?? "")):" + comment)
                 }
@@ -287,7 +293,9 @@ struct ConflictsCommand: AsyncParsableCommand {
                 let registry = try await context.service.registry()
                 let zh = context.zh
                 TextTable.print(
-                    zh ? ["编号", "表单", "单位", "名称", "报告期", "暂存的调查", "当前调查", "发生时间", "状态"] : ["id", "form", "unit", "name", "period", "held", "current", "opened", "state"],
+                    zh
+                        ? ["编号", "表单", "单位", "名称", "报告期", "暂存的调查", "当前调查", "发生时间", "状态"]
+                        : ["id", "form", "unit", "name", "period", "held", "current", "opened", "state"],
                     conflicts.map { conflict in
                         [
                             String(conflict.id), conflict.formID, conflict.unit, UnitCode(conflict.unit).flatMap { registry.unit($0)?.name } ?? "",
@@ -315,10 +323,15 @@ struct ConflictsCommand: AsyncParsableCommand {
                 let conflict = detail.conflict
                 let zh = context.zh
                 let language = context.language
-                print(zh ? "冲突 \(conflict.id) · \(conflict.formID) · \(conflict.unit) · \(conflict.period)" : "conflict \(conflict.id) · \(conflict.formID) · \(conflict.unit) · \(conflict.period)")
+                print(
+                    zh
+                        ? "冲突 \(conflict.id) · \(conflict.formID) · \(conflict.unit) · \(conflict.period)"
+                        : "conflict \(conflict.id) · \(conflict.formID) · \(conflict.unit) · \(conflict.period)")
                 if let resolved = conflict.resolvedAt {
                     print(
-                        (zh ? "已于 \(context.time(resolved)) 由 \(conflict.resolvedBy ?? "") 处理,保留 " : "resolved \(context.time(resolved)) by \(conflict.resolvedBy ?? ""), kept ")
+                        (zh
+                            ? "已于 \(context.time(resolved)) 由 \(conflict.resolvedBy ?? "") 处理,保留 "
+                            : "resolved \(context.time(resolved)) by \(conflict.resolvedBy ?? ""), kept ")
                             + (conflict.keptInstance ?? "-") + (conflict.comment.map { zh ? ";意见:\($0)" : "; comment: \($0)" } ?? ""))
                 }
                 func heading(_ survey: SurveyDetail?) -> String {
@@ -328,7 +341,8 @@ struct ConflictsCommand: AsyncParsableCommand {
                 }
                 // Side by side: the question, the current survey's answer, the held one's.
                 var rows: [[String]] = []
-                let current = Dictionary((detail.current?.revisions.last?.lines ?? []).filter { $0.kind == .answer }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+                let current = Dictionary(
+                    (detail.current?.revisions.last?.lines ?? []).filter { $0.kind == .answer }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
                 let differing = Set(detail.differences.map(\.path))
                 var seen = Set<String>()
                 for line in detail.held?.revisions.last?.lines ?? [] where line.kind == .answer {
@@ -344,8 +358,10 @@ struct ConflictsCommand: AsyncParsableCommand {
                 TextTable.print(
                     [zh ? "  问题" : "  question", (zh ? "当前 " : "current ") + heading(detail.current), (zh ? "暂存 " : "held ") + heading(detail.held)], rows)
                 print(
-                    zh ? "\(detail.differences.count) 处不同(标 *)。用 vsurvey-server conflicts resolve \(conflict.id) --keep 编号 --comment 原因 处理"
-                        : "\(detail.differences.count) differences (marked *). Settle with vsurvey-server conflicts resolve \(conflict.id) --keep ID --comment WHY")
+                    zh
+                        ? "\(detail.differences.count) 处不同(标 *)。用 vsurvey-server conflicts resolve \(conflict.id) --keep 编号 --comment 原因 处理"
+                        : "\(detail.differences.count) differences (marked *). Settle with vsurvey-server conflicts resolve \(conflict.id) --keep ID --comment WHY"
+                )
             }
         }
     }

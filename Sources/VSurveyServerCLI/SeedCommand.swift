@@ -32,10 +32,16 @@ struct SeedCommand: AsyncParsableCommand {
     var reporting = 0.96
 
     func validate() throws {
-        if let villages, !(1...2_000_000).contains(villages) { throw ValidationError("--villages 应在 1 到 2,000,000 之间 / --villages must be between 1 and 2,000,000") }
-        if keepRegistry, villages != nil { throw ValidationError("--keep-registry 沿用已有的村,不能再给 --villages / --keep-registry keeps the stored villages; leave out --villages") }
+        if let villages, !(1...2_000_000).contains(villages) {
+            throw ValidationError("--villages 应在 1 到 2,000,000 之间 / --villages must be between 1 and 2,000,000")
+        }
+        if keepRegistry, villages != nil {
+            throw ValidationError("--keep-registry 沿用已有的村,不能再给 --villages / --keep-registry keeps the stored villages; leave out --villages")
+        }
         guard Period(period)?.type == .annual else { throw ValidationError("--period 应为年份,如 2026 / --period must be a year, e.g. 2026") }
-        guard reporting > 0, reporting <= 1 else { throw ValidationError("--reporting 应为大于 0、不超过 1 的比例,如 0.96 / --reporting must be a share above 0 and at most 1, e.g. 0.96") }
+        guard reporting > 0, reporting <= 1 else {
+            throw ValidationError("--reporting 应为大于 0、不超过 1 的比例,如 0.96 / --reporting must be a share above 0 and at most 1, e.g. 0.96")
+        }
     }
 
     func run() async throws {

@@ -43,10 +43,16 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port 应在 0 到 65535 之间 / --port must be 0 to 65535") }
         guard (1...100_000).contains(maxBatch) else { throw ValidationError("--max-batch 应在 1 到 100000 之间 / --max-batch must be 1 to 100000") }
-        guard (1...10_000).contains(maxIngestPerToken) else { throw ValidationError("--max-ingest-per-token 应在 1 到 10000 之间 / --max-ingest-per-token must be 1 to 10000") }
-        guard (1024...(1 << 30)).contains(maxBody) else { throw ValidationError("--max-body 应在 1024 到 1073741824 字节之间 / --max-body must be 1024 to 1073741824 bytes") }
+        guard (1...10_000).contains(maxIngestPerToken) else {
+            throw ValidationError("--max-ingest-per-token 应在 1 到 10000 之间 / --max-ingest-per-token must be 1 to 10000")
+        }
+        guard (1024...(1 << 30)).contains(maxBody) else {
+            throw ValidationError("--max-body 应在 1024 到 1073741824 字节之间 / --max-body must be 1024 to 1073741824 bytes")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level 应为 trace、debug、info、notice、warning、error 或 critical / --log-level must be one of trace, debug, info, notice, warning, error, critical")
+            throw ValidationError(
+                "--log-level 应为 trace、debug、info、notice、warning、error 或 critical / --log-level must be one of trace, debug, info, notice, warning, error, critical"
+            )
         }
     }
 
@@ -101,7 +107,9 @@ struct ServeCommand: AsyncParsableCommand {
                         "port \(port) is already in use (\(place)); is another vsurvey-server running? Stop it, or choose another port with --port"))
             case EACCES:
                 throw options.fail(
-                    L("没有权限监听 \(place)(1024 以下的端口需要管理员权限);请用 --port 换一个端口", "no permission to listen on \(place) (ports below 1024 need root); choose another with --port"))
+                    L(
+                        "没有权限监听 \(place)(1024 以下的端口需要管理员权限);请用 --port 换一个端口",
+                        "no permission to listen on \(place) (ports below 1024 need root); choose another with --port"))
             default:
                 throw options.fail(L("本机没有地址 \(host);请检查 --host", "this machine has no address \(host); check --host"))
             }

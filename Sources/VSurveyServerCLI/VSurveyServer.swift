@@ -16,7 +16,8 @@ public struct VSurveyServer: AsyncParsableCommand {
             """,
         version: ServerApplication.serverVersion,
         subcommands: [
-            ServeCommand.self, TokenCommand.self, UserCommand.self, UnitsCommand.self, FormsCommand.self, SurveysCommand.self, ConflictsCommand.self, AuditCommand.self, ExportCommand.self,
+            ServeCommand.self, TokenCommand.self, UserCommand.self, UnitsCommand.self, FormsCommand.self, SurveysCommand.self, ConflictsCommand.self,
+            AuditCommand.self, ExportCommand.self,
             SeedCommand.self, MigrateCommand.self, CopyCommand.self,
         ]
     )

@@ -64,7 +64,10 @@ enum ExportBenchmark {
             let url = "http://127.0.0.1:\(port)/api/v1/exports/village-branch?period=2026&format=\(format)"
             let figures = try ServerBenchmark.command(
                 "/usr/bin/curl",
-                ["-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(secret)", "-w", "%{http_code} %{size_download} %{time_starttransfer} %{time_total}", url])
+                [
+                    "-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(secret)", "-w", "%{http_code} %{size_download} %{time_starttransfer} %{time_total}",
+                    url,
+                ])
             let parts = figures.split(separator: " ").map(String.init)
             guard parts.count == 4, parts[0] == "200", let bytes = Double(parts[1]), let first = Double(parts[2]), let total = Double(parts[3]) else {
                 print("vsurvey-bench export: \(format) failed: \(figures)")
@@ -74,7 +77,8 @@ enum ExportBenchmark {
             let rate = Double(surveys) / total
             print(
                 String(
-                    format: "%@: %d surveys, %.1f MB in %.1f s: %.0f surveys/s; first byte after %.3f s; server peak %.1f MiB (VmHWM)", format.padding(toLength: 5, withPad: " ", startingAt: 0),
+                    format: "%@: %d surveys, %.1f MB in %.1f s: %.0f surveys/s; first byte after %.3f s; server peak %.1f MiB (VmHWM)",
+                    format.padding(toLength: 5, withPad: " ", startingAt: 0),
                     surveys, bytes / 1e6, total, rate, first, memory.peak))
             met = met && rate >= 20_000 && first < 1 && memory.peak * 1.048576 < 250
         }

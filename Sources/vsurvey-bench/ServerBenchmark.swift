@@ -119,7 +119,8 @@ enum ServerBenchmark {
         let health = healthUnderLoad(port: port, token: token)
         print(
             String(
-                format: "/health while four 6 MB batches of escapes are checked: median %.1f ms, p95 %.1f ms of %d (target median under 100 ms); %d heavy batches read",
+                format:
+                    "/health while four 6 MB batches of escapes are checked: median %.1f ms, p95 %.1f ms of %d (target median under 100 ms); %d heavy batches read",
                 ms(health.latencies[health.latencies.count / 2]), ms(health.latencies[health.latencies.count * 95 / 100]), health.latencies.count,
                 health.heavy))
         let met =
@@ -296,7 +297,9 @@ struct BenchServer {
     func start(maxBatch: Int, log: String? = nil, extra: [String] = []) throws -> (process: Process, port: Int) {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: binary)
-        server.arguments = ["serve", "--db", database, "--forms", Fixtures.formsDirectory.path, "--port", "0", "--max-batch", "\(maxBatch)", "--max-ingest-per-token", "1000"] + extra
+        server.arguments =
+            ["serve", "--db", database, "--forms", Fixtures.formsDirectory.path, "--port", "0", "--max-batch", "\(maxBatch)", "--max-ingest-per-token", "1000"]
+            + extra
         let out = Pipe()
         server.standardOutput = out
         if let log {

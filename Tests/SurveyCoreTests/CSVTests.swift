@@ -28,8 +28,11 @@ struct CSVTests {
 struct RedactionTests {
     @Test("user information and the values of secret query parameters are taken out; the rest is kept")
     func urls() {
-        #expect(Redacted.url("/api/v1/reports/x?scope=130102000000&token=vst_abc&period=2026") == "/api/v1/reports/x?scope=130102000000&token=REDACTED&period=2026")
-        #expect(Redacted.url("https://user:pw@survey.example/api?Access_Token=a&api_key=b#top") == "https://REDACTED@survey.example/api?Access_Token=REDACTED&api_key=REDACTED#top")
+        #expect(
+            Redacted.url("/api/v1/reports/x?scope=130102000000&token=vst_abc&period=2026") == "/api/v1/reports/x?scope=130102000000&token=REDACTED&period=2026")
+        #expect(
+            Redacted.url("https://user:pw@survey.example/api?Access_Token=a&api_key=b#top")
+                == "https://REDACTED@survey.example/api?Access_Token=REDACTED&api_key=REDACTED#top")
         #expect(Redacted.url("https://survey.example/x?password=p") == "https://survey.example/x?password=REDACTED")
         #expect(Redacted.url("http://127.0.0.1:8080") == "http://127.0.0.1:8080")
         #expect(Redacted.url("/health") == "/health")

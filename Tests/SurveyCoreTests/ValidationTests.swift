@@ -344,7 +344,9 @@ struct SampleTests {
 
     @Test("the shipped samples do not depend on the calendar: each finds the same problems today, on the tests' day and in fifty years")
     func samplesDoNotDependOnTheCalendar() throws {
-        let names = (try FileManager.default.contentsOfDirectory(atPath: Fixtures.samplesDirectory.path)).filter { $0.hasSuffix(".json") && $0 != "expectations.json" }
+        let names = (try FileManager.default.contentsOfDirectory(atPath: Fixtures.samplesDirectory.path)).filter {
+            $0.hasSuffix(".json") && $0 != "expectations.json"
+        }
         #expect(names.count > 30)
         for name in names {
             let formID = Self.catalog.allForms.map(\.id).filter { name.hasPrefix($0 + "-") }.max { $0.count < $1.count } ?? ""

@@ -19,7 +19,8 @@ struct WireTests {
         #expect(json["summary"]?["created"] == .integer(1) && json["summary"]?["rejected"] == .integer(1))
         #expect(json["summary"]?["held"] == .integer(1) && json["summary"]?["forbidden"] == .integer(0))
         #expect(json["summary"]?["total"] == .integer(3))
-        #expect(json["results"]?.arrayValue?.first?.objectValue?.keys.map { $0 } == ["index", "instance_id", "revision", "outcome", "reason", "server_revision"])
+        #expect(
+            json["results"]?.arrayValue?.first?.objectValue?.keys.map { $0 } == ["index", "instance_id", "revision", "outcome", "reason", "server_revision"])
     }
 
     @Test("an outcome the client does not know is an error naming it, not a guess")

@@ -136,7 +136,9 @@ struct AgreementTests {
         }
     }
 
-    @Test("random surveys: totals read in three code ranges, a group at a time with stretches between the groups the registry knows, equal the reference's", arguments: [1, 2] as [UInt64])
+    @Test(
+        "random surveys: totals read in three code ranges, a group at a time with stretches between the groups the registry knows, equal the reference's",
+        arguments: [1, 2] as [UInt64])
     func partsAndStretches(seed: UInt64) async throws {
         let form = try Fixtures.form("village-branch")
         let database = try await ReportDatabase(catalog: Self.catalog, splitAbove: 100)

@@ -3,8 +3,9 @@ import HTTPTypes
 import SurveyCore
 import SurveyFixtures
 import SurveySQL
-@testable import SurveyServer
 import Testing
+
+@testable import SurveyServer
 
 @Suite("Bad input is refused with a clear error and leaves the store untouched")
 struct BadInputTests {
@@ -188,7 +189,8 @@ struct HTTPErrorMappingTests {
     @Test("the storage's refusals and the service's keep their meaning")
     func domainErrors() {
         let cases: [(StorageError.Kind, ServiceError.Kind, Int)] = [
-            (.notFound, .notFound, 404), (.forbidden, .forbidden, 403), (.conflict, .conflict, 409), (.invalid, .invalid, 400), (.unavailable, .unavailable, 503),
+            (.notFound, .notFound, 404), (.forbidden, .forbidden, 403), (.conflict, .conflict, 409), (.invalid, .invalid, 400),
+            (.unavailable, .unavailable, 503),
         ]
         for (storage, service, status) in cases {
             let mapped = HTTPErrors.serviceError(StorageError(storage, L("原因", "reason")))

@@ -22,7 +22,10 @@ struct BrowserTests {
         let run = try await offPool {
             try CommandRun.run(
                 URL(fileURLWithPath: "/usr/bin/python3"),
-                [Fixtures.root.appendingPathComponent("Tests/Tools/browser_signin.py").path, "http://127.0.0.1:\(server.port)/reports/village-branch?period=2026", viewer, screenshot],
+                [
+                    Fixtures.root.appendingPathComponent("Tests/Tools/browser_signin.py").path,
+                    "http://127.0.0.1:\(server.port)/reports/village-branch?period=2026", viewer, screenshot,
+                ],
                 in: directory, environment: ["HOME": directory.path])
         }
         #expect(run.status == 0, "\(run.stderr)")

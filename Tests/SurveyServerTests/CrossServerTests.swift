@@ -194,7 +194,8 @@ struct CopyTests {
             // Review decisions, their audit entries and a person go too.
             let township = try await server.token(.reviewer, unit: Townships.home.rawValue)
             #expect(try await server.review(surveys[1].instanceID, "return", revision: 1, comment: "请核实", token: township).status == 200)
-            _ = try await server.service.createPerson(name: "县文书", role: .viewer, unit: LiveServer.county, password: "a-long-password", by: .console(user: "test"))
+            _ = try await server.service.createPerson(
+                name: "县文书", role: .viewer, unit: LiveServer.county, password: "a-long-password", by: .console(user: "test"))
 
             let destination = try await TestDatabase.postgres.makeStorage(in: server.directory)
             try await withCleanup({ await TestDatabase.drop(destination) }) {
@@ -232,7 +233,9 @@ struct CopyTests {
                 #expect(try await copied.ingest(["surveys": .array([fresh.json])], by: admin)[0].outcome == .created)
 
                 // A second copy into a database that holds data is refused.
-                await #expect(throws: StorageCopy.Failure.self) { try await StorageCopy.copy(from: server.storage, to: destination, catalog: LiveServer.catalog) }
+                await #expect(throws: StorageCopy.Failure.self) {
+                    try await StorageCopy.copy(from: server.storage, to: destination, catalog: LiveServer.catalog)
+                }
             }
         }
     }

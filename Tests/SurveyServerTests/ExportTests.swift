@@ -25,7 +25,9 @@ func readCSVZip(_ path: String) throws -> JSONValue {
 
 @Suite("Raw exports")
 struct ExportTests {
-    @Test("jsonl, a ZIP of CSV files and an xlsx workbook of a form's current surveys within scope: every survey once at its current revision, repeats joined by instance_id, names beside codes, the review state; filters, refusals and the audit log", arguments: TestDatabase.all)
+    @Test(
+        "jsonl, a ZIP of CSV files and an xlsx workbook of a form's current surveys within scope: every survey once at its current revision, repeats joined by instance_id, names beside codes, the review state; filters, refusals and the audit log",
+        arguments: TestDatabase.all)
     func exports(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in
             let collector = try await server.token(.collector, name: "贺庄采集")
@@ -42,7 +44,9 @@ struct ExportTests {
             edited.answers["secretary_pay"] = .integer(48_888)
             #expect(try await server.post([edited], token: collector).json.outcomes == ["updated"])
             #expect(try await server.review(surveys[0].instanceID, "approve", revision: 1, token: township).status == 200)
-            let members = surveys.map { $0.instanceID == edited.instanceID ? edited : $0 }.reduce(0) { $0 + ($1.answers["committee_members"]?.arrayValue?.count ?? 0) }
+            let members = surveys.map { $0.instanceID == edited.instanceID ? edited : $0 }.reduce(0) {
+                $0 + ($1.answers["committee_members"]?.arrayValue?.count ?? 0)
+            }
 
             // JSON Lines: a survey a line, its answers as kept.
             let lines = try await server.send("GET", "/api/v1/exports/village-branch?period=2026&format=jsonl", token: viewer)
@@ -81,9 +85,10 @@ struct ExportTests {
             #expect(files.compactMap { $0["name"]?.stringValue } == ["README.txt", "village-branch.csv", "committee_members.csv"])
             let main = files[1]["rows"]?.arrayValue?.map { $0.arrayValue?.compactMap(\.stringValue) ?? [] } ?? []
             #expect(files[1]["bom"] == .bool(true) && files[2]["bom"] == .bool(true))
-            #expect(Array(main.first?.prefix(11) ?? []) == [
-                "instance_id", "revision", "version", "unit", "unit_name", "township", "township_name", "period", "received_at", "sent_by", "review",
-            ])
+            #expect(
+                Array(main.first?.prefix(11) ?? []) == [
+                    "instance_id", "revision", "version", "unit", "unit_name", "township", "township_name", "period", "received_at", "sent_by", "review",
+                ])
             #expect(main.first?.contains("members_total") == true && main.count == 6)
             let header = main[0]
             let row = try #require(main.first { $0.first == surveys[0].instanceID })
@@ -138,7 +143,10 @@ struct ExportTests {
         server.stop()
         let output = directory.appendingPathComponent("导出.zip").path
         let run = try await runServerCommand(
-            ["export", "village-branch", "--format", "csv", "--values", "codes", "-o", output, "--db", "server.sqlite", "--forms", Fixtures.formsDirectory.path, "--lang", "en"],
+            [
+                "export", "village-branch", "--format", "csv", "--values", "codes", "-o", output, "--db", "server.sqlite", "--forms",
+                Fixtures.formsDirectory.path, "--lang", "en",
+            ],
             in: directory)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("exported 3 surveys to \(output)"))

@@ -38,7 +38,7 @@ final class SilentListener: @unchecked Sendable {
 struct HTTPClientTests {
     @Test("handshake by GET and HEAD, a gzip batch, and one connection kept for several requests")
     func exchanges() async throws {
-        try await LiveServer.with() { server in
+        try await LiveServer.with { server in
             let token = try await server.token(.collector)
             let base = "http://127.0.0.1:\(server.port)"
             let client = HTTPClient()

@@ -8,7 +8,7 @@ import Testing
 struct IngestTests {
     @Test("what a batch writes reaches the database file itself within a second or two, not only its write-ahead log")
     func checkpointsInBackground() async throws {
-        try await LiveServer.with() { server in
+        try await LiveServer.with { server in
             let path = server.directory.appendingPathComponent("server.sqlite").path
             func size() throws -> Int { (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
             try await Task.sleep(for: .seconds(1))

@@ -231,11 +231,19 @@ struct OpenAPITests {
                 exchange("GET", "/api/v1/surveys/{instance_id}/reviews", "/api/v1/surveys/\(UUID().uuidString)/reviews", viewer),
                 exchange("GET", "/api/v1/reviews", nil, collector), exchange("GET", "/api/v1/reviews", "/api/v1/reviews?after=x", collector),
                 exchange("GET", "/api/v1/reviews"),
-                exchange("POST", "/api/v1/reviews", nil, reviewer, body: Array(#"{"action":"reopen","surveys":[{"instance_id":"\#(second.instanceID)","revision":1},{"instance_id":"\#(first.instanceID)","revision":1}]}"#.utf8)),
+                exchange(
+                    "POST", "/api/v1/reviews", nil, reviewer,
+                    body: Array(
+                        #"{"action":"reopen","surveys":[{"instance_id":"\#(second.instanceID)","revision":1},{"instance_id":"\#(first.instanceID)","revision":1}]}"#
+                            .utf8)),
                 exchange("POST", "/api/v1/reviews", nil, reviewer, body: Array(#"{"action":"approve"}"#.utf8)),
                 exchange("POST", "/api/v1/reviews", nil, nil, body: Array(#"{"action":"approve","surveys":[]}"#.utf8)),
                 exchange("POST", "/api/v1/reviews", nil, viewer, body: Array(#"{"action":"approve","surveys":[]}"#.utf8)),
-                exchange("POST", "/api/v1/reviews", nil, reviewer, body: Array(JSONValue.object(["action": "approve", "surveys": .array(Array(repeating: ["instance_id": "x", "revision": 1], count: 501))]).serialized().utf8)),
+                exchange(
+                    "POST", "/api/v1/reviews", nil, reviewer,
+                    body: Array(
+                        JSONValue.object(["action": "approve", "surveys": .array(Array(repeating: ["instance_id": "x", "revision": 1], count: 501))])
+                            .serialized().utf8)),
                 exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch?format=jsonl", viewer),
                 exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch?format=csv&values=codes", viewer),
                 exchange("GET", "/api/v1/exports/{form}", "/api/v1/exports/village-branch?period=2026", admin),
@@ -292,7 +300,7 @@ struct OpenAPITests {
     @Test("health says 503 when the database file was moved away under the server")
     func healthReportsAFailingDatabase() async throws {
         let document = try OpenAPIDocument()
-        try await LiveServer.with() { server in
+        try await LiveServer.with { server in
             #expect(try await server.send("GET", "/health").status == 200)
             let path = try #require(server.storage as? SQLiteServerStorage).path
             try FileManager.default.moveItem(atPath: path, toPath: path + ".moved")

@@ -1,9 +1,10 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
-@testable import SurveyServer
 import SurveySQL
 import Testing
+
+@testable import SurveyServer
 
 @Suite("People who sign in with a name and a password")
 struct PeopleTests {
@@ -14,7 +15,9 @@ struct PeopleTests {
         return (reply.status, reply.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
     }
 
-    @Test("a person signs in with name and password to a session kept hashed; wrong or unknown names, a disabled person and an old password are refused; each try is audited", arguments: TestDatabase.all)
+    @Test(
+        "a person signs in with name and password to a session kept hashed; wrong or unknown names, a disabled person and an old password are refused; each try is audited",
+        arguments: TestDatabase.all)
     func signInAndOut(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in
             let admin = try await server.token(.admin)
@@ -32,7 +35,11 @@ struct PeopleTests {
             #expect(cookie.hasPrefix("vsurvey_session=vss_"))
             let page = try await server.send("GET", "/reports/village-branch?period=2026", headers: [("Cookie", cookie)])
             #expect(page.status == 200 && page.text.contains("Sign out"))
-            let hashed = try await server.storage.sql.read { session in try session.one("SELECT count(*) FROM person_session WHERE hash = ?", [.text(TokenSecret.hash(String(cookie.dropFirst("vsurvey_session=".count))))])?.integer(0) }
+            let hashed = try await server.storage.sql.read { session in
+                try session.one(
+                    "SELECT count(*) FROM person_session WHERE hash = ?", [.text(TokenSecret.hash(String(cookie.dropFirst("vsurvey_session=".count))))])?
+                    .integer(0)
+            }
             #expect(hashed == 1)
 
             #expect(try await signIn(server, "王文书", "correct-horse-8").status == 401)
@@ -59,13 +66,15 @@ struct PeopleTests {
 
             // Collectors are devices; passwords need ten characters.
             await #expect(throws: ServiceError.self) {
-                _ = try await server.service.createPerson(name: "x", role: .collector, unit: UnitCode("130102000000")!, password: "long-enough-1", by: .console())
+                _ = try await server.service.createPerson(
+                    name: "x", role: .collector, unit: UnitCode("130102000000")!, password: "long-enough-1", by: .console())
             }
             await #expect(throws: ServiceError.self) {
                 _ = try await server.service.createPerson(name: "y", role: .viewer, unit: UnitCode("130102000000")!, password: "short", by: .console())
             }
             await #expect(throws: StorageError.self) {
-                _ = try await server.service.createPerson(name: "王文书", role: .viewer, unit: UnitCode("130102000000")!, password: "long-enough-1", by: .console())
+                _ = try await server.service.createPerson(
+                    name: "王文书", role: .viewer, unit: UnitCode("130102000000")!, password: "long-enough-1", by: .console())
             }
         }
     }

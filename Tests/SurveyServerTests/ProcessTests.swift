@@ -125,14 +125,16 @@ func openStorage(_ db: String, in directory: URL) async throws -> any ServerStor
 func createToken(_ role: String, in directory: URL, unit: String = "130102000000", db: String = "server.sqlite") async throws -> String {
     // A token is made on a database in use, with a registry: import the sample county's first.
     if !db.hasPrefix("postgres://"), !FileManager.default.fileExists(atPath: directory.appendingPathComponent(db).path) {
-        let imported = try await runServerCommand(["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", db], in: directory)
+        let imported = try await runServerCommand(
+            ["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", db], in: directory)
         guard imported.status == 0 else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: imported.stderr]) }
     }
     let arguments = ["token", "create", "--db", db, "--name", "\(role)-\(UUID().uuidString.prefix(8))", "--role", role, "--unit", unit, "--lang", "en"]
     var run = try await runServerCommand(arguments, in: directory)
     if run.status != 0, run.stderr.contains("has no unit registry yet") {
         // A new PostgreSQL database: the registry first, as serve would import it.
-        _ = try await runServerCommand(["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", db], in: directory)
+        _ = try await runServerCommand(
+            ["units", "import", Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv").path, "--db", db], in: directory)
         run = try await runServerCommand(arguments, in: directory)
     }
     guard run.status == 0, let secret = run.stdout.split(separator: "\n").last.map(String.init), secret.hasPrefix(TokenSecret.prefix) else {

@@ -1,8 +1,8 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
-import SurveySQL
 import SurveyReport
+import SurveySQL
 import SurveyServer
 import Testing
 
@@ -119,7 +119,10 @@ struct ReportAPITests {
     func seededCountry(database: TestDatabase) async throws {
         let directory = try scratchDirectory("seed")
         let storage = try await database.makeStorage(in: directory)
-        try await withCleanup({ await TestDatabase.drop(storage); try? FileManager.default.removeItem(at: directory) }) {
+        try await withCleanup({
+            await TestDatabase.drop(storage)
+            try? FileManager.default.removeItem(at: directory)
+        }) {
             let service = SurveyService(storage: storage, catalog: LiveServer.catalog)
             // Another year needs villages to keep.
             await #expect(throws: ServiceError.self) { try await service.seed(villages: nil, period: "2025") }
@@ -228,7 +231,9 @@ struct ReportAPITests {
         }
     }
 
-    @Test("the page's cookie holds a session id, never the token, kept hashed; it ends on sign-out, on revoking its token and when it expires", arguments: TestDatabase.all)
+    @Test(
+        "the page's cookie holds a session id, never the token, kept hashed; it ends on sign-out, on revoking its token and when it expires",
+        arguments: TestDatabase.all)
     func sessions(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in
             let viewer = try await server.token(.viewer, name: "county-clerk")

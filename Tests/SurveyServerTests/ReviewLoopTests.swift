@@ -23,7 +23,9 @@ func call(_ server: ServerProcess, _ method: String, _ path: String, token: Stri
 
 @Suite("The review loop: device, township and county", .serialized)
 struct ReviewLoopTests {
-    @Test("the county returns a survey with a comment; the device hears it at sync, shows 被退回 with the comment, is edited in a terminal and sent again; pending on the server; the township approves, the county accepts, the device shows it accepted")
+    @Test(
+        "the county returns a survey with a comment; the device hears it at sync, shows 被退回 with the comment, is edited in a terminal and sent again; pending on the server; the township approves, the county accepts, the device shows it accepted"
+    )
     func returnReachesTheDevice() async throws {
         let serverDirectory = try scratch()
         let collector = try await createToken("collector", in: serverDirectory)
@@ -110,7 +112,9 @@ struct ReviewLoopTests {
         #expect(item.at("review", "state")?.stringValue == "accepted" && item.at("review", "level")?.stringValue == "county")
     }
 
-    @Test("vsurvey-server conflicts list, show and resolve with a comment; a conflict already resolved and one outside the admin's scope are refused; surveys list and show, and the audit log, from the command line", arguments: TestDatabase.all)
+    @Test(
+        "vsurvey-server conflicts list, show and resolve with a comment; a conflict already resolved and one outside the admin's scope are refused; surveys list and show, and the audit log, from the command line",
+        arguments: TestDatabase.all)
     func conflictsFromTheCommandLine(database: TestDatabase) async throws {
         let directory = try scratch()
         let db = try await processDatabase(database)
@@ -171,7 +175,8 @@ struct ReviewLoopTests {
 
         // Surveys from the command line: the kept one is current, the other set aside.
         let surveys = try await admin(["surveys", "list", "--scope", homeTownship])
-        #expect(surveys.stdout.contains(String(held.instanceID.prefix(8))) && !surveys.stdout.contains(String(current.instanceID.prefix(8))), "\(surveys.stdout)")
+        #expect(
+            surveys.stdout.contains(String(held.instanceID.prefix(8))) && !surveys.stdout.contains(String(current.instanceID.prefix(8))), "\(surveys.stdout)")
         let aside = try await admin(["surveys", "list", "--state", "superseded"])
         #expect(aside.stdout.contains(String(current.instanceID.prefix(8))) && aside.stdout.contains(String(elsewhereHeld.instanceID.prefix(8))))
         let survey = try await admin(["surveys", "show", held.instanceID])

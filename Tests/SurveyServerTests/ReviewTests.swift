@@ -1,10 +1,11 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
-@testable import SurveyServer
 import SurveySQL
 import SurveySQLite
 import Testing
+
+@testable import SurveyServer
 
 extension LiveServer {
     /// `POST /api/v1/surveys/{id}/review`.
@@ -38,7 +39,9 @@ enum Townships {
 
 @Suite("Review by level")
 struct ReviewTests {
-    @Test("the township approves first, then the county accepts; order, level, role, scope and the revision seen are enforced; the audit log has each decision", arguments: TestDatabase.all)
+    @Test(
+        "the township approves first, then the county accepts; order, level, role, scope and the revision seen are enforced; the audit log has each decision",
+        arguments: TestDatabase.all)
     func approvalByLevel(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in
             let collector = try await server.token(.collector)
@@ -106,7 +109,9 @@ struct ReviewTests {
         }
     }
 
-    @Test("any level returns with a comment; a new revision from the device resets the review to pending and keeps the history; reopen undoes a decision", arguments: TestDatabase.all)
+    @Test(
+        "any level returns with a comment; a new revision from the device resets the review to pending and keeps the history; reopen undoes a decision",
+        arguments: TestDatabase.all)
     func returnAndNewRevision(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in
             let collector = try await server.token(.collector)
@@ -226,7 +231,9 @@ struct ReviewTests {
         }
     }
 
-    @Test("browsing surveys: filters by review state and text, pages by cursor, names units and townships; a survey reads as a person reads it, its revisions with their changes", arguments: TestDatabase.all)
+    @Test(
+        "browsing surveys: filters by review state and text, pages by cursor, names units and townships; a survey reads as a person reads it, its revisions with their changes",
+        arguments: TestDatabase.all)
     func browseAndRead(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in
             let collector = try await server.token(.collector, name: "贺庄采集")
@@ -261,7 +268,8 @@ struct ReviewTests {
             #expect(try await server.send("GET", "/api/v1/surveys?review=pending", token: viewer).json()["surveys"]?.arrayValue?.count == 4)
             // By a part of the unit's name, and by the start of its code.
             let name = String(unit.name.prefix(2))
-            let byName = try await server.send("GET", "/api/v1/surveys?q=\(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)", token: viewer).json()
+            let byName = try await server.send("GET", "/api/v1/surveys?q=\(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)", token: viewer)
+                .json()
             #expect(byName["surveys"]?.arrayValue?.contains { $0["instance_id"]?.stringValue == target.instanceID } == true)
             let byCode = try await server.send("GET", "/api/v1/surveys?q=\(unit.code.rawValue)", token: viewer).json()["surveys"]?.arrayValue ?? []
             #expect(byCode.map { $0["instance_id"]?.stringValue } == [target.instanceID])

@@ -1,10 +1,10 @@
 import Foundation
-import SurveySQL
 import Hummingbird
 import Logging
 import ServiceLifecycle
 import SurveyCore
 import SurveyFixtures
+import SurveySQL
 import Testing
 
 @testable import SurveyServer

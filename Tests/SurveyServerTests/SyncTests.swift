@@ -107,7 +107,8 @@ struct SyncTests {
         defer { server.stop() }
         // The token's one batch in flight: its head is read, its body has not come.
         let holder = try HTTPConnection(port: server.port)
-        try holder.write(Array("POST /api/v1/surveys?holder=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Length: 100\r\n\r\n{".utf8))
+        try holder.write(
+            Array("POST /api/v1/surveys?holder=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Length: 100\r\n\r\n{".utf8))
         func post(_ secret: String) async throws -> HTTPReply {
             try await HTTPTestClient.send(
                 port: server.port, "POST", "/api/v1/surveys", headers: [("Authorization", "Bearer \(secret)"), ("Accept-Language", "en")],

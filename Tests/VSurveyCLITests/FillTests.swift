@@ -1,8 +1,9 @@
 import Foundation
 import SurveyCore
 import SurveyFixtures
-@testable import VSurveyCLI
 import Testing
+
+@testable import VSurveyCLI
 
 /// Every question of village-branch in order, with answers a person would
 /// type, including mistakes, going back and two committee members.
@@ -53,7 +54,9 @@ struct FillTests {
         #expect(transcript.contains("Other members of the two committees: 1 so far. Add another? (1 yes / 2 no)"))
         #expect(transcript.contains("== Review (:number goes to that question) =="))
         // A broken rule shows the answers it reads, so the person sees what to change.
-        #expect(transcript.contains("(this answer 11 persons; Aged 35 and under 5 persons; Aged 36 to 45 10 persons; Aged 46 to 59 15 persons; Party members in total 40 persons)"))
+        #expect(
+            transcript.contains(
+                "(this answer 11 persons; Aged 35 and under 5 persons; Aged 36 to 45 10 persons; Aged 46 to 59 15 persons; Party members in total 40 persons)"))
 
         let list = try vsurvey(["list", "--json"], environment: ["VSURVEY_HOME": home])
         let surveys = try JSONParser().parse(list.stdout).arrayValue ?? []
@@ -94,7 +97,9 @@ struct FillTests {
         }
     }
 
-    @Test("in a terminal, in Chinese: a whole village survey with six committee members, mistakes, full-width keys and natural answers, a jump back from the review, then finalized")
+    @Test(
+        "in a terminal, in Chinese: a whole village survey with six committee members, mistakes, full-width keys and natural answers, a jump back from the review, then finalized"
+    )
     func wholeSurveyInATerminal() throws {
         let home = try dataDirectory()
         let session = try InteractiveProcess(
@@ -179,10 +184,13 @@ struct FillTests {
         #expect(sync.stdout.contains("Finalized: 1") || sync.stdout.contains("finalized: 1"), "\(sync.stdout)")
     }
 
-    @Test("in a terminal, edit --at goes straight to the question; a change makes a draft revision, said plainly; 《 goes back, :go jumps, a full-width １ finalizes")
+    @Test(
+        "in a terminal, edit --at goes straight to the question; a change makes a draft revision, said plainly; 《 goes back, :go jumps, a full-width １ finalizes"
+    )
     func editAtAQuestionAndFinalize() throws {
         let (home, id) = try finalizedSample()
-        let session = try InteractiveProcess(["edit", id, "--at", "secretary_pay", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
+        let session = try InteractiveProcess(
+            ["edit", id, "--at", "secretary_pay", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
         try session.waitFor("Secretary's annual pay")
         #expect(session.prompts == 1, "edit --at went through other questions first: \(session.transcript)")
         session.send("45000")
@@ -213,7 +221,8 @@ struct FillTests {
         let (home, id) = try finalizedSample()
         /// Changes the secretary's pay in an edit, leaves with `quit` and answers `keep` to "Keep the changes?".
         func changeAndLeave(pay: String, quit: String, keep: String, said: String) throws {
-            let session = try InteractiveProcess(["edit", id, "--at", "secretary_pay", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
+            let session = try InteractiveProcess(
+                ["edit", id, "--at", "secretary_pay", "--lang", "en"] + today, environment: ["VSURVEY_HOME": home], terminal: true)
             try session.waitFor("Secretary's annual pay")
             session.send(pay)
             try session.waitFor("Revision 2 made")
@@ -271,7 +280,9 @@ struct FillTests {
         try session.waitFor("is still a draft and will not be sent")
         #expect(session.finish() == 0, "\(session.transcript)")
         #expect(try revisions(home, String(id)).first?.status == "draft")
-        for (answer, expected) in [("1", true), ("y", true), ("是", true), ("ｙ", true), ("2", false), ("否", false), ("ｎ", false), ("N", false), ("maybe", nil)] as [(String, Bool?)] {
+        for (answer, expected) in [("1", true), ("y", true), ("是", true), ("ｙ", true), ("2", false), ("否", false), ("ｎ", false), ("N", false), ("maybe", nil)]
+            as [(String, Bool?)]
+        {
             #expect(YesNo.read(answer) == expected, "\(answer)")
         }
     }
@@ -454,7 +465,8 @@ struct FillTests {
             #expect(mode == 0o600, "\(file.lastPathComponent): \(String(mode ?? 0, radix: 8))")
         }
         let page = URL(fileURLWithPath: home).appendingPathComponent("report.html")
-        let report = try vsurvey(["report", "village-branch", "--unit", "130102000000", "--period", "2026", "--html", page.path] + today, environment: environment)
+        let report = try vsurvey(
+            ["report", "village-branch", "--unit", "130102000000", "--period", "2026", "--html", page.path] + today, environment: environment)
         #expect(report.status == 0, "\(report)")
         #expect((try FileManager.default.attributesOfItem(atPath: page.path)[.posixPermissions] as? Int) == 0o600)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: home).filter { $0.hasSuffix(".migrating") || $0.contains(".tmp-") }
@@ -493,7 +505,8 @@ struct FillTests {
     func lookingNeverWrites() throws {
         let home = try dataDirectory()
         let environment = ["VSURVEY_HOME": home]
-        let filled = try vsurvey(["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize", "--lang", "en"] + today, environment: environment)
+        let filled = try vsurvey(
+            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--finalize", "--lang", "en"] + today, environment: environment)
         #expect(filled.status == 0, "\(filled)")
         let database = URL(fileURLWithPath: home).appendingPathComponent("vsurvey.sqlite")
         let before = try Data(contentsOf: database)
@@ -552,7 +565,10 @@ struct FillTests {
         let parent = try scratchDirectory("blocked")
         try Data().write(to: parent.appendingPathComponent("file"))
         let run = try vsurvey(
-            ["fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--data-dir", parent.appendingPathComponent("file/sub").path, "--lang", "en"]
+            [
+                "fill", "village-branch", "--answers", "forms/samples/village-branch-valid.json", "--data-dir", parent.appendingPathComponent("file/sub").path,
+                "--lang", "en",
+            ]
                 + today)
         #expect(run.status == 1)
         #expect(run.stderr.contains("file is a file, not a directory") && run.stderr.contains("--data-dir or VSURVEY_HOME"), "\(run.stderr)")
@@ -643,7 +659,8 @@ struct FillTests {
     func errorsInChinese() throws {
         let bad = try scratchDirectory("zh-errors")
         try Data("answers:\n  members_total: @40\n".utf8).write(to: bad.appendingPathComponent("bad.yaml"))
-        try Data("code,name,level,parent\n130102001201,".utf8 + [0xB6, 0xAB] + Data(",village,130102001000\n".utf8)).write(to: bad.appendingPathComponent("gbk.csv"))
+        try Data("code,name,level,parent\n130102001201,".utf8 + [0xB6, 0xAB] + Data(",village,130102001000\n".utf8)).write(
+            to: bad.appendingPathComponent("gbk.csv"))
         // (An unknown --lang is said in both languages: it cannot know which.)
         var runs: [(String, [String])] = Self.badArguments.filter { !$0.arguments.contains("--lang") }.map { ("vsurvey", $0.arguments) }
         runs += [
@@ -653,7 +670,10 @@ struct FillTests {
             ("vsurvey", ["list", "--bogus"]), ("vsurvey", ["list", "extra"]), ("vsurvey", ["list", "--unit"]), ("vsurvey", ["lisst"]),
             ("vsurvey", ["sync"]), ("vsurvey", ["report", "village-branch", "--remote"]),
             ("vsurvey-server", ["token", "create", "--name", "x"]), ("vsurvey-server", ["serve", "--port", "99999"]),
-            ("vsurvey-server", ["token", "create", "--db", bad.appendingPathComponent("none.sqlite").path, "--name", "x", "--role", "viewer", "--unit", "130102000000"]),
+            (
+                "vsurvey-server",
+                ["token", "create", "--db", bad.appendingPathComponent("none.sqlite").path, "--name", "x", "--role", "viewer", "--unit", "130102000000"]
+            ),
             ("vsurvey-server", ["units", "import", bad.appendingPathComponent("gbk.csv").path, "--db", bad.appendingPathComponent("s.sqlite").path]),
             ("vsurvey-server", ["token", "create", "--name", "x", "--role", "boss", "--unit", "1"]),
         ]

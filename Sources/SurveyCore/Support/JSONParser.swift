@@ -440,7 +440,11 @@ private struct Reader {
             throw error(L("数字超出范围", "number out of range"), at: start)
         }
         // Too small for a double (1e-400): refused rather than read as 0.
-        if value == 0, text.utf8.prefix(while: { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }).contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }) {
+        if value == 0,
+            text.utf8.prefix(while: { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }).contains(where: {
+                $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9")
+            })
+        {
             throw error(L("数字太小,超出范围", "number out of range (too small to keep)"), at: start)
         }
         return .number(value)

@@ -81,7 +81,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 case let allowed = known.methods(for: request.uri.path), !allowed.isEmpty
             {
                 // A route that exists, asked with a method it does not take.
-                let message = L("此地址不支持 \(request.method.rawValue),可用:\(allowed.joined(separator: "、"))", "this route does not take \(request.method.rawValue); it takes \(allowed.joined(separator: ", "))")
+                let message = L(
+                    "此地址不支持 \(request.method.rawValue),可用:\(allowed.joined(separator: "、"))",
+                    "this route does not take \(request.method.rawValue); it takes \(allowed.joined(separator: ", "))")
                 response = JSONResponse.make(ServiceError(.invalid, "method_not_allowed", message).json(language), status: .methodNotAllowed)
                 response.headers[.allow] = allowed.joined(separator: ", ")
             } else if let error = error as? any HTTPResponseError {

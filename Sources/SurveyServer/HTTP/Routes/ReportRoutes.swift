@@ -38,12 +38,13 @@ enum ReportRoutes {
             guard format == "json" || format == "csv" else {
                 throw ServiceError(.invalid, "invalid_format", L("format 应为 json 或 csv", "format must be json or csv"))
             }
-            let csvHeaders = try query["headers"].map { value in
-                guard let headers = Report.CSVHeaders(rawValue: String(value)) else {
-                    throw ServiceError(.invalid, "invalid_headers", L("headers 应为 labels 或 names", "headers must be labels or names"))
-                }
-                return headers
-            } ?? .labels
+            let csvHeaders =
+                try query["headers"].map { value in
+                    guard let headers = Report.CSVHeaders(rawValue: String(value)) else {
+                        throw ServiceError(.invalid, "invalid_headers", L("headers 应为 labels 或 names", "headers must be labels or names"))
+                    }
+                    return headers
+                } ?? .labels
             let limit = query["limit"].flatMap { Int(String($0)) } ?? 50
             guard (1...10_000).contains(limit) else {
                 throw ServiceError(.invalid, "invalid_limit", L("limit 应在 1 到 10000 之间", "limit must be between 1 and 10000"))
