@@ -32,7 +32,7 @@ public struct CommandRun: Sendable {
     }
 
     /// Runs `binary` to its end from `directory`, in a clean environment
-    /// (`PATH` and `LANG=C.UTF-8`) plus `environment`; with `input`, that is
+    /// (`PATH`, `LANG=C.UTF-8` and a 90 s `VSURVEY_DB_WAIT` for a busy test machine) plus `environment`; with `input`, that is
     /// its standard input.
     public static func run(_ binary: URL, _ arguments: [String], in directory: URL, environment: [String: String] = [:], input: String? = nil) throws
         -> CommandRun
@@ -41,7 +41,7 @@ public struct CommandRun: Sendable {
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
-        var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        var env = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "VSURVEY_DB_WAIT": "90"]
         env.merge(environment) { _, new in new }
         process.environment = env
         let out = Pipe()

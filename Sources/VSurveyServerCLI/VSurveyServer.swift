@@ -79,7 +79,8 @@ struct ServerOptions: ParsableArguments {
         do {
             if isPostgres {
                 let pool = connections ?? environment["VSURVEY_DB_CONNECTIONS"].flatMap(Int.init) ?? 8
-                return try await PostgresServerStorage(url: databasePath, connections: pool)
+                let wait = environment["VSURVEY_DB_WAIT"].flatMap(Int.init).map { min(max($0, 1), 3600) } ?? 15
+                return try await PostgresServerStorage(url: databasePath, connections: pool, openTimeout: .seconds(wait))
             }
             return try SQLiteServerStorage(path: databasePath)
         } catch let error as StorageError {

@@ -18,13 +18,13 @@ struct CrossServerTests {
     /// Two storages and services on one fresh database; the second is
     /// opened at the same moment as the first, so both run the migrations.
     static func twoServers() async throws -> (SurveyService, SurveyService, PostgresServerStorage, PostgresServerStorage) {
-        let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        let url = try await PostgresServerStorage.createDatabase(named: String(name), at: TestDatabase.postgresURL!)
-        async let first = PostgresServerStorage(url: url, connections: 4)
-        async let second = PostgresServerStorage(url: url, connections: 4)
         let (a, b): (PostgresServerStorage, PostgresServerStorage)
         do {
-            (a, b) = try await (first, second)
+            (a, b) = try await TestDatabase.withNewPostgresDatabase { url in
+                async let first = TestDatabase.openPostgres(url, connections: 4)
+                async let second = TestDatabase.openPostgres(url, connections: 4)
+                return try await (first, second)
+            }
         } catch {
             Issue.record("opening two servers at once: \(String(reflecting: error))")
             throw error

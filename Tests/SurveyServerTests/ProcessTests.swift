@@ -38,7 +38,7 @@ final class ServerProcess: @unchecked Sendable {
         process.executableURL = try serverBinary()
         process.arguments = ["serve", "--db", db, "--forms", forms.path, "--port", "0"] + arguments
         process.currentDirectoryURL = directory
-        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "VSURVEY_DB_WAIT": "90"]
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -111,15 +111,14 @@ func processDatabase(_ database: TestDatabase) async throws -> String {
     switch database {
     case .sqlite: return "server.sqlite"
     case .postgres:
-        let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        return try await PostgresServerStorage.createDatabase(named: String(name), at: TestDatabase.postgresURL!)
+        return try await TestDatabase.withNewPostgresDatabase { $0 }
     }
 }
 
 /// Opens what a process test's server wrote.
 func openStorage(_ db: String, in directory: URL) async throws -> any ServerStorage {
     db.hasPrefix("postgres://")
-        ? try await PostgresServerStorage(url: db, connections: 1) : try SQLiteServerStorage(path: directory.appendingPathComponent(db).path)
+        ? try await TestDatabase.openPostgres(db, connections: 1) : try SQLiteServerStorage(path: directory.appendingPathComponent(db).path)
 }
 
 func createToken(_ role: String, in directory: URL, unit: String = "130102000000", db: String = "server.sqlite") async throws -> String {

@@ -32,15 +32,34 @@ enum TestDatabase: String, Sendable, CustomTestStringConvertible {
             // A few at a time, with time to spare: a new database is a copy of
             // the template through the WAL, and the whole suite makes dozens
             // while every other suite runs.
-            await Self.creating.enter()
-            defer { Task { await Self.creating.leave() } }
-            let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-            return try await PostgresServerStorage(
-                url: PostgresServerStorage.createDatabase(named: String(name), at: Self.postgresURL!), connections: 4, openTimeout: .seconds(90))
+            return try await Self.withNewPostgresDatabase { url in try await Self.openPostgres(url, connections: 4) }
         }
     }
 
     static let creating = Gate(4)
+
+    /// Makes a fresh PostgreSQL database and runs `body` with its address,
+    /// a few at a time: a new database is a copy of the template through
+    /// the WAL, and the whole suite makes dozens while every other suite
+    /// runs, so what `body` opens is opened before the next one is made.
+    static func withNewPostgresDatabase<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
+        await creating.enter()
+        do {
+            let name = "vst_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+            let value = try await body(PostgresServerStorage.createDatabase(named: String(name), at: postgresURL!))
+            await creating.leave()
+            return value
+        } catch {
+            await creating.leave()
+            throw error
+        }
+    }
+
+    /// Opens a test's PostgreSQL database, with time to spare for a
+    /// machine busy with the rest of the suite.
+    static func openPostgres(_ url: String, connections: Int) async throws -> PostgresServerStorage {
+        try await PostgresServerStorage(url: url, connections: connections, openTimeout: .seconds(90))
+    }
 
     /// Drops a PostgreSQL store's database.
     static func drop(_ storage: any ServerStorage) async {
