@@ -84,3 +84,12 @@ public func scratchDirectory(_ label: String = "test") throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+extension String {
+    /// The text between the first `start` and the next `end` after it;
+    /// empty when either is missing (a page's hidden field, say).
+    public func between(_ start: String, _ end: String) -> String {
+        guard let from = range(of: start), let to = self[from.upperBound...].range(of: end) else { return "" }
+        return String(self[from.upperBound..<to.lowerBound])
+    }
+}

@@ -2,6 +2,21 @@ import Foundation
 import SurveyCore
 import SurveySQL
 
+/// Where a report page served by the server leads: a row unit's column
+/// heading (`row`, by unit code), a unit in a watch list (`unit`), and
+/// the periods to switch to (the shown one without a link).
+public struct ReportLinks: Sendable {
+    public var row: @Sendable (String) -> String?
+    public var unit: @Sendable (String) -> String?
+    public var periods: [(label: String, url: String?)]
+
+    public init(row: @escaping @Sendable (String) -> String?, unit: @escaping @Sendable (String) -> String?, periods: [(label: String, url: String?)]) {
+        self.row = row
+        self.unit = unit
+        self.periods = periods
+    }
+}
+
 extension Report {
     /// The report as one self-contained HTML page: the indicator table, the
     /// form's charts as inline SVG, the units not reported and the watch
@@ -9,7 +24,7 @@ extension Report {
     /// and prints on A4 landscape.
     /// The report as a whole page; `toolbar` is HTML its server puts at the
     /// top of the body (a sign-out button), empty for a file.
-    public func html(_ language: Language, generated: String, toolbar: String = "") -> String {
+    public func html(_ language: Language, generated: String, toolbar: String = "", links: ReportLinks? = nil) -> String {
         let en = language == .en
         let title = form.title.text(language)
         var out = """
@@ -22,7 +37,7 @@ extension Report {
             <style>
             body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 16px; color: #1f2933; }
             h1 { font-size: 1.4em; margin: 0 0 4px; } h2 { font-size: 1.1em; margin: 24px 0 8px; border-bottom: 2px solid #c8102e; padding-bottom: 4px; }
-            .meta { color: #52606d; font-size: 0.9em; }
+            .meta { color: #52606d; font-size: 0.9em; } nav.periods { margin: 8px 0; font-size: 0.9em; } nav.periods a, nav.periods b { margin: 0 4px; } th a { color: inherit; }
             .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
             .card { border: 1px solid #d9e2ec; border-radius: 6px; padding: 8px 12px; min-width: 140px; }
             .card b { display: block; font-size: 1.5em; color: #c8102e; }
@@ -46,6 +61,13 @@ extension Report {
             <div class="meta">\(Self.escape(scopeName)) (\(Self.escape(scope))) · \(en ? "period" : "报告期") \(Self.escape(period))\(due.map { " · " + (en ? "due " : "截止 ") + CivilDate.format(days: $0) } ?? "") · \(en ? "made" : "生成于") \(Self.escape(generated))</div>
 
             """
+        if let links, !links.periods.isEmpty {
+            out += "<nav class=\"periods\">\(en ? "Period" : "报告期"):"
+            for item in links.periods {
+                out += item.url.map { " <a href=\"\(Self.escape($0))\">\(Self.escape(item.label))</a>" } ?? " <b>\(Self.escape(item.label))</b>"
+            }
+            out += "</nav>\n"
+        }
         // Headline figures.
         out += "<div class=\"cards\">"
         out += card(en ? "reported / expected" : "已报送 / 应报送", "\(total.reported) / \(total.expected)")
@@ -58,7 +80,14 @@ extension Report {
 
         out += "<h2>\(en ? "Indicators" : "指标")</h2>\n<div class=\"scroll\"><table>\n<thead><tr>"
         let (header, lines) = tableLines(language)
-        for cell in header { out += "<th>\(Self.escape(cell))</th>" }
+        for (index, cell) in header.enumerated() {
+            // A row unit's column heading leads to its surveys or its own report.
+            if let links, index >= 1, index <= rows.count, let url = links.row(rows[index - 1].unit) {
+                out += "<th><a href=\"\(Self.escape(url))\">\(Self.escape(cell))</a></th>"
+            } else {
+                out += "<th>\(Self.escape(cell))</th>"
+            }
+        }
         out += "</tr></thead>\n<tbody>\n"
         let totalColumn = rows.count + 1
         for line in lines {
@@ -85,7 +114,7 @@ extension Report {
         out += "</div>\n"
         for list in watchLists {
             out += "<div class=\"list\"><h2>\(Self.escape(list.indicator.label.text(language)))(\(list.count))</h2>\n"
-            out += unitList(list.units, more: list.count - list.units.count, language, indicator: list.indicator)
+            out += unitList(list.units, more: list.count - list.units.count, language, indicator: list.indicator, link: links?.unit)
             out += "</div>\n"
         }
         out += "</body>\n</html>\n"
@@ -98,13 +127,20 @@ extension Report {
         "<div class=\"card\">\(Self.escape(label))<b>\(Self.escape(value))</b></div>"
     }
 
-    func unitList(_ units: [(unit: Unit, detail: SQLValue)], more: Int, _ language: Language, indicator: Indicator? = nil) -> String {
+    func unitList(
+        _ units: [(unit: Unit, detail: SQLValue)], more: Int, _ language: Language, indicator: Indicator? = nil,
+        link: (@Sendable (String) -> String?)? = nil
+    ) -> String {
         guard !units.isEmpty else { return "<p>\(language == .en ? "None." : "无。")</p>\n" }
         var out = "<ul class=\"units\">"
         for (unit, detail) in units {
             var text = "\(unit.code) " + (unit.group.isEmpty ? "" : unit.group + " ") + unit.name
             if detail != .null { text += " · " + (indicator.map { detailShown(detail, $0, language) } ?? Self.detailText(detail)) }
-            out += "<li>\(Self.escape(text))</li>"
+            if let url = link?(unit.code) {
+                out += "<li><a href=\"\(Self.escape(url))\">\(Self.escape(text))</a></li>"
+            } else {
+                out += "<li>\(Self.escape(text))</li>"
+            }
         }
         out += "</ul>\n"
         if more > 0 { out += "<p>\(language == .en ? "… and \(more) more" : "……另有 \(more) 个")</p>\n" }

@@ -195,3 +195,49 @@ extension SurveyService {
         return ConflictDetail(conflict: conflict, held: held, current: current, differences: differences)
     }
 }
+
+/// Where one form's surveys of a period stand under a scope: what a
+/// workspace's home shows.
+public struct ReviewSummary: Sendable {
+    public var form: Form
+    public var period: String
+    public var scope: UnitCode
+    public var counts: [ReviewStatus: Int]
+    /// Units under the scope that the form expects a survey from.
+    public var expected: Int
+    /// The status from which the asking reviewer decides (pending for the
+    /// first level, approved by the level below for the next); nil for
+    /// one who does not review this form.
+    public var awaiting: ReviewStatus?
+
+    public var received: Int { counts.values.reduce(0, +) }
+    public var waiting: Int { awaiting.map { counts[$0] ?? 0 } ?? 0 }
+    public var returned: Int { counts.filter { $0.key.state == .returned }.values.reduce(0, +) }
+    public var accepted: Int { counts.filter { $0.key.state == .accepted }.values.reduce(0, +) }
+}
+
+extension SurveyService {
+    /// The status a reviewer at `level` decides from, when `levels` (lowest
+    /// first) include it.
+    public static func awaitingStatus(at level: UnitLevel, levels: [UnitLevel]) -> ReviewStatus? {
+        guard let k = levels.firstIndex(of: level) else { return nil }
+        return k == 0 ? .pending : ReviewStatus(.approved, at: levels[k - 1])
+    }
+
+    /// Each published form's review counts for `period` (its current one
+    /// when nil) under `principal`'s unit.
+    public func reviewSummaries(period: String? = nil, for principal: Principal) async throws -> [ReviewSummary] {
+        try principal.require(.read)
+        let registry = try await registry()
+        var summaries: [ReviewSummary] = []
+        for id in Set(catalog.allForms.map(\.id)).sorted() {
+            guard let form = catalog.form(id) else { continue }
+            let asked = period ?? Period.current(form.periodType).description
+            let counts = try await storage.reviewCounts(under: principal.unit, formID: id, period: asked)
+            let expected = registry.units(under: principal.unit, level: form.unitLevel).count
+            let awaiting = principal.role.mayReview ? principal.unit.level.flatMap { Self.awaitingStatus(at: $0, levels: form.reviewLevels) } : nil
+            summaries.append(ReviewSummary(form: form, period: asked, scope: principal.unit, counts: counts, expected: expected, awaiting: awaiting))
+        }
+        return summaries
+    }
+}

@@ -48,6 +48,9 @@ public struct SurveyQuery: Sendable, Equatable {
     public var formID: String?
     public var period: String?
     public var review: ReviewState?
+    /// With `review`: only those decided at this level (approved by the
+    /// township, returned by the county).
+    public var reviewLevel: UnitLevel?
     /// nil: every state.
     public var state: InstanceState? = .current
     /// Matches unit codes (from their start) and unit names (anywhere).
@@ -314,6 +317,25 @@ extension RelationalStorage {
         }
     }
 
+    public func reviewCounts(under unit: UnitCode, formID: String, period: String) async throws -> [ReviewStatus: Int] {
+        let counts = SQLQuery(
+            sql: """
+                SELECT CASE WHEN r.instance IS NULL OR r.revision <> i.revision THEN 'pending' ELSE r.state END,
+                       CASE WHEN r.instance IS NULL OR r.revision <> i.revision THEN NULL ELSE r.level END, COUNT(*)
+                FROM instance i LEFT JOIN review r ON r.instance = i.id
+                WHERE i.form_id = ? AND i.period = ? AND i.state = 'current' AND i.unit LIKE ?
+                GROUP BY 1, 2
+                """, arguments: [.text(formID), .text(period), .text(unit.prefix + "%")])
+        return try await sql.read { session in
+            var result: [ReviewStatus: Int] = [:]
+            for row in try session.all(counts) {
+                guard let status = ReviewRules.status(state: row.text(0), level: row.optionalText(1)) else { continue }
+                result[status, default: 0] += Int(row.integer(2))
+            }
+            return result
+        }
+    }
+
     public func browse(_ query: SurveyQuery) async throws -> [SurveyListing] {
         // By id, as the pages go: SQLite would rather read a form's and
         // period's current surveys from their partial index and sort them
@@ -335,7 +357,9 @@ extension RelationalStorage {
         switch query.review {
         case nil: break
         case .pending?: sql.append(" AND (r.instance IS NULL OR r.revision <> i.revision OR r.state = 'pending')")
-        case let review?: sql.append(" AND r.revision = i.revision AND r.state = ?", .text(review.rawValue))
+        case let review?:
+            sql.append(" AND r.revision = i.revision AND r.state = ?", .text(review.rawValue))
+            if let level = query.reviewLevel { sql.append(" AND r.level = ?", .text(level.rawValue)) }
         }
         if let text = query.text?.trimmingSpaces, !text.isEmpty {
             let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(

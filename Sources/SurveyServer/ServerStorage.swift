@@ -228,6 +228,9 @@ public protocol ServerStorage: Sendable {
     func reviewNotices(after: Int64, limit: Int, under unit: UnitCode, sentBy tokenID: Int64?) async throws -> [ReviewNotice]
     /// A page of surveys, by store id, with their review.
     func browse(_ query: SurveyQuery) async throws -> [SurveyListing]
+    /// How many current surveys of a form and period under `unit` stand
+    /// at each review status.
+    func reviewCounts(under unit: UnitCode, formID: String, period: String) async throws -> [ReviewStatus: Int]
 
     // Audit
     func recordAudit(_ entry: AuditEntry) async throws

@@ -176,18 +176,18 @@ struct ReportAPITests {
             let wrong = try await server.send("POST", "/reports/login", headers: form, body: Array("token=vst_nope&next=%2Freports%2Fvillage-branch".utf8))
             #expect(wrong.status == 401)
             #expect(wrong.header("Set-Cookie") == nil)
-            // A viewer's token: a cookie for /reports only, and back to the page; an outside address is not followed.
+            // A viewer's token: a session cookie, and back to the page; an outside address is not followed (the workspace instead).
             let signedIn = try await server.send(
                 "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=https%3A%2F%2Fevil.example%2F".utf8))
             #expect(signedIn.status == 303)
-            #expect(signedIn.header("Location") == "/reports/village-branch")
-            // Only a plain path under /reports/ is followed: no CR LF, tab, backslash or dot segments, encoded or not.
+            #expect(signedIn.header("Location") == "/workspace")
+            // Only a plain path under /reports/ or /workspace is followed: no CR LF, tab, backslash or dot segments, encoded or not.
             for next in [
                 "%2Freports%2Fx%0D%0ASet-Cookie%3A%20a%3Db", "%2Freports%2F%09%2Fevil.com", "%2Freports%2F..%2Fapi%2Fv1%2Funits",
                 "%2Freports%2F%252e%252e%2Fapi", "%2Freports%2F%5C%5Cevil.com", "%2Freports%2F%250d%250aX%3A%201",
             ] {
                 let refused = try await server.send("POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=\(next)".utf8))
-                #expect(refused.status == 303 && refused.header("Location") == "/reports/village-branch", "\(next)")
+                #expect(refused.status == 303 && refused.header("Location") == "/workspace", "\(next)")
             }
             // Only this server's own page signs in: a form posted from another site gets no cookie.
             for headers in [[("Origin", "https://evil.example")], [("Origin", "null")], [("Sec-Fetch-Site", "cross-site")]] {
@@ -205,7 +205,7 @@ struct ReportAPITests {
                 "POST", "/reports/login", headers: form, body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch%3Fperiod%3D2026%26lang%3Den".utf8))
             #expect(kept.header("Location") == "/reports/village-branch?period=2026&lang=en")
             let cookie = try #require(signedIn.header("Set-Cookie"))
-            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/reports"))
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/;"))
             let pair = String(cookie.split(separator: ";")[0])
 
             let page = try await server.send("GET", "/reports/village-branch?period=2026&lang=en", headers: [("Cookie", pair)])
@@ -213,7 +213,14 @@ struct ReportAPITests {
             let html = String(decoding: page.body, as: UTF8.self)
             let expected = try Self.expected(surveys, scope: "130102000000")
             // The table: every township and the total reported count.
-            for row in expected.rows { #expect(html.contains("<th>\(row.name)</th>"), "\(row.name)") }
+            // Each township's column heading leads to its villages' surveys in the workspace.
+            for row in expected.rows {
+                #expect(
+                    html.contains("<th><a href=\"/workspace/surveys?form=village-branch&amp;period=2026&amp;scope=\(row.unit)&amp;lang=en\">\(row.name)</a></th>"),
+                    "\(row.name)")
+            }
+            // The neighbouring periods, the one shown without a link.
+            #expect(html.contains("<a href=\"/reports/village-branch?scope=130102000000&amp;period=2025&amp;lang=en\">2025</a> <b>2026</b>"), "\(html.prefix(4000))")
             #expect(html.contains("<td class=\"total\">30/250</td>"))
             // Three charts, as inline SVG, with the histogram's counts adding up to the villages with an income.
             #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
@@ -226,7 +233,8 @@ struct ReportAPITests {
             #expect(html.contains("@bottom-center { content: counter(page)"))
             // The weak-economy list names the village given 12,345 yuan, with its income.
             let village = try #require(LiveServer.registry.unit(UnitCode(surveys[0].unit)!))
-            #expect(html.contains("\(village.name) · ¥12,345"), "\(html)")
+            #expect(html.contains("\(village.name) · ¥12,345</a>"), "\(html)")
+            #expect(html.contains("<li><a href=\"/workspace/units/\(village.code)?form=village-branch&amp;period=2026&amp;lang=en\">"))
             #expect(try await server.send("GET", "/reports/village-branch", token: collector).status == 403)
         }
     }
@@ -259,19 +267,27 @@ struct ReportAPITests {
             let secret = String(first.split(separator: "=", maxSplits: 1)[1])
             let rows = try await server.storage.sql.read { session in try session.all("SELECT hash FROM web_session").map { $0.text(0) } }
             #expect(rows.count == 2 && !rows.contains(secret) && rows.contains(TokenSecret.hash(secret)))
-            // The token itself, or a made-up session, in the cookie is no sign-in; nor is the cookie for the API.
+            // The token itself, or a made-up session, in the cookie is no sign-in.
             #expect(try await page("vsurvey_session=\(viewer)").status == 401)
             #expect(try await page("vsurvey_token=\(viewer)").status == 401)
             #expect(try await page("vsurvey_session=vss_made-up").status == 401)
-            #expect(try await server.send("GET", "/api/v1/reports/village-branch", headers: [("Cookie", first)]).status == 401)
+            #expect(try await server.send("GET", "/api/v1/reports/village-branch", headers: [("Cookie", "vsurvey_session=vss_made-up")]).status == 401)
+            // The API takes the session as it takes the token, with the same role.
+            #expect(try await server.send("GET", "/api/v1/reports/village-branch?period=2026", headers: [("Cookie", first)]).status == 200)
 
-            // Signing out ends that session on the server; the other goes on.
-            let out = try await server.send("POST", "/reports/logout", headers: [("Cookie", first)])
+            // Signing out (with the page's CSRF token) ends that session on the server; the other goes on.
+            let csrf = "csrf=" + String(decoding: shown.body, as: UTF8.self).between("name=\"csrf\" value=\"", "\"")
+            let noToken = try await server.send("POST", "/reports/logout", headers: [("Cookie", first)] + form)
+            #expect(noToken.status == 403, "a sign-out without the CSRF token")
+            let out = try await server.send("POST", "/reports/logout", headers: [("Cookie", first)] + form, body: Array(csrf.utf8))
             #expect(out.status == 200 && out.header("Set-Cookie")?.contains("Max-Age=0") == true)
             #expect(try await page(first).status == 401)
             #expect(try await page(second).status == 200)
             // A sign-out posted from another site is refused and ends nothing.
-            let forged = try await server.send("POST", "/reports/logout", headers: [("Cookie", second), ("Origin", "https://evil.example")])
+            let secondPage = String(decoding: try await page(second).body, as: UTF8.self)
+            let forged = try await server.send(
+                "POST", "/reports/logout", headers: [("Cookie", second), ("Origin", "https://evil.example")] + form,
+                body: Array(("csrf=" + secondPage.between("name=\"csrf\" value=\"", "\"")).utf8))
             #expect(forged.status == 403)
             #expect(try await page(second).status == 200)
 

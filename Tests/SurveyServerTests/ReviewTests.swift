@@ -321,7 +321,9 @@ struct AuditTests {
             #expect(signedIn.status == 303)
             let cookie = try #require(signedIn.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
             #expect(try await server.send("POST", "/reports/login", headers: form, body: Array("token=vst_wrong".utf8)).status == 401)
-            #expect(try await server.send("POST", "/reports/logout", headers: [("Cookie", cookie)]).status == 200)
+            let reportPage = String(decoding: try await server.send("GET", "/reports/village-branch?period=2026", headers: [("Cookie", cookie)]).body, as: UTF8.self)
+            let csrf = Array(("csrf=" + reportPage.between("name=\"csrf\" value=\"", "\"")).utf8)
+            #expect(try await server.send("POST", "/reports/logout", headers: [("Cookie", cookie)] + form, body: csrf).status == 200)
             #expect(try await server.send("GET", "/api/v1/reports/village-branch?period=2026&format=csv", token: viewer).status == 200)
             let entries = try await server.send("GET", "/api/v1/audit", token: admin).json()["entries"]?.arrayValue ?? []
             #expect(entries.map { $0["action"]?.stringValue ?? "" } == ["report.export", "session.sign_out", "session.sign_in_refused", "session.sign_in"])

@@ -27,7 +27,7 @@ public enum ReviewAction: String, Sendable, CaseIterable, Codable {
 }
 
 /// A review state and the level it was reached at (none for pending).
-public struct ReviewStatus: Sendable, Equatable, CustomStringConvertible {
+public struct ReviewStatus: Sendable, Hashable, CustomStringConvertible {
     public var state: ReviewState
     public var level: UnitLevel?
 

@@ -29,6 +29,16 @@ enum RequestFields {
         return state
     }
 
+    /// `level`: the level a review decision was made at, with `review`.
+    static func reviewLevel(_ text: String?) throws(ServiceError) -> UnitLevel? {
+        guard let text else { return nil }
+        guard let level = UnitLevel(rawValue: text), level.prefixLength < 12 else {
+            throw ServiceError(
+                .invalid, "invalid_level", L("level 应为 province、city、county 或 township", "level must be province, city, county or township"))
+        }
+        return level
+    }
+
     /// The largest cursor or event number a request may name (18 digits, as the document says).
     static let largestCursor: Int64 = 999_999_999_999_999_999
 

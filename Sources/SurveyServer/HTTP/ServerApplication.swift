@@ -40,6 +40,7 @@ public enum ServerApplication {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: LanguageParameterMiddleware())
         router.add(middleware: BearerAuthenticator(service: service))
+        router.add(middleware: CookieAuthenticator(service: service))
         let recorder = RouteRecorder(router, known: known)
         recorder.addRoutes(SystemRoutes.collection(service))
         recorder.addRoutes(SurveyRoutes.collection(service))
@@ -51,6 +52,8 @@ public enum ServerApplication {
         recorder.addRoutes(AuditRoutes.collection(service))
         recorder.addRoutes(ExportRoutes.collection(service))
         recorder.addRoutes(ReportRoutes.pages(service))
+        recorder.addRoutes(SignInRoutes.collection(service))
+        recorder.addRoutes(WorkspaceRoutes.collection(service))
         return (router, known.routes)
     }
 
@@ -120,10 +123,11 @@ final class RouteRecorder<Context: RequestContext>: RouterMethods {
 }
 
 /// Refuses a `lang` parameter the server does not speak (400), for the
-/// API; the report pages answer it with a page of their own.
+/// API; the pages answer it with a page of their own.
 struct LanguageParameterMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if !request.uri.path.hasPrefix("/reports/"), let problem = RequestLanguage.problem(request) { throw problem }
+        let path = request.uri.path
+        if !path.hasPrefix("/reports/"), path != "/workspace", !path.hasPrefix("/workspace/"), let problem = RequestLanguage.problem(request) { throw problem }
         return try await next(request, context)
     }
 }

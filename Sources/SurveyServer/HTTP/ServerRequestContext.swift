@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import SurveyCore
 
@@ -11,6 +12,10 @@ public struct ServerRequestContext: RequestContext {
     public var identity: Principal?
     /// Why a credential the request carried was refused.
     var credentialError: ServiceError?
+    /// The session id, when the identity came from the pages' cookie
+    /// rather than a token in the header: then a request that changes
+    /// something must carry the session's CSRF token (`Pages.mayChange`).
+    public var session: String?
     /// The address the request came from, for the audit log.
     public var remoteAddress: String?
 
@@ -59,33 +64,39 @@ struct BearerAuthenticator: RouterMiddleware {
     }
 }
 
-/// Reads the report pages' sign-in cookie (`vsurvey_session`, a session
-/// id, never a token) into the context's identity when the request has no
-/// `Authorization` header. It is added to the pages' routes only: the API
-/// takes no cookie.
+/// Reads the pages' sign-in cookie (`vsurvey_session`, a session id,
+/// never a token) into the context's identity when the request has no
+/// `Authorization` header: the workspace, the report page and the API
+/// all take it, with the same role rules as a token. A request made with
+/// the cookie that changes something must come from this server's pages
+/// with the session's CSRF token: the pages check their forms' `csrf`
+/// field, and this checks the API's `X-CSRF-Token` header.
 struct CookieAuthenticator: RouterMiddleware {
     typealias Context = ServerRequestContext
-    static let cookieName = "vsurvey_session"
     let service: SurveyService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if request.headers[.authorization] == nil, let session = Self.session(in: request) {
+        if request.headers[.authorization] == nil, let session = Pages.session(in: request) {
             do {
                 context.identity = try await service.authenticate(session: session)
+                context.session = session
             } catch let error as ServiceError {
+                // A page asks to sign in again; an API call is refused.
                 context.credentialError = error
             }
         }
-        return try await next(request, context)
-    }
-
-    static func session(in request: Request) -> String? {
-        for part in (request.headers[.cookie] ?? "").split(separator: ";") {
-            let pair = part.trimmingCharacters(in: .whitespaces)
-            if pair.hasPrefix(cookieName + "=") { return String(pair.dropFirst(cookieName.count + 1)) }
+        let safe = request.method == .get || request.method == .head || request.method == .options
+        if !safe, request.uri.path.hasPrefix("/api/"), context.session != nil,
+            !Pages.mayChange(request, context, token: request.headers[HTTPField.Name("X-CSRF-Token")!])
+        {
+            throw ServiceError(
+                .forbidden, "csrf",
+                L(
+                    "用登录会话调用接口时,须从本服务器的页面发出并带上 X-CSRF-Token 头(页面的 csrf-token)",
+                    "a call made with the sign-in session must come from this server's pages with the X-CSRF-Token header (the page's csrf-token)"))
         }
-        return nil
+        return try await next(request, context)
     }
 }
 

@@ -72,157 +72,72 @@ enum ReportRoutes {
 
     static func pages(_ service: SurveyService) -> RouteCollection<ServerRequestContext> {
         let routes = RouteCollection(context: ServerRequestContext.self)
-        routes.add(middleware: CookieAuthenticator(service: service))
-
         // The page asks for sign-in itself instead of answering 401 JSON.
         routes.get("/reports/{form}") { request, context -> Response in
             let language = RequestLanguage.of(request)
-            if let problem = RequestLanguage.problem(request) { return message(.badRequest, problem.message, language: language) }
+            if let problem = RequestLanguage.problem(request) { return Pages.message(.badRequest, problem.message, language: language) }
             guard let principal = context.identity, context.credentialError == nil else {
-                return message(.unauthorized, L("请先登录以查看报告", "sign in to see the report"), language: language, signIn: request.uri.description)
+                return Pages.message(.unauthorized, L("请先登录以查看报告", "sign in to see the report"), language: language, signIn: request.uri.description)
             }
             do {
                 try principal.require(.read)
                 let asked = try ReportRequest(request, context, principal: principal, service: service)
                 let report = try await service.report(formID: asked.formID, scope: asked.scope, period: asked.period, for: principal)
-                // Signed in with the cookie (not a header): the page offers to sign out.
-                let toolbar = request.headers[.authorization] == nil ? signOutForm(language) : ""
-                return page(.ok, report.html(language, generated: Timestamp.forPeople(Date()), toolbar: toolbar))
+                let links = links(report, formID: asked.formID, request: request)
+                return Pages.html(.ok, report.html(language, generated: Timestamp.forPeople(Date()), toolbar: toolbar(context, language), links: links))
             } catch let error as ServiceError {
-                return message(HTTPErrors.status(error.kind), error.message, language: language)
+                return Pages.message(HTTPErrors.status(error.kind), error.message, language: language)
             }
-        }
-
-        routes.post("/reports/login") { request, context -> Response in
-            let language = RequestLanguage.of(request)
-            // A browser says where a form was posted from: only this server's own page signs in.
-            guard sameSite(request) else {
-                return message(
-                    .forbidden, L("拒绝来自其他网站的登录", "a sign-in posted from another site is refused"), language: language,
-                    signIn: "/reports/village-branch")
-            }
-            let body = try await request.body.collect(upTo: 16 * 1024)
-            var fields: [String: String] = [:]
-            for pair in String(buffer: body).split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-                if parts.count == 2 { fields[parts[0]] = parts[1] }
-            }
-            let next = safeNext(fields["next"])
-            let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            let name = (fields["name"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            let signedIn: (principal: Principal, session: String)
-            do {
-                // A person signs in with a name and a password; a token still works.
-                if !name.isEmpty || token.isEmpty {
-                    signedIn = try await service.signIn(name: name, password: fields["password"] ?? "", address: context.remoteAddress)
-                } else {
-                    signedIn = try await service.signIn(token: token, address: context.remoteAddress)
-                }
-            } catch let error as ServiceError where error.kind == .unauthenticated || error.kind == .forbidden {
-                let refusal =
-                    token.isEmpty
-                    ? L("用户名或密码不对,或用户已停用", "the name or the password is wrong, or the user is disabled")
-                    : L("令牌无效,或不是查看者或管理员令牌", "the token is not valid, or not a viewer or admin token")
-                return message(.unauthorized, refusal, language: language, signIn: next)
-            }
-            // Anything else (the database busy or gone) goes to ErrorMiddleware: 503, not "token not valid".
-            var headers = HTTPFields()
-            headers[.location] = next
-            // The browser keeps a session id for this server's report pages, never the token.
-            headers[.setCookie] = sessionCookie(signedIn.session, maxAge: Int(SurveyService.sessionLifetime), request)
-            return page(.seeOther, "", headers: headers)
-        }
-
-        // Signing out ends the session on the server, not only in the browser.
-        routes.post("/reports/logout") { request, context -> Response in
-            let language = RequestLanguage.of(request)
-            guard sameSite(request) else {
-                return message(.forbidden, L("拒绝来自其他网站的退出请求", "a sign-out posted from another site is refused"), language: language)
-            }
-            if let session = CookieAuthenticator.session(in: request) { try await service.signOut(session: session, address: context.remoteAddress) }
-            var headers = HTTPFields()
-            headers[.setCookie] = sessionCookie("", maxAge: 0, request)
-            return message(.ok, L("已退出登录", "signed out"), language: language, signIn: "/reports/village-branch", headers: headers)
         }
         return routes
     }
 
-    /// The session cookie: HttpOnly, SameSite=Strict, for `/reports` only;
-    /// Secure when the browser reached the server over HTTPS (through a
-    /// proxy that says so).
-    static func sessionCookie(_ value: String, maxAge: Int, _ request: Request) -> String {
-        let secure = request.headers[.xForwardedProto]?.lowercased() == "https" || request.headers[.origin]?.lowercased().hasPrefix("https://") == true
-        return "\(CookieAuthenticator.cookieName)=\(value); Path=/reports; HttpOnly; SameSite=Strict; Max-Age=\(maxAge)" + (secure ? "; Secure" : "")
-    }
-
-    /// The sign-out button a signed-in page shows.
-    static func signOutForm(_ language: Language) -> String {
-        """
-        <form method="post" action="/reports/logout" style="float:right;margin:0">\
-        <button type="submit">\(language == .en ? "Sign out" : "退出登录")</button></form>
-        """
-    }
-
-    /// Whether a form post comes from this server's own pages: its `Origin`
-    /// (when the browser sends one) names the host it was sent to, and
-    /// `Sec-Fetch-Site` does not say cross-site.
-    static func sameSite(_ request: Request) -> Bool {
-        if let site = request.headers[.secFetchSite]?.lowercased(), site == "cross-site" { return false }
-        guard let origin = request.headers[.origin], origin != "null" else { return request.headers[.origin] == nil }
-        guard let host = request.head.authority else { return false }
-        let authority = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
-        return authority.lowercased() == host.lowercased()
-    }
-
-    static func page(_ status: HTTPResponse.Status, _ html: String, headers: HTTPFields = [:]) -> Response {
-        var headers = headers
-        headers[.contentType] = "text/html; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
-    }
-
-    /// A short page: a heading, a message and, for 401, the sign-in form.
-    static func message(
-        _ status: HTTPResponse.Status, _ text: LocalizedText, language: Language, signIn next: String? = nil, headers: HTTPFields = [:]
-    ) -> Response {
+    /// The bar at the top of the report page: into the workspace, and, when
+    /// signed in with the cookie (not a header), signing out.
+    static func toolbar(_ context: ServerRequestContext, _ language: Language) -> String {
         let en = language == .en
-        var body = "<h1>VillageSurvey</h1><p>\(Report.escape(text.text(language)))</p>"
-        if let next {
-            body += """
-                <form method="post" action="/reports/login">
-                <p><label>\(en ? "Name" : "用户名")<br><input type="text" name="name" autocomplete="username" size="30"></label></p>
-                <p><label>\(en ? "Password" : "密码")<br><input type="password" name="password" autocomplete="current-password" size="30"></label></p>
-                <details><summary>\(en ? "Or an access token (viewer, reviewer or admin)" : "或用访问令牌登录(查看者、审核员或管理员)")</summary>
-                <p><input type="password" name="token" autocomplete="off" size="60"></p></details>
-                <input type="hidden" name="next" value="\(Report.escape(next))">
-                <button type="submit">\(en ? "Sign in" : "登录")</button>
-                </form>
+        var bar = "<nav class=\"toolbar\" style=\"float:right\"><a href=\"/workspace\(en ? "?lang=en" : "")\">\(en ? "Workspace" : "工作台")</a>"
+        if let session = context.session {
+            bar += """
+                 <form method="post" action="/reports/logout" style="display:inline;margin:0">\
+                <input type="hidden" name="csrf" value="\(Pages.csrfToken(session))">\
+                <button type="submit">\(en ? "Sign out" : "退出登录")</button></form>
                 """
         }
-        let html = """
-            <!DOCTYPE html><html lang="\(en ? "en" : "zh-CN")"><head><meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1"><title>VillageSurvey</title>
-            <style>body{font-family:"Noto Sans CJK SC","Noto Sans SC","WenQuanYi Micro Hei","Source Han Sans SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;max-width:640px;margin:40px auto;padding:0 16px}</style>
-            </head><body>\(body)</body></html>
-            """
-        return page(status, html, headers: headers)
+        return bar + "</nav>"
     }
 
-    /// Where to go after signing in: only a report page of this server,
-    /// as a plain path under `/reports/` (and its query): no control
-    /// characters or spaces (looked for scalar by scalar: "\r\n" is one
-    /// Character), no backslash, no empty or dot segments, neither as sent
-    /// nor once its percent escapes are undone.
-    static func safeNext(_ next: String?) -> String {
-        let fallback = "/reports/village-branch"
-        guard let next else { return fallback }
-        let path = String(next.prefix { $0 != "?" && $0 != "#" })
-        func plain(_ text: String) -> Bool {
-            guard text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && $0 != "\\" }) else { return false }
-            let segments = text.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            return text.hasPrefix("/reports/") && segments.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+    /// Where the page's figures lead: a township's column to its villages'
+    /// surveys in the workspace, a city's or county's to its own report, a
+    /// unit in a list to its survey, and the neighbouring periods.
+    static func links(_ report: Report, formID: String, request: Request) -> ReportLinks {
+        let explicit = request.uri.queryParameters["lang"].map(String.init)
+        @Sendable func lang(_ items: [(String, String?)]) -> [(String, String?)] { items + [("lang", explicit)] }
+        let period = report.period
+        var periods: [(label: String, url: String?)] = []
+        if let shown = Period(period) {
+            var earlier: [Period] = []
+            var cursor = shown.previous
+            while let found = cursor, earlier.count < 2 {
+                earlier.insert(found, at: 0)
+                cursor = found.previous
+            }
+            let later = Period.containing(day: shown.days.upperBound + 1, type: shown.type)
+            for item in earlier + [shown] + (later <= Period.current(shown.type) ? [later] : []) {
+                let url = item == shown ? nil : Pages.query("/reports/\(formID)", lang([("scope", report.scope), ("period", item.description)]))
+                periods.append((item.description, url))
+            }
         }
-        guard plain(next), plain(path), let decoded = path.removingPercentEncoding, plain(decoded) else { return fallback }
-        return next
+        return ReportLinks(
+            row: { code in
+                guard let unit = UnitCode(code), let level = unit.level else { return nil }
+                if level == .township {
+                    return Pages.query("/workspace/surveys", lang([("form", formID), ("period", period), ("scope", code)]))
+                }
+                if level.prefixLength < 9 { return Pages.query("/reports/\(formID)", lang([("scope", code), ("period", period)])) }
+                return Pages.query("/workspace/units/\(code)", lang([("form", formID), ("period", period)]))
+            },
+            unit: { code in Pages.query("/workspace/units/\(code)", lang([("form", formID), ("period", period)])) },
+            periods: periods)
     }
 }

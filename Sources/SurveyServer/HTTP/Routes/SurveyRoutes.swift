@@ -109,7 +109,14 @@ enum SurveyRoutes {
         var query = SurveyQuery(scope: try RequestFields.scope(raw("scope"), default: principal.unit))
         query.formID = text("form")
         query.period = text("period")
-        query.review = try RequestFields.reviewState(raw("review"))
+        // `review=approved@township` says both at once, as the workspace's filter does.
+        let review = raw("review")?.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        query.review = try RequestFields.reviewState(review?.first)
+        query.reviewLevel = try RequestFields.reviewLevel(review.flatMap { $0.count == 2 ? $0[1] : nil } ?? raw("level"))
+        if query.reviewLevel != nil, query.review == nil || query.review == .pending {
+            throw ServiceError(
+                .invalid, "invalid_level", L("level 须与 review=approved、accepted 或 returned 一起用", "level goes with review=approved, accepted or returned"))
+        }
         if let state = raw("state") {
             if state == "all" {
                 query.state = nil
