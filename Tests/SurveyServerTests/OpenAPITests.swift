@@ -135,6 +135,17 @@ struct OpenAPITests {
             let keepHeld = Array(#"{"keep": "\#(second.instanceID)", "comment": "the second is the township's own"}"#.utf8)
             let reviewer = try await server.token(.reviewer, unit: LiveServer.villages[3].ancestor(at: .township).rawValue)
             let reviewPath = "/api/v1/surveys/\(second.instanceID)/review"
+            // For the workspace: a survey of its own to decide on, and a second conflict to resolve.
+            let decided = maker.survey(village: 6)
+            let rival = maker.survey(village: 7)
+            let rivalHeld = maker.survey(village: 7)
+            let more = try await server.post([decided, rival, rivalHeld], token: collector).json
+            let pageConflict = try #require(more.at("results", 2, "conflict_id")?.int)
+            let pageReviewer = try await server.token(.reviewer, unit: LiveServer.villages[6].ancestor(at: .township).rawValue)
+            let session = try await server.service.signIn(token: viewer).session
+            let pageForm = [("Content-Type", "application/x-www-form-urlencoded")]
+            let decidePath = "/workspace/surveys/\(decided.instanceID)/review"
+            let resolvePath = "/workspace/conflicts/\(pageConflict)/resolve"
             func review(_ action: String, _ revision: Int) -> [UInt8] {
                 Array(JSONValue.object(["action": .string(action), "revision": .integer(revision)]).serialized().utf8)
             }
@@ -201,7 +212,54 @@ struct OpenAPITests {
                     headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://evil.example")],
                     body: Array("token=\(viewer)&next=%2Freports%2Fvillage-branch".utf8)),
                 exchange("POST", "/reports/logout", nil, nil, headers: [("Cookie", "vsurvey_session=vss_none")]),
-                exchange("POST", "/reports/logout", nil, nil, headers: [("Origin", "https://evil.example")]),
+                exchange("POST", "/reports/logout", nil, nil, headers: [("Cookie", "vsurvey_session=\(session)")]),
+                // The workspace's pages.
+                exchange("GET", "/workspace", "/workspace?period=2026", viewer), exchange("GET", "/workspace"),
+                exchange("GET", "/workspace", nil, collector), exchange("GET", "/workspace", "/workspace?lang=fr", viewer),
+                exchange("GET", "/workspace/surveys", "/workspace/surveys?form=village-branch&review=approved@township", viewer),
+                exchange("GET", "/workspace/surveys", "/workspace/surveys?review=maybe", viewer), exchange("GET", "/workspace/surveys"),
+                exchange("GET", "/workspace/surveys", nil, collector),
+                exchange("GET", "/workspace/surveys/{instance_id}", "/workspace/surveys/\(decided.instanceID)", pageReviewer),
+                exchange("GET", "/workspace/surveys/{instance_id}", "/workspace/surveys/\(decided.instanceID)"),
+                exchange("GET", "/workspace/surveys/{instance_id}", "/workspace/surveys/\(decided.instanceID)", outsider),
+                exchange("GET", "/workspace/surveys/{instance_id}", "/workspace/surveys/\(UUID().uuidString)", viewer),
+                exchange("GET", "/workspace/surveys/{instance_id}", "/workspace/surveys/\(decided.instanceID)?lang=xx", viewer),
+                exchange("POST", "/workspace/surveys/{instance_id}/review", decidePath, pageReviewer, headers: pageForm, body: Array("action=approve&revision=1".utf8)),
+                exchange("POST", "/workspace/surveys/{instance_id}/review", decidePath, pageReviewer, headers: pageForm, body: Array("action=approve&revision=1".utf8)),
+                exchange("POST", "/workspace/surveys/{instance_id}/review", decidePath, pageReviewer, headers: pageForm, body: Array("action=return&revision=1".utf8)),
+                exchange("POST", "/workspace/surveys/{instance_id}/review", decidePath, nil, headers: pageForm, body: Array("action=approve&revision=1".utf8)),
+                exchange("POST", "/workspace/surveys/{instance_id}/review", decidePath, viewer, headers: pageForm, body: Array("action=approve&revision=1".utf8)),
+                exchange(
+                    "POST", "/workspace/surveys/{instance_id}/review", "/workspace/surveys/\(UUID().uuidString)/review", pageReviewer, headers: pageForm,
+                    body: Array("action=approve&revision=1".utf8)),
+                exchange("GET", "/workspace/units/{code}", "/workspace/units/\(decided.unit)?form=village-branch", viewer),
+                exchange("GET", "/workspace/units/{code}", "/workspace/units/123", viewer),
+                exchange("GET", "/workspace/units/{code}", "/workspace/units/\(decided.unit)?form=village-branch&lang=xx", viewer), exchange("GET", "/workspace/units/{code}", "/workspace/units/\(decided.unit)"),
+                exchange("GET", "/workspace/units/{code}", "/workspace/units/130102000000", outsider),
+                exchange("GET", "/workspace/conflicts", nil, viewer), exchange("GET", "/workspace/conflicts"), exchange("GET", "/workspace/conflicts", nil, collector),
+                exchange("GET", "/workspace/conflicts", "/workspace/conflicts?lang=xx", viewer),
+                exchange("GET", "/workspace/conflicts/{id}", "/workspace/conflicts/\(pageConflict)", admin),
+                exchange("GET", "/workspace/conflicts/{id}", "/workspace/conflicts/\(pageConflict)"),
+                exchange("GET", "/workspace/conflicts/{id}", "/workspace/conflicts/\(pageConflict)", outsider),
+                exchange("GET", "/workspace/conflicts/{id}", "/workspace/conflicts/999", viewer),
+                exchange("GET", "/workspace/conflicts/{id}", "/workspace/conflicts/\(pageConflict)?lang=xx", viewer),
+                exchange("POST", "/workspace/conflicts/{id}/resolve", resolvePath, admin, headers: pageForm, body: Array("comment=x".utf8)),
+                exchange("POST", "/workspace/conflicts/{id}/resolve", resolvePath, nil, headers: pageForm, body: Array("keep=\(rivalHeld.instanceID)".utf8)),
+                exchange("POST", "/workspace/conflicts/{id}/resolve", resolvePath, viewer, headers: pageForm, body: Array("keep=\(rivalHeld.instanceID)".utf8)),
+                exchange(
+                    "POST", "/workspace/conflicts/{id}/resolve", "/workspace/conflicts/999/resolve", admin, headers: pageForm,
+                    body: Array("keep=\(rivalHeld.instanceID)".utf8)),
+                exchange("POST", "/workspace/conflicts/{id}/resolve", resolvePath, admin, headers: pageForm, body: Array("keep=\(rivalHeld.instanceID)".utf8)),
+                exchange("POST", "/workspace/conflicts/{id}/resolve", resolvePath, admin, headers: pageForm, body: Array("keep=\(rivalHeld.instanceID)".utf8)),
+                exchange("GET", "/workspace/exports", nil, viewer), exchange("GET", "/workspace/exports"), exchange("GET", "/workspace/exports", nil, collector),
+                exchange("GET", "/workspace/exports", "/workspace/exports?lang=xx", viewer),
+                exchange("GET", "/workspace/exports/{form}", "/workspace/exports/village-branch?format=csv&review=", viewer),
+                exchange("GET", "/workspace/exports/{form}", "/workspace/exports/village-branch"),
+                exchange("GET", "/workspace/exports/{form}", "/workspace/exports/village-branch", collector),
+                exchange("GET", "/workspace/exports/{form}", "/workspace/exports/village-branch?lang=xx", viewer),
+                exchange("GET", "/workspace/units/{code}", "/workspace/units/\(decided.unit)?lang=xx", viewer),
+                exchange("GET", "/workspace/audit", nil, admin), exchange("GET", "/workspace/audit", "/workspace/audit?before=x", admin),
+                exchange("GET", "/workspace/audit"), exchange("GET", "/workspace/audit", nil, viewer),
                 exchange("GET", "/api/v1/conflicts", nil, viewer), exchange("GET", "/api/v1/conflicts"), exchange("GET", "/api/v1/conflicts", nil, collector),
                 exchange("GET", "/api/v1/conflicts", "/api/v1/conflicts?all=garbage", viewer),
                 exchange("POST", "/api/v1/conflicts/{id}/resolve", "/api/v1/conflicts/\(conflictID)/resolve", admin, body: Array(#"{"keep": 1}"#.utf8)),

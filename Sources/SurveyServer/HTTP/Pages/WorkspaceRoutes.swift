@@ -79,6 +79,9 @@ enum WorkspaceRoutes {
                 return try await body(WorkspacePage(request: request, context: context, principal: principal, language: language, fields: fields))
             } catch let error as ServiceError {
                 return Pages.message(HTTPErrors.status(error.kind), error.message, language: language)
+            } catch let error as StorageError {
+                let refusal = ServiceError(error)
+                return Pages.message(HTTPErrors.status(refusal.kind), refusal.message, language: language)
             }
         }
     }
@@ -185,7 +188,7 @@ enum WorkspaceRoutes {
     /// page when there is one, else the unit's surveys.
     static func unit(_ page: WorkspacePage, _ service: SurveyService, code text: String) async throws -> Response {
         guard let code = UnitCode(text) else {
-            throw ServiceError(.invalid, "invalid_scope", L("单位代码应为 12 位数字", "a unit code has 12 digits"))
+            throw ServiceError.notFound(L("没有单位 “\(text)”(单位代码为 12 位数字)", "there is no unit '\(text)' (a unit code has 12 digits)"))
         }
         var query = SurveyQuery(scope: code)
         query.formID = page.text("form")
@@ -392,6 +395,9 @@ enum WorkspaceRoutes {
                 id, keep: keep, comment: comment?.isEmpty == false ? comment : nil, by: page.principal, address: page.context.remoteAddress)
         } catch let error as ServiceError where error.kind == .conflict || error.kind == .invalid {
             return try await conflict(page, service, id: id, flash: error.message, status: HTTPErrors.status(error.kind))
+        } catch let error as StorageError where error.kind == .conflict || error.kind == .invalid {
+            let refusal = ServiceError(error)
+            return try await conflict(page, service, id: id, flash: refusal.message, status: HTTPErrors.status(refusal.kind))
         }
         return Pages.html(.seeOther, "", headers: [.location: page.link("/workspace/conflicts/\(id)", [("done", "resolved")])])
     }

@@ -113,10 +113,8 @@ enum SurveyRoutes {
         let review = raw("review")?.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         query.review = try RequestFields.reviewState(review?.first)
         query.reviewLevel = try RequestFields.reviewLevel(review.flatMap { $0.count == 2 ? $0[1] : nil } ?? raw("level"))
-        if query.reviewLevel != nil, query.review == nil || query.review == .pending {
-            throw ServiceError(
-                .invalid, "invalid_level", L("level 须与 review=approved、accepted 或 returned 一起用", "level goes with review=approved, accepted or returned"))
-        }
+        // A pending survey has no decision, so no level to match.
+        if query.review == nil || query.review == .pending { query.reviewLevel = nil }
         if let state = raw("state") {
             if state == "all" {
                 query.state = nil
