@@ -11,7 +11,7 @@ import Testing
 
 /// A loopback port that accepts connections and never answers, for timeouts.
 final class SilentListener: @unchecked Sendable {
-    let socket: Int32
+    private(set) var socket: Int32
     let port: Int
 
     init() {
@@ -31,7 +31,15 @@ final class SilentListener: @unchecked Sendable {
         port = Int(UInt16(bigEndian: bound.sin_port))
     }
 
-    deinit { close(socket) }
+    /// Stops listening: the port refuses connections from now on. Closed
+    /// once only: a second close(2) of the number would close whatever the
+    /// process opened under it since (another test's server socket).
+    func close() {
+        if socket >= 0 { Glibc.close(socket) }
+        socket = -1
+    }
+
+    deinit { close() }
 }
 
 @Suite("SurveyHTTP: the libcurl client against the real server")
@@ -87,7 +95,7 @@ struct HTTPClientTests {
         // safe to reuse, so take a fresh one and close it at once.
         let closed = SilentListener()
         let closedPort = closed.port
-        close(closed.socket)
+        closed.close()
         let refused = failure("http://127.0.0.1:\(closedPort)/")
         #expect(refused?.kind == .refused)
         #expect(refused.map { $0.message.text(.en).contains("cannot connect") } == true)

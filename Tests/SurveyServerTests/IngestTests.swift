@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Ingest over a live server")
 struct IngestTests {
-    @Test("what a batch writes reaches the database file itself within a second or two, not only its write-ahead log")
+    @Test("what a batch writes reaches the database file itself within seconds, not only its write-ahead log")
     func checkpointsInBackground() async throws {
         try await LiveServer.with { server in
             let path = server.directory.appendingPathComponent("server.sqlite").path
@@ -18,9 +18,10 @@ struct IngestTests {
             let batch = (0..<200).map { maker.survey(village: $0 % LiveServer.villages.count, period: "20\(10 + $0 / LiveServer.villages.count)") }
             #expect(try await server.post(batch, token: collector).json.at("summary", "created")?.int == 200)
             // The writer leaves checkpoints to the checkpointer until 64 MiB of
-            // log; this batch is far less, so only the checkpointer copies it.
+            // log; this batch is far less, so only the checkpointer copies it
+            // (every half second; a machine busy with the whole suite may take longer).
             var after = try size()
-            for _ in 0..<50 where after < before + 400_000 {
+            for _ in 0..<200 where after < before + 400_000 {
                 try await Task.sleep(for: .milliseconds(100))
                 after = try size()
             }

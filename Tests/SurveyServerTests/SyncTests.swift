@@ -355,7 +355,7 @@ struct SyncTests {
         try device.finalize(village: 1)
         let closed = SilentListener()
         let port = closed.port
-        close(closed.socket)
+        closed.close()
         let run = try await runClient(
             ["sync"], dataDirectory: device.directory, environment: ["VSURVEY_SERVER": "http://127.0.0.1:\(port)", "VSURVEY_TOKEN": "vst_x"])
         #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
