@@ -457,6 +457,8 @@ struct TableEncoder: Sendable {
         return ExportLayout.cell(value, labels: labels, language: language)
     }
 
+    static let storedJSON = JSONParser(refusesDuplicateKeys: false)
+
     func encode(_ listings: [SurveyListing]) -> [(bytes: [UInt8], rows: Int)] {
         let request = maker.request
         let registry = maker.registry
@@ -465,7 +467,8 @@ struct TableEncoder: Sendable {
         tables[0].bytes.reserveCapacity(listings.count * 2000)
         var values = [JSONValue?](repeating: nil, count: topIndex.count)
         for listing in listings {
-            let answers = listing.answers.flatMap { try? JSONParser().parse($0) }?.objectValue ?? JSONObject()
+            // Answers as this server stored them: its own JSON, without repeated keys.
+            let answers = listing.answers.flatMap { try? Self.storedJSON.parse($0) }?.objectValue ?? JSONObject()
             let township = UnitCode(listing.unit).flatMap { $0.significantLength > 9 ? $0.ancestor(at: .township) : nil }
             let townshipCell: SheetCell =
                 township.flatMap { code in townshipShared[code.rawValue].map(SheetCell.shared) ?? registry.unit(code).map { .text($0.name) } } ?? .text("")

@@ -51,6 +51,17 @@ struct JSONTests {
         }
     }
 
+    @Test("a key repeated in a large object is refused, by the hashed check as by the scan; only the reader of its own stored JSON may skip it")
+    func duplicateKeysInLargeObjects() throws {
+        let keys = (0..<40).map { "\"k\($0)\": \($0)" }
+        let repeated = "{" + (keys + ["\"k3\": 9"]).joined(separator: ", ") + "}"
+        #expect(throws: JSONParseError.self) { try JSONParser().parse(repeated) }
+        let plain = "{" + keys.joined(separator: ", ") + "}"
+        #expect(try JSONParser().parse(plain).objectValue?.count == 40)
+        #expect(try JSONParser(refusesDuplicateKeys: false).parse(plain) == (try JSONParser().parse(plain)))
+        #expect(try JSONParser(refusesDuplicateKeys: false).parse(repeated).objectValue?.count == 41)
+    }
+
     @Test func refusesInvalidUTF8() {
         do {
             _ = try JSONParser().parse([0x22, 0x61, 0xFF, 0x22])

@@ -14,11 +14,16 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// nesting deeper than `maxDepth` and numbers that do not fit a Double,
 /// so that a bad answer file or request body gets a message a person can
 /// act on.
-public struct JSONParser {
+public struct JSONParser: Sendable {
     public var maxDepth: Int
+    /// Whether a key repeated in an object is refused. Only JSON this
+    /// program wrote itself (answers kept in its own database, read again
+    /// for an export) may skip the check, which costs a hash per key.
+    public var refusesDuplicateKeys: Bool
 
-    public init(maxDepth: Int = 64) {
+    public init(maxDepth: Int = 64, refusesDuplicateKeys: Bool = true) {
         self.maxDepth = maxDepth
+        self.refusesDuplicateKeys = refusesDuplicateKeys
     }
 
     public func parse(_ text: String) throws(JSONParseError) -> JSONValue {
@@ -35,7 +40,7 @@ public struct JSONParser {
 
     /// Parses bytes that stay valid for the duration of the call.
     public func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var reader = Reader(bytes: bytes, maxDepth: maxDepth)
+        var reader = Reader(bytes: bytes, maxDepth: maxDepth, refusesDuplicateKeys: refusesDuplicateKeys)
         // A UTF-8 byte order mark, as Windows editors write it, is allowed.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
         reader.skipWhitespace()
@@ -51,11 +56,13 @@ public struct JSONParser {
 private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
+    let refusesDuplicateKeys: Bool
     var index = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, refusesDuplicateKeys: Bool) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.refusesDuplicateKeys = refusesDuplicateKeys
     }
 
     func error(_ message: LocalizedText, at position: Int? = nil) -> JSONParseError {
@@ -141,10 +148,16 @@ private struct Reader {
             let keyStart = index
             let key = try parseString()
             let duplicate: Bool
-            if object.count < 16 {
+            if !refusesDuplicateKeys {
+                duplicate = false
+            } else if object.count < 16 {
                 duplicate = object.pairs.contains { $0.key == key }
             } else {
-                if seen == nil { seen = Set(object.keys) }
+                if seen == nil {
+                    // Room for a survey's answers without growing.
+                    seen = Set(minimumCapacity: 128)
+                    for pair in object.pairs { seen!.insert(pair.key) }
+                }
                 duplicate = !seen!.insert(key).inserted
             }
             if duplicate {
