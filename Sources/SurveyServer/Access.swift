@@ -93,6 +93,13 @@ public struct Principal: Sendable, Equatable {
         guard role.allows(permission) else { throw ServiceError.forbidden(permission.refusal) }
     }
 
+    /// Refuses a scope (a report's, a browse's, an export's) outside this principal's.
+    public func requireScope(_ scope: UnitCode) throws(ServiceError) {
+        guard covers(scope) else {
+            throw ServiceError.forbidden(L("\(scope) 不在令牌的范围 \(unit) 内", "\(scope) is outside the token's scope \(unit)"))
+        }
+    }
+
     /// Refuses a unit (as stored, possibly damaged) outside this principal's scope.
     public func requireScope(_ unit: String, _ refusal: @autoclosure () -> LocalizedText) throws(ServiceError) {
         guard let code = UnitCode(unit), covers(code) else { throw ServiceError.forbidden(refusal()) }

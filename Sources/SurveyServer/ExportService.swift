@@ -135,7 +135,7 @@ public final class ExportProgress: Sendable {
                 }
                 let now = snapshot
                 if now.done {
-                    if let failure = now.failure { throw ServiceError(.unavailable, "export_failed", L("导出失败:\(failure)", "the export failed: \(failure)")) }
+                    if let failure = now.failure { throw Self.failed(failure) }
                     if queue.withLock({ $0.chunks.isEmpty }) { return }
                     continue
                 }
@@ -156,7 +156,7 @@ public final class ExportProgress: Sendable {
                 try await body(data)
             }
             if now.done {
-                if let failure = now.failure { throw ServiceError(.unavailable, "export_failed", L("导出失败:\(failure)", "the export failed: \(failure)")) }
+                if let failure = now.failure { throw Self.failed(failure) }
                 if sent >= snapshot.final { return }
                 continue
             }
@@ -164,11 +164,16 @@ public final class ExportProgress: Sendable {
         }
     }
 
+    /// What a reader hears when the maker failed.
+    static func failed(_ reason: String) -> ServiceError {
+        ServiceError(.unavailable, "export_failed", L("导出失败:\(reason)", "the export failed: \(reason)"))
+    }
+
     private func waitForFile() async throws -> FileHandle {
         while true {
             if let handle = try? FileHandle(forReadingFrom: file) { return handle }
             if let failure = snapshot.failure {
-                throw ServiceError(.unavailable, "export_failed", L("导出失败:\(failure)", "the export failed: \(failure)"))
+                throw Self.failed(failure)
             }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -189,11 +194,7 @@ extension SurveyService {
     /// records it.
     public func startExport(_ request: ExportRequest, for principal: Principal, address: String?) async throws -> (progress: ExportProgress, directory: URL) {
         try principal.require(.read)
-        guard principal.covers(request.scope) else {
-            throw ServiceError(
-                .forbidden, "forbidden",
-                L("\(request.scope) 不在令牌的范围 \(principal.unit) 内", "\(request.scope) is outside the token's scope \(principal.unit)"))
-        }
+        try principal.requireScope(request.scope)
         let versions = (catalog.forms[request.formID] ?? []).sorted { FormCatalog.compareVersions($1.version, $0.version) }
         guard !versions.isEmpty else { throw ServiceError.notFound(L("没有表单 “\(request.formID)”", "there is no form '\(request.formID)'")) }
         let registry = try await registry()
@@ -343,7 +344,7 @@ struct ExportMaker: Sendable {
     /// One survey as a line of JSON: the envelope, its review and its answers as kept.
     func line(_ listing: SurveyListing) -> String {
         let code = UnitCode(listing.unit)
-        let township = code.flatMap { $0.significantLength > 9 ? $0.ancestor(at: .township) : nil }
+        let township = code?.township
         var object = JSONObject(minimumCapacity: 13)
         object.appendUnique("instance_id", .string(listing.instanceID))
         object.appendUnique("revision", .integer(listing.revision))
@@ -469,7 +470,7 @@ struct TableEncoder: Sendable {
         for listing in listings {
             // Answers as this server stored them: its own JSON, without repeated keys.
             let answers = listing.answers.flatMap { try? Self.storedJSON.parse($0) }?.objectValue ?? JSONObject()
-            let township = UnitCode(listing.unit).flatMap { $0.significantLength > 9 ? $0.ancestor(at: .township) : nil }
+            let township = UnitCode(listing.unit)?.township
             let townshipCell: SheetCell =
                 township.flatMap { code in townshipShared[code.rawValue].map(SheetCell.shared) ?? registry.unit(code).map { .text($0.name) } } ?? .text("")
             let reviewCell: SheetCell =

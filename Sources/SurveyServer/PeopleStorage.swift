@@ -3,7 +3,8 @@ import SurveyCore
 import SurveySQL
 
 extension RelationalStorage {
-    static var personColumns: String { "id, name, role, unit, created_at, disabled_at, password_changed_at" }
+    static var personColumnNames: [String] { ["id", "name", "role", "unit", "created_at", "disabled_at", "password_changed_at"] }
+    static var personColumns: String { personColumnNames.joined(separator: ", ") }
 
     /// A person's row; nil if its role or unit cannot be read, so that a
     /// damaged row never grants anything.
@@ -77,7 +78,7 @@ extension RelationalStorage {
     }
 
     public func principal(personSessionHash hash: String, at time: Date) async throws -> Principal? {
-        let columns = Self.personColumns.split(separator: ",").map { "p." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        let columns = Self.personColumnNames.map { "p." + $0 }.joined(separator: ", ")
         return try await sql.read { session in
             try session.one(
                 """

@@ -103,11 +103,7 @@ extension SurveyService {
     /// A page of surveys in `principal`'s scope.
     public func browse(_ query: SurveyQuery, for principal: Principal) async throws -> SurveyPage {
         try principal.require(.read)
-        guard principal.covers(query.scope) else {
-            throw ServiceError(
-                .forbidden, "forbidden",
-                L("\(query.scope) 不在令牌的范围 \(principal.unit) 内", "\(query.scope) is outside the token's scope \(principal.unit)"))
-        }
+        try principal.requireScope(query.scope)
         var asked = query
         asked.limit = query.limit + 1
         var surveys = try await storage.browse(asked)
@@ -116,9 +112,7 @@ extension SurveyService {
         let registry = try await registry()
         var townships: [String: OrgUnit] = [:]
         for survey in surveys {
-            guard let code = UnitCode(survey.unit), code.significantLength > 9 else { continue }
-            let township = code.ancestor(at: .township)
-            if let unit = registry.unit(township) { townships[survey.unit] = unit }
+            if let township = UnitCode(survey.unit)?.township, let unit = registry.unit(township) { townships[survey.unit] = unit }
         }
         return SurveyPage(surveys: surveys, next: more ? surveys.last?.id : nil, townships: townships)
     }
@@ -145,7 +139,7 @@ extension SurveyService {
         let latest = record.latest
         let standing = history.last.flatMap { $0.revision == latest.revision ? $0 : nil }
         let code = UnitCode(latest.unit)
-        let township = code.flatMap { $0.significantLength > 9 ? registry.unit($0.ancestor(at: .township)) : nil }
+        let township = code?.township.flatMap { registry.unit($0) }
         return SurveyDetail(
             record: record, unitName: code.flatMap { registry.unit($0)?.name }, township: township, review: standing?.status ?? .pending,
             levels: reviewLevels(formID: latest.formID, version: latest.formVersion), reviewComment: standing?.comment, reviewer: standing?.reviewer,
@@ -217,25 +211,18 @@ public struct ReviewSummary: Sendable {
 }
 
 extension SurveyService {
-    /// The status a reviewer at `level` decides from, when `levels` (lowest
-    /// first) include it.
-    public static func awaitingStatus(at level: UnitLevel, levels: [UnitLevel]) -> ReviewStatus? {
-        guard let k = levels.firstIndex(of: level) else { return nil }
-        return k == 0 ? .pending : ReviewStatus(.approved, at: levels[k - 1])
-    }
-
     /// Each published form's review counts for `period` (its current one
     /// when nil) under `principal`'s unit.
     public func reviewSummaries(period: String? = nil, for principal: Principal) async throws -> [ReviewSummary] {
         try principal.require(.read)
         let registry = try await registry()
         var summaries: [ReviewSummary] = []
-        for id in Set(catalog.allForms.map(\.id)).sorted() {
-            guard let form = catalog.form(id) else { continue }
+        for form in catalog.latestForms {
+            let id = form.id
             let asked = period ?? Period.current(form.periodType).description
             let counts = try await storage.reviewCounts(under: principal.unit, formID: id, period: asked)
             let expected = registry.units(under: principal.unit, level: form.unitLevel).count
-            let awaiting = principal.role.mayReview ? principal.unit.level.flatMap { Self.awaitingStatus(at: $0, levels: form.reviewLevels) } : nil
+            let awaiting = principal.role.mayReview ? principal.unit.level.flatMap { ReviewRules.awaiting(at: $0, levels: form.reviewLevels) } : nil
             summaries.append(ReviewSummary(form: form, period: asked, scope: principal.unit, counts: counts, expected: expected, awaiting: awaiting))
         }
         return summaries

@@ -164,6 +164,14 @@ enum ReviewRules {
         }
     }
 
+    /// The status a reviewer at `level` approves from, when `levels` (lowest
+    /// first) include it: pending at the first level, approved by the level
+    /// below at the next, as `decide` has it.
+    static func awaiting(at level: UnitLevel, levels: [UnitLevel]) -> ReviewStatus? {
+        guard let k = levels.firstIndex(of: level) else { return nil }
+        return k == 0 ? .pending : ReviewStatus(.approved, at: levels[k - 1])
+    }
+
     static func status(state: String?, level: String?) -> ReviewStatus? {
         guard let state = state.flatMap(ReviewState.init(rawValue:)) else { return nil }
         return ReviewStatus(state, at: level.flatMap(UnitLevel.init(rawValue:)))

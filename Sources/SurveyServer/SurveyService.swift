@@ -141,9 +141,7 @@ public final class SurveyService: Sendable {
     ) async throws -> Report {
         if let principal {
             try principal.require(.read)
-            guard principal.covers(scope) else {
-                throw ServiceError.forbidden(L("\(scope) 不在令牌的范围 \(principal.unit) 内", "\(scope) is outside the token's scope \(principal.unit)"))
-            }
+            try principal.requireScope(scope)
         }
         try await ensureReportsPrepared()
         do {

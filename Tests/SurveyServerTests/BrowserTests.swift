@@ -109,15 +109,7 @@ struct WorkspaceBrowserTests {
         let dataDirectory = device.directory.path
         let list = try await offPool { try CommandRun.run(try clientBinary(), ["list", "--data-dir", dataDirectory, "--lang", "zh"], in: Fixtures.root) }
         #expect(list.stdout.contains("被退回(乡镇)") && list.stdout.contains(comment) && list.stdout.contains("城关镇审核员"), "\(list.stdout)")
-        let session = try InteractiveProcess(
-            ["edit", survey.shortID, "--at", "secretary_pay", "--lang", "en", "--data-dir", device.directory.path, "--today", "2026-11-26"],
-            environment: [:], terminal: true)
-        try session.waitFor("Secretary's annual pay")
-        session.send("45678")
-        try session.waitFor("Finalize now?")
-        session.send("1")
-        try session.waitFor("Finalized")
-        #expect(session.finish() == 0, "\(session.transcript)")
+        try device.correctPay(of: survey, to: "45678")
         #expect(try await device.sync().stdout.contains("sent 1"))
 
         // The township approves revision 2 (its change shown); the county accepts it.

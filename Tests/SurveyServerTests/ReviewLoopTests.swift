@@ -77,15 +77,7 @@ struct ReviewLoopTests {
         #expect(status.stdout.contains("被退回待修改: 1"), "\(status.stdout)")
 
         // The officer fixes the pay in a terminal, as a person does.
-        let session = try InteractiveProcess(
-            ["edit", survey.shortID, "--at", "secretary_pay", "--lang", "en", "--data-dir", device.directory.path, "--today", "2026-11-26"],
-            environment: [:], terminal: true)
-        try session.waitFor("Secretary's annual pay")
-        session.send("45678")
-        try session.waitFor("Finalize now?")
-        session.send("1")
-        try session.waitFor("Finalized")
-        #expect(session.finish() == 0, "\(session.transcript)")
+        try device.correctPay(of: survey, to: "45678")
         let resent = try await device.sync()
         #expect(resent.status == 0 && resent.stdout.contains("sent 1"), "\(resent.stdout)\(resent.stderr)")
         let onServer = try await call(server, "GET", "/api/v1/surveys/\(id)", token: townshipReviewer).json()

@@ -60,6 +60,20 @@ struct Device {
     }
 
     func sync() async throws -> CommandRun { try await runClient(["sync"], dataDirectory: directory) }
+
+    /// Corrects the secretary's pay of a survey in a terminal, as a person
+    /// does: `vsurvey edit --at secretary_pay`, the new figure, finalize.
+    func correctPay(of survey: StoredSurvey, to pay: String) throws {
+        let session = try InteractiveProcess(
+            ["edit", survey.shortID, "--at", "secretary_pay", "--lang", "en", "--data-dir", directory.path, "--today", "2026-11-26"],
+            environment: [:], terminal: true)
+        try session.waitFor("Secretary's annual pay")
+        session.send(pay)
+        try session.waitFor("Finalize now?")
+        session.send("1")
+        try session.waitFor("Finalized")
+        #expect(session.finish() == 0, "\(session.transcript)")
+    }
 }
 
 @Suite("vsurvey sync against vsurvey-server", .serialized)

@@ -64,6 +64,11 @@ public struct FormCatalog: Sendable {
         forms[form.id] = versions
     }
 
+    /// The newest version of each form, by id.
+    public var latestForms: [Form] {
+        forms.keys.sorted().compactMap { forms[$0]?.last }
+    }
+
     /// All forms, by id then version.
     public var allForms: [Form] {
         forms.keys.sorted().flatMap { forms[$0]! }

@@ -92,6 +92,10 @@ public struct UnitCode: Sendable, Hashable, Comparable, CustomStringConvertible,
         return UnitCode(kept + String(repeating: "0", count: 12 - kept.count))!
     }
 
+    /// The township a village or community belongs to; nil for a code at
+    /// a township's level or above.
+    public var township: UnitCode? { significantLength > 9 ? ancestor(at: .township) : nil }
+
     public static func < (lhs: UnitCode, rhs: UnitCode) -> Bool { lhs.rawValue < rhs.rawValue }
 
     public init(from decoder: any Decoder) throws {

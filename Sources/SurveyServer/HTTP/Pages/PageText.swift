@@ -25,7 +25,6 @@ enum PageText {
         "returned": L("已退回待修改", "returned for correction"),
         "accepted": L("已验收", "accepted"),
         "openConflicts": L("待处理的冲突", "open conflicts"),
-        "open": L("打开", "open"),
         "allForms": L("全部表单", "all forms"),
         "anyReview": L("全部审核状态", "any review state"),
         "allTownships": L("全部乡镇", "all townships"),
@@ -43,7 +42,6 @@ enum PageText {
         "firstPage": L("第一页", "First page"),
         "answers": L("答案", "Answers"),
         "revisions": L("修订记录", "Revisions"),
-        "changes": L("改动", "Changes"),
         "before": L("原值", "Before"),
         "after": L("新值", "After"),
         "firstRevision": L("首次上报", "first sent"),
@@ -79,7 +77,6 @@ enum PageText {
         "older": L("更早的记录", "Older entries"),
         "seeSurveys": L("查看调查", "see the surveys"),
         "held": L("暂存(冲突中)", "held (in a conflict)"),
-        "onlyMine": L("本级可审核的", "for my level"),
     ]
 
     static func strings(_ language: Language) -> [String: String] {

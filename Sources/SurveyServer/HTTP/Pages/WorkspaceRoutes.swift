@@ -131,10 +131,9 @@ enum WorkspaceRoutes {
         let result = try await service.browse(query, for: page.principal)
         let registry = try await service.registry()
         var values = page.base(title: L("调查表", "Surveys"), current: "surveys", registry: registry)
-        let forms = Set(service.catalog.allForms.map(\.id)).sorted()
         values["forms"] = [["value": "", "label": PageText.strings(page.language)["allForms"]!, "selected": query.formID == nil]]
-            + forms.map { id -> [String: Any] in
-                ["value": id, "label": service.catalog.form(id)?.title.text(page.language) ?? id, "selected": query.formID == id]
+            + service.catalog.latestForms.map { form -> [String: Any] in
+                ["value": form.id, "label": form.title.text(page.language), "selected": query.formID == form.id]
             }
         values["period"] = query.period ?? ""
         values["q"] = query.text ?? ""
@@ -180,7 +179,6 @@ enum WorkspaceRoutes {
             keep.append(("cursor", String(next)))
             values["nextURL"] = page.link("/workspace/surveys", keep)
         }
-        values["shown"] = result.surveys.count
         return Pages.render("surveys", values)
     }
 
@@ -413,10 +411,9 @@ enum WorkspaceRoutes {
         let reviews: [[String: Any]] =
             [["value": "", "label": PageText.strings(page.language)["anyReview"]!]]
             + ReviewState.allCases.map { ["value": $0.rawValue, "label": ReviewStatus($0).label.text(page.language)] }
-        values["forms"] = Set(service.catalog.allForms.map(\.id)).sorted().compactMap { id -> [String: Any]? in
-            guard let form = service.catalog.form(id) else { return nil }
-            return [
-                "id": id, "title": form.title.text(page.language), "action": "/workspace/exports/\(id)",
+        values["forms"] = service.catalog.latestForms.map { form -> [String: Any] in
+            [
+                "id": form.id, "title": form.title.text(page.language), "action": "/workspace/exports/\(form.id)",
                 "period": Period.current(form.periodType).description, "scopes": scopes, "reviews": reviews,
             ]
         }
