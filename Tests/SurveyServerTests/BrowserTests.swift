@@ -109,7 +109,7 @@ struct WorkspaceBrowserTests {
         let dataDirectory = device.directory.path
         let list = try await offPool { try CommandRun.run(try clientBinary(), ["list", "--data-dir", dataDirectory, "--lang", "zh"], in: Fixtures.root) }
         #expect(list.stdout.contains("被退回(乡镇)") && list.stdout.contains(comment) && list.stdout.contains("城关镇审核员"), "\(list.stdout)")
-        try device.correctPay(of: survey, to: "45678")
+        try await device.correctPay(of: survey, to: "45678")
         #expect(try await device.sync().stdout.contains("sent 1"))
 
         // The township approves revision 2 (its change shown); the county accepts it.

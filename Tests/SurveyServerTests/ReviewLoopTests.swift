@@ -77,7 +77,7 @@ struct ReviewLoopTests {
         #expect(status.stdout.contains("被退回待修改: 1"), "\(status.stdout)")
 
         // The officer fixes the pay in a terminal, as a person does.
-        try device.correctPay(of: survey, to: "45678")
+        try await device.correctPay(of: survey, to: "45678")
         let resent = try await device.sync()
         #expect(resent.status == 0 && resent.stdout.contains("sent 1"), "\(resent.stdout)\(resent.stderr)")
         let onServer = try await call(server, "GET", "/api/v1/surveys/\(id)", token: townshipReviewer).json()

@@ -63,16 +63,20 @@ struct Device {
 
     /// Corrects the secretary's pay of a survey in a terminal, as a person
     /// does: `vsurvey edit --at secretary_pay`, the new figure, finalize.
-    func correctPay(of survey: StoredSurvey, to pay: String) throws {
-        let session = try InteractiveProcess(
-            ["edit", survey.shortID, "--at", "secretary_pay", "--lang", "en", "--data-dir", directory.path, "--today", "2026-11-26"],
-            environment: [:], terminal: true)
-        try session.waitFor("Secretary's annual pay")
-        session.send(pay)
-        try session.waitFor("Finalize now?")
-        session.send("1")
-        try session.waitFor("Finalized")
-        #expect(session.finish() == 0, "\(session.transcript)")
+    /// The session waits for prompts by polling: on a thread of its own, so
+    /// that the in-process servers of the tests running beside it go on.
+    func correctPay(of survey: StoredSurvey, to pay: String) async throws {
+        let arguments = ["edit", survey.shortID, "--at", "secretary_pay", "--lang", "en", "--data-dir", directory.path, "--today", "2026-11-26"]
+        let (status, transcript) = try await offPool { () throws -> (Int32, String) in
+            let session = try InteractiveProcess(arguments, environment: [:], terminal: true)
+            try session.waitFor("Secretary's annual pay")
+            session.send(pay)
+            try session.waitFor("Finalize now?")
+            session.send("1")
+            try session.waitFor("Finalized")
+            return (session.finish(), session.transcript)
+        }
+        #expect(status == 0, "\(transcript)")
     }
 }
 
