@@ -110,6 +110,8 @@ struct ExpressionTranslator {
             throw unsupported("指标中不能使用 “.”", "'.' cannot be used in an indicator")
         case .literalRegex:
             throw unsupported("指标中不能使用正则表达式", "regular expressions cannot be used in an indicator")
+        case .previous:
+            throw unsupported("指标中不能使用 previous():报告按本期的调查计算", "previous() cannot be used in an indicator: a report counts this period's surveys")
         }
     }
 

@@ -169,16 +169,34 @@ extension FormCommand {
         @Argument(help: ArgumentHelp("答案文件 / Answers file (.json, .yaml)", valueName: "answers"))
         var answers: String
 
+        @Option(
+            help: ArgumentHelp(
+                "上期同一单位的调查(答案文件),供 previous() 和警示使用 / Last period's survey of the same unit (an answers file), for previous() and the warnings",
+                valueName: "file"))
+        var previous: String?
+
         @Flag(name: .long, help: "以 JSON 输出结果和整理后的答案 / Print the result and the cleaned answers as JSON")
         var json = false
 
         func run() throws {
             let console = options.console()
             let catalog = try options.catalog(console)
-            let form = try options.form(self.form, in: catalog, console)
-            let registry = try options.registry(catalog, console)
             let submission = try console.readSubmission(answers)
-            let result = form.validate(submission.answers, today: options.todayNumber)
+            // A file that names a version of the form is checked with that
+            // version, unless the command line names one.
+            var reference = self.form
+            if !reference.contains("@"), let version = submission.formVersion, submission.formID == nil || submission.formID == reference,
+                catalog.form(reference, version: version) != nil
+            {
+                reference += "@" + version
+            }
+            let form = try options.form(reference, in: catalog, console)
+            let registry = try options.registry(catalog, console)
+            let baseline = try previous.map { file in
+                let last = try console.readSubmission(file)
+                return form.baseline(last.answers, period: last.period ?? "", today: options.todayNumber)
+            }
+            let result = form.validate(submission.answers, today: options.todayNumber, previous: baseline)
             let issues = submission.envelopeIssues(for: form, registry: registry) + result.issues
             if json {
                 func list(_ items: [ValidationIssue]) -> JSONValue {
@@ -191,11 +209,18 @@ extension FormCommand {
                     "valid": .bool(issues.isEmpty),
                     "issues": list(issues),
                     "warnings": list(result.warnings),
+                    "checks": .array(
+                        result.firedWarnings.map { warning in
+                            ["warning": .string(warning.name), "path": .string(warning.path), "message": .string(warning.message.text(console.language))]
+                        }),
                     "answers": .object(result.answers),
                 ]
                 console.out(object.serialized(pretty: true))
             } else {
                 report(issues, form: form, submission: submission, registry: registry, console: console)
+                for warning in result.firedWarnings {
+                    console.out("  " + console.yellow("⚠ ") + console.describe(warning, in: form))
+                }
                 for warning in result.warnings {
                     console.out(
                         "  "

@@ -77,6 +77,23 @@ extension Console {
         return place + (language == .zh ? ":" : ": ") + issue.message.text(language)
     }
 
+    /// A soft check that fired, with whether it was confirmed and why:
+    /// `members_total(党员总数):党员总数比上年变化超过 30%……(已确认:换届后合并支部)`.
+    func describe(_ warning: FiredWarning, in form: Form? = nil) -> String {
+        var place = warning.path
+        if let label = form?.field(named: warning.field)?.label?.text(language) {
+            place += language == .zh ? "(\(label))" : " (\(label))"
+        }
+        var text = place + (language == .zh ? ":" : ": ") + warning.message.text(language)
+        if warning.confirmed {
+            let why = warning.explanation.flatMap { $0.isEmpty ? nil : $0 }
+            text += self.text(why.map { L("(已确认:\($0))", " (confirmed: \($0))") } ?? L("(已确认)", " (confirmed)"))
+        } else {
+            text += self.text(L("(未确认)", " (not confirmed)"))
+        }
+        return text
+    }
+
     /// `130102001203 东关村`, or the code alone when the registry does not know it.
     func unitName(_ code: String, _ registry: UnitRegistry?) -> String {
         guard let unit = UnitCode(code), let known = registry?.unit(unit) else { return code }

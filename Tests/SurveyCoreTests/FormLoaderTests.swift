@@ -286,8 +286,9 @@ struct FormLoaderTests {
     @Test func shippedFormsLoad() throws {
         let catalog = Fixtures.catalog()
         #expect(catalog.problems.isEmpty, "\(catalog.problems)")
-        #expect(catalog.allForms.map(\.id).sorted() == ["cadre-team", "community-branch", "village-branch"])
+        #expect(catalog.allForms.map { "\($0.id)@\($0.version)" } == ["cadre-team@2026.1", "community-branch@2026.1", "village-branch@2026.1", "village-branch@2026.2"])
         let village = try #require(catalog.form("village-branch"))
+        #expect(village.version == "2026.2")
         #expect(village.unitLevel == .village)
         #expect(village.periodType == .annual)
         #expect(village.indicators.count >= 20)

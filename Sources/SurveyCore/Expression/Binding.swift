@@ -42,6 +42,9 @@ public indirect enum BoundExpression: Sendable {
     case binary(BinaryOperator, BoundExpression, BoundExpression)
     case call(Function, [BoundExpression])
     case literalRegex(BoundExpression, CompiledRegex)
+    /// `previous(${name})`: the top-level value at this slot in the same
+    /// unit's survey of the previous period (the baseline), empty without one.
+    case previous(Int)
 }
 
 /// Binds syntax trees against a resolver. `scope` is the repeat the
@@ -49,6 +52,11 @@ public indirect enum BoundExpression: Sendable {
 public struct ExpressionBinder {
     public var resolve: (String) -> Symbol?
     public var scope: Int?
+
+    /// The function that reads last period's answer: bound here rather
+    /// than as a `Function`, since its argument names a field instead of
+    /// being evaluated.
+    public static let previousName = "previous"
 
     public init(scope: Int? = nil, resolve: @escaping (String) -> Symbol?) {
         self.scope = scope
@@ -83,6 +91,27 @@ public struct ExpressionBinder {
             return .negate(bind(operand, errors: &errors))
         case .binary(let op, let lhs, let rhs):
             return .binary(op, bind(lhs, errors: &errors), bind(rhs, errors: &errors))
+        case .call(let name, let arguments, let column) where name == Self.previousName:
+            guard arguments.count == 1, case .reference(let target, let targetColumn) = arguments[0] else {
+                errors.append(
+                    ExpressionError(
+                        column: column,
+                        message: L("previous() 需要一个字段引用,如 previous(${members_total})", "previous() takes one field reference, such as previous(${members_total})")))
+                return .constant(.empty)
+            }
+            switch resolve(target) {
+            case .top(let slot): return .previous(slot)
+            case .inner, .repeatGroup:
+                errors.append(
+                    ExpressionError(
+                        column: targetColumn,
+                        message: L("previous() 只能读取重复组以外的字段,${\(target)} 在重复组中", "previous() reads only fields outside repeats; ${\(target)} is in a repeat")))
+            case .constant:
+                errors.append(ExpressionError(column: targetColumn, message: L("previous() 读取的是字段,${\(target)} 是常量", "previous() reads a field; ${\(target)} is a constant")))
+            case nil:
+                errors.append(ExpressionError(column: targetColumn, message: L("引用了不存在的字段 ${\(target)}", "refers to ${\(target)}, which does not exist")))
+            }
+            return .constant(.empty)
         case .call(let name, let arguments, let column):
             guard let function = Function(rawValue: name) else {
                 errors.append(ExpressionError(column: column, message: L("未知函数 \(name)()", "unknown function \(name)()")))

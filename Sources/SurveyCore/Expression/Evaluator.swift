@@ -43,13 +43,17 @@ public struct EvaluationContext {
     public var entry: Int
     public var current: Value
     public var today: Int
+    /// The same unit's settled answers of the previous period, which
+    /// `previous(…)` reads; nil when there are none.
+    public var previous: AnswerSheet?
 
-    public init(sheet: AnswerSheet, repeatIndex: Int = -1, entry: Int = 0, current: Value = .empty, today: Int) {
+    public init(sheet: AnswerSheet, repeatIndex: Int = -1, entry: Int = 0, current: Value = .empty, today: Int, previous: AnswerSheet? = nil) {
         self.sheet = sheet
         self.repeatIndex = repeatIndex
         self.entry = entry
         self.current = current
         self.today = today
+        self.previous = previous
     }
 }
 
@@ -73,6 +77,8 @@ extension BoundExpression {
             return Self.call(function, arguments, context)
         case .literalRegex(let subject, let regex):
             return .bool(regex.matches(subject.evaluate(context).string))
+        case .previous(let slot):
+            return context.previous?.top[slot] ?? .empty
         }
     }
 

@@ -59,16 +59,25 @@ public indirect enum SyntaxTree: Sendable, Equatable {
         return names
     }
 
-    private func collectReferences(into names: inout [String]) {
+    /// The names read through `previous(…)`: last period's answers, which
+    /// this survey's order of computation does not depend on.
+    public var previousReferences: [String] {
+        var names: [String] = []
+        collectReferences(into: &names, previous: true)
+        return names
+    }
+
+    private func collectReferences(into names: inout [String], previous: Bool = false, inPrevious: Bool = false) {
         switch self {
         case .number, .string, .current: break
-        case .reference(let name, _): names.append(name)
-        case .negate(let operand): operand.collectReferences(into: &names)
+        case .reference(let name, _): if previous == inPrevious { names.append(name) }
+        case .negate(let operand): operand.collectReferences(into: &names, previous: previous, inPrevious: inPrevious)
         case .binary(_, let lhs, let rhs):
-            lhs.collectReferences(into: &names)
-            rhs.collectReferences(into: &names)
-        case .call(_, let arguments, _):
-            for argument in arguments { argument.collectReferences(into: &names) }
+            lhs.collectReferences(into: &names, previous: previous, inPrevious: inPrevious)
+            rhs.collectReferences(into: &names, previous: previous, inPrevious: inPrevious)
+        case .call(let name, let arguments, _):
+            let inside = inPrevious || name == ExpressionBinder.previousName
+            for argument in arguments { argument.collectReferences(into: &names, previous: previous, inPrevious: inside) }
         }
     }
 }

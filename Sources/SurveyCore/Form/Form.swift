@@ -114,11 +114,15 @@ public final class FormExpression: Sendable {
     public let bound: BoundExpression
     /// The names it refers to, for dependency order and cycle checks.
     public let references: [String]
+    /// The names it reads through `previous(…)`, last period's answers.
+    public let previousReferences: [String]
+    public var readsPrevious: Bool { !previousReferences.isEmpty }
 
-    public init(source: String, bound: BoundExpression, references: [String]) {
+    public init(source: String, bound: BoundExpression, references: [String], previousReferences: [String] = []) {
         self.source = source
         self.bound = bound
         self.references = references
+        self.previousReferences = previousReferences
     }
 }
 
@@ -171,6 +175,11 @@ public final class Field: Sendable {
     /// Whether a person answers this field: it holds a value that the
     /// engine does not compute.
     public let takesAnswer: Bool
+    /// Soft checks (`warnings:`): doubtful answers to confirm, never errors.
+    public let warnings: [SoftCheck]
+    /// Whether a new survey starts from last period's answer (`prefill:
+    /// previous`); for a repeat, whether its entries carry over.
+    public let prefill: Bool
     /// The type without its choice list's name, for the validator's hot path.
     let answerKind: AnswerKind
     /// Whether the field must always be answered (when it is asked).
@@ -201,8 +210,12 @@ public final class Field: Sendable {
         repeatPosition: Int?,
         slot: Int,
         line: Int,
-        choices: ChoiceList?
+        choices: ChoiceList?,
+        warnings: [SoftCheck] = [],
+        prefill: Bool = false
     ) {
+        self.warnings = warnings
+        self.prefill = prefill
         self.name = name
         self.type = type
         self.label = label
@@ -308,6 +321,9 @@ public struct Form: Sendable {
     /// The levels that approve a survey, lowest first (`settings.review`):
     /// a survey is accepted once the last of them approves it.
     public let reviewLevels: [UnitLevel]
+    /// The numbers the server screens for outliers and large changes
+    /// from last period (`settings.outliers`), if any.
+    public let outliers: OutlierSettings?
     /// Every field in document order, groups and repeats included.
     public let fields: [Field]
     /// Indices of the top-level entries of `survey:`.

@@ -7,12 +7,14 @@ import Yams
 public enum FormLoader {
     static let topKeys: Set<String> = ["settings", "survey", "choices", "indicators", "charts"]
     static let chartKeys: Set<String> = ["type", "title", "series", "value", "bins", "mark"]
-    static let settingKeys: Set<String> = ["form_id", "version", "title", "period_type", "unit_level", "default_language", "constants", "due", "review"]
+    static let settingKeys: Set<String> = ["form_id", "version", "title", "period_type", "unit_level", "default_language", "constants", "due", "review", "prefill", "outliers"]
     static let fieldKeys: Set<String> = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint",
         "constraint_message", "calculation", "data_type", "default", "read_only", "min", "max", "min_count", "max_count",
-        "children",
+        "children", "prefill", "warnings",
     ]
+    static let warningKeys: Set<String> = ["name", "when", "message"]
+    static let outlierKeys: Set<String> = ["fields", "z_score", "change_ratio"]
     static let choiceKeys: Set<String> = ["name", "label"]
     static let indicatorKeys: Set<String> = [
         "name", "type", "label", "value", "condition", "numerator", "denominator", "format", "scale", "watch", "detail", "order",
@@ -74,6 +76,22 @@ public enum FormLoader {
     }
 }
 
+extension YAMLSource {
+    /// `prefill: previous` or `prefill: no` (also true and false).
+    func prefill(_ entry: (line: Int, value: Node)?, field: String?) -> Bool? {
+        guard let (line, node) = entry, let text = string(node, key: "prefill", field: field) else { return nil }
+        switch text.lowercased() {
+        case "previous", "true", "yes": return true
+        case "no", "false": return false
+        default:
+            issue(
+                line, field,
+                L("prefill 应为 previous(沿用上期答案)或 no(每期重新询问)", "prefill must be previous (start from last period's answer) or no (ask again every period)"))
+            return nil
+        }
+    }
+}
+
 /// A field as read from YAML, before names are resolved.
 private struct RawField {
     var line: Int
@@ -132,6 +150,7 @@ private struct FormBuilder {
         }
 
         var compiler = FieldCompiler(source: source, constants: settings?.constants ?? [], choiceLists: choiceLists, defaultLanguage: defaultLanguage)
+        compiler.prefillDefault = settings?.prefill ?? false
         compiler.declare(rawFields, parent: nil, repeatIndex: nil)
         compiler.checkChoiceListsExist()
         compiler.compileAll()
@@ -147,11 +166,12 @@ private struct FormBuilder {
             charts = readCharts(node.value, compiler: compiler, indicators: indicators, constants: settings?.constants ?? [])
         }
 
+        let outliers = settings?.outliers.flatMap { compiler.checkOutliers($0) }
         guard let settings, source.issues.isEmpty, let plan else { return nil }
         return Form(
             id: settings.id, version: settings.version, title: settings.title, periodType: settings.periodType,
             unitLevel: settings.unitLevel, defaultLanguage: settings.defaultLanguage, constants: settings.constants, dueDates: settings.dueDates,
-            reviewLevels: settings.reviewLevels,
+            reviewLevels: settings.reviewLevels, outliers: outliers,
             fields: compiler.fields, rootFields: compiler.rootFields, repeats: compiler.repeatFields,
             choiceLists: choiceLists, indicators: indicators, charts: charts, file: source.file, contentHash: contentHash,
             fieldIndex: compiler.indexByName, plan: plan)
@@ -167,6 +187,43 @@ private struct FormBuilder {
         var constants: [(name: String, value: Value)]
         var dueDates: [String: Int]
         var reviewLevels: [UnitLevel]
+        /// The form's default for `prefill` (`settings.prefill: previous`).
+        var prefill: Bool
+        var outliers: (line: Int, settings: OutlierSettings)?
+    }
+
+    func readPrefill(_ entry: (line: Int, value: Node)?, field: String?) -> Bool? { source.prefill(entry, field: field) }
+
+    /// `settings.outliers`: a list of fields, or `{fields, z_score, change_ratio}`.
+    func readOutliers(_ entry: (line: Int, value: Node)?) -> (line: Int, settings: OutlierSettings)? {
+        guard let (line, node) = entry else { return nil }
+        func names(_ node: Node) -> [String]? {
+            guard case .sequence(let sequence) = node, !sequence.isEmpty else {
+                issue(YAMLSource.line(node), nil, L("outliers 的 fields 应为字段名列表", "outliers: fields must be a list of field names"))
+                return nil
+            }
+            return sequence.compactMap { source.string($0, key: "outliers", field: nil) }
+        }
+        if case .sequence = node {
+            return names(node).map { (line, OutlierSettings(fields: $0)) }
+        }
+        guard let entries = source.entries(node, what: L("outliers", "outliers"), field: nil, allowed: FormLoader.outlierKeys) else { return nil }
+        guard let (_, fieldsNode) = entries["fields"] else {
+            issue(line, nil, L("outliers 缺少 fields", "outliers lacks fields"))
+            return nil
+        }
+        guard let fields = names(fieldsNode) else { return nil }
+        var settings = OutlierSettings(fields: fields)
+        for (key, minimum) in [("z_score", 0.0), ("change_ratio", 1.0)] {
+            guard let (keyLine, valueNode) = entries[key], let text = source.string(valueNode, key: key, field: nil) else { continue }
+            let number = Value.parseNumber(text)
+            guard number.isFinite, number > minimum else {
+                issue(keyLine, nil, L("outliers 的 \(key) 应为大于 \(Value.format(minimum)) 的数", "outliers: \(key) must be a number above \(Value.format(minimum))"))
+                continue
+            }
+            if key == "z_score" { settings.zScore = number } else { settings.changeRatio = number }
+        }
+        return (line, settings)
     }
 
     mutating func readSettings(_ node: Node) -> Settings? {
@@ -253,7 +310,8 @@ private struct FormBuilder {
         let reviewLevels = readReviewLevels(entries["review"], unitLevel: unitLevel)
         return Settings(
             id: id, version: version, title: title, periodType: periodType, unitLevel: unitLevel, defaultLanguage: defaultLanguage, constants: constants,
-            dueDates: dueDates, reviewLevels: reviewLevels)
+            dueDates: dueDates, reviewLevels: reviewLevels, prefill: readPrefill(entries["prefill"], field: nil) ?? false,
+            outliers: readOutliers(entries["outliers"]))
     }
 
     /// `settings.review`: the levels that approve, lowest first, each
@@ -603,6 +661,10 @@ private struct FieldCompiler {
     private var slots: [Int] = []
     private var topSlots = 0
     private var repeatSlots: [Int] = []
+    /// The form's `prefill` default, and each field's own after groups and repeats pass theirs down.
+    var prefillDefault = false
+    private var prefills: [Bool] = []
+    private var warningNames: [String: Int] = [:]
 
     let defaultLanguage: Language
 
@@ -627,6 +689,8 @@ private struct FieldCompiler {
             if let parent { childIndices[parent].append(index) } else { rootFields.append(index) }
             repeatOf.append(repeatIndex)
             ownRepeat.append(nil)
+            let inherited = parent.map { prefills[$0] } ?? prefillDefault
+            prefills.append(readPrefill(item.entries["prefill"], field: item.name) ?? inherited)
             if let repeatIndex {
                 slots.append(repeatSlots[repeatIndex])
                 repeatSlots[repeatIndex] += 1
@@ -659,6 +723,70 @@ private struct FieldCompiler {
         }
     }
 
+    func readPrefill(_ entry: (line: Int, value: Node)?, field: String?) -> Bool? { source.prefill(entry, field: field) }
+
+    /// The soft checks of a field (`warnings:`), each with a name unique in
+    /// the form, a condition and a message.
+    mutating func readWarnings(_ entry: (line: Int, value: Node)?, field name: String, type: FieldType, scope: Int?) -> [SoftCheck] {
+        guard let (line, node) = entry else { return [] }
+        guard type.holdsValue, type != .calculate else {
+            issue(line, name, L("只有需要回答的题目可以设 warnings", "only a question that is answered can have warnings"))
+            return []
+        }
+        guard case .sequence(let sequence) = node else {
+            issue(line, name, L("warnings 应为列表,每项含 name、when 和 message", "warnings must be a list, each with name, when and message"))
+            return []
+        }
+        var checks: [SoftCheck] = []
+        for item in sequence {
+            guard let entries = source.entries(item, what: L("警示", "a warning"), field: name, allowed: FormLoader.warningKeys) else { continue }
+            for key in ["name", "when", "message"] where entries[key] == nil {
+                issue(entries.line, name, L("警示缺少 \(key)", "a warning lacks \(key)"))
+            }
+            guard let (nameLine, nameNode) = entries["name"], let checkName = source.string(nameNode, key: "name", field: name) else { continue }
+            guard FieldName.isValid(checkName) else {
+                issue(nameLine, name, L("警示名 “\(checkName)” 无效", "warning name '\(checkName)' is not valid"))
+                continue
+            }
+            if let first = warningNames[checkName] {
+                issue(nameLine, name, L("警示名 “\(checkName)” 重复(第 \(first) 行已有)", "duplicate warning name '\(checkName)' (first on line \(first))"))
+                continue
+            }
+            warningNames[checkName] = nameLine
+            guard let (whenLine, whenNode) = entries["when"], let text = source.string(whenNode, key: "when", field: name),
+                let condition = compileExpression(text, line: whenLine, field: name, scope: scope),
+                let (_, messageNode) = entries["message"],
+                let message = source.localized(messageNode, key: "message", field: name, defaultLanguage: defaultLanguage)
+            else { continue }
+            checks.append(SoftCheck(name: checkName, condition: condition, message: message, line: entries.line))
+        }
+        return checks
+    }
+
+    /// The screened fields must be top-level numbers, each named once.
+    func checkOutliers(_ entry: (line: Int, settings: OutlierSettings)) -> OutlierSettings? {
+        var seen = Set<String>()
+        var valid = true
+        for name in entry.settings.fields {
+            guard let index = indexByName[name] else {
+                issue(entry.line, nil, L("outliers 中的字段 “\(name)” 不存在", "outliers: there is no field '\(name)'"))
+                valid = false
+                continue
+            }
+            let field = fields.indices.contains(index) ? fields[index] : nil
+            let numeric = field.map { $0.type.isNumeric || ($0.type == .calculate && ($0.dataType == .integer || $0.dataType == .decimal)) } ?? false
+            if !numeric || repeatOf[index] != nil {
+                issue(entry.line, name, L("outliers 只能列顶层的数字题或数字计算项,“\(name)” 不是", "outliers lists top-level numbers only; '\(name)' is not one"))
+                valid = false
+            }
+            if !seen.insert(name).inserted {
+                issue(entry.line, name, L("outliers 中 “\(name)” 重复", "outliers names '\(name)' twice"))
+                valid = false
+            }
+        }
+        return valid ? entry.settings : nil
+    }
+
     func resolve(_ name: String) -> Symbol? {
         if let index = indexByName[name] {
             if let position = ownRepeat[index] { return .repeatGroup(position) }
@@ -684,7 +812,7 @@ private struct FieldCompiler {
         for error in errors {
             issue(line, field, L("表达式 “\(text)”:\(error.message.zh)", "expression '\(text)': \(error.message.en ?? error.message.zh)"), column: error.column)
         }
-        return errors.isEmpty ? FormExpression(source: text, bound: bound, references: tree.references) : nil
+        return errors.isEmpty ? FormExpression(source: text, bound: bound, references: tree.references, previousReferences: tree.previousReferences) : nil
     }
 
     func checkChoiceListsExist() {
@@ -704,7 +832,7 @@ private struct FieldCompiler {
         }
     }
 
-    private func compileField(_ index: Int, _ item: RawField) -> Field {
+    private mutating func compileField(_ index: Int, _ item: RawField) -> Field {
         let name = item.name
         let entries = item.entries
         let type = item.type ?? .text
@@ -865,7 +993,8 @@ private struct FieldCompiler {
             dataType: dataType, defaultValue: defaultValue, readOnly: readOnly, minimum: minimum, maximum: maximum,
             minCount: minCount, maxCount: maxCount, children: childIndices[index], parent: parents[index],
             repeatIndex: repeatOf[index], repeatPosition: ownRepeat[index], slot: slots[index], line: item.line,
-            choices: type.choiceList.flatMap { choiceLists[$0] })
+            choices: type.choiceList.flatMap { choiceLists[$0] },
+            warnings: readWarnings(entries["warnings"], field: name, type: type, scope: scope), prefill: prefills[index])
     }
 
     /// Orders relevance and calculations so that each runs after what it

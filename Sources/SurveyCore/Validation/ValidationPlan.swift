@@ -27,6 +27,10 @@ struct ValidationPlan: Sendable {
     /// repeat, if any) has a relevance condition, so its answer may be dropped.
     let conditional: [Bool]
     let repeatLookups: [ValidationRun.FieldLookup]
+    /// Fields with soft checks (`warnings:`), in document order.
+    var warnedFields: [Int] = []
+    /// Whether any expression reads `previous(…)`.
+    var readsPrevious = false
 }
 
 /// Sorts fields topologically (document order among equals) and records
@@ -130,12 +134,19 @@ struct PlanBuilder {
                 current = item.parent.map { fields[$0] }
             }
         }
-        return ValidationPlan(
+        var plan = ValidationPlan(
             topOrder: steps, repeatOrders: repeatOrders, topFields: topFields, repeatFields: innerFields,
             topSlots: topSlots, repeatSlots: repeatSlots,
             topConstrained: topFields.filter { fields[$0].constraint != nil },
             repeatConstrained: innerFields.map { $0.filter { fields[$0].constraint != nil } },
             topLookup: lookup(topNodes), conditional: conditional, repeatLookups: innerNodes.map(lookup))
+        plan.warnedFields = fields.indices.filter { !fields[$0].warnings.isEmpty }
+        plan.readsPrevious = fields.contains { field in
+            let expressions = [field.relevant, field.calculation, field.constraint] + field.warnings.map(\.condition)
+            let requirement: FormExpression? = if case .when(let expression) = field.requirement { expression } else { nil }
+            return (expressions + [requirement]).contains { $0?.readsPrevious == true }
+        }
+        return plan
     }
 
     /// Depth-first topological sort in document order; a back edge is a cycle.

@@ -49,6 +49,9 @@ public struct ValidationResult: Sendable {
     /// Each top-level field's settled value by slot (`Field.slot`), empty
     /// where the question is not asked: what the county's reports read.
     public var topValues: [Value] = []
+    /// Soft checks that fired (`warnings:` of the form), in the form's
+    /// order; they never make the survey invalid.
+    public var firedWarnings: [FiredWarning] = []
     public var isValid: Bool { issues.isEmpty }
 }
 
@@ -70,12 +73,15 @@ extension Form {
     ///   - answers: the answers by field name; a repeat's answers are a
     ///     list of objects, one per entry.
     ///   - today: the day number that `today()` and `max: today` mean.
-    public func validate(_ answers: JSONObject, today: Int = CivilDate.today()) -> ValidationResult {
-        var run = ValidationRun(form: self, today: today)
+    ///   - previous: the same unit's survey of the previous period, which
+    ///     `previous(…)` reads (empty without it).
+    public func validate(_ answers: JSONObject, today: Int = CivilDate.today(), previous: Baseline? = nil) -> ValidationResult {
+        var run = ValidationRun(form: self, today: today, previous: previous)
         run.read(answers)
         run.settle()
         run.check()
-        return ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output(), topValues: run.relevantTopValues())
+        return ValidationResult(
+            issues: run.sortedIssues(), warnings: run.warnings, answers: run.output(), topValues: run.relevantTopValues(), firedWarnings: run.fired)
     }
 
     /// How many top-level value slots the form has (`Field.slot` is below it).
@@ -91,8 +97,8 @@ extension Form {
 
     /// The settled top-level values of answers already checked (a stored
     /// survey), by slot, empty where the question is not asked.
-    public func topValues(_ answers: JSONObject, today: Int = CivilDate.today()) -> [Value] {
-        var run = ValidationRun(form: self, today: today)
+    public func topValues(_ answers: JSONObject, today: Int = CivilDate.today(), previous: Baseline? = nil) -> [Value] {
+        var run = ValidationRun(form: self, today: today, previous: previous)
         run.read(answers)
         run.settle()
         return run.relevantTopValues()
@@ -100,26 +106,28 @@ extension Form {
 
     /// Checks a survey and keeps what the engine worked out on the way:
     /// which questions are asked and every value, for entry screens.
-    public func settle(_ answers: JSONObject, today: Int = CivilDate.today()) -> SettledSurvey {
-        var run = ValidationRun(form: self, today: today)
+    public func settle(_ answers: JSONObject, today: Int = CivilDate.today(), previous: Baseline? = nil) -> SettledSurvey {
+        var run = ValidationRun(form: self, today: today, previous: previous)
         run.read(answers)
         run.settle()
         run.check()
         return SettledSurvey(
-            form: self, result: ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output()),
+            form: self, result: ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output(), firedWarnings: run.fired),
             sheet: run.sheet, topRelevant: run.topRelevant, repeatRelevant: run.repeatRelevant)
     }
 
     /// Settles a survey and returns its values for evaluating further
     /// expressions (used by `vsurvey expr`).
-    public func evaluate(_ expression: String, answers: JSONObject, today: Int = CivilDate.today()) throws(ExpressionError) -> Value {
+    public func evaluate(_ expression: String, answers: JSONObject, today: Int = CivilDate.today(), previous: Baseline? = nil) throws(ExpressionError)
+        -> Value
+    {
         let tree = try ExpressionParser.parse(expression)
         let (bound, errors) = ExpressionBinder(resolve: symbol(named:)).bind(tree)
         if let first = errors.first { throw first }
-        var run = ValidationRun(form: self, today: today)
+        var run = ValidationRun(form: self, today: today, previous: previous)
         run.read(answers)
         run.settle()
-        return bound.evaluate(EvaluationContext(sheet: run.sheet, today: today))
+        return bound.evaluate(EvaluationContext(sheet: run.sheet, today: today, previous: previous?.sheet))
     }
 }
 
@@ -130,12 +138,16 @@ struct ValidationRun {
     let plan: ValidationPlan
     let today: Int
     let sheet: AnswerSheet
+    /// Last period's settled answers, for `previous(…)`.
+    let previous: AnswerSheet?
     var topRelevant: [Bool]
     /// Per repeat, flat like the sheet: `entry * width + slot`.
     var repeatRelevant: [[Bool]]
     /// Errors with the position that orders them: (field index, entry).
     var issues: [(order: (Int, Int), issue: ValidationIssue)] = []
     var warnings: [ValidationIssue] = []
+    /// Soft checks that fired.
+    var fired: [FiredWarning] = []
     /// Problems found while reading, kept only if the field turns out to be asked.
     var pending: [Pending] = []
     /// Answers to questions that may turn out not to be asked: (field index,
@@ -156,10 +168,11 @@ struct ValidationRun {
         var issue: ValidationIssue
     }
 
-    init(form: Form, today: Int) {
+    init(form: Form, today: Int, previous: Baseline? = nil) {
         self.form = form
         self.plan = form.plan
         self.today = today
+        self.previous = previous?.sheet
         sheet = AnswerSheet(topSlots: plan.topSlots, repeatWidths: plan.repeatSlots)
         topRelevant = Array(repeating: false, count: plan.topSlots)
         repeatRelevant = Array(repeating: [], count: plan.repeatSlots.count)
@@ -311,7 +324,7 @@ struct ValidationRun {
     // MARK: Settling relevance and calculations
 
     mutating func settle() {
-        var context = EvaluationContext(sheet: sheet, today: today)
+        var context = EvaluationContext(sheet: sheet, today: today, previous: previous)
         for step in plan.topOrder {
             switch step {
             case .field(let index):
@@ -339,7 +352,7 @@ struct ValidationRun {
                     repeatRelevant[repeatIndex] = []
                     continue
                 }
-                var entryContext = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
+                var entryContext = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today, previous: previous)
                 let width = plan.repeatSlots[repeatIndex]
                 for entry in 0..<sheet.entryCounts[repeatIndex] {
                     entryContext.entry = entry
@@ -454,7 +467,7 @@ struct ValidationRun {
     /// its limits, then the constraints, skipping a constraint that reads
     /// an answer which already failed.
     mutating func check() {
-        var context = EvaluationContext(sheet: sheet, today: today)
+        var context = EvaluationContext(sheet: sheet, today: today, previous: previous)
         for index in plan.topFields {
             let field = form.fields[index]
             guard topRelevant[field.slot] else { continue }
@@ -476,6 +489,7 @@ struct ValidationRun {
         for (repeatIndex, fields) in plan.repeatConstrained.enumerated() where !fields.isEmpty {
             checkEntries(repeatIndex: repeatIndex, fields: fields, pass: .constraints)
         }
+        checkWarnings()
     }
 
     enum Pass { case presence, constraints }
@@ -503,7 +517,7 @@ struct ValidationRun {
 
     mutating func checkEntries(repeatIndex: Int, fields: [Int], pass: Pass) {
         let repeatName = form.fields[form.repeats[repeatIndex]].name
-        var context = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today)
+        var context = EvaluationContext(sheet: sheet, repeatIndex: repeatIndex, today: today, previous: previous)
         let width = plan.repeatSlots[repeatIndex]
         for entry in 0..<sheet.entryCounts[repeatIndex] where !badEntries.contains(entry * 1_000 + repeatIndex) {
             context.entry = entry
@@ -558,6 +572,17 @@ struct ValidationRun {
                         message: field.constraintMessage ?? L("答案不符合规则:\(constraint.source)", "the answer breaks the rule: \(constraint.source)")))
             }
         }
+    }
+
+    /// Whether the answer of a field (at an entry; -1 at the top level) has an error.
+    func hasFailed(_ fieldIndex: Int, entry: Int) -> Bool {
+        !failed.isEmpty && failed.contains(key(fieldIndex, entry: entry))
+    }
+
+    /// Whether an expression reads an answer that has an error (at `entry`
+    /// of the repeat it lives in).
+    func readsFailed(_ expression: FormExpression, entry: Int, in repeatIndex: Int?) -> Bool {
+        !failed.isEmpty && readsFailedAnswer(expression, entry: entry, in: repeatIndex)
     }
 
     /// Whether an expression reads an answer that already has an error.
