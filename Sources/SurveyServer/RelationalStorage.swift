@@ -436,13 +436,14 @@ enum SurveyRules {
         try session.execute(
             """
             INSERT INTO submission (instance, revision, replaces, form_id, form_version, unit, period, content_hash, answers,
-                                    received_at, finalized_at, token_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    received_at, finalized_at, token_id, checks, flags)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .integer(instance), .integer(Int64(survey.revision)), .of(survey.replaces), .text(survey.formID), .text(survey.formVersion),
                 .text(candidate.unit.rawValue), .text(survey.period), .text(candidate.contentHash), .text(candidate.storedAnswers),
                 .integer(now), .of(survey.finalizedAt), .integer(principal.tokenID),
+                .of(candidate.checks.map { $0.json.serialized() }), .integer(Int64(candidate.checks?.flags ?? 0)),
             ])
     }
 

@@ -253,6 +253,17 @@ enum ServerSchema {
                     """,
                     "CREATE INDEX person_session_person ON person_session (person_id)",
                 ]),
+            // What the soft checks found in each stored revision (warnings
+            // fired, with the device's confirmations, and changes from the
+            // previous period beyond the form's ratio), as JSON and as flags
+            // (`SurveyChecks`); only flagged revisions are in the index.
+            Migration(
+                id: "v10 survey checks",
+                statements: [
+                    "ALTER TABLE submission ADD COLUMN checks TEXT",
+                    "ALTER TABLE submission ADD COLUMN flags \(int) NOT NULL DEFAULT 0",
+                    "CREATE INDEX submission_flagged ON submission (form_id, period, unit) WHERE flags <> 0",
+                ]),
         ]
     }
 

@@ -11,13 +11,16 @@ public struct IngestCandidate: Sendable {
     public var storedAnswers: String
     /// The survey's row in its form's report table, if the form has one.
     public var reportRow: [SQLValue]?
+    /// What the soft checks found, stored with the revision; nil for nothing.
+    public var checks: SurveyChecks?
 
-    public init(survey: WireSurvey, unit: UnitCode, contentHash: String, storedAnswers: String, reportRow: [SQLValue]? = nil) {
+    public init(survey: WireSurvey, unit: UnitCode, contentHash: String, storedAnswers: String, reportRow: [SQLValue]? = nil, checks: SurveyChecks? = nil) {
         self.survey = survey
         self.unit = unit
         self.contentHash = contentHash
         self.storedAnswers = storedAnswers
         self.reportRow = reportRow
+        self.checks = checks
     }
 }
 
@@ -228,6 +231,13 @@ public protocol ServerStorage: Sendable {
     func reviewNotices(after: Int64, limit: Int, under unit: UnitCode, sentBy tokenID: Int64?) async throws -> [ReviewNotice]
     /// A page of surveys, by store id, with their review.
     func browse(_ query: SurveyQuery) async throws -> [SurveyListing]
+
+    // Last period's surveys and what the checks found
+    /// The current surveys of a form and period under `scope`, in unit
+    /// order after `after`, or of the listed units only; with their
+    /// answers when asked.
+    func baselines(formID: String, period: String, under scope: UnitCode, after: String?, limit: Int, units: [String]?, answers: Bool) async throws
+        -> [BaselineRecord]
     /// How many current surveys of a form and period under `unit` stand
     /// at each review status.
     func reviewCounts(under unit: UnitCode, formID: String, period: String) async throws -> [ReviewStatus: Int]

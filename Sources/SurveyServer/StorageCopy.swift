@@ -39,7 +39,7 @@ public enum StorageCopy {
             name: "submission", key: "id",
             columns: [
                 "id", "instance", "revision", "replaces", "form_id", "form_version", "unit", "period", "content_hash", "answers", "received_at",
-                "finalized_at", "token_id",
+                "finalized_at", "token_id", "checks", "flags",
             ], identity: true),
         TableCopy(
             name: "conflict", key: "id",

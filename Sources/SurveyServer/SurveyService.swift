@@ -449,6 +449,7 @@ public final class SurveyService: Sendable {
         }
         let registry = try await registry()
         let started = ContinuousClock.now
+        let baselines = try await baselines(for: items)
         // Checking is the CPU-heavy part (tens of microseconds a survey):
         // off the threads that serve every other request.
         let checked = try await Self.offloaded { [self] in
@@ -457,7 +458,7 @@ public final class SurveyService: Sendable {
             var candidates: [IngestCandidate] = []
             var candidatePositions: [Int] = []
             for (index, item) in items.enumerated() {
-                let checked = check(item, index: index, principal: principal, registry: registry, today: today)
+                let checked = check(item, index: index, principal: principal, registry: registry, today: today, baselines: baselines)
                 results.append(checked.result)
                 if let candidate = checked.candidate {
                     candidates.append(candidate)
@@ -488,8 +489,39 @@ public final class SurveyService: Sendable {
         return results
     }
 
+    /// The key of a baseline in `baselines(for:)`: form, period and unit.
+    static func baselineKey(_ formID: String, _ period: String, _ unit: String) -> String { formID + "\u{0}" + period + "\u{0}" + unit }
+
+    /// The previous period's kept answers of the batch's units, for the
+    /// surveys whose form reads them (`previous()`) or screens changes:
+    /// one query per form and period, before the batch is checked.
+    func baselines(for items: [JSONValue]) async throws -> [String: String] {
+        var wanted: [String: (formID: String, period: String, units: Set<String>)] = [:]
+        for item in items {
+            guard case .object(let object) = item, let formID = object["form"]?.stringValue, let version = object["version"]?.stringValue,
+                let unit = object["unit"]?.stringValue, UnitCode(unit) != nil, let period = object["period"]?.stringValue,
+                let form = catalog.form(formID, version: version), form.readsPrevious || form.outliers != nil,
+                let previous = Period(period)?.previous?.description
+            else { continue }
+            wanted[formID + "\u{0}" + previous, default: (formID, previous, [])].units.insert(unit)
+        }
+        var found: [String: String] = [:]
+        for (_, group) in wanted {
+            let units = group.units.sorted()
+            for start in stride(from: 0, to: units.count, by: 400) {
+                let part = Array(units[start..<min(start + 400, units.count)])
+                for record in try await storage.baselines(
+                    formID: group.formID, period: group.period, under: UnitCode("000000000000")!, after: nil, limit: part.count, units: part, answers: true)
+                {
+                    found[Self.baselineKey(group.formID, group.period, record.unit)] = record.answers
+                }
+            }
+        }
+        return found
+    }
+
     /// Everything that can be decided without the store.
-    func check(_ item: JSONValue, index: Int, principal: Principal, registry: UnitRegistry, today: Int) -> (
+    func check(_ item: JSONValue, index: Int, principal: Principal, registry: UnitRegistry, today: Int, baselines: [String: String] = [:]) -> (
         result: SurveyResult, candidate: IngestCandidate?
     ) {
         var result = SurveyResult(index: index, outcome: .rejected, reason: L("", ""))
@@ -547,7 +579,14 @@ public final class SurveyService: Sendable {
         if !envelope.isEmpty {
             return reject(L("单位或报告期不符合表单", "the unit or period does not fit the form"), envelope)
         }
-        let validation = form.validate(survey.answers, today: today)
+        var baseline: Baseline?
+        if !baselines.isEmpty, let previous = Period(survey.period)?.previous?.description,
+            let text = baselines[Self.baselineKey(survey.formID, previous, survey.unit)],
+            let answers = (try? JSONParser(refusesDuplicateKeys: false).parse(Data(text.utf8)))?.objectValue
+        {
+            baseline = form.baseline(answers, period: previous, today: today)
+        }
+        let validation = form.validate(survey.answers, today: today, previous: baseline)
         result.warnings = validation.warnings
         if !validation.isValid {
             let count = validation.issues.count
@@ -557,9 +596,11 @@ public final class SurveyService: Sendable {
         }
         let kept = JSONValue.object(validation.answers).serializedBytes()
         let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: kept)
+        let checks = SurveyChecks(
+            warnings: validation.warningsConfirmed(by: survey.confirmations), changes: form.changes(topValues: validation.topValues, baseline: baseline))
         let candidate = IngestCandidate(
             survey: survey, unit: unit, contentHash: hash, storedAnswers: String(decoding: kept, as: UTF8.self),
-            reportRow: reports.row(form: form, topValues: validation.topValues))
+            reportRow: reports.row(form: form, topValues: validation.topValues), checks: checks.isEmpty ? nil : checks)
         return (result, candidate)
     }
 

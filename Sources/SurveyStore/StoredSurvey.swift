@@ -64,6 +64,9 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
     public var changeCount: Int
     /// When a failed sync may try this revision again.
     public var nextAttemptAt: Date?
+    /// The person's confirmations of doubtful answers (soft checks), as a
+    /// JSON list of `{"warning", "path", "explanation"}`; empty for none.
+    public var confirmations: String = "[]"
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -83,6 +86,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         case serverReceipt = "server_receipt"
         case changeCount = "change_count"
         case nextAttemptAt = "next_attempt_at"
+        case confirmations
     }
 
     public enum Columns {
@@ -138,6 +142,7 @@ public struct StoredSurvey: Codable, Sendable, Hashable, FetchableRecord, Mutabl
         updatedAt = row["updated_at"]
         finalizedAt = row["finalized_at"]
         sentAt = row["sent_at"]
+        confirmations = row["confirmations"] ?? "[]"
         syncAttempts = row["sync_attempts"]
         lastError = row["last_error"]
         serverReceipt = row["server_receipt"]
@@ -184,4 +189,64 @@ public struct SurveyReview: Sendable, Equatable {
 
     /// Whether the decision is about `survey`'s revision (not an earlier one).
     public func concerns(_ survey: StoredSurvey) -> Bool { survey.instanceID == instanceID && survey.revision == revision }
+}
+
+extension StoredSurvey {
+    /// The confirmations of doubtful answers, read from their JSON (a list
+    /// that does not read gives none).
+    public var confirmationList: [WarningConfirmation] {
+        guard confirmations != "[]", let json = try? JSONParser().parse(Data(confirmations.utf8)),
+            case .success(let list) = WarningConfirmation.read(json)
+        else { return [] }
+        return list
+    }
+
+    /// Sets the confirmations.
+    public mutating func setConfirmations(_ list: [WarningConfirmation]) {
+        confirmations = WarningConfirmation.json(list).serialized()
+    }
+}
+
+/// Last period's survey of a unit as the server holds it, kept on the
+/// device so that a new survey can start from it and be checked against
+/// it offline.
+public struct StoredBaseline: Sendable, Equatable {
+    public var formID: String
+    public var period: String
+    public var unitCode: String
+    public var formVersion: String
+    public var instanceID: String
+    public var revision: Int
+    /// The server's content hash: a baseline is fetched again only when it changes.
+    public var contentHash: String
+    /// The answers as JSON text.
+    public var answers: String
+    public var fetchedAt: Date
+
+    public init(
+        formID: String, period: String, unitCode: String, formVersion: String, instanceID: String, revision: Int, contentHash: String, answers: String,
+        fetchedAt: Date = Date()
+    ) {
+        self.formID = formID
+        self.period = period
+        self.unitCode = unitCode
+        self.formVersion = formVersion
+        self.instanceID = instanceID
+        self.revision = revision
+        self.contentHash = contentHash
+        self.answers = answers
+        self.fetchedAt = fetchedAt
+    }
+
+    public var answerObject: JSONObject {
+        (try? JSONParser().parse(Data(answers.utf8)))?.objectValue ?? JSONObject()
+    }
+}
+
+extension StoredBaseline {
+    init(row: Row) {
+        self.init(
+            formID: row["form_id"], period: row["period"], unitCode: row["unit_code"], formVersion: row["form_version"], instanceID: row["instance_id"],
+            revision: row["revision"], contentHash: row["content_hash"], answers: row["answers"], fetchedAt: row["fetched_at"])
+    }
 }

@@ -329,7 +329,103 @@ public final class SurveyStore: Sendable {
                 t.column("event", .integer).notNull()
             }
         }
+        migrator.registerMigration("v6 baselines and confirmations") { db in
+            try db.alter(table: "survey") { t in
+                t.add(column: "confirmations", .text).notNull().defaults(to: "[]")
+            }
+            // Last period's surveys of the units in the token's scope, as
+            // the server holds them: one row per form, period and unit.
+            try db.create(table: "baseline") { t in
+                t.column("form_id", .text).notNull()
+                t.column("period", .text).notNull()
+                t.column("unit_code", .text).notNull()
+                t.column("form_version", .text).notNull()
+                t.column("instance_id", .text).notNull()
+                t.column("revision", .integer).notNull()
+                t.column("content_hash", .text).notNull()
+                t.column("answers", .text).notNull()
+                t.column("fetched_at", .datetime).notNull()
+                t.primaryKey(["form_id", "period", "unit_code"])
+            }
+        }
         return migrator
+    }
+
+    // MARK: Baselines
+
+    /// The baseline of a unit for a form and period, if the device holds one.
+    public func baseline(formID: String, period: String, unit: String) throws -> StoredBaseline? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM baseline WHERE form_id = ? AND period = ? AND unit_code = ?", arguments: [formID, period, unit]
+            ).map(StoredBaseline.init(row:))
+        }
+    }
+
+    /// Every baseline the device holds (answers included when asked), by form, period and unit.
+    public func baselines(formID: String? = nil, period: String? = nil, answers: Bool = false) throws -> [StoredBaseline] {
+        try read { db in
+            let columns = answers ? "*" : "form_id, period, unit_code, form_version, instance_id, revision, content_hash, '' AS answers, fetched_at"
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(columns) FROM baseline WHERE (? IS NULL OR form_id = ?) AND (? IS NULL OR period = ?)
+                    ORDER BY form_id, period, unit_code
+                    """,
+                arguments: [formID, formID, period, period]
+            ).map(StoredBaseline.init(row:))
+        }
+    }
+
+    /// The content hash of each baseline held for a form and period, by unit.
+    public func baselineHashes(formID: String, period: String) throws -> [String: String] {
+        try read { db in
+            var hashes: [String: String] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT unit_code, content_hash FROM baseline WHERE form_id = ? AND period = ?", arguments: [formID, period])
+            {
+                hashes[row["unit_code"]] = row["content_hash"]
+            }
+            return hashes
+        }
+    }
+
+    /// Keeps baselines fetched from the server (replacing those of the same
+    /// form, period and unit) and drops those of `gone` units, in one transaction.
+    public func saveBaselines(_ baselines: [StoredBaseline], removing gone: [String] = [], formID: String, period: String) throws {
+        try write { db in
+            for baseline in baselines {
+                try db.execute(
+                    sql: """
+                        INSERT INTO baseline (form_id, period, unit_code, form_version, instance_id, revision, content_hash, answers, fetched_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (form_id, period, unit_code) DO UPDATE SET form_version = excluded.form_version,
+                            instance_id = excluded.instance_id, revision = excluded.revision, content_hash = excluded.content_hash,
+                            answers = excluded.answers, fetched_at = excluded.fetched_at
+                        """,
+                    arguments: [
+                        baseline.formID, baseline.period, baseline.unitCode, baseline.formVersion, baseline.instanceID, baseline.revision,
+                        baseline.contentHash, baseline.answers, baseline.fetchedAt,
+                    ])
+            }
+            for unit in gone {
+                try db.execute(
+                    sql: "DELETE FROM baseline WHERE form_id = ? AND period = ? AND unit_code = ?", arguments: [formID, period, unit])
+            }
+        }
+    }
+
+    /// Records the confirmations of a survey's doubtful answers (a draft
+    /// in place; any revision that is not yet sent).
+    public func setConfirmations(_ id: Int64, _ confirmations: [WarningConfirmation]) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE survey SET confirmations = ? WHERE id = ? AND status IN ('draft', 'finalized')",
+                arguments: [WarningConfirmation.json(confirmations).serialized(), id])
+            if db.changesCount == 0 {
+                throw StoreError(.notAllowed, L("只有草稿和待上报的调查可以确认警示", "only a draft or a survey not yet sent takes confirmations"))
+            }
+        }
     }
 
     // MARK: Reviews

@@ -72,6 +72,8 @@ public struct SyncSummary: Sendable, Equatable {
     /// and how many of them returned a survey.
     public var reviews = 0
     public var returned = 0
+    /// Last period's surveys fetched (new or changed) after the push.
+    public var baselines = 0
     /// The last network or server failure, if any.
     public var failure: LocalizedText?
 
@@ -110,6 +112,10 @@ public final class SyncEngine: @unchecked Sendable {
     public var shouldStop: () -> Bool = { false }
     /// Where to pull the server's forms and units to before each push; nil: no pull.
     public var formsDirectory: URL?
+    /// The forms and periods whose baselines (last period's surveys of the
+    /// token's units) to fetch after the push; asked after the forms are
+    /// pulled, so that a form just pulled counts.
+    public var baselinesWanted: () -> [(formID: String, period: String)] = { [] }
     private let progressLock = NSLock()
 
     /// The language the server's reasons come back in.
@@ -193,6 +199,7 @@ public final class SyncEngine: @unchecked Sendable {
         let heard = try pullReviews()
         summary.reviews = heard.kept
         summary.returned = heard.returned
+        summary.baselines = try pullBaselines(baselinesWanted())
         do {
             summary.pending += max(0, try store.pendingCount().count - summary.pending)
             if summary.failure == nil { try store.setSyncValue("last_success", Timestamp.iso(now)) }
@@ -395,6 +402,11 @@ public final class SyncEngine: @unchecked Sendable {
             json.removeLast()  // the closing brace
             json.append(contentsOf: #","answers":"#.utf8)
             json.append(contentsOf: survey.answers.utf8)
+            // Confirmations of doubtful answers, as stored (the same writer).
+            if survey.confirmations != "[]", !survey.confirmations.isEmpty {
+                json.append(contentsOf: #","confirmations":"#.utf8)
+                json.append(contentsOf: survey.confirmations.utf8)
+            }
             json.append(UInt8(ascii: "}"))
             let size = json.count
             if !current.isEmpty && (current.count >= maxCount || bytes + size > maxBytes) {

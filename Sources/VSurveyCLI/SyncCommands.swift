@@ -215,6 +215,16 @@ struct SyncCommand: ParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let engine = SyncEngine(store: store, settings: settings, language: console.language)
         engine.formsDirectory = options.pulledFormsDirectory
+        let today = options.todayNumber
+        let options = self.options
+        engine.baselinesWanted = {
+            // The forms as they are after the pull: each form whose newest
+            // version starts from or checks against last period's survey.
+            let catalog = FormCatalog(directories: options.formDirectories)
+            return catalog.latestForms.filter(\.usesBaselines).compactMap { form in
+                Period.containing(day: today, type: form.periodType).previous.map { (form.id, $0.description) }
+            }
+        }
         let terminal = isatty(STDERR_FILENO) != 0
         if terminal && !watch {
             engine.progress = { done, total, bytes in
@@ -270,6 +280,15 @@ struct SyncCommand: ParsableCommand {
                         L(
                             "收到审核结果 \(summary.reviews) 条\(summary.returned > 0 ? ",其中退回 \(summary.returned) 份:用 vsurvey list --returned 查看意见" : "")",
                             "\(summary.reviews) review decision\(summary.reviews == 1 ? "" : "s") received\(summary.returned > 0 ? ", \(summary.returned) returned: see the comments with vsurvey list --returned" : "")"
+                        )))
+        }
+        if summary.baselines > 0 {
+            console.out(
+                prefix
+                    + console.text(
+                        L(
+                            "已取得上期调查 \(summary.baselines) 份(新填调查以此开始;vsurvey baseline list 查看)",
+                            "\(summary.baselines) survey\(summary.baselines == 1 ? "" : "s") of last period fetched (new surveys start from them; see vsurvey baseline list)"
                         )))
         }
         if let failure = summary.failure { console.error(failure) }

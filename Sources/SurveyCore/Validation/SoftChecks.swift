@@ -218,6 +218,10 @@ extension Form {
     /// Whether any expression of the form reads last period's answers.
     public var readsPrevious: Bool { plan.readsPrevious }
 
+    /// Whether a survey of this form starts from, or is checked against,
+    /// last period's survey of its unit (so devices fetch those).
+    public var usesBaselines: Bool { readsPrevious || fields.contains(where: \.prefill) }
+
     /// The fields that carry a soft check, in the form's order.
     public var warnedFields: [Field] { plan.warnedFields.map { fields[$0] } }
 

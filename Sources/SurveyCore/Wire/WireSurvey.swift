@@ -16,9 +16,11 @@ public struct WireSurvey: Sendable, Equatable {
     public var answers: JSONObject
     /// When the device finalized it (ISO 8601), if it says.
     public var finalizedAt: String?
+    /// The person's confirmations of answers that soft checks doubted.
+    public var confirmations: [WarningConfirmation] = []
 
     public static let keys: [String] = [
-        "instance_id", "revision", "replaces", "form", "version", "unit", "period", "answers", "finalized_at",
+        "instance_id", "revision", "replaces", "form", "version", "unit", "period", "answers", "finalized_at", "confirmations",
     ]
     public static let largestRevision = 1_000_000
 
@@ -97,13 +99,21 @@ public struct WireSurvey: Sendable, Equatable {
         case nil: issues.append(issue("answers", L("缺少 answers", "answers is missing")))
         case let other?: issues.append(issue("answers", L("answers 应为对象,而不是\(other.typeName)", "answers must be an object, not \(other.typeNameWithArticle)")))
         }
+        var confirmations: [WarningConfirmation] = []
+        if let list = object["confirmations"], list != .null {
+            switch WarningConfirmation.read(list) {
+            case .success(let read): confirmations = read
+            case .failure(let message): issues.append(issue("confirmations", message))
+            }
+        }
         guard issues.isEmpty, let instanceID, let revision, let formID, let formVersion, let unit, let period, let answers else {
             return .failure(EnvelopeProblems(issues: issues))
         }
-        return .success(
-            WireSurvey(
-                instanceID: instanceID.lowercased(), revision: revision, replaces: replaces, formID: formID, formVersion: formVersion, unit: unit,
-                period: period, answers: answers, finalizedAt: finalizedAt))
+        var survey = WireSurvey(
+            instanceID: instanceID.lowercased(), revision: revision, replaces: replaces, formID: formID, formVersion: formVersion, unit: unit,
+            period: period, answers: answers, finalizedAt: finalizedAt)
+        survey.confirmations = confirmations
+        return .success(survey)
     }
 
     private static func issue(_ key: String, _ message: LocalizedText) -> ValidationIssue {
@@ -138,6 +148,7 @@ public struct WireSurvey: Sendable, Equatable {
         object.appendUnique("period", .string(period))
         object.appendUnique("answers", .object(answers))
         if let finalizedAt { object.appendUnique("finalized_at", .string(finalizedAt)) }
+        if !confirmations.isEmpty { object.appendUnique("confirmations", WarningConfirmation.json(confirmations)) }
         return .object(object)
     }
 

@@ -46,6 +46,7 @@ public enum ServerApplication {
         recorder.addRoutes(SurveyRoutes.collection(service))
         recorder.addRoutes(FormRoutes.collection(service))
         recorder.addRoutes(UnitRoutes.collection(service))
+        recorder.addRoutes(BaselineRoutes.collection(service))
         recorder.addRoutes(ReportRoutes.collection(service))
         recorder.addRoutes(ConflictRoutes.collection(service))
         recorder.addRoutes(ReviewRoutes.collection(service))
