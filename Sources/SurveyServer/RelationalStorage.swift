@@ -171,7 +171,7 @@ extension RelationalStorage {
     static var revisionColumns: String {
         """
         i.instance_id, s.revision, s.replaces, s.form_id, s.form_version, s.unit, s.period, s.content_hash, s.answers,
-        s.received_at, s.finalized_at, (SELECT t.name FROM token t WHERE t.id = s.token_id) AS sent_by
+        s.received_at, s.finalized_at, (SELECT t.name FROM token t WHERE t.id = s.token_id) AS sent_by, s.checks
         """
     }
 
@@ -179,7 +179,7 @@ extension RelationalStorage {
         RevisionRecord(
             instanceID: row.text(0), revision: Int(row.integer(1)), replaces: row.optionalInteger(2).map { Int($0) }, formID: row.text(3),
             formVersion: row.text(4), unit: row.text(5), period: row.text(6), contentHash: row.text(7), answers: row.text(8),
-            receivedAt: StorageTime.date(row.integer(9)), finalizedAt: row.optionalText(10), sentBy: row.optionalText(11))
+            receivedAt: StorageTime.date(row.integer(9)), finalizedAt: row.optionalText(10), sentBy: row.optionalText(11), checks: row.optionalText(12))
     }
 
     public func revisions(of instanceID: String) async throws -> [RevisionRecord] {
@@ -201,7 +201,7 @@ extension RelationalStorage {
                     WHERE i.instance_id = ?
                     """, [.text(instanceID.lowercased())])
             else { return nil }
-            return SurveyRecord(latest: Self.revision(row), state: InstanceState(rawValue: row.text(12)) ?? .current)
+            return SurveyRecord(latest: Self.revision(row), state: InstanceState(rawValue: row.text(13)) ?? .current)
         }
     }
 

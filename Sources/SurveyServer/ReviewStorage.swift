@@ -55,6 +55,9 @@ public struct SurveyQuery: Sendable, Equatable {
     public var state: InstanceState? = .current
     /// Matches unit codes (from their start) and unit names (anywhere).
     public var text: String?
+    /// Only surveys whose current revision has one of these check flags
+    /// (`SurveyChecks.Flag` bits); 0: any survey.
+    public var flags: Int = 0
     /// The store id after which the page starts.
     public var after: Int64 = 0
     public var limit: Int = 50
@@ -86,6 +89,8 @@ public struct SurveyListing: Sendable, Equatable {
     public var reviewedAt: Date?
     /// The current revision's answers as kept (JSON text), when asked for.
     public var answers: String?
+    /// What the soft checks found in the current revision (`SurveyChecks.Flag` bits).
+    public var flags: Int = 0
 }
 
 /// The rules of review by level, apart from storage: which decisions may
@@ -352,7 +357,8 @@ extension RelationalStorage {
         var sql = SQLQuery(
             sql: """
                 SELECT i.id, i.instance_id, i.form_id, s.form_version, i.unit, u.name, i.period, i.revision, i.state, i.created_at, s.received_at,
-                       (SELECT t.name FROM token t WHERE t.id = s.token_id), r.revision, r.state, r.level, r.comment, r.reviewer, r.reviewed_at\(query.answers ? ", s.answers" : "")
+                       (SELECT t.name FROM token t WHERE t.id = s.token_id), r.revision, r.state, r.level, r.comment, r.reviewer, r.reviewed_at,
+                       s.flags\(query.answers ? ", s.answers" : "")
                 FROM instance i\(byID)
                 JOIN submission s ON s.instance = i.id AND s.revision = i.revision
                 LEFT JOIN unit u ON u.code = i.unit
@@ -362,6 +368,7 @@ extension RelationalStorage {
         if let form = query.formID { sql.append(" AND i.form_id = ?", .text(form)) }
         if let period = query.period { sql.append(" AND i.period = ?", .text(period)) }
         if let state = query.state { sql.append(" AND i.state = ?", .text(state.rawValue)) }
+        if query.flags != 0 { sql.append(" AND (s.flags & ?) <> 0", .integer(Int64(query.flags))) }
         switch query.review {
         case nil: break
         case .pending?: sql.append(" AND (r.instance IS NULL OR r.revision <> i.revision OR r.state = 'pending')")
@@ -387,7 +394,8 @@ extension RelationalStorage {
                     firstReceivedAt: StorageTime.date(row.integer(9)), receivedAt: StorageTime.date(row.integer(10)), sentBy: row.optionalText(11),
                     review: reviewed ? (ReviewRules.status(state: row.optionalText(13), level: row.optionalText(14)) ?? .pending) : .pending,
                     reviewComment: reviewed ? row.optionalText(15) : nil, reviewer: reviewed ? row.optionalText(16) : nil,
-                    reviewedAt: reviewed ? StorageTime.date(row.optionalInteger(17)) : nil, answers: query.answers ? row.text(18) : nil)
+                    reviewedAt: reviewed ? StorageTime.date(row.optionalInteger(17)) : nil, answers: query.answers ? row.text(19) : nil,
+                    flags: Int(row.integer(18)))
             }
         }
     }

@@ -73,6 +73,8 @@ public struct RevisionRecord: Sendable, Equatable {
     public var receivedAt: Date
     public var finalizedAt: String?
     public var sentBy: String?
+    /// What the soft checks found at ingest (`SurveyChecks` as JSON), if anything.
+    public var checks: String?
 }
 
 /// A survey's latest revision and its state.

@@ -766,15 +766,21 @@ public final class SurveyStore: Sendable {
     /// With `answers`, they are stored in the same transaction (and the
     /// result finalized when `finalize` is set), so no half-made revision is
     /// ever left behind.
-    public func edit(_ survey: StoredSurvey, answers: JSONObject? = nil, finalize: Bool = false, now: Date = Date()) throws -> StoredSurvey {
+    public func edit(
+        _ survey: StoredSurvey, answers: JSONObject? = nil, finalize: Bool = false, confirmations: [WarningConfirmation]? = nil, now: Date = Date()
+    ) throws -> StoredSurvey {
         return try write { db in
+            let confirmationText = confirmations.map { WarningConfirmation.json($0).serialized() }
             guard survey.status.editMakesRevision else {
                 guard let answers, let id = survey.id else { return survey }
                 var updated = survey
                 try db.execute(
-                    sql:
-                        "UPDATE survey SET answers = ?, position = NULL, updated_at = ?, change_count = change_count + 1 WHERE id = ? AND status = 'draft' AND change_count = ?",
-                    arguments: [JSONValue.object(answers).serialized(), now, id, survey.changeCount])
+                    sql: """
+                        UPDATE survey SET answers = ?, position = NULL, updated_at = ?, change_count = change_count + 1, confirmations = COALESCE(?, confirmations)
+                        WHERE id = ? AND status = 'draft' AND change_count = ?
+                        """,
+                    arguments: [JSONValue.object(answers).serialized(), now, confirmationText, id, survey.changeCount])
+                if let confirmationText { updated.confirmations = confirmationText }
                 if db.changesCount == 0 { throw try Self.whyUnchanged(db, id) }
                 updated.changeCount += 1
                 if finalize {
@@ -804,6 +810,7 @@ public final class SurveyStore: Sendable {
             next.serverReceipt = nil
             next.changeCount = 0
             next.nextAttemptAt = nil
+            if let confirmationText { next.confirmations = confirmationText }
             if let answers {
                 next.answers = JSONValue.object(answers).serialized()
                 if finalize {

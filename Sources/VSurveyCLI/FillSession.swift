@@ -28,12 +28,28 @@ struct FillSession {
     /// answered, back to the review, unless the answer made another
     /// required question asked.
     private var returnToReview = false
+    /// The same unit's survey of last period, if the device holds one:
+    /// `previous()` and the warnings read it, and questions that carry
+    /// over show its answer.
+    let baseline: Baseline?
+    /// Repeat entries carried over from last period and not yet looked at
+    /// (`committee_members[2]`, counting from 1): each is kept, changed or
+    /// removed when the session reaches it.
+    var carriedEntries: Set<String> = []
+    /// The person's confirmations of doubtful answers, saved with the draft.
+    private var confirmations: [WarningConfirmation]
+    private var confirmationsChanged = false
 
     enum Outcome { case finalized, savedDraft, unchanged, reverted }
 
     /// `survey` is a draft, or (for `vsurvey edit`) a finalized or sent
     /// survey whose new revision is made at the first change.
-    init(form: Form, store: SurveyStore, survey: StoredSurvey, console: Console, registry: UnitRegistry?, today: Int, position: String? = nil) {
+    init(
+        form: Form, store: SurveyStore, survey: StoredSurvey, console: Console, registry: UnitRegistry?, today: Int, position: String? = nil,
+        baseline: Baseline? = nil
+    ) {
+        self.baseline = baseline
+        confirmations = survey.confirmationList
         self.form = form
         self.store = store
         self.survey = survey
@@ -72,7 +88,7 @@ struct FillSession {
         var position = survey.position
         var lastSection: Int? = -1
         while true {
-            let settled = form.settle(answers, today: today)
+            let settled = form.settle(answers, today: today, previous: baseline)
             let steps = Questionnaire.steps(settled)
             lastSteps = steps
             guard let index = locate(position, in: steps, settled: settled) else {
@@ -111,6 +127,35 @@ struct FillSession {
                 case .done: position = next
                 }
             case .question:
+                if let entry = step.entry, let repeatIndex = field.repeatIndex {
+                    let repeatField = form.fields[form.repeats[repeatIndex]]
+                    let key = "\(repeatField.name)[\(entry + 1)]"
+                    if carriedEntries.contains(key), steps.firstIndex(where: { $0.path.hasPrefix(key + ".") }) == index {
+                        guard let choice = askCarriedEntry(repeatField, entry: entry, settled: settled) else { return try stop() }
+                        carriedEntries.remove(key)
+                        switch choice {
+                        case .keep:
+                            position = steps[index...].first { !$0.path.hasPrefix(key + ".") }?.path ?? "$end"
+                            try save(position: position)
+                            continue
+                        case .change:
+                            break
+                        case .remove:
+                            answers.removeEntry(entry, from: repeatField)
+                            carriedEntries = Set(
+                                carriedEntries.compactMap { other -> String? in
+                                    guard let open = other.lastIndex(of: "["), other.hasPrefix(repeatField.name + "["),
+                                        let number = Int(other[other.index(after: open)...].dropLast())
+                                    else { return other }
+                                    return number > entry + 1 ? "\(repeatField.name)[\(number - 1)]" : other
+                                })
+                            position = key + "."
+                            try save(position: position)
+                            console.out(console.dim(t("已删除这一条", "Entry removed")))
+                            continue
+                        }
+                    }
+                }
                 let questionNumber = steps[...index].filter { $0.kind == .question }.count
                 let questionTotal = steps.filter { $0.kind == .question }.count
                 guard let action = try ask(step, field, settled: settled, number: questionNumber, total: questionTotal) else { return try stop() }
@@ -120,7 +165,7 @@ struct FillSession {
                 case .next:
                     // The answer may have made later questions asked or not: step on
                     // from this question in the steps as they are now.
-                    let settledNow = form.settle(answers, today: today)
+                    let settledNow = form.settle(answers, today: today, previous: baseline)
                     let now = Questionnaire.steps(settledNow)
                     if returnToReview {
                         let missing = Set(settledNow.result.issues.filter { $0.code == .required }.map(\.path))
@@ -198,6 +243,12 @@ struct FillSession {
                         "Revision \(survey.revision) made (a draft): the survey is not sent until it is finalized again.")))
         }
         guard let id = survey.id else { preconditionFailure("a session always works on a stored draft") }
+        defer {
+            if confirmationsChanged, (try? store.setConfirmations(id, confirmations)) != nil {
+                confirmationsChanged = false
+                survey.setConfirmations(confirmations)
+            }
+        }
         do {
             survey.changeCount = try store.saveDraft(id, answers: answers, position: position, expectedChange: survey.changeCount)
         } catch let error as StoreError where error.kind == .conflict {
@@ -310,7 +361,11 @@ struct FillSession {
             }
             let existing = answers.answer(field, in: form, entry: step.entry)
             var promptText = "> "
-            if existing != nil {
+            if existing != nil, isLastPeriods(field, entry: step.entry) {
+                // Carried over and not changed: Enter keeps last year's answer.
+                let shown = presenter.display(settled.value(of: field, entry: step.entry), of: field)
+                promptText = t("[上年:\(shown)] > ", "[last year: \(shown)] > ")
+            } else if existing != nil {
                 promptText = t(
                     "[当前:\(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ",
                     "[now: \(presenter.display(settled.value(of: field, entry: step.entry), of: field))] > ")
@@ -350,7 +405,15 @@ struct FillSession {
             }
             switch input {
             case "":
-                if existing != nil { return .next }
+                if existing != nil {
+                    // Keeping an answer may still leave a warning to confirm.
+                    let checked = form.settle(answers, today: today, previous: baseline)
+                    if checked.issues(at: step.path).isEmpty, confirmWarnings(at: step.path, field: field, checked, entry: step.entry) == .correct {
+                        answers.setAnswer(nil, for: field, in: form, entry: step.entry)
+                        continue
+                    }
+                    return .next
+                }
                 if isRequired(field, settled: settled, path: step.path) {
                     console.out(console.red(t("此题必须回答", "This question must be answered")))
                     continue
@@ -361,7 +424,7 @@ struct FillSession {
             }
             let previous = existing
             answers.setAnswer(AnswerInput.parse(input, for: field, today: today), for: field, in: form, entry: step.entry)
-            let checked = form.settle(answers, today: today)
+            let checked = form.settle(answers, today: today, previous: baseline)
             if let problem = checked.issues(at: step.path).first(where: { $0.code != .required }) {
                 console.out(console.red("✗ " + problem.message.text(console.language)))
                 if problem.code == .constraint, let context = constraintContext(field, checked, entry: step.entry) {
@@ -372,7 +435,94 @@ struct FillSession {
             }
             // Keep the answer as the engine read it: 40, not "40".
             answers.setAnswer(checked.value(of: field, entry: step.entry).json, for: field, in: form, entry: step.entry)
-            return .next
+            switch confirmWarnings(at: step.path, field: field, checked, entry: step.entry) {
+            case .confirmed?, nil: return .next
+            case .correct?:
+                answers.setAnswer(previous, for: field, in: form, entry: step.entry)
+                continue
+            }
+        }
+    }
+
+    /// Whether the answer at a question is last period's, carried over and
+    /// not changed (so the prompt says 上年).
+    private func isLastPeriods(_ field: Field, entry: Int?) -> Bool {
+        guard let baseline, field.prefill, let now = answers.answer(field, in: form, entry: entry) else { return false }
+        guard let repeatIndex = field.repeatIndex else { return baseline.answers[field.name] == now }
+        let repeatField = form.fields[form.repeats[repeatIndex]]
+        guard let entry, repeatField.prefill, let entries = baseline.answers[repeatField.name]?.arrayValue else { return false }
+        // Entries shift when one is removed: find last year's by content.
+        let first = form.fields[repeatField.children[0]]
+        let mine = answers.answer(first, in: form, entry: entry)
+        return entries.contains { $0[field.name] == now && $0[first.name] == mine }
+    }
+
+    enum WarningAnswer { case confirmed, correct }
+
+    /// Shows the warnings an accepted answer fires that are not confirmed
+    /// yet, with last period's value, and asks to confirm (Enter, or a short
+    /// explanation, then Enter) or to correct the answer (`<`). nil when
+    /// nothing fires.
+    private mutating func confirmWarnings(at path: String, field: Field, _ checked: SettledSurvey, entry: Int?) -> WarningAnswer? {
+        let confirmed = Set(confirmations.map { $0.warning + "\u{0}" + $0.path })
+        let firing = checked.result.firedWarnings.filter { $0.path == path }
+        // Confirmations of warnings that no longer fire here are dropped.
+        let before = confirmations.count
+        confirmations.removeAll { confirmation in confirmation.path == path && !firing.contains { $0.name == confirmation.warning } }
+        if confirmations.count != before { confirmationsChanged = true }
+        let open = firing.filter { !confirmed.contains($0.name + "\u{0}" + $0.path) }
+        guard !open.isEmpty else { return nil }
+        let presenter = AnswerPresenter(form: form, console: console)
+        for warning in open {
+            console.out(console.yellow("⚠ " + warning.message.text(console.language)))
+        }
+        if let baseline, field.repeatIndex == nil {
+            let last = baseline.value(of: field)
+            let now = presenter.display(checked.value(of: field, entry: entry), of: field)
+            let lastText = last.isEmpty ? t("未填", "no answer") : presenter.display(last, of: field)
+            console.out(console.dim(t("  (本题 \(now);上年 \(lastText))", "  (this answer \(now); last year \(lastText))")))
+        }
+        while true {
+            console.prompt(t("确认无误请回车(可先写一句说明);< 改答案 > ", "Enter confirms it (a short explanation first, if you like); < to correct it > "))
+            guard let line = console.readAnswer() else { return .confirmed }
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if EntryKey.read(text) == .back { return .correct }
+            guard text.utf8.count <= WarningConfirmation.explanationLimit else {
+                console.out(console.red(t("说明太长(最多约 160 个汉字)", "The explanation is too long (500 bytes at most)")))
+                continue
+            }
+            for warning in open {
+                confirmations.append(WarningConfirmation(warning: warning.name, path: warning.path, explanation: text))
+            }
+            confirmationsChanged = true
+            return .confirmed
+        }
+    }
+
+    enum CarriedEntryChoice { case keep, change, remove }
+
+    /// Shows an entry carried over from last period and asks whether to
+    /// keep it as it is (Enter), change it field by field, or remove it.
+    private func askCarriedEntry(_ repeatField: Field, entry: Int, settled: SettledSurvey) -> CarriedEntryChoice? {
+        let presenter = AnswerPresenter(form: form, console: console)
+        let label = repeatField.label?.text(console.language) ?? repeatField.name
+        let parts = repeatField.children.map { form.fields[$0] }.filter(\.takesAnswer).compactMap { field -> String? in
+            let value = settled.value(of: field, entry: entry)
+            return value.isEmpty ? nil : presenter.display(value, of: field)
+        }
+        console.out()
+        console.out(console.bold(t("\(label) 第 \(entry + 1) 条(上年):", "\(label), entry \(entry + 1) (last year):")) + " " + parts.joined(separator: " · "))
+        while true {
+            console.prompt(t("回车保留;2 逐项修改;3 删除这一条 > ", "Enter keeps it; 2 to change it field by field; 3 to remove it > "))
+            guard let line = console.readAnswer() else { return nil }
+            switch AnswerInput.normalize(line) {
+            case "", "1": return .keep
+            case "2": return .change
+            case "3": return .remove
+            default:
+                if EntryKey.read(line) == .quit { return nil }
+                console.out(console.red(t("请回车(保留)、输入 2(修改)或 3(删除)", "Press Enter (keep), or type 2 (change) or 3 (remove)")))
+            }
         }
     }
 
@@ -478,6 +628,21 @@ struct FillSession {
         for (offset, step) in Questionnaire.steps(settled).filter({ $0.kind == .question }).enumerated() { numbers[step.path] = offset + 1 }
         AnswerPresenter(form: form, console: console).show(settled, numbers: numbers)
         let issues = settled.result.issues
+        let warnings = settled.result.warningsConfirmed(by: confirmations)
+        if !warnings.isEmpty {
+            console.out()
+            let open = warnings.filter { !$0.confirmed }.count
+            console.out(
+                console.yellow(
+                    t(
+                        "警示 \(warnings.count) 条\(open > 0 ? ",\(open) 条未确认(不影响定稿;:题号 回到该题确认或修改)" : ",均已确认"):",
+                        "\(warnings.count) warning\(warnings.count == 1 ? "" : "s")\(open > 0 ? ", \(open) not confirmed (finalizing is still possible; :number goes back to confirm or correct)" : ", all confirmed"):"
+                    )))
+            for warning in warnings {
+                let number = numbers[warning.path].map { ":\($0) " } ?? ""
+                console.out("  " + number + console.describe(warning, in: form))
+            }
+        }
         console.out()
         if !issues.isEmpty {
             console.out(

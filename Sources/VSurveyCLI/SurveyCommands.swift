@@ -29,9 +29,11 @@ struct Workspace {
     }
 
     /// Runs the interactive session (from `position`, when given) and says how it ended.
-    func fill(_ survey: StoredSurvey, form: Form, position: String? = nil) throws {
+    func fill(_ survey: StoredSurvey, form: Form, position: String? = nil, carried: Set<String> = []) throws {
         var session = FillSession(
-            form: form, store: store, survey: survey, console: console, registry: registry, today: options.todayNumber, position: position)
+            form: form, store: store, survey: survey, console: console, registry: registry, today: options.todayNumber, position: position,
+            baseline: baseline(form: form, unit: survey.unitCode, period: survey.period))
+        session.carriedEntries = carried
         _ = try storeStep(console) { try session.run() }
     }
 
@@ -73,9 +75,23 @@ struct FillCommand: ParsableCommand {
     @Flag(name: .customLong("edit-existing"), help: "已有同一单位和报告期的调查时修改它 / Edit the existing survey for this unit and period")
     var editExisting = false
 
+    @Flag(help: "与 --answers 同用:从本单位上期的调查开始,再用文件中的答案覆盖 / With --answers: start from the unit's survey of last period, then apply the file over it")
+    var prefill = false
+
+    @Option(
+        name: .customLong("confirm-warnings"),
+        help: ArgumentHelp(
+            "与 --answers 同用:确认所有警示,并附上这句说明 / With --answers: confirm every warning that fires, with this explanation", valueName: "explanation"))
+    var confirmWarnings: String?
+
     func validate() throws {
-        if answers == nil, finalize || draft {
-            throw ValidationError("--finalize 和 --draft 需与 --answers 同用 / --finalize and --draft go with --answers")
+        if answers == nil, finalize || draft || prefill || confirmWarnings != nil {
+            throw ValidationError(
+                "--finalize、--draft、--prefill 和 --confirm-warnings 需与 --answers 同用 / --finalize, --draft, --prefill and --confirm-warnings go with --answers")
+        }
+        if let confirmWarnings, confirmWarnings.utf8.count > WarningConfirmation.explanationLimit {
+            throw ValidationError(
+                "--confirm-warnings 的说明最长 \(WarningConfirmation.explanationLimit) 字节 / the explanation of --confirm-warnings is at most \(WarningConfirmation.explanationLimit) bytes")
         }
         if finalize && draft {
             throw ValidationError("--finalize 与 --draft 不能同用 / --finalize and --draft cannot be combined")
@@ -94,6 +110,7 @@ struct FillCommand: ParsableCommand {
         let form = try options.form(self.form, in: workspace.catalog, console)
 
         var fileAnswers: JSONObject?
+        var workingAnswers: JSONObject?
         var unitText = unit
         var periodText = period
         if let answers {
@@ -140,6 +157,8 @@ struct FillCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             let editForm = try workspace.form(of: existing)
+            let baseline = workspace.baseline(form: editForm, unit: unitText, period: periodValue)
+            if prefill, let fileAnswers { workingAnswers = Self.overlay(fileAnswers, on: editForm.prefilled(from: baseline?.answers ?? [:])) }
             // Check before anything is written: bad answers leave no revision behind.
             if editForm.version != form.version {
                 console.out(
@@ -149,13 +168,15 @@ struct FillCommand: ParsableCommand {
                                 "已有调查用的是表单版本 \(editForm.version),按该版本修改",
                                 "the existing survey uses form version \(editForm.version); it is changed in that version"))))
             }
-            if let fileAnswers {
+            if let fileAnswers = workingAnswers ?? fileAnswers {
                 // Checked before anything is written, then stored in one transaction.
-                let result = check(fileAnswers, form: editForm, console: console)
+                let result = check(fileAnswers, form: editForm, console: console, baseline: baseline)
                 if !result.isValid, !draft { throw ExitCode.failure }
                 let finalizeNow = finalize && result.isValid
+                let confirmations = confirmations(for: result, keeping: existing.confirmationList)
                 let saved = try storeStep(console) {
-                    try workspace.store.edit(existing, answers: result.isValid ? result.answers : fileAnswers, finalize: finalizeNow)
+                    try workspace.store.edit(
+                        existing, answers: result.isValid ? result.answers : fileAnswers, finalize: finalizeNow, confirmations: confirmations)
                 }
                 report(saved, result: result, finalized: finalizeNow, workspace: workspace)
             } else {
@@ -166,21 +187,99 @@ struct FillCommand: ParsableCommand {
         }
 
         var survey = StoredSurvey(formID: form.id, formVersion: form.version, unitCode: unitText, period: periodValue, answers: JSONObject())
-        if let fileAnswers {
-            let result = check(fileAnswers, form: form, console: console)
+        let baseline = workspace.baseline(form: form, unit: unitText, period: periodValue)
+        if var fileAnswers {
+            if prefill {
+                if let baseline {
+                    fileAnswers = Self.overlay(fileAnswers, on: form.prefilled(from: baseline.answers))
+                } else {
+                    console.out(
+                        console.yellow(
+                            console.text(
+                                L(
+                                    "本机没有 \(unitText) 上期(\(Period(periodValue)?.previous?.description ?? ""))的调查,只用文件中的答案(联网后 vsurvey sync 可取回)",
+                                    "this device holds no survey of \(unitText) for last period (\(Period(periodValue)?.previous?.description ?? "")); only the file's answers are used (vsurvey sync fetches it when online)"
+                                ))))
+                }
+            }
+            let result = check(fileAnswers, form: form, console: console, baseline: baseline)
             if !result.isValid, !draft { throw ExitCode.failure }
+            survey.setConfirmations(confirmations(for: result, keeping: []))
             try store(fileAnswers, result: result, into: &survey, workspace: workspace)
             return
         }
+        // Interactive: a unit with last period's survey starts from it.
+        var carried: Set<String> = []
+        if let baseline {
+            let start = form.prefilled(from: baseline.answers)
+            if !start.isEmpty {
+                survey.answers = JSONValue.object(start).serialized()
+                for field in form.fields where field.repeatPosition != nil {
+                    for entry in 0..<(start[field.name]?.arrayValue?.count ?? 0) { carried.insert("\(field.name)[\(entry + 1)]") }
+                }
+            }
+        }
         survey = try storeStep(console) { try workspace.store.create(survey) }
         console.out(console.text(L("新建调查 \(survey.shortID)", "New survey \(survey.shortID)")))
-        try workspace.fill(survey, form: form)
+        if let baseline, survey.answers != "{}" {
+            console.out(
+                console.dim(
+                    console.text(
+                        L(
+                            "从本单位 \(baseline.period) 的调查开始:沿用的题目显示“上年:…”,回车即保留,输入新答案即修改;上年的“两委”成员逐条确认。",
+                            "Starting from the unit's survey of \(baseline.period): questions that carry over show last year's answer; Enter keeps it, typing a new answer changes it; last year's committee members are confirmed one by one."
+                        ))))
+        }
+        try workspace.fill(survey, form: form, carried: carried)
+    }
+
+    /// The file's answers laid over last period's: a key in the file
+    /// replaces the baseline's (a repeat as a whole).
+    static func overlay(_ answers: JSONObject, on start: JSONObject) -> JSONObject {
+        var result = start
+        for (key, value) in answers { result[key] = value }
+        return result
+    }
+
+    /// The confirmations to keep with the survey: `--confirm-warnings`
+    /// confirms every warning that fires; earlier confirmations of warnings
+    /// that still fire are kept.
+    func confirmations(for result: ValidationResult, keeping earlier: [WarningConfirmation]) -> [WarningConfirmation] {
+        var list = result.applicable(earlier)
+        if let confirmWarnings {
+            let have = Set(list.map { $0.warning + "\u{0}" + $0.path })
+            for warning in result.firedWarnings where !have.contains(warning.name + "\u{0}" + warning.path) {
+                list.append(WarningConfirmation(warning: warning.name, path: warning.path, explanation: confirmWarnings))
+            }
+        }
+        return list
     }
 
     /// Checks answers from a file; lists the errors when there are any and
-    /// no --draft was given (the caller then stores nothing).
-    func check(_ answers: JSONObject, form: Form, console: Console) -> ValidationResult {
-        let result = form.validate(answers, today: options.todayNumber)
+    /// no --draft was given (the caller then stores nothing), and the
+    /// warnings that fire (which never stop a survey).
+    func check(_ answers: JSONObject, form: Form, console: Console, baseline: Baseline?) -> ValidationResult {
+        let result = form.validate(answers, today: options.todayNumber, previous: baseline)
+        if !result.firedWarnings.isEmpty {
+            let confirmed = confirmWarnings != nil
+            console.out(
+                console.yellow("⚠ ")
+                    + console.text(
+                        confirmed
+                            ? L("\(result.firedWarnings.count) 条警示,已按 --confirm-warnings 确认:", "\(result.firedWarnings.count) warning\(result.firedWarnings.count == 1 ? "" : "s"), confirmed with --confirm-warnings:")
+                            : L(
+                                "\(result.firedWarnings.count) 条警示(不影响保存;核实后可用 --confirm-warnings \"说明\" 确认):",
+                                "\(result.firedWarnings.count) warning\(result.firedWarnings.count == 1 ? "" : "s") (the survey is still stored; once checked, confirm with --confirm-warnings \"explanation\"):"
+                            )))
+            for warning in result.firedWarnings {
+                var shown = warning
+                if let confirmWarnings {
+                    shown.confirmed = true
+                    shown.explanation = confirmWarnings
+                }
+                console.out("  " + console.describe(shown, in: form))
+            }
+        }
         if !result.isValid && !draft {
             console.out(
                 console.red("✗ ")
@@ -485,7 +584,8 @@ struct ShowCommand: ParsableCommand {
             return
         }
         let form = try workspace.form(of: survey)
-        let settled = form.settle(survey.answerObject, today: options.todayNumber)
+        let settled = form.settle(
+            survey.answerObject, today: options.todayNumber, previous: workspace.baseline(form: form, unit: survey.unitCode, period: survey.period))
         console.out(console.bold(form.title.text(console.language)) + "  " + console.unitName(survey.unitCode, workspace.registry) + "  " + survey.period)
         var status = console.text(
             L(
@@ -524,6 +624,17 @@ struct ShowCommand: ParsableCommand {
         }
         console.out()
         AnswerPresenter(form: form, console: console).show(settled)
+        let warnings = workspace.warnings(of: survey, form: form)
+        if !warnings.isEmpty {
+            console.out()
+            console.out(
+                console.yellow(
+                    console.text(
+                        L(
+                            "警示(与上期相比或超出常理,需核实;不影响上报):",
+                            "Warnings (doubtful against last period or common sense; to check, they do not stop the survey):"))))
+            for warning in warnings { console.out("  " + console.describe(warning, in: form)) }
+        }
         if survey.status == .draft, !settled.result.issues.isEmpty {
             console.out()
             console.out(

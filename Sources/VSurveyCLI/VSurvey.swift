@@ -18,7 +18,7 @@ public struct VSurvey: ParsableCommand {
         subcommands: [
             FillCommand.self, ResumeCommand.self, EditCommand.self, FinalizeCommand.self, DiscardCommand.self,
             ListCommand.self, ShowCommand.self, ExportCommand.self, LoginCommand.self, LogoutCommand.self, SyncCommand.self, StatusCommand.self,
-            ReportCommand.self, FormCommand.self, ExprCommand.self, BackupCommand.self,
+            ReportCommand.self, FormCommand.self, ExprCommand.self, BackupCommand.self, BaselineCommand.self,
         ]
     )
 

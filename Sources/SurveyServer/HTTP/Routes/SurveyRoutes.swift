@@ -37,6 +37,7 @@ enum SurveyRoutes {
             review.appendUnique("reviewer", detail.reviewer.map(JSONValue.string) ?? .null)
             object.appendUnique("review", .object(review))
             object.appendUnique("readable", .array((detail.revisions.last?.lines ?? []).map { lineJSON($0, language) }))
+            object.appendUnique("checks", checksJSON(detail.record.latest, service, language))
             return JSONResponse.make(.object(object))
         }
 
@@ -55,6 +56,31 @@ enum SurveyRoutes {
             ])
         }
         return routes
+    }
+
+    /// What the soft checks found in a revision at ingest, with the
+    /// warnings' messages in `language`; null when nothing fired.
+    static func checksJSON(_ record: RevisionRecord, _ service: SurveyService, _ language: Language) -> JSONValue {
+        guard let checks = SurveyChecks.read(record.checks, form: service.catalog.form(record.formID, version: record.formVersion)) else { return .null }
+        var object = JSONObject(minimumCapacity: 3)
+        object.appendUnique("flags", .array(SurveyChecks.Flag.allCases.filter { checks.flags & $0.rawValue != 0 }.map { .string($0.name) }))
+        object.appendUnique(
+            "warnings",
+            .array(
+                checks.warnings.map { warning in
+                    [
+                        "warning": .string(warning.name), "path": .string(warning.path), "field": .string(warning.field),
+                        "message": .string(warning.message.text(language)), "confirmed": .bool(warning.confirmed),
+                        "explanation": warning.explanation.map(JSONValue.string) ?? .null,
+                    ]
+                }))
+        object.appendUnique(
+            "changes",
+            .array(
+                checks.changes.map { change in
+                    ["field": .string(change.field), "value": .number(change.value), "previous": .number(change.previous)]
+                }))
+        return .object(object)
     }
 
     /// Reads, checks and stores one batch, and answers each survey in it.
@@ -128,6 +154,16 @@ enum SurveyRoutes {
             guard q.count <= 100 else { throw ServiceError(.invalid, "invalid_q", L("q 最多 100 个字", "q may have at most 100 characters")) }
             query.text = q
         }
+        if let flag = raw("flag") {
+            if flag == "any" {
+                query.flags = SurveyChecks.Flag.allCases.reduce(0) { $0 | $1.rawValue }
+            } else if let known = SurveyChecks.Flag(name: flag) {
+                query.flags = known.rawValue
+            } else {
+                throw ServiceError(
+                    .invalid, "invalid_flag", L("flag 应为 unconfirmed、confirmed、changed 或 any", "flag must be unconfirmed, confirmed, changed or any"))
+            }
+        }
         query.after = try RequestFields.integer(raw("cursor"), name: "cursor", range: 0...RequestFields.largestCursor) ?? 0
         query.limit = Int(try RequestFields.integer(raw("limit"), name: "limit", range: 1...500) ?? 50)
         return query
@@ -152,6 +188,7 @@ enum SurveyRoutes {
         review.appendUnique("reviewer", listing.reviewer.map(JSONValue.string) ?? .null)
         review.appendUnique("reviewed_at", listing.reviewedAt.map { .string(Timestamp.iso($0)) } ?? .null)
         object.appendUnique("review", .object(review))
+        object.appendUnique("flags", .array(SurveyChecks.Flag.allCases.filter { listing.flags & $0.rawValue != 0 }.map { .string($0.name) }))
         return .object(object)
     }
 
