@@ -52,6 +52,9 @@ public struct Report: Sendable {
     public let due: Int?
     /// Units per bin of each histogram chart, by chart index.
     public let histograms: [Int: [Int]]
+    /// The data-quality section, when the server adds one (forms with
+    /// warnings or `settings.outliers`).
+    public var quality: QualitySection? = nil
 }
 
 extension Report {

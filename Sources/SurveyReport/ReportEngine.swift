@@ -181,7 +181,7 @@ public final class ReportEngine: Sendable {
                     "CREATE TABLE IF NOT EXISTS report_clock (value \(int) NOT NULL)",
                     "INSERT INTO report_clock (value) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM report_clock)",
                 ])
-        ]
+        ] + outlierMigrations(dialect)
     }
 
     /// Indicators that SQL cannot compute, per loaded form: a server
@@ -217,33 +217,36 @@ public final class ReportEngine: Sendable {
             for plan in plans {
                 let formID = plan.schema.formID
                 let signature = plan.schema.signature(dialect)
-                if try session.one("SELECT signature FROM report_schema WHERE form_id = ?", [.text(formID)])?.text(0) == signature { continue }
-                try session.execute("DROP TABLE IF EXISTS \(dialect.identifier(plan.schema.tableName))", [])
-                for statement in plan.schema.createTable(dialect) { try session.execute(statement, []) }
-                // A page of current surveys at a time: memory stays that of
-                // a page, and no query runs while another's rows stream.
-                var after: Int64 = 0
-                var tableRows = 0
-                while true {
-                    let page = try source.currentSurveys(formID: formID, after: after, limit: 1000, in: session)
-                    guard let last = page.last else { break }
-                    after = last.id
-                    let rows = page.compactMap { survey -> [SQLValue]? in
-                        guard let values = plan.row(version: survey.formVersion, answers: survey.answers) else { return nil }
-                        return [.text(survey.period), .text(survey.unit), .integer(survey.id), .text(survey.formVersion), .integer(survey.reportedAt)] + values
+                let rebuilt = try session.one("SELECT signature FROM report_schema WHERE form_id = ?", [.text(formID)])?.text(0) != signature
+                if rebuilt {
+                    try session.execute("DROP TABLE IF EXISTS \(dialect.identifier(plan.schema.tableName))", [])
+                    for statement in plan.schema.createTable(dialect) { try session.execute(statement, []) }
+                    // A page of current surveys at a time: memory stays that of
+                    // a page, and no query runs while another's rows stream.
+                    var after: Int64 = 0
+                    var tableRows = 0
+                    while true {
+                        let page = try source.currentSurveys(formID: formID, after: after, limit: 1000, in: session)
+                        guard let last = page.last else { break }
+                        after = last.id
+                        let rows = page.compactMap { survey -> [SQLValue]? in
+                            guard let values = plan.row(version: survey.formVersion, answers: survey.answers) else { return nil }
+                            return [.text(survey.period), .text(survey.unit), .integer(survey.id), .text(survey.formVersion), .integer(survey.reportedAt)] + values
+                        }
+                        // Plain inserts: the table is new, no row is there to update.
+                        try session.insertRows(plan.schema.insertHead(dialect), columns: plan.schema.boundColumns, rows)
+                        written += rows.count
+                        tableRows += rows.count
+                        progress(plan.schema.tableName, tableRows)
                     }
-                    // Plain inserts: the table is new, no row is there to update.
-                    try session.insertRows(plan.schema.insertHead(dialect), columns: plan.schema.boundColumns, rows)
-                    written += rows.count
-                    tableRows += rows.count
-                    progress(plan.schema.tableName, tableRows)
+                    try session.execute(
+                        "INSERT INTO report_schema (form_id, signature) VALUES (?, ?) ON CONFLICT (form_id) DO UPDATE SET signature = excluded.signature",
+                        [.text(formID), .text(signature)])
+                    // The rows' marks start again: the form's rollups are made anew.
+                    try session.execute("DELETE FROM report_rollup WHERE form_id = ?", [.text(formID)])
+                    try session.execute("DELETE FROM report_gone WHERE form_id = ?", [.text(formID)])
                 }
-                try session.execute(
-                    "INSERT INTO report_schema (form_id, signature) VALUES (?, ?) ON CONFLICT (form_id) DO UPDATE SET signature = excluded.signature",
-                    [.text(formID), .text(signature)])
-                // The rows' marks start again: the form's rollups are made anew.
-                try session.execute("DELETE FROM report_rollup WHERE form_id = ?", [.text(formID)])
-                try session.execute("DELETE FROM report_gone WHERE form_id = ?", [.text(formID)])
+                try Self.resetOutliers(plan, rebuilt: rebuilt, in: session)
             }
             return written
         }
@@ -283,6 +286,10 @@ public final class ReportEngine: Sendable {
         if let now, let row {
             try session.execute(
                 plan.upsert(session.dialect), [.text(now.period), .text(now.unit), .integer(instance), .text(formVersion), .of(reportedAt)] + row)
+        }
+        if plan.latest.outliers != nil {
+            if let left { try markOutliersDirty(formID: plan.schema.formID, period: left.period, unit: left.unit, in: session) }
+            if let now { try markOutliersDirty(formID: plan.schema.formID, period: now.period, unit: now.unit, in: session) }
         }
     }
 

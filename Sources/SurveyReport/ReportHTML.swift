@@ -9,11 +9,17 @@ public struct ReportLinks: Sendable {
     public var row: @Sendable (String) -> String?
     public var unit: @Sendable (String) -> String?
     public var periods: [(label: String, url: String?)]
+    /// A flagged survey of the data-quality section.
+    public var survey: @Sendable (QualitySection.Item) -> String? = { _ in nil }
 
-    public init(row: @escaping @Sendable (String) -> String?, unit: @escaping @Sendable (String) -> String?, periods: [(label: String, url: String?)]) {
+    public init(
+        row: @escaping @Sendable (String) -> String?, unit: @escaping @Sendable (String) -> String?, periods: [(label: String, url: String?)],
+        survey: @escaping @Sendable (QualitySection.Item) -> String? = { _ in nil }
+    ) {
         self.row = row
         self.unit = unit
         self.periods = periods
+        self.survey = survey
     }
 }
 
@@ -117,6 +123,7 @@ extension Report {
             out += unitList(list.units, more: list.count - list.units.count, language, indicator: list.indicator, link: links?.unit)
             out += "</div>\n"
         }
+        if let quality { out += quality.html(form: form, language, link: links?.survey) }
         out += "</body>\n</html>\n"
         return out
     }

@@ -93,6 +93,7 @@ extension Report {
                 out += en ? "  … and \(list.count - list.units.count) more\n" : "  ……另有 \(list.count - list.units.count) 个\n"
             }
         }
+        if let quality { out += "\n" + quality.text(form: form, language) }
         return out
     }
 
@@ -193,6 +194,7 @@ extension Report {
             }
             lines.append(line)
         }
+        if let quality { lines += [[]] + quality.csvLines(language) }
         return "\u{FEFF}" + lines.map { CSV.line($0) }.joined()
     }
 
@@ -258,6 +260,7 @@ extension Report {
             "missing": ["count": .integer(missingCount), "units": .array(missing.map(unit))], "watch": .array(watch),
         ]
         if let due { object["due"] = .string(CivilDate.format(days: due)) }
+        if let quality { object["quality"] = quality.json(form: form, language) }
         return .object(object)
     }
 }

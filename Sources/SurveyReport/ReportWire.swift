@@ -74,5 +74,52 @@ extension Report {
         self.watchLists = watchLists
         due = json["due"]?.stringValue.flatMap(CivilDate.parse)
         histograms = [:]
+        quality = json["quality"].flatMap(QualitySection.init(json:))
+    }
+}
+
+extension QualitySection {
+    /// Reads the section of a report's JSON (`Report.json`); messages come
+    /// in the language the report was asked in.
+    init?(json: JSONValue) {
+        func integer(_ value: JSONValue?) -> Int {
+            switch value {
+            case .integer(let number)?: return number
+            case .number(let number)?: return Int(number)
+            default: return 0
+            }
+        }
+        func counts(_ value: JSONValue?) -> Counts {
+            Counts(
+                surveys: integer(value?["surveys"]), unconfirmed: integer(value?["unconfirmed"]), confirmed: integer(value?["confirmed"]),
+                changed: integer(value?["changed"]), outliers: integer(value?["outliers"]))
+        }
+        guard case .object = json else { return nil }
+        let groups = (json["groups"]?.arrayValue ?? []).map { group in
+            Group(unit: group["unit"]?.stringValue ?? "", name: group["name"]?.stringValue ?? "", counts: counts(group["counts"]))
+        }
+        let items: [Item] = (json["surveys"]?.arrayValue ?? []).map { item in
+            let warnings: [FiredWarning] = (item["warnings"]?.arrayValue ?? []).map { warning in
+                let message = warning["message"]?.stringValue ?? ""
+                let path = warning["path"]?.stringValue ?? ""
+                return FiredWarning(
+                    name: warning["warning"]?.stringValue ?? "", path: path, field: String(path.split(separator: ".").last ?? ""),
+                    message: LocalizedText(zh: message, en: message), confirmed: warning["confirmed"] == .bool(true),
+                    explanation: warning["explanation"]?.stringValue)
+            }
+            let changes: [ChangeFlag] = (item["changes"]?.arrayValue ?? []).map { change in
+                ChangeFlag(field: change["field"]?.stringValue ?? "", value: change["value"]?.doubleValue ?? .nan, previous: change["previous"]?.doubleValue ?? .nan)
+            }
+            let outliers: [OutlierFlag] = (item["outliers"]?.arrayValue ?? []).compactMap { outlier in
+                guard let group = OutlierFlag.Group(rawValue: outlier["group"]?.stringValue ?? "") else { return nil }
+                return OutlierFlag(
+                    unit: item["unit"]?.stringValue ?? "", field: outlier["field"]?.stringValue ?? "", group: group,
+                    value: outlier["value"]?.doubleValue ?? .nan, median: outlier["median"]?.doubleValue ?? .nan, score: outlier["score"]?.doubleValue ?? .nan)
+            }
+            return Item(
+                unit: item["unit"]?.stringValue ?? "", name: item["name"]?.stringValue ?? "", group: item["group"]?.stringValue ?? "",
+                instanceID: item["instance_id"]?.stringValue, warnings: warnings, changes: changes, outliers: outliers)
+        }
+        self.init(groups: groups, total: counts(json["total"]), items: items, flagged: integer(json["flagged"]))
     }
 }

@@ -118,7 +118,32 @@ public struct SurveyChecks: Sendable, Equatable {
     }
 }
 
+/// A current survey whose revision the checks flagged.
+public struct FlaggedSurvey: Sendable, Equatable {
+    public var unit: String
+    public var instanceID: String
+    public var formVersion: String
+    public var flags: Int
+    public var checks: String?
+}
+
 extension RelationalStorage {
+    public func flaggedSurveys(formID: String, period: String, under scope: UnitCode) async throws -> [FlaggedSurvey] {
+        try await sql.read { session in
+            // The partial index on flagged revisions: a handful of rows even for the whole country.
+            try session.all(
+                """
+                SELECT s.unit, i.instance_id, s.form_version, s.flags, s.checks
+                FROM submission s JOIN instance i ON i.id = s.instance AND i.revision = s.revision AND i.state = 'current'
+                WHERE s.form_id = ? AND s.period = ? AND s.unit LIKE ? AND s.flags <> 0
+                ORDER BY s.unit
+                """, [.text(formID), .text(period), .text(scope.prefix + "%")]
+            ).map { row in
+                FlaggedSurvey(unit: row.text(0), instanceID: row.text(1), formVersion: row.text(2), flags: Int(row.integer(3)), checks: row.optionalText(4))
+            }
+        }
+    }
+
     public func baselines(formID: String, period: String, under scope: UnitCode, after: String?, limit: Int, units: [String]?, answers: Bool)
         async throws -> [BaselineRecord]
     {

@@ -94,7 +94,8 @@ public struct SeedData {
         let lean = log(wealth)  // about -1 … 1
         func clamp(_ value: Double, _ low: Double, _ high: Double) -> Double { min(max(value, low), high) }
         var a = JSONObject()
-        let total = Int(clamp(normal(42, 16), 8, 160))
+        // Counts and amounts are skewed, as in life: log-normal.
+        let total = Int(clamp(exp(normal(log(40), 0.36)), 8, 300))
         a.appendUnique("branch_type", .string(total >= 50 ? pick(["general_branch", "branch", "committee"]) : pick(["branch", "branch", "joint_branch"])))
         a.appendUnique("survey_date", .string("\(year)-\(pad(int(9...10), 2))-\(pad(int(1...28), 2))"))
         a.appendUnique("informant_role", .string(pick(["secretary", "secretary", "secretary", "member", "other"])))
@@ -158,7 +159,7 @@ public struct SeedData {
             income == 0 ? ["none"] : .array(someOf(["land", "rental", "enterprise", "cooperative", "services", "assets", "other"], likely: 0.3)))
         a.appendUnique("collective_assets", .integer(Int(Double(income) * uniform(2, 12) / 1000) * 1000))
         a.appendUnique("collective_debt", .integer(Int(Double(income) * uniform(0, 1.5) / 1000) * 1000))
-        let funding = Int(clamp(normal(40_000 * wealth, 12_000), 8_000, 200_000) / 1000) * 1000
+        let funding = Int(clamp(40_000 * wealth * exp(normal(0, 0.28)), 8_000, 300_000) / 1000) * 1000
         a.appendUnique("office_funding", .integer(funding))
         a.appendUnique("funding_sources", .array(someOf(["county", "township", "village_own", "special", "other"], likely: 0.4)))
         let pay = Int(clamp(normal(150_000 * wealth, 40_000), 40_000, 600_000) / 1000) * 1000
@@ -195,6 +196,175 @@ public struct SeedData {
         return a
     }
 
+    /// A generator for one unit: the same seed and unit give the same
+    /// numbers whatever else is generated, so that two years of one village
+    /// are made one after the other without keeping the first in memory.
+    public static func forUnit(_ seed: UInt64, _ unit: String, stream: UInt64) -> SeedData {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 ^ stream &* 0xD6E8_FEB8_6659_FD93
+        for byte in unit.utf8 { state = (state ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return SeedData(seed: state)
+    }
+
+    /// This year's answers of a village from last year's: most stay, as they
+    /// do in life. Members come and go by a few (new members join, some
+    /// die or move), age and education counts follow, incomes and funding
+    /// move by some percent, pay rises a little; a new secretary now and
+    /// then (born in another year, new in office), otherwise the same one a
+    /// year longer in office; the committee mostly the same.
+    public mutating func nextYear(_ last: JSONObject, year: Int) -> JSONObject {
+        func number(_ key: String) -> Int { last[key]?.doubleValue.map { Int($0) } ?? 0 }
+        var a = last
+        a["survey_date"] = .string("\(year)-\(pad(int(9...10), 2))-\(pad(int(1...28), 2))")
+        let total = number("members_total")
+        let spread = max(1, total / 20)
+        let developed = chance(0.3) ? 0 : int(1...max(1, min(3, total / 10)))
+        let total2 = max(8, total + developed - int(0...spread))
+        let delta = total2 - total
+        a["members_total"] = .integer(total2)
+        a["members_developed"] = .integer(developed)
+        // Ages: the change falls on the oldest groups, never below zero.
+        var old = number("members_age_60_over") + delta
+        var middle = number("members_age_46_59")
+        if old < 0 {
+            middle += old
+            old = 0
+        }
+        var fortyish = number("members_age_36_45")
+        var young = number("members_age_35_under")
+        if middle < 0 {
+            fortyish += middle
+            middle = 0
+        }
+        if fortyish < 0 {
+            young += fortyish
+            fortyish = 0
+        }
+        a["members_age_35_under"] = .integer(max(0, young))
+        a["members_age_36_45"] = .integer(fortyish)
+        a["members_age_46_59"] = .integer(middle)
+        a["members_age_60_over"] = .integer(old)
+        var junior = number("edu_junior_or_below") + delta
+        var senior = number("edu_senior_or_technical")
+        var college = number("edu_college_or_above")
+        if junior < 0 {
+            senior += junior
+            junior = 0
+        }
+        if senior < 0 {
+            college += senior
+            senior = 0
+        }
+        a["edu_junior_or_below"] = .integer(junior)
+        a["edu_senior_or_technical"] = .integer(senior)
+        a["edu_college_or_above"] = .integer(max(0, college))
+        a["members_women"] = .integer(min(total2, max(0, number("members_women") + int(-1...1))))
+        for key in ["members_away", "members_hardship", "wealth_leaders"] {
+            a[key] = .integer(min(total2, max(0, number(key) + int(-1...1))))
+        }
+        a["members_trained"] = .integer(min(total2, Int(Double(total2) * uniform(0.5, 1))))
+        a["training_sessions"] = .integer(int(2...12))
+        a["representative_meetings"] = .integer(int(1...12))
+        a["applicants"] = .integer(max(0, number("applicants") + int(-2...2)))
+        // The secretary.
+        if chance(0.12) {
+            a["secretary_birth_year"] = .integer(year - int(30...55))
+            a["secretary_years"] = .integer(0)
+        } else {
+            a["secretary_years"] = .integer(min(60, number("secretary_years") + 1))
+        }
+        a["secretary_pay"] = .integer(Int(Double(number("secretary_pay")) * uniform(1, 1.08) / 100) * 100)
+        // Money moves by some percent; the parts stay within their wholes.
+        let income = Int(Double(number("collective_income")) * exp(normal(0, 0.12)) / 100) * 100
+        let operating = min(income, Int(Double(number("operating_income")) * exp(normal(0, 0.12)) / 100) * 100)
+        a["collective_income"] = .integer(income)
+        a["operating_income"] = .integer(operating)
+        a["collective_assets"] = .integer(Int(Double(number("collective_assets")) * uniform(0.95, 1.1) / 1000) * 1000)
+        a["collective_debt"] = .integer(Int(Double(number("collective_debt")) * uniform(0.85, 1.1) / 1000) * 1000)
+        a["office_funding"] = .integer(Int(Double(number("office_funding")) * uniform(0.92, 1.12) / 1000) * 1000)
+        let pay = Int(Double(number("cadre_pay_total")) * uniform(1, 1.06) / 1000) * 1000
+        a["cadre_pay_total"] = .integer(pay)
+        a["cadre_pay_from_collective"] = .integer(min(pay, min(number("cadre_pay_from_collective"), operating)))
+        // The committee: now and then one member is replaced.
+        if case .array(var members)? = last["committee_members"], !members.isEmpty, chance(0.2) {
+            let replaced = int(0...(members.count - 1))
+            if case .object(var member) = members[replaced] {
+                member["birth_year"] = .integer(year - int(26...50))
+                member["sex"] = .string(chance(0.3) ? "female" : "male")
+                members[replaced] = .object(member)
+            }
+            a["committee_members"] = .array(members)
+        }
+        if chance(0.1) { a["rating"] = .string(pick(["advanced", "qualified", "qualified", "basic"])) }
+        return a
+    }
+
+    /// A doubtful figure planted in a seeded survey, of the kinds the
+    /// county's checks look for.
+    public enum Anomaly: String, Sendable, CaseIterable {
+        /// Half the members gone in a year.
+        case membersHalved = "members_halved"
+        /// A figure typed with a zero too many: ten times the members.
+        case membersTenfold = "members_tenfold"
+        /// Collective income twenty times last year's.
+        case incomeJump = "income_jump"
+        /// Operating income gone though there was some last year.
+        case operatingGone = "operating_gone"
+        /// The secretary's year of birth changed, the same person in office for years.
+        case secretaryBirthYear = "secretary_birth_year"
+        /// Office funding ten times last year's.
+        case fundingJump = "funding_jump"
+    }
+
+    /// Plants an anomaly into this year's answers, keeping them valid.
+    public mutating func plant(_ anomaly: Anomaly, into a: inout JSONObject) {
+        func number(_ key: String) -> Int { a[key]?.doubleValue.map { Int($0) } ?? 0 }
+        func scaleMembers(_ factor: Double) {
+            let total = number("members_total")
+            let scaled = max(1, Int((Double(total) * factor).rounded()))
+            a["members_total"] = .integer(scaled)
+            for (parts, _) in [
+                (["members_age_35_under", "members_age_36_45", "members_age_46_59", "members_age_60_over"], 0),
+                (["edu_junior_or_below", "edu_senior_or_technical", "edu_college_or_above"], 0),
+            ] {
+                var values = parts.map { Int((Double(number($0)) * factor).rounded(.down)) }
+                values[values.count - 1] += scaled - values.reduce(0, +)
+                if values[values.count - 1] < 0 {
+                    values = Array(repeating: 0, count: values.count)
+                    values[0] = scaled
+                }
+                for (key, value) in zip(parts, values) { a[key] = .integer(value) }
+            }
+            for key in ["members_women", "members_away", "members_hardship", "members_developed", "wealth_leaders", "members_trained"] {
+                a[key] = .integer(min(scaled, Int((Double(number(key)) * factor).rounded(.down))))
+            }
+        }
+        switch anomaly {
+        case .membersHalved: scaleMembers(0.45)
+        case .membersTenfold: scaleMembers(10)
+        case .incomeJump:
+            a["collective_income"] = .integer(max(number("collective_income"), 20_000) * 20)
+        case .operatingGone:
+            a["operating_income"] = .integer(0)
+            a["cadre_pay_from_collective"] = .integer(0)
+        case .secretaryBirthYear:
+            a["secretary_birth_year"] = .integer(number("secretary_birth_year") - int(3...9))
+            a["secretary_years"] = .integer(max(3, number("secretary_years")))
+        case .fundingJump:
+            a["office_funding"] = .integer(max(number("office_funding"), 10_000) * 10)
+        }
+    }
+
+    /// Whether last year's answers leave room for the anomaly to show
+    /// (operating income to lose, a secretary in office for years).
+    public static func fits(_ anomaly: Anomaly, _ last: JSONObject) -> Bool {
+        switch anomaly {
+        case .operatingGone: return (last["operating_income"]?.doubleValue ?? 0) > 0
+        case .secretaryBirthYear: return (last["members_total"]?.doubleValue ?? 0) > 0
+        case .membersHalved: return (last["members_total"]?.doubleValue ?? 0) >= 12
+        default: return true
+        }
+    }
+
     mutating func someOf(_ items: [String], likely: Double) -> [JSONValue] {
         var chosen = items.filter { _ in chance(likely) }
         if chosen.isEmpty { chosen = [pick(items)] }
@@ -209,6 +379,10 @@ public struct SeedSummary: Sendable {
     public var stored = 0
     public var refused = 0
     public var ingestSeconds = 0.0
+    /// With the year before: the anomalies planted in this year's surveys, by unit code.
+    public var planted: [String: SeedData.Anomaly] = [:]
+    /// With the year before: its surveys stored.
+    public var previousStored = 0
 }
 
 extension SurveyService {
@@ -218,8 +392,16 @@ extension SurveyService {
     /// per village for `period` (annual), through the same checks and
     /// ingest as the API, `concurrency` batches at a time. `progress` gets
     /// (stored, total).
+    ///
+    /// With `previousYear`, the year before `period` is stored first
+    /// (with the form's oldest version, as last year's surveys were), then
+    /// each village's survey of `period` made from its own of the year
+    /// before with the changes of a year (`SeedData.nextYear`), a share
+    /// `anomalies` of them with a doubtful figure planted (recorded in the
+    /// summary). Each village's two years follow from the seed and its code.
     public func seed(
         villages: Int?, period: String, seed: UInt64 = 1, reporting: Double = 1, batchSize: Int = 500, concurrency: Int = 2,
+        previousYear: Bool = false, anomalies: Double = 0.005,
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> SeedSummary {
         guard let form = catalog.form("village-branch"), let year = Int(period), Period(period)?.type == .annual else {
@@ -248,6 +430,11 @@ extension SurveyService {
         let villagesToSurvey = units.filter { unit in unit.level == .village && (reporting >= 1 || data.uniform(0, 1) < reporting) }
         let total = villagesToSurvey.count
         summary.villages = total
+        if previousYear {
+            return try await seedTwoYears(
+                villagesToSurvey, form: form, year: year, seed: seed, anomalies: anomalies, batchSize: batchSize, concurrency: concurrency,
+                principal: principal, summary: summary, progress: progress)
+        }
         var position = 0
         func nextBatch() -> [JSONValue]? {
             guard position < villagesToSurvey.count else { return nil }
@@ -292,6 +479,83 @@ extension SurveyService {
         }
         let elapsed = (ContinuousClock.now - started).components
         summary.ingestSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        return summary
+    }
+
+    /// The year before `year` for each village, then `year` made from it
+    /// (see `seed`); each year's batches go `concurrency` at a time.
+    func seedTwoYears(
+        _ villages: [OrgUnit], form: Form, year: Int, seed: UInt64, anomalies: Double, batchSize: Int, concurrency: Int, principal: Principal,
+        summary start: SeedSummary, progress: @escaping @Sendable (Int, Int) -> Void
+    ) async throws -> SeedSummary {
+        var summary = start
+        let oldest = catalog.forms[form.id]?.first ?? form
+        func wealth(_ unit: OrgUnit) -> Double {
+            var county = SeedData.forUnit(seed, String(unit.code.rawValue.prefix(6)), stream: 1)
+            return county.prosperity()
+        }
+        func lastYear(_ unit: OrgUnit) -> JSONObject {
+            var village = SeedData.forUnit(seed, unit.code.rawValue, stream: 2)
+            return village.villageBranch(prosperity: wealth(unit), year: year - 1)
+        }
+        var planted: [String: SeedData.Anomaly] = [:]
+        func thisYear(_ unit: OrgUnit) -> JSONObject {
+            let last = lastYear(unit)
+            var village = SeedData.forUnit(seed, unit.code.rawValue, stream: 3)
+            var answers = village.nextYear(last, year: year)
+            if village.uniform(0, 1) < anomalies {
+                let kind = village.pick(SeedData.Anomaly.allCases)
+                if SeedData.fits(kind, last) {
+                    village.plant(kind, into: &answers)
+                    planted[unit.code.rawValue] = kind
+                }
+            }
+            return answers
+        }
+        let started = ContinuousClock.now
+        var done = 0
+        for (pass, (version, period)) in [(oldest.version, String(year - 1)), (form.version, String(year))].enumerated() {
+            var position = 0
+            func nextBatch() -> [JSONValue]? {
+                guard position < villages.count else { return nil }
+                var batch: [JSONValue] = []
+                batch.reserveCapacity(batchSize)
+                while batch.count < batchSize, position < villages.count {
+                    let unit = villages[position]
+                    position += 1
+                    let survey: JSONObject = [
+                        "instance_id": .string(UUID().uuidString.lowercased()), "revision": .integer(1), "form": .string(form.id),
+                        "version": .string(version), "unit": .string(unit.code.rawValue), "period": .string(period),
+                        "answers": .object(pass == 0 ? lastYear(unit) : thisYear(unit)),
+                    ]
+                    batch.append(.object(survey))
+                }
+                return batch
+            }
+            let today = CivilDate.days(year: year - 1 + pass, month: 12, day: 31)
+            try await withThrowingTaskGroup(of: [SurveyResult].self) { group in
+                func launch() {
+                    guard let batch = nextBatch() else { return }
+                    group.addTask { try await self.ingest(["surveys": .array(batch)], by: principal, today: today) }
+                }
+                for _ in 0..<max(1, concurrency) { launch() }
+                while let results = try await group.next() {
+                    for result in results {
+                        if result.outcome == .created || result.outcome == .updated || result.outcome == .duplicate {
+                            if pass == 0 { summary.previousStored += 1 } else { summary.stored += 1 }
+                        } else {
+                            summary.refused += 1
+                        }
+                    }
+                    done += results.count
+                    progress(done, 2 * villages.count)
+                    launch()
+                }
+            }
+        }
+        let elapsed = (ContinuousClock.now - started).components
+        summary.ingestSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        summary.planted = planted
         return summary
     }
 }

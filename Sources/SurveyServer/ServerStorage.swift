@@ -240,6 +240,9 @@ public protocol ServerStorage: Sendable {
     /// answers when asked.
     func baselines(formID: String, period: String, under scope: UnitCode, after: String?, limit: Int, units: [String]?, answers: Bool) async throws
         -> [BaselineRecord]
+    /// The current surveys of a form and period under `scope` whose
+    /// revision the checks flagged, in unit order.
+    func flaggedSurveys(formID: String, period: String, under scope: UnitCode) async throws -> [FlaggedSurvey]
     /// How many current surveys of a form and period under `unit` stand
     /// at each review status.
     func reviewCounts(under unit: UnitCode, formID: String, period: String) async throws -> [ReviewStatus: Int]

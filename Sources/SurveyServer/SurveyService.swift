@@ -145,8 +145,11 @@ public final class SurveyService: Sendable {
         }
         try await ensureReportsPrepared()
         do {
-            return try await reports.report(
-                formID: formID, scope: scope, period: period, registry: try await registry(), watchLimit: watchLimit, missingLimit: missingLimit)
+            let registry = try await registry()
+            var report = try await reports.report(
+                formID: formID, scope: scope, period: period, registry: registry, watchLimit: watchLimit, missingLimit: missingLimit)
+            report.quality = try await quality(of: report, scope: scope, registry: registry)
+            return report
         } catch let error as ReportError {
             switch error.kind {
             case .unknownForm: throw ServiceError.notFound(error.message)

@@ -94,6 +94,10 @@ struct ServeCommand: AsyncParsableCommand {
             fflush(nil)
             logger.notice("serving", metadata: ["port": .stringConvertible(port), "database": .string(storage.location), "forms": .string(forms)])
         }
+        // Outliers are screened as surveys arrive, a few seconds behind,
+        // so that reports seldom wait for it (they screen what is left).
+        let screening = Task.detached { await service.screenOutliers(every: .seconds(5), logger: logger) }
+        defer { screening.cancel() }
         do {
             try await app.runService()
         } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES || error.errnoCode == EADDRNOTAVAIL {

@@ -202,7 +202,7 @@ struct SurveyStoreTests {
         #expect(upgraded.answerObject["members_total"] == 7)
         #expect(
             try store.database.read { try SurveyStore.migrator.completedMigrations($0) } == [
-                "v1 surveys", "v2 sync bookkeeping", "v3 change count", "v4 sync schedule", "v5 reviews",
+                "v1 surveys", "v2 sync bookkeeping", "v3 change count", "v4 sync schedule", "v5 reviews", "v6 baselines and confirmations",
             ])
         #expect(upgraded.nextAttemptAt == nil)
     }

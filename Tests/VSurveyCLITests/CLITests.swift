@@ -24,9 +24,10 @@ struct CLITests {
     @Test func checksTheShippedForms() throws {
         let run = try vsurvey(["form", "check"])
         #expect(run.status == 0, "\(run)")
-        #expect(run.stdout.contains("✓ forms/village-branch.yaml: village-branch@2026.1 村党组织建设情况调查"))
+        #expect(run.stdout.contains("✓ forms/village-branch.yaml: village-branch@2026.2 村党组织建设情况调查"))
+        #expect(run.stdout.contains("✓ forms/village-branch-2026.1.yaml: village-branch@2026.1 村党组织建设情况调查"))
         #expect(run.stdout.contains("forms/units/sample-county.csv: 单位名录"))
-        #expect(run.stdout.contains("全部 3 个表单通过检查"))
+        #expect(run.stdout.contains("全部 4 个表单通过检查"))
     }
 
     @Test func checkListsEveryProblemAndFails() throws {
@@ -117,7 +118,8 @@ struct CLITests {
         let run = try vsurvey(["form", "list", "--lang", "en"])
         #expect(run.status == 0)
         let lines = run.stdout.split(separator: "\n")
-        #expect(lines.count == 4)
+        // A header, then cadre-team, community-branch and village-branch's two versions.
+        #expect(lines.count == 5)
         #expect(lines[0].hasPrefix("form"))
         #expect(run.stdout.contains("village-branch"))
     }

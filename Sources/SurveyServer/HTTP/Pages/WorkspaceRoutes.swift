@@ -154,6 +154,12 @@ enum WorkspaceRoutes {
                     "selected": chosen.map { $0.0 == state && $0.1 == level } ?? false,
                 ]
             }
+        // What the checks found: the doubtful surveys first.
+        let flagChoice = page.text("flag")
+        values["flagOptions"] = [("", L("全部", "any")), ("any", L("有警示或离群", "flagged")), ("unconfirmed", L("警示未确认", "warnings not confirmed")),
+            ("changed", L("与上期相比变化大", "large changes")), ("confirmed", L("警示已确认", "warnings confirmed"))].map { value, label -> [String: Any] in
+            ["value": value, "label": label.text(page.language), "selected": (flagChoice ?? "") == value]
+        }
         let townships = registry.units(under: page.principal.unit, level: .township)
         if townships.count > 1 {
             values["townships"] =
@@ -168,11 +174,14 @@ enum WorkspaceRoutes {
                 "received": Timestamp.forPeople(listing.receivedAt), "sentBy": listing.sentBy ?? "",
                 "status": listing.state == .held ? PageText.strings(page.language)["held"]! : listing.review.label.text(page.language),
                 "statusClass": listing.review.state.rawValue, "comment": listing.review.state == .returned ? listing.reviewComment : nil,
+                "flags": SurveyChecks.Flag.allCases.filter { listing.flags & $0.rawValue != 0 }.map { flag -> [String: Any] in
+                    ["name": flag.name, "label": flag.label.text(page.language)]
+                },
             ])
         }
         var keep: [(String, String?)] = [
             ("form", query.formID), ("period", query.period), ("scope", query.scope == page.principal.unit ? nil : query.scope.rawValue),
-            ("review", page.text("review")), ("level", page.text("level")), ("q", query.text), ("limit", page.text("limit")),
+            ("review", page.text("review")), ("level", page.text("level")), ("flag", flagChoice), ("q", query.text), ("limit", page.text("limit")),
         ]
         values["firstURL"] = query.after > 0 ? page.link("/workspace/surveys", keep) : nil
         if let next = result.next {
@@ -252,6 +261,21 @@ enum WorkspaceRoutes {
                     "level": level.label.text(page.language),
                 ]
             }
+        }
+        // What the checks found at ingest: warnings (confirmed or not, and why) and large changes.
+        if let checks = SurveyChecks.read(latest.checks, form: form) {
+            func label(_ field: String) -> String { form?.field(named: field)?.label?.text(page.language) ?? field }
+            values["checks"] = [
+                "warnings": checks.warnings.map { warning -> [String: Any] in
+                    compact([
+                        "label": label(warning.field), "path": warning.path, "message": warning.message.text(page.language),
+                        "confirmed": warning.confirmed, "explanation": warning.explanation.flatMap { $0.isEmpty ? nil : $0 },
+                    ])
+                },
+                "changes": checks.changes.map { change -> [String: Any] in
+                    ["label": label(change.field), "value": Value.format(change.value), "previous": Value.format(change.previous)]
+                },
+            ]
         }
         let shown = detail.revisions.last
         values["lines"] = (shown?.lines ?? []).map { line -> [String: Any] in

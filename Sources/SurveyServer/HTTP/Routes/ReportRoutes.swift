@@ -138,6 +138,11 @@ enum ReportRoutes {
                 return Pages.query("/workspace/units/\(code)", lang([("form", formID), ("period", period)]))
             },
             unit: { code in Pages.query("/workspace/units/\(code)", lang([("form", formID), ("period", period)])) },
-            periods: periods)
+            periods: periods,
+            // A flagged survey of the data-quality section: its page.
+            survey: { item in
+                item.instanceID.map { Pages.query("/workspace/surveys/\($0)", lang([])) }
+                    ?? Pages.query("/workspace/units/\(item.unit)", lang([("form", formID), ("period", period)]))
+            })
     }
 }

@@ -154,7 +154,7 @@ enum SurveyRoutes {
             guard q.count <= 100 else { throw ServiceError(.invalid, "invalid_q", L("q 最多 100 个字", "q may have at most 100 characters")) }
             query.text = q
         }
-        if let flag = raw("flag") {
+        if let flag = raw("flag"), !flag.isEmpty {
             if flag == "any" {
                 query.flags = SurveyChecks.Flag.allCases.reduce(0) { $0 | $1.rawValue }
             } else if let known = SurveyChecks.Flag(name: flag) {
