@@ -194,7 +194,14 @@ extension Report {
             }
             lines.append(line)
         }
-        if let quality { lines += [[]] + quality.csvLines(language) }
+        return "\u{FEFF}" + lines.map { CSV.line($0) }.joined()
+    }
+
+    /// The data-quality section as CSV, its own table (a report's CSV is
+    /// one table, for programs): a line per row unit and the total. Empty
+    /// but for the header when the report has no such section.
+    public func qualityCSV(_ language: Language) -> String {
+        let lines = quality?.csvLines(language) ?? [QualitySection.headers(language)]
         return "\u{FEFF}" + lines.map { CSV.line($0) }.joined()
     }
 

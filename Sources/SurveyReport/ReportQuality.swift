@@ -153,11 +153,10 @@ public struct QualitySection: Sendable, Equatable {
         return out
     }
 
-    /// The section's table as CSV lines (after the report's own, a blank line between).
+    /// The section's table as CSV lines: a header, a line per row unit, the total.
     public func csvLines(_ language: Language) -> [[String]] {
         let en = language == .en
-        return [[en ? "Data quality" : "数据质量"], Self.headers(language)] + groups.map { line($0.unit, CSV.text($0.name), $0.counts) }
-            + [line("", en ? "Total" : "合计", total)]
+        return [Self.headers(language)] + groups.map { line($0.unit, CSV.text($0.name), $0.counts) } + [line("", en ? "Total" : "合计", total)]
     }
 
     public func json(form: Form, _ language: Language) -> JSONValue {

@@ -598,7 +598,10 @@ public final class SurveyService: Sendable {
                 validation.issues)
         }
         let kept = JSONValue.object(validation.answers).serializedBytes()
-        let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: kept)
+        // What last period's survey contributes is left out of the hash: a
+        // survey sent again after its baseline changed is the same survey.
+        let hashed = form.baselineDependent.isEmpty ? kept : JSONValue.object(form.withoutBaselineDependent(validation.answers)).serializedBytes()
+        let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: hashed)
         let checks = SurveyChecks(
             warnings: validation.warningsConfirmed(by: survey.confirmations), changes: form.changes(topValues: validation.topValues, baseline: baseline))
         let candidate = IngestCandidate(

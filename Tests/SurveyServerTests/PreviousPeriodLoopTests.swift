@@ -220,6 +220,9 @@ struct PreviousPeriodLoopTests {
                 text = session.transcript
             }
             if text.contains("✓ Finalized") { break }
+            // Output may come in pieces (an escape sequence cut in two): let it settle.
+            Thread.sleep(forTimeInterval: 0.05)
+            text = session.transcript
             handled = session.prompts
             let segment = text.components(separatedBy: "> ")[handled - 1]
             let lastLine = segment.split(separator: "\n").last.map(String.init) ?? ""
@@ -242,7 +245,7 @@ struct PreviousPeriodLoopTests {
             }
             let lines = segment.split(separator: "\n").map(String.init)
             guard let (label, field) = labels.first(where: { label, _ in lines.contains { $0.hasPrefix(label) } }) else {
-                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "unknown prompt:\n\(segment)"])
+                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "unknown prompt:\n\(segment)\n--- transcript:\n\(text.suffix(3000))"])
             }
             var value: JSONValue?
             if field.repeatIndex != nil {

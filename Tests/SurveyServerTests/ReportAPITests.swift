@@ -44,7 +44,7 @@ struct ReportAPITests {
 
             var reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
             #expect(reply.status == 200)
-            var json = try reply.json()
+            var json = try reply.reportJSON()
             #expect(json == (try Self.expected(current, scope: "130102000000").json(.en)), "the server's report differs from the reference")
             #expect(json.at("total", "reported")?.int == 120)
             #expect(json["previous_period"]?.stringValue == "2025")
@@ -55,7 +55,7 @@ struct ReportAPITests {
             let held = try await server.post([rival], token: collector)
             #expect(held.json.at("results", 0, "outcome")?.stringValue == "held")
             reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
-            #expect(try reply.json() == json)
+            #expect(try reply.reportJSON() == json)
             // The county keeps the rival: the report follows.
             let conflict = try #require(held.json.at("results", 0, "conflict_id")?.int)
             let admin = try await server.token(.admin)
@@ -64,7 +64,7 @@ struct ReportAPITests {
             #expect(resolved.status == 200)
             current = current.filter { !($0.unit == rival.unit && $0.period == "2026") } + [rival]
             reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
-            json = try reply.json()
+            json = try reply.reportJSON()
             #expect(json == (try Self.expected(current, scope: "130102000000").json(.en)))
 
             // An edit that moves a survey to another village moves its row.
@@ -75,7 +75,7 @@ struct ReportAPITests {
             #expect(try await server.post([moved], token: collector).json.at("results", 0, "outcome")?.stringValue == "updated")
             current[7] = moved
             reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: viewer)
-            #expect(try reply.json() == (try Self.expected(current, scope: "130102000000").json(.en)))
+            #expect(try reply.reportJSON() == (try Self.expected(current, scope: "130102000000").json(.en)))
 
             // CSV, with a byte-order mark, one line per township and the total.
             let csv = try await server.send("GET", "/api/v1/reports/village-branch?period=2026&format=csv", token: viewer)
@@ -105,7 +105,7 @@ struct ReportAPITests {
             let local = try await server.token(.viewer, unit: township)
             reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026", token: local)
             #expect(reply.status == 200)
-            #expect(try reply.json() == (try Self.expected(current, scope: township).json(.en)))
+            #expect(try reply.reportJSON() == (try Self.expected(current, scope: township).json(.en)))
             #expect(try reply.json()["group_level"]?.stringValue == "village")
             #expect(try await server.send("GET", "/api/v1/reports/village-branch?scope=130102000000", token: local).status == 403)
             #expect(try await server.send("GET", "/api/v1/reports/village-branch", token: collector).status == 403)

@@ -19,7 +19,7 @@ struct RollupTests {
     static func check(_ server: LiveServer, token: String, current: [WireSurvey], scope: String, _ step: String) async throws {
         let reply = try await server.send("GET", "/api/v1/reports/village-branch?period=2026&scope=\(scope)", token: token)
         #expect(reply.status == 200, "\(step)")
-        #expect(try reply.json() == (try ReportAPITests.expected(current, scope: scope).json(.en)), "\(step): the \(scope) report differs from the reference")
+        #expect(try reply.reportJSON() == (try ReportAPITests.expected(current, scope: scope).json(.en)), "\(step): the \(scope) report differs from the reference")
     }
 
     /// Refreshes the rollups as a report would, two changed townships to a

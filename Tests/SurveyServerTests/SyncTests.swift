@@ -245,7 +245,7 @@ struct SyncTests {
         let serverDirectory = try scratch()
         let serverForms = serverDirectory.appendingPathComponent("forms")
         try FileManager.default.createDirectory(at: serverForms.appendingPathComponent("units"), withIntermediateDirectories: true)
-        let villageForm = try String(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"), encoding: .utf8)
+        let villageForm = try String(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch-2026.1.yaml"), encoding: .utf8)
         try villageForm.write(to: serverForms.appendingPathComponent("village-branch.yaml"), atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(
             at: Fixtures.formsDirectory.appendingPathComponent("units/sample-county.csv"),
@@ -273,7 +273,7 @@ struct SyncTests {
 
         // The county publishes version 2026.2.
         server.stop()
-        let newVersion = villageForm.replacingOccurrences(of: "version: \"2026.1\"", with: "version: \"2026.2\"")
+        let newVersion = try String(contentsOf: Fixtures.formsDirectory.appendingPathComponent("village-branch.yaml"), encoding: .utf8)
         #expect(newVersion != villageForm)
         try newVersion.write(to: serverForms.appendingPathComponent("village-branch-2026.2.yaml"), atomically: true, encoding: .utf8)
         server = try await ServerProcess.start(directory: serverDirectory, forms: serverForms)

@@ -218,6 +218,36 @@ extension Form {
     /// Whether any expression of the form reads last period's answers.
     public var readsPrevious: Bool { plan.readsPrevious }
 
+    /// The computed fields whose value hangs on last period's survey: their
+    /// calculation reads `previous(…)`, or a field that does. The content
+    /// hash leaves them out, so that a survey sent again after its baseline
+    /// changed is the same survey (`WireSurvey.contentHash`).
+    public var baselineDependent: Set<String> { plan.baselineDependent }
+
+    /// Kept answers without the computed fields that hang on last
+    /// period's survey, at the top level and in repeat entries.
+    public func withoutBaselineDependent(_ answers: JSONObject) -> JSONObject {
+        let names = baselineDependent
+        guard !names.isEmpty else { return answers }
+        var result = JSONObject(minimumCapacity: answers.count)
+        for (key, value) in answers where !names.contains(key) {
+            if case .array(let entries) = value, fields[fieldIndex[key] ?? 0].repeatPosition != nil {
+                result.appendUnique(
+                    key,
+                    .array(
+                        entries.map { entry in
+                            guard case .object(let object) = entry else { return entry }
+                            var kept = JSONObject(minimumCapacity: object.count)
+                            for (name, inner) in object where !names.contains(name) { kept.appendUnique(name, inner) }
+                            return .object(kept)
+                        }))
+            } else {
+                result.appendUnique(key, value)
+            }
+        }
+        return result
+    }
+
     /// Whether a survey of this form starts from, or is checked against,
     /// last period's survey of its unit (so devices fetch those).
     public var usesBaselines: Bool { readsPrevious || fields.contains(where: \.prefill) }

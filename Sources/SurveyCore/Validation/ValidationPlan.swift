@@ -31,6 +31,8 @@ struct ValidationPlan: Sendable {
     var warnedFields: [Int] = []
     /// Whether any expression reads `previous(…)`.
     var readsPrevious = false
+    /// Computed fields whose value hangs on `previous(…)` (`Form.baselineDependent`).
+    var baselineDependent: Set<String> = []
 }
 
 /// Sorts fields topologically (document order among equals) and records
@@ -141,6 +143,18 @@ struct PlanBuilder {
             repeatConstrained: innerFields.map { $0.filter { fields[$0].constraint != nil } },
             topLookup: lookup(topNodes), conditional: conditional, repeatLookups: innerNodes.map(lookup))
         plan.warnedFields = fields.indices.filter { !fields[$0].warnings.isEmpty }
+        var dependent = Set(fields.filter { $0.calculation?.readsPrevious == true }.map(\.name))
+        var grew = !dependent.isEmpty
+        while grew {
+            grew = false
+            for field in fields where !dependent.contains(field.name) {
+                if let calculation = field.calculation, calculation.references.contains(where: dependent.contains) {
+                    dependent.insert(field.name)
+                    grew = true
+                }
+            }
+        }
+        plan.baselineDependent = dependent
         plan.readsPrevious = fields.contains { field in
             let expressions = [field.relevant, field.calculation, field.constraint] + field.warnings.map(\.condition)
             let requirement: FormExpression? = if case .when(let expression) = field.requirement { expression } else { nil }

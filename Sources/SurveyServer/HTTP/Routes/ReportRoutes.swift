@@ -45,6 +45,11 @@ enum ReportRoutes {
                     }
                     return headers
                 } ?? .labels
+            // The indicators' table, or the data-quality section's (`section=quality`).
+            let section = query["section"].map(String.init) ?? "indicators"
+            guard section == "indicators" || section == "quality" else {
+                throw ServiceError(.invalid, "invalid_section", L("section 应为 indicators 或 quality", "section must be indicators or quality"))
+            }
             let limit = query["limit"].flatMap { Int(String($0)) } ?? 50
             guard (1...10_000).contains(limit) else {
                 throw ServiceError(.invalid, "invalid_limit", L("limit 应在 1 到 10000 之间", "limit must be between 1 and 10000"))
@@ -60,8 +65,10 @@ enum ReportRoutes {
                         details: ["format": "csv"]))
                 var headers = HTTPFields()
                 headers[.contentType] = "text/csv; charset=utf-8"
-                headers[.contentDisposition] = "attachment; filename=\"\(asked.formID)-\(asked.scope)-\(asked.period).csv\""
-                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: report.csv(language, headers: csvHeaders))))
+                let suffix = section == "quality" ? "-quality" : ""
+                headers[.contentDisposition] = "attachment; filename=\"\(asked.formID)-\(asked.scope)-\(asked.period)\(suffix).csv\""
+                let text = section == "quality" ? report.qualityCSV(language) : report.csv(language, headers: csvHeaders)
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
             }
             return JSONResponse.make(report.json(language), for: request)
         }
