@@ -32,6 +32,13 @@ if arguments.count > 1, arguments[1] == "sync" {
     exit(0)
 }
 
+// `vsurvey-bench checks [--count N]`: ingest with and without previous()
+// and warnings, into a database holding last year's surveys (default 40,000).
+if arguments.count > 1, arguments[1] == "checks" {
+    try await ChecksBenchmark.run(count: arguments.contains("--count") ? count : 40_000)
+    exit(0)
+}
+
 // `vsurvey-bench report [--villages N]`: seeded data, then county and national reports.
 if arguments.count > 1, arguments[1] == "report" {
     let villages = arguments.firstIndex(of: "--villages").flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? 490_000
