@@ -273,7 +273,7 @@ public final class ReportEngine: Sendable {
     /// holds.
     public func record(
         formID: String, formVersion: String, row: [SQLValue]?, instance: Int64, reportedAt: Int64?, left: (unit: String, period: String)?,
-        now: (unit: String, period: String)?, in session: any SQLSession
+        now: (unit: String, period: String)?, in session: any SQLSession, marks: OutlierMarks? = nil
     ) throws {
         guard let plan = plan(formID) else { return }
         if let left {
@@ -288,8 +288,13 @@ public final class ReportEngine: Sendable {
                 plan.upsert(session.dialect), [.text(now.period), .text(now.unit), .integer(instance), .text(formVersion), .of(reportedAt)] + row)
         }
         if plan.latest.outliers != nil {
-            if let left { try markOutliersDirty(formID: plan.schema.formID, period: left.period, unit: left.unit, in: session) }
-            if let now { try markOutliersDirty(formID: plan.schema.formID, period: now.period, unit: now.unit, in: session) }
+            for place in [left, now].compactMap({ $0 }) {
+                if let marks {
+                    marks.add(formID: plan.schema.formID, period: place.period, unit: place.unit)
+                } else {
+                    try markOutliersDirty(Set([OutlierMarks.Place(formID: plan.schema.formID, period: place.period, unit: place.unit)]), in: session)
+                }
+            }
         }
     }
 

@@ -94,6 +94,36 @@ public enum OutlierDetection {
     }
 }
 
+/// The counties a batch changed, collected by ingest's hook and marked
+/// once at the end of its transaction (`ReportEngine.markOutliersDirty`).
+public final class OutlierMarks: @unchecked Sendable {
+    public struct Place: Hashable, Sendable {
+        public var formID: String
+        public var period: String
+        /// The county's code prefix.
+        public var unit: String
+
+        public init(formID: String, period: String, unit: String) {
+            self.formID = formID
+            self.period = period
+            self.unit = String(unit.prefix(UnitLevel.county.prefixLength))
+        }
+    }
+
+    private let lock = NSLock()
+    private var places: Set<Place> = []
+
+    public init() {}
+
+    public func add(formID: String, period: String, unit: String) {
+        let place = Place(formID: formID, period: period, unit: unit)
+        lock.withLock { _ = places.insert(place) }
+    }
+
+    /// What was collected; kept, so that a transaction run again marks it too.
+    public func taken() -> Set<Place> { lock.withLock { places } }
+}
+
 extension ReportEngine {
     /// The outlier tables: the flags of each form's current period by
     /// unit, and the counties whose villages changed since they were last
@@ -145,13 +175,18 @@ extension ReportEngine {
             [.text(formID), .text(signature)])
     }
 
-    /// Notes, inside ingest's transaction, that a county's villages of a
-    /// period changed: its outliers are screened again at the next refresh.
-    /// One appended row, so that concurrent batches never wait on each other.
-    func markOutliersDirty(formID: String, period: String, unit: String, in session: any SQLSession) throws {
-        try session.execute(
-            "INSERT INTO report_outlier_dirty (form_id, period, county) VALUES (?, ?, ?)",
-            [.text(formID), .text(period), .text(String(unit.prefix(UnitLevel.county.prefixLength)))])
+    /// Notes, inside ingest's transaction, that counties' villages of a
+    /// period changed: their outliers are screened again at the next
+    /// refresh. Appended rows, so that concurrent batches never wait on
+    /// each other.
+    public func markOutliersDirty(_ places: Set<OutlierMarks.Place>, in session: any SQLSession) throws {
+        guard !places.isEmpty else { return }
+        let rows = places.sorted { ($0.formID, $0.period, $0.unit) < ($1.formID, $1.period, $1.unit) }.map { place -> [SQLValue] in
+            [.text(place.formID), .text(place.period), .text(place.unit)]
+        }
+        for start in stride(from: 0, to: rows.count, by: 200) {
+            try session.insertRows("INSERT INTO report_outlier_dirty (form_id, period, county) VALUES", columns: 3, Array(rows[start..<min(start + 200, rows.count)]))
+        }
     }
 
     /// Screens again the counties whose villages changed, for every form

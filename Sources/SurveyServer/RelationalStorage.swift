@@ -154,7 +154,10 @@ extension RelationalStorage {
 
     // MARK: Surveys
 
-    public func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date, hook: @escaping CurrentSurveyHook) async throws
+    public func ingest(
+        _ candidates: [IngestCandidate], by principal: Principal, at time: Date, hook: @escaping CurrentSurveyHook,
+        finish: (@Sendable (any SQLSession) throws -> Void)? = nil
+    ) async throws
         -> [StoreOutcome]
     {
         let now = StorageTime.milliseconds(time)
@@ -164,6 +167,7 @@ extension RelationalStorage {
             for candidate in candidates {
                 outcomes.append(try SurveyRules.apply(candidate, by: principal, now: now, hook: hook, session: session))
             }
+            try finish?(session)
             return outcomes
         }
     }

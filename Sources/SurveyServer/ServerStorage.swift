@@ -199,7 +199,12 @@ public protocol ServerStorage: Sendable {
     /// each in the same order; `hook` hears of every change of a current
     /// survey inside that transaction. A candidate whose stored survey lies
     /// outside `principal`'s scope is `forbidden`.
-    func ingest(_ candidates: [IngestCandidate], by principal: Principal, at time: Date, hook: @escaping CurrentSurveyHook) async throws
+    /// `finish`, when given, runs at the end of the batch's transaction
+    /// (each attempt's), after every survey's `hook`.
+    func ingest(
+        _ candidates: [IngestCandidate], by principal: Principal, at time: Date, hook: @escaping CurrentSurveyHook,
+        finish: (@Sendable (any SQLSession) throws -> Void)?
+    ) async throws
         -> [StoreOutcome]
     func revisions(of instanceID: String) async throws -> [RevisionRecord]
     func survey(_ instanceID: String) async throws -> SurveyRecord?

@@ -117,12 +117,18 @@ public final class SurveyService: Sendable {
 
     /// What ingest and conflict resolution tell the report tables, inside
     /// their transaction.
-    var reportHook: CurrentSurveyHook {
+    var reportHook: CurrentSurveyHook { reportHook(marks: nil) }
+
+    /// With `marks`, the counties to screen for outliers again are collected
+    /// there (the caller marks them at the end of its transaction) instead of
+    /// being marked survey by survey. A transaction run again collects them
+    /// again: marking more than changed only screens a county once more.
+    func reportHook(marks: OutlierMarks?) -> CurrentSurveyHook {
         let reports = reports
         return { change, session in
             try reports.record(
                 formID: change.formID, formVersion: change.formVersion, row: change.reportRow, instance: change.instance,
-                reportedAt: change.createdAt, left: change.left, now: change.now, in: session)
+                reportedAt: change.createdAt, left: change.left, now: change.now, in: session, marks: marks)
         }
     }
 
@@ -477,7 +483,13 @@ public final class SurveyService: Sendable {
                 "batch checked; writing",
                 metadata: ["candidates": .stringConvertible(candidates.count), "check_ms": .stringConvertible((ContinuousClock.now - started).milliseconds)])
             let writing = ContinuousClock.now
-            let outcomes = try await storage.ingest(candidates, by: principal, at: Date(), hook: reportHook)
+            // The counties whose villages changed are marked for the outlier
+            // screening once per batch, at its end, not once per survey.
+            let marks = OutlierMarks()
+            let reports = reports
+            let outcomes = try await storage.ingest(
+                candidates, by: principal, at: Date(), hook: reportHook(marks: marks),
+                finish: { session in try reports.markOutliersDirty(marks.taken(), in: session) })
             logger?.debug("batch written", metadata: ["write_ms": .stringConvertible((ContinuousClock.now - writing).milliseconds)])
             for (position, outcome) in zip(candidatePositions, outcomes) {
                 results[position].outcome = outcome.outcome
