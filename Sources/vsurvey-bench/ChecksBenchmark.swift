@@ -21,13 +21,17 @@ enum ChecksBenchmark {
         var units: [OrgUnit] = []
         var villages: [String] = []
         let province = UnitCode("130000000000")!
-        let city = UnitCode("130100000000")!
-        units += [OrgUnit(code: province, name: "省", level: .province, parent: nil), OrgUnit(code: city, name: "市", level: .city, parent: province)]
-        for county in 1...((count + 299) / 300) {
-            let countyCode = UnitCode("1301" + ServerBenchmark.pad(county, 2) + "000000")!
+        units.append(OrgUnit(code: province, name: "省", level: .province, parent: nil))
+        for county in 0..<((count + 299) / 300) {
+            // Cities of up to 90 counties.
+            let cityPrefix = "13" + ServerBenchmark.pad(1 + county / 90, 2)
+            let city = UnitCode(cityPrefix + "00000000")!
+            if county % 90 == 0 { units.append(OrgUnit(code: city, name: "市", level: .city, parent: province)) }
+            let countyPrefix = cityPrefix + ServerBenchmark.pad(1 + county % 90, 2)
+            let countyCode = UnitCode(countyPrefix + "000000")!
             units.append(OrgUnit(code: countyCode, name: "县\(county)", level: .county, parent: city))
             for township in 1...15 {
-                let townshipCode = UnitCode("1301" + ServerBenchmark.pad(county, 2) + ServerBenchmark.pad(township, 3) + "000")!
+                let townshipCode = UnitCode(countyPrefix + ServerBenchmark.pad(township, 3) + "000")!
                 units.append(OrgUnit(code: townshipCode, name: "镇\(township)", level: .township, parent: countyCode))
                 for village in 1...20 where villages.count < count {
                     let code = UnitCode(townshipCode.rawValue.prefix(9) + ServerBenchmark.pad(200 + village, 3))!

@@ -154,7 +154,7 @@ private struct FormBuilder {
         compiler.declare(rawFields, parent: nil, repeatIndex: nil)
         compiler.checkChoiceListsExist()
         compiler.compileAll()
-        let plan = compiler.makePlan()
+        let plan = compiler.makePlan(outlierFields: settings?.outliers?.settings.fields ?? [])
 
         var indicators: [Indicator] = []
         if let node = top["indicators"] {
@@ -999,9 +999,10 @@ private struct FieldCompiler {
 
     /// Orders relevance and calculations so that each runs after what it
     /// reads, and reports cycles.
-    func makePlan() -> ValidationPlan? {
+    func makePlan(outlierFields: [String] = []) -> ValidationPlan? {
         guard fields.count == raw.count else { return nil }
         var builder = PlanBuilder(fields: fields, indexByName: indexByName, repeatFields: repeatFields, topSlots: topSlots, repeatSlots: repeatSlots)
+        builder.outlierFields = outlierFields
         let plan = builder.build()
         for cycle in builder.cycles {
             let names = cycle.map { fields[$0].name }

@@ -208,7 +208,21 @@ public struct ChangeFlag: Sendable, Equatable {
 
 extension Form {
     /// Last period's survey of the same unit, ready for `previous(…)`.
+    /// When what the form reads of it (`previous(…)` and the screened
+    /// numbers) are all questions, their stored answers are read as they
+    /// are, without settling the rest; otherwise the whole survey is
+    /// settled with this form, so that a calculation is computed again.
     public func baseline(_ answers: JSONObject, period: String, today: Int = CivilDate.today()) -> Baseline {
+        if let read = plan.baselineReads {
+            let sheet = AnswerSheet(topSlots: plan.topSlots, repeatWidths: plan.repeatSlots)
+            for index in read {
+                let field = fields[index]
+                guard let json = answers[field.name], case .success(let value) = AnswerReader.read(json, kind: field.answerKind, choices: field.choices)
+                else { continue }
+                sheet.top[field.slot] = value
+            }
+            return Baseline(period: period, answers: answers, sheet: sheet)
+        }
         var run = ValidationRun(form: self, today: today)
         run.read(answers)
         run.settle()

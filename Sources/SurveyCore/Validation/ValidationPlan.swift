@@ -33,6 +33,9 @@ struct ValidationPlan: Sendable {
     var readsPrevious = false
     /// Computed fields whose value hangs on `previous(…)` (`Form.baselineDependent`).
     var baselineDependent: Set<String> = []
+    /// The top-level questions a baseline is read for (`previous(…)`'s and
+    /// the screened numbers), when none is computed; nil: settle it whole.
+    var baselineReads: [Int]?
 }
 
 /// Sorts fields topologically (document order among equals) and records
@@ -44,6 +47,9 @@ struct PlanBuilder {
     let topSlots: Int
     let repeatSlots: [Int]
     private(set) var cycles: [[Int]] = []
+
+    /// The numbers `settings.outliers` screens (a baseline is read for them too).
+    var outlierFields: [String] = []
 
     init(fields: [Field], indexByName: [String: Int], repeatFields: [Int], topSlots: Int, repeatSlots: [Int]) {
         self.fields = fields
@@ -155,6 +161,17 @@ struct PlanBuilder {
             }
         }
         plan.baselineDependent = dependent
+        var read = Set<String>()
+        for field in fields {
+            var expressions = [field.relevant, field.calculation, field.constraint] + field.warnings.map(\.condition)
+            if case .when(let expression) = field.requirement { expressions.append(expression) }
+            for expression in expressions.compactMap({ $0 }) { read.formUnion(expression.previousReferences) }
+        }
+        read.formUnion(outlierFields)
+        let indices = read.compactMap { indexByName[$0] }.sorted()
+        if indices.count == read.count, indices.allSatisfy({ fields[$0].takesAnswer && fields[$0].repeatIndex == nil }) {
+            plan.baselineReads = indices
+        }
         plan.readsPrevious = fields.contains { field in
             let expressions = [field.relevant, field.calculation, field.constraint] + field.warnings.map(\.condition)
             let requirement: FormExpression? = if case .when(let expression) = field.requirement { expression } else { nil }
