@@ -212,8 +212,11 @@ extension Form {
     /// numbers) are all questions, their stored answers are read as they
     /// are, without settling the rest; otherwise the whole survey is
     /// settled with this form, so that a calculation is computed again.
-    public func baseline(_ answers: JSONObject, period: String, today: Int = CivilDate.today()) -> Baseline {
-        if let read = plan.baselineReads {
+    ///
+    /// `whole` settles it whole in any case: for an expression of its own
+    /// (`vsurvey expr`), which may read any field.
+    public func baseline(_ answers: JSONObject, period: String, today: Int = CivilDate.today(), whole: Bool = false) -> Baseline {
+        if !whole, let read = plan.baselineReads {
             let sheet = AnswerSheet(topSlots: plan.topSlots, repeatWidths: plan.repeatSlots)
             for index in read {
                 let field = fields[index]

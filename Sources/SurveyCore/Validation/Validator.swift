@@ -124,6 +124,9 @@ extension Form {
         let tree = try ExpressionParser.parse(expression)
         let (bound, errors) = ExpressionBinder(resolve: symbol(named:)).bind(tree)
         if let first = errors.first { throw first }
+        // The expression may read fields of last period's survey that the
+        // form itself does not: the baseline settled whole.
+        let previous = previous.map { baseline($0.answers, period: $0.period, today: today, whole: true) }
         var run = ValidationRun(form: self, today: today, previous: previous)
         run.read(answers)
         run.settle()
