@@ -222,41 +222,19 @@ public struct SeedData {
         let delta = total2 - total
         a["members_total"] = .integer(total2)
         a["members_developed"] = .integer(developed)
-        // Ages: the change falls on the oldest groups, never below zero.
-        var old = number("members_age_60_over") + delta
-        var middle = number("members_age_46_59")
-        if old < 0 {
-            middle += old
-            old = 0
+        // The change falls on the first of the parts (the oldest, the least
+        // schooled); a part that would go below zero passes the rest on.
+        func shift(_ keys: [String]) {
+            var carry = delta
+            for (position, key) in keys.enumerated() {
+                let value = number(key) + carry
+                let last = position == keys.count - 1
+                a[key] = .integer(max(0, value))
+                carry = value < 0 && !last ? value : 0
+            }
         }
-        var fortyish = number("members_age_36_45")
-        var young = number("members_age_35_under")
-        if middle < 0 {
-            fortyish += middle
-            middle = 0
-        }
-        if fortyish < 0 {
-            young += fortyish
-            fortyish = 0
-        }
-        a["members_age_35_under"] = .integer(max(0, young))
-        a["members_age_36_45"] = .integer(fortyish)
-        a["members_age_46_59"] = .integer(middle)
-        a["members_age_60_over"] = .integer(old)
-        var junior = number("edu_junior_or_below") + delta
-        var senior = number("edu_senior_or_technical")
-        var college = number("edu_college_or_above")
-        if junior < 0 {
-            senior += junior
-            junior = 0
-        }
-        if senior < 0 {
-            college += senior
-            senior = 0
-        }
-        a["edu_junior_or_below"] = .integer(junior)
-        a["edu_senior_or_technical"] = .integer(senior)
-        a["edu_college_or_above"] = .integer(max(0, college))
+        shift(["members_age_60_over", "members_age_46_59", "members_age_36_45", "members_age_35_under"])
+        shift(["edu_junior_or_below", "edu_senior_or_technical", "edu_college_or_above"])
         a["members_women"] = .integer(min(total2, max(0, number("members_women") + int(-1...1))))
         for key in ["members_away", "members_hardship", "wealth_leaders"] {
             a[key] = .integer(min(total2, max(0, number(key) + int(-1...1))))
@@ -458,28 +436,34 @@ extension SurveyService {
         let today = CivilDate.days(year: year, month: 12, day: 31)
         let started = ContinuousClock.now
         var done = 0
-        try await withThrowingTaskGroup(of: [SurveyResult].self) { group in
-            func launch() {
-                guard let batch = nextBatch() else { return }
-                group.addTask { try await self.ingest(["surveys": .array(batch)], by: principal, today: today) }
-            }
-            for _ in 0..<max(1, concurrency) { launch() }
-            while let results = try await group.next() {
-                for result in results {
-                    if result.outcome == .created || result.outcome == .updated || result.outcome == .duplicate {
-                        summary.stored += 1
-                    } else {
-                        summary.refused += 1
-                    }
-                }
-                done += results.count
-                progress(done, total)
-                launch()
-            }
+        try await ingestBatches(concurrency: concurrency, principal: principal, today: today, next: nextBatch) { stored, refused in
+            summary.stored += stored
+            summary.refused += refused
+            done += stored + refused
+            progress(done, total)
         }
         let elapsed = (ContinuousClock.now - started).components
         summary.ingestSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         return summary
+    }
+
+    /// Ingests the batches `next` makes, `concurrency` at a time, as the API
+    /// does; `counted` hears each batch's surveys stored and refused.
+    func ingestBatches(
+        concurrency: Int, principal: Principal, today: Int, next: () -> [JSONValue]?, counted: (_ stored: Int, _ refused: Int) -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: [SurveyResult].self) { group in
+            func launch() {
+                guard let batch = next() else { return }
+                group.addTask { try await self.ingest(["surveys": .array(batch)], by: principal, today: today) }
+            }
+            for _ in 0..<max(1, concurrency) { launch() }
+            while let results = try await group.next() {
+                let stored = results.filter { $0.outcome == .created || $0.outcome == .updated || $0.outcome == .duplicate }.count
+                counted(stored, results.count - stored)
+                launch()
+            }
+        }
     }
 
     /// The year before `year` for each village, then `year` made from it
@@ -533,24 +517,11 @@ extension SurveyService {
                 return batch
             }
             let today = CivilDate.days(year: year - 1 + pass, month: 12, day: 31)
-            try await withThrowingTaskGroup(of: [SurveyResult].self) { group in
-                func launch() {
-                    guard let batch = nextBatch() else { return }
-                    group.addTask { try await self.ingest(["surveys": .array(batch)], by: principal, today: today) }
-                }
-                for _ in 0..<max(1, concurrency) { launch() }
-                while let results = try await group.next() {
-                    for result in results {
-                        if result.outcome == .created || result.outcome == .updated || result.outcome == .duplicate {
-                            if pass == 0 { summary.previousStored += 1 } else { summary.stored += 1 }
-                        } else {
-                            summary.refused += 1
-                        }
-                    }
-                    done += results.count
-                    progress(done, 2 * villages.count)
-                    launch()
-                }
+            try await ingestBatches(concurrency: concurrency, principal: principal, today: today, next: nextBatch) { stored, refused in
+                if pass == 0 { summary.previousStored += stored } else { summary.stored += stored }
+                summary.refused += refused
+                done += stored + refused
+                progress(done, 2 * villages.count)
             }
         }
         let elapsed = (ContinuousClock.now - started).components

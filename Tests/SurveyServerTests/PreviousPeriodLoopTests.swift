@@ -170,7 +170,7 @@ struct PreviousPeriodLoopTests {
         #expect(bad.status == 400 && bad.text.contains("flag must be unconfirmed"), "\(bad.text)")
         // A collector fetches baselines of its scope only.
         let outside = try await call(server, "GET", "/api/v1/baselines?form=village-branch&period=2025&units=130103001001", token: collector)
-        #expect(outside.status == 403 || outside.status == 400, "\(outside.status) \(outside.text)")
+        #expect(outside.status == 403, "\(outside.status) \(outside.text)")
     }
 
     /// Types `value` as a person would at the prompt.
