@@ -245,6 +245,10 @@ public protocol ServerStorage: Sendable {
     /// answers when asked.
     func baselines(formID: String, period: String, under scope: UnitCode, after: String?, limit: Int, units: [String]?, answers: Bool) async throws
         -> [BaselineRecord]
+    /// The kept answers of the current surveys of a form and period for
+    /// the listed units (those that have one), keyed by unit: what an
+    /// ingest checks its batch against.
+    func baselineAnswers(formID: String, period: String, units: [String]) async throws -> [String: String]
     /// The current surveys of a form and period under `scope` whose
     /// revision the checks flagged, in unit order.
     func flaggedSurveys(formID: String, period: String, under scope: UnitCode) async throws -> [FlaggedSurvey]

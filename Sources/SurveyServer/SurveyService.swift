@@ -525,14 +525,20 @@ public final class SurveyService: Sendable {
             let units = group.units.sorted()
             for start in stride(from: 0, to: units.count, by: 400) {
                 let part = Array(units[start..<min(start + 400, units.count)])
-                for record in try await storage.baselines(
-                    formID: group.formID, period: group.period, under: UnitCode("000000000000")!, after: nil, limit: part.count, units: part, answers: true)
-                {
-                    found[Self.baselineKey(group.formID, group.period, record.unit)] = record.answers
+                for (unit, answers) in try await storage.baselineAnswers(formID: group.formID, period: group.period, units: part) {
+                    found[Self.baselineKey(group.formID, group.period, unit)] = answers
                 }
             }
         }
         return found
+    }
+
+    /// Last period's stored answers as `Form.baseline` reads them: only
+    /// the members it reads when it reads them as stored, else all.
+    static func baselineAnswers(_ text: String, form: Form) -> JSONObject? {
+        let parser = JSONParser(refusesDuplicateKeys: false)
+        if let keys = form.baselineKeys { return try? parser.members(of: text, keys: keys) }
+        return (try? parser.parse(text))?.objectValue
     }
 
     /// Everything that can be decided without the store.
@@ -597,7 +603,7 @@ public final class SurveyService: Sendable {
         var baseline: Baseline?
         if !baselines.isEmpty, let previous = Period(survey.period)?.previous?.description,
             let text = baselines[Self.baselineKey(survey.formID, previous, survey.unit)],
-            let answers = (try? JSONParser(refusesDuplicateKeys: false).parse(Data(text.utf8)))?.objectValue
+            let answers = Self.baselineAnswers(text, form: form)
         {
             baseline = form.baseline(answers, period: previous, today: today)
         }
@@ -609,11 +615,11 @@ public final class SurveyService: Sendable {
                 L("有 \(count) 处答案未通过检查", count == 1 ? "1 answer failed the form's checks" : "\(count) answers failed the form's checks"),
                 validation.issues)
         }
-        let kept = JSONValue.object(validation.answers).serializedBytes()
         // What last period's survey contributes is left out of the hash: a
         // survey sent again after its baseline changed is the same survey.
-        let hashed = form.baselineDependent.isEmpty ? kept : JSONValue.object(form.withoutBaselineDependent(validation.answers)).serializedBytes()
-        let hash = WireSurvey.contentHash(formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: hashed)
+        let (kept, hashed) = form.keptBytes(validation.answers)
+        let hash = WireSurvey.contentHash(
+            formID: survey.formID, formVersion: survey.formVersion, unit: survey.unit, period: survey.period, kept: hashed ?? kept)
         let checks = SurveyChecks(
             warnings: validation.warningsConfirmed(by: survey.confirmations), changes: form.changes(topValues: validation.topValues, baseline: baseline))
         let candidate = IngestCandidate(

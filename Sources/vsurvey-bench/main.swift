@@ -32,10 +32,12 @@ if arguments.count > 1, arguments[1] == "sync" {
     exit(0)
 }
 
-// `vsurvey-bench checks [--count N]`: ingest with and without previous()
-// and warnings, into a database holding last year's surveys (default 40,000).
+// `vsurvey-bench checks [--count N] [--rounds R]`: ingest with and without
+// previous() and warnings, into a database holding last year's surveys
+// (default 40,000), R rounds of each (default 3), alternating.
 if arguments.count > 1, arguments[1] == "checks" {
-    try await ChecksBenchmark.run(count: arguments.contains("--count") ? count : 40_000)
+    let rounds = arguments.firstIndex(of: "--rounds").flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? 3
+    try await ChecksBenchmark.run(count: arguments.contains("--count") ? count : 40_000, rounds: max(1, rounds))
     exit(0)
 }
 

@@ -13,6 +13,36 @@ struct JSONTests {
         #expect(value.objectValue?.keys == ["a", "b", "中"])
     }
 
+    @Test func picksTopLevelMembersAndReadsOverTheRest() throws {
+        let text = #"{"skip": [{"a": "x\"}", "b": [1, {"c": null}]}], "want": 12, "w\u0061nt2": "是", "deep": {"want": 1}, "want": 13, "n": -1.5e3}"#
+        let picked = try JSONParser().members(of: text, keys: ["want", "want2", "absent"])
+        #expect(JSONValue.object(picked) == ["want": 12, "want2": "是"])
+        #expect(try JSONParser().members(of: "{}", keys: ["a"]).isEmpty)
+        // What is read over is still checked.
+        for (bad, message) in [
+            (#"{"a": [1, 2}"#, "expected ',' or ']'"), (#"{"a": "x"#, "unterminated string"), (#"{"a": tru}"#, "unrecognised value"),
+            (#"[1]"#, "expected a JSON object"), (#"{"a": 1} x"#, "unexpected content"), (#"{"a": {"b" 1}}"#, "expected ':'"),
+        ] {
+            #expect(throws: JSONParseError.self) { try JSONParser().members(of: bad, keys: ["z"]) }
+            do {
+                _ = try JSONParser().members(of: bad, keys: ["z"])
+            } catch {
+                #expect(error.message.text(.en).contains(message), "\(bad): \(error.message.text(.en))")
+            }
+        }
+    }
+
+    @Test func writesAnObjectWholeAndWithoutSomeMembersInOnePass() {
+        let object: JSONObject = ["a": 1, "b": ["x", nil], "c": ["d": 2.5], "e": "中"]
+        for leftOut in [Set<String>(), ["a"], ["b", "e"], ["a", "b", "c", "e"]] {
+            let (whole, without) = JSONValue.serializedBytes(object, andWithout: leftOut.contains)
+            #expect(whole == JSONValue.object(object).serializedBytes())
+            var rest = JSONObject()
+            for (key, value) in object where !leftOut.contains(key) { rest.appendUnique(key, value) }
+            #expect(without == JSONValue.object(rest).serializedBytes(), "\(leftOut)")
+        }
+    }
+
     @Test func surrogatePairs() throws {
         #expect(try JSONParser().parse(#""\ud83d\ude00""#) == "😀")
     }

@@ -50,6 +50,39 @@ struct PreviousPeriodTests {
         #expect(try form.evaluate("previous(${members_total}) = ''", answers: now, today: today) == .bool(true))
     }
 
+    /// The server reads only the answers `baseline` needs out of a stored
+    /// survey, and writes the kept answers and the hashed ones in one
+    /// pass: both must give what the whole reading and writing give.
+    @Test func theServersShortcutsGiveWhatTheWholeWayGives() throws {
+        let keys = try #require(form.baselineKeys)
+        #expect(Set(keys).isSuperset(of: ["members_total", "collective_income", "operating_income", "office_funding", "secretary_birth_year"]))
+        var generator = VillageBranchGenerator(seed: 21)
+        for _ in 0..<40 {
+            let before = generator.next()
+            let stored = JSONValue.object(before).serialized()
+            let picked = try JSONParser(refusesDuplicateKeys: false).members(of: stored, keys: keys)
+            #expect(picked.keys.allSatisfy(keys.contains))
+            #expect(picked.keys.count == keys.filter { before[$0] != nil }.count)
+            let whole = form.baseline(before, period: "2025", today: today)
+            let part = form.baseline(picked, period: "2025", today: today)
+            let now = generator.next()
+            let fromWhole = form.validate(now, today: today, previous: whole)
+            let fromPart = form.validate(now, today: today, previous: part)
+            #expect(fromWhole.answers == fromPart.answers)
+            #expect(fromWhole.firedWarnings.map(\.name) == fromPart.firedWarnings.map(\.name))
+            #expect(form.changes(topValues: fromWhole.topValues, baseline: whole) == form.changes(topValues: fromPart.topValues, baseline: part))
+
+            let (kept, hashed) = form.keptBytes(fromWhole.answers)
+            #expect(kept == JSONValue.object(fromWhole.answers).serializedBytes())
+            #expect(hashed == JSONValue.object(form.withoutBaselineDependent(fromWhole.answers)).serializedBytes())
+            let hashedText = String(decoding: try #require(hashed), as: UTF8.self)
+            #expect(fromWhole.answers["members_change"] != nil && !hashedText.contains("members_change"))
+        }
+        // A form without baseline-dependent calculations hashes what it keeps.
+        let old = try #require(Fixtures.catalog().form("village-branch@2026.1"))
+        #expect(old.keptBytes(lastYear()).hashed == nil)
+    }
+
     @Test func previousRefusesWhatItCannotRead() throws {
         for (expression, message) in [
             ("previous(${birth_year})", "only fields outside repeats"),

@@ -51,6 +51,39 @@ public struct JSONParser: Sendable {
         }
         return value
     }
+
+    /// The members of a top-level object whose keys are among `keys`; the
+    /// other members are read over (their syntax checked, nothing built),
+    /// so that picking a few answers out of a long stored survey costs a
+    /// scan of its bytes rather than a whole tree. A key repeated is kept
+    /// once, the first time.
+    public func members(of bytes: UnsafeBufferPointer<UInt8>, keys: [String]) throws(JSONParseError) -> JSONObject {
+        var reader = Reader(bytes: bytes, maxDepth: maxDepth, refusesDuplicateKeys: false)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
+        reader.skipWhitespace()
+        let wanted = keys.map { Array($0.utf8) }
+        let object = try reader.pickMembers(wanted)
+        reader.skipWhitespace()
+        if reader.index < bytes.count {
+            throw reader.error(L("JSON 值之后还有多余内容", "unexpected content after the JSON value"))
+        }
+        return object
+    }
+
+    public func members(of text: String, keys: [String]) throws(JSONParseError) -> JSONObject {
+        var failure: JSONParseError?
+        let picked = text.utf8.withContiguousStorageIfAvailable { buffer -> JSONObject? in
+            do throws(JSONParseError) {
+                return try members(of: buffer, keys: keys)
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        if let picked = picked ?? nil { return picked }
+        return try Array(text.utf8).withUnsafeBufferPointer { buffer throws(JSONParseError) in try members(of: buffer, keys: keys) }
+    }
 }
 
 private struct Reader {
@@ -163,27 +196,155 @@ private struct Reader {
             if duplicate {
                 throw error(L("键 \"\(key)\" 重复", "duplicate key \"\(key)\""), at: keyStart)
             }
+            try colon()
+            object.appendUnique(key, try parseValue(depth: depth))
+            if try !another(closing: UInt8(ascii: "}")) { return .object(object) }
+        }
+    }
+
+    /// After a key: the colon, with white space either side.
+    mutating func colon() throws(JSONParseError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+            throw error(L("键名后应为冒号", "expected ':' after the key"))
+        }
+        index += 1
+        skipWhitespace()
+    }
+
+    /// After a member or an element: true at a comma (another follows),
+    /// false at the closing bracket; both are read.
+    mutating func another(closing close: UInt8) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        let isObject = close == UInt8(ascii: "}")
+        guard index < bytes.count else {
+            throw error(
+                isObject
+                    ? L("JSON 意外结束,对象缺少 }", "unexpected end of JSON: the object lacks '}'")
+                    : L("JSON 意外结束,数组缺少 ]", "unexpected end of JSON: the array lacks ']'"))
+        }
+        if bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            return true
+        }
+        if bytes[index] == close {
+            index += 1
+            return false
+        }
+        throw error(isObject ? L("此处应为逗号或 }", "expected ',' or '}'") : L("此处应为逗号或 ]", "expected ',' or ']'"))
+    }
+
+    /// A top-level object's members named in `wanted` (UTF-8 keys), the
+    /// rest read over.
+    mutating func pickMembers(_ wanted: [[UInt8]]) throws(JSONParseError) -> JSONObject {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else {
+            throw error(L("此处应为 JSON 对象", "expected a JSON object here"))
+        }
+        index += 1
+        var object = JSONObject(minimumCapacity: wanted.count)
+        // The wanted keys by their length in bytes: most keys are passed
+        // over by one look-up.
+        var byLength = [[Int]](repeating: [], count: (wanted.map(\.count).max() ?? 0) + 1)
+        for (position, key) in wanted.enumerated() { byLength[key.count].append(position) }
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return object
+        }
+        while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
-                throw error(L("键名后应为冒号", "expected ':' after the key"))
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw error(L("此处应为用双引号括起的键名", "expected a key in double quotes"))
+            }
+            // A key without escapes is compared as bytes; one with escapes
+            // is decoded first.
+            var end = index + 1
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+            var match: Int?
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                let start = index + 1
+                let length = end - start
+                if length < byLength.count {
+                    for candidate in byLength[length]
+                    where wanted[candidate].withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + start, length) == 0 }) {
+                        match = candidate
+                        break
+                    }
+                }
+                index = end + 1
+            } else {
+                let key = Array(try parseString().utf8)
+                match = wanted.firstIndex(of: key)
+            }
+            try colon()
+            if let match {
+                let value = try parseValue(depth: 1)
+                let key = String(decoding: wanted[match], as: UTF8.self)
+                if object[key] == nil { object.appendUnique(key, value) }
+            } else {
+                try skipValue(depth: 1)
+            }
+            if try !another(closing: UInt8(ascii: "}")) { return object }
+        }
+    }
+
+    /// Reads over one value, checking its structure without building it.
+    mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard index < bytes.count else {
+            throw error(L("JSON 意外结束", "unexpected end of JSON"))
+        }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            let isObject = close == UInt8(ascii: "}")
+            guard depth < maxDepth else {
+                throw error(L("嵌套层数超过 \(maxDepth)", "nesting deeper than \(maxDepth) levels"))
             }
             index += 1
             skipWhitespace()
-            object.appendUnique(key, try parseValue(depth: depth))
-            skipWhitespace()
-            guard index < bytes.count else {
-                throw error(L("JSON 意外结束,对象缺少 }", "unexpected end of JSON: the object lacks '}'"))
-            }
-            if bytes[index] == UInt8(ascii: ",") {
+            if index < bytes.count, bytes[index] == close {
                 index += 1
-                continue
+                return
             }
-            if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(object)
+            while true {
+                skipWhitespace()
+                if isObject {
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                        throw error(L("此处应为用双引号括起的键名", "expected a key in double quotes"))
+                    }
+                    try skipString()
+                    try colon()
+                }
+                try skipValue(depth: depth + 1)
+                if try !another(closing: close) { return }
             }
-            throw error(L("此处应为逗号或 }", "expected ',' or '}'"))
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
+        default:
+            throw error(L("此处应为 JSON 值", "expected a JSON value here"))
         }
+    }
+
+    /// Reads over a string (index on its opening quote): escapes are
+    /// stepped over, control characters refused; its text is not decoded.
+    mutating func skipString() throws(JSONParseError) {
+        let start = index
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
+            if byte < 0x20 {
+                throw error(L("字符串中有未转义的控制字符", "unescaped control character in a string"))
+            }
+            index += byte == UInt8(ascii: "\\") ? 2 : 1
+        }
+        throw error(L("字符串没有结束引号", "unterminated string"), at: start)
     }
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
@@ -200,19 +361,7 @@ private struct Reader {
         while true {
             skipWhitespace()
             array.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard index < bytes.count else {
-                throw error(L("JSON 意外结束,数组缺少 ]", "unexpected end of JSON: the array lacks ']'"))
-            }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(array)
-            }
-            throw error(L("此处应为逗号或 ]", "expected ',' or ']'"))
+            if try !another(closing: UInt8(ascii: "]")) { return .array(array) }
         }
     }
 

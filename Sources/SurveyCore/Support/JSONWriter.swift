@@ -14,6 +14,34 @@ extension JSONValue {
         return output
     }
 
+    /// An object written compactly twice in one pass: whole, and without
+    /// the top-level members `leftOut` names. Each member is written once
+    /// and copied; both results equal `serializedBytes()` of the object
+    /// and of the object without those members.
+    public static func serializedBytes(_ object: JSONObject, andWithout leftOut: (String) -> Bool) -> (whole: [UInt8], without: [UInt8]) {
+        var whole: [UInt8] = []
+        var without: [UInt8] = []
+        whole.reserveCapacity(1024)
+        without.reserveCapacity(1024)
+        whole.append(UInt8(ascii: "{"))
+        without.append(UInt8(ascii: "{"))
+        for (key, value) in object {
+            let start = whole.count
+            if start > 1 { whole.append(UInt8(ascii: ",")) }
+            let member = whole.count
+            JSONValue.writeString(key, into: &whole)
+            whole.append(UInt8(ascii: ":"))
+            value.write(into: &whole, pretty: false, indent: 0)
+            if !leftOut(key) {
+                if without.count > 1 { without.append(UInt8(ascii: ",")) }
+                without.append(contentsOf: whole[member...])
+            }
+        }
+        whole.append(UInt8(ascii: "}"))
+        without.append(UInt8(ascii: "}"))
+        return (whole, without)
+    }
+
     private static func newline(_ output: inout [UInt8], indent: Int) {
         output.append(10)
         for _ in 0..<indent {

@@ -265,6 +265,34 @@ extension Form {
         return result
     }
 
+    /// Kept answers as stored (compact JSON), and, when the form has
+    /// computed fields that hang on last period's survey, the same
+    /// without them for the content hash (nil when there are none).
+    /// Written in one pass when those fields are all at the top level.
+    public func keptBytes(_ answers: JSONObject) -> (kept: [UInt8], hashed: [UInt8]?) {
+        let names = baselineDependent
+        if names.isEmpty { return (JSONValue.object(answers).serializedBytes(), nil) }
+        if plan.baselineDependentTopLevel {
+            // Few names: compared in turn, length first, cheaper than
+            // hashing every key.
+            let list = names.map { ($0, $0.utf8.count) }
+            let (whole, without) = JSONValue.serializedBytes(
+                answers,
+                andWithout: list.count <= 8
+                    ? { key in
+                        let length = key.utf8.count
+                        return list.contains { $0.1 == length && $0.0 == key }
+                    } : names.contains)
+            return (whole, without)
+        }
+        return (JSONValue.object(answers).serializedBytes(), JSONValue.object(withoutBaselineDependent(answers)).serializedBytes())
+    }
+
+    /// The names of the answers `baseline(_:period:)` reads of last
+    /// period's survey when it reads them as stored (nil when it settles
+    /// the survey whole): a reader may pick only these out of the text.
+    public var baselineKeys: [String]? { plan.baselineReads.map { $0.map { fields[$0].name } } }
+
     /// Whether a survey of this form starts from, or is checked against,
     /// last period's survey of its unit (so devices fetch those).
     public var usesBaselines: Bool { readsPrevious || fields.contains(where: \.prefill) }

@@ -36,6 +36,8 @@ struct ValidationPlan: Sendable {
     /// The top-level questions a baseline is read for (`previous(…)`'s and
     /// the screened numbers), when none is computed; nil: settle it whole.
     var baselineReads: [Int]?
+    /// Whether every field of `baselineDependent` is at the top level.
+    var baselineDependentTopLevel = true
 }
 
 /// Sorts fields topologically (document order among equals) and records
@@ -161,6 +163,7 @@ struct PlanBuilder {
             }
         }
         plan.baselineDependent = dependent
+        plan.baselineDependentTopLevel = dependent.allSatisfy { name in indexByName[name].map { fields[$0].repeatIndex == nil } ?? false }
         var read = Set<String>()
         for field in fields {
             var expressions = [field.relevant, field.calculation, field.constraint] + field.warnings.map(\.condition)
