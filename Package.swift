@@ -208,7 +208,9 @@ let package = Package(
         ),
         .testTarget(
             name: "VSurveyCLITests",
-            dependencies: ["VSurveyCLI", "SurveyCore", "SurveyFixtures"],
+            dependencies: [
+                "VSurveyCLI", "SurveyCore", "SurveyFixtures", "SurveySpreadsheet", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]
