@@ -131,16 +131,7 @@ public enum XLSXReader {
     }
 
     /// The letters of a column index (0 is A).
-    public static func letters(of column: Int) -> String {
-        var number = column + 1
-        var text = ""
-        while number > 0 {
-            let remainder = (number - 1) % 26
-            text = String(UnicodeScalar(UInt8(65 + remainder))) + text
-            number = (number - 1) / 26
-        }
-        return text
-    }
+    public static func letters(of column: Int) -> String { XLSXWriter.column(column) }
 
     static func parse<Handler: PartHandler>(_ data: Data, _ handler: Handler, part: String, in name: String) throws(XLSXReadError) -> Handler {
         let parser = XMLParser(data: data)
