@@ -100,6 +100,34 @@ extension BoundExpression {
             return .bool(CompiledRegex(regex).matches(values[0].string))
         case .date:
             return toDate(values[0])
+        case .substringBefore:
+            let (text, wanted) = (values[0].string, values[1].string)
+            guard !wanted.isEmpty, let range = text.range(of: wanted) else { return .string("") }
+            return .string(String(text[..<range.lowerBound]))
+        case .substringAfter:
+            let (text, wanted) = (values[0].string, values[1].string)
+            if wanted.isEmpty { return .string(text) }
+            guard let range = text.range(of: wanted) else { return .string("") }
+            return .string(String(text[range.upperBound...]))
+        case .translate:
+            // Each character of the second string becomes the character at
+            // the same place in the third, or goes when the third is shorter;
+            // a character repeated in the second counts where it first is.
+            let from = Array(values[1].string)
+            let to = Array(values[2].string)
+            var output = ""
+            for character in values[0].string {
+                guard let place = from.firstIndex(of: character) else {
+                    output.append(character)
+                    continue
+                }
+                if place < to.count { output.append(to[place]) }
+            }
+            return .string(output)
+        case .join:
+            return .string(flatten(Array(values.dropFirst())).map(\.string).joined(separator: values[0].string))
+        case .countNonEmpty:
+            return .number(Double(flatten(values).filter { !$0.string.isEmpty }.count))
         case .if, .coalesce, .true, .false, .today, .not, .int, .selected, .countSelected, .formatDate:
             preconditionFailure("handled above")
         }

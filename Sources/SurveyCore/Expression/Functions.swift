@@ -33,17 +33,24 @@ public enum Function: String, Sendable, CaseIterable {
     case today
     case date
     case formatDate = "format-date"
+    case substringBefore = "substring-before"
+    case substringAfter = "substring-after"
+    case translate
+    case join
+    case countNonEmpty = "count-non-empty"
 
     /// The least and most arguments (`nil`: any number).
     var arity: (min: Int, max: Int?) {
         switch self {
         case .true, .false, .today: return (0, 0)
         case .not, .boolean, .number, .string, .int, .abs, .floor, .ceiling, .sum, .count, .countSelected,
-            .stringLength, .normalizeSpace, .date:
+            .stringLength, .normalizeSpace, .date, .countNonEmpty:
             return (1, 1)
         case .round: return (1, 2)
-        case .pow, .selected, .selectedAt, .contains, .startsWith, .endsWith, .regex, .coalesce, .formatDate:
+        case .pow, .selected, .selectedAt, .contains, .startsWith, .endsWith, .regex, .coalesce, .formatDate, .substringBefore, .substringAfter:
             return (2, 2)
+        case .translate: return (3, 3)
+        case .join: return (1, nil)
         case .substr: return (2, 3)
         case .if: return (3, 3)
         case .min, .max: return (1, nil)
