@@ -535,9 +535,9 @@ public final class SurveyService: Sendable {
 
     /// Last period's stored answers as `Form.baseline` reads them: only
     /// the members it reads when it reads them as stored, else all.
-    static func baselineAnswers(_ text: String, form: Form) -> JSONObject? {
+    public static func baselineAnswers(_ text: String, form: Form) -> JSONObject? {
         let parser = JSONParser(refusesDuplicateKeys: false)
-        if let keys = form.baselineKeys { return try? parser.members(of: text, keys: keys) }
+        if let keys = form.baselineMembers { return try? parser.members(of: text, keys: keys) }
         return (try? parser.parse(text))?.objectValue
     }
 

@@ -75,9 +75,7 @@ enum ChecksBenchmark {
             var kept = 0
             for (index, unit) in villages.enumerated() {
                 var baseline: Baseline?
-                if form.readsPrevious || form.outliers != nil {
-                    let parser = JSONParser(refusesDuplicateKeys: false)
-                    let answers = try form.baselineKeys.map { try parser.members(of: stored[index], keys: $0) } ?? parser.parse(stored[index]).objectValue!
+                if form.readsPrevious || form.outliers != nil, let answers = SurveyService.baselineAnswers(stored[index], form: form) {
                     baseline = form.baseline(answers, period: "2025", today: today)
                 }
                 let validation = form.validate(answersByUnit[unit]!, today: today, previous: baseline)

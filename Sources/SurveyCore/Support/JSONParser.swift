@@ -52,17 +52,31 @@ public struct JSONParser: Sendable {
         return value
     }
 
+    /// Keys to pick out of an object (`members(of:keys:)`), prepared once:
+    /// their UTF-8 bytes, grouped by length so that most keys of the
+    /// object are passed over by one look-up.
+    public struct MemberKeys: Sendable {
+        let utf8: [[UInt8]]
+        let byLength: [[Int]]
+
+        public init(_ keys: [String]) {
+            utf8 = keys.map { Array($0.utf8) }
+            var byLength = [[Int]](repeating: [], count: (utf8.map(\.count).max() ?? 0) + 1)
+            for (position, key) in utf8.enumerated() { byLength[key.count].append(position) }
+            self.byLength = byLength
+        }
+    }
+
     /// The members of a top-level object whose keys are among `keys`; the
     /// other members are read over (their syntax checked, nothing built),
     /// so that picking a few answers out of a long stored survey costs a
     /// scan of its bytes rather than a whole tree. A key repeated is kept
     /// once, the first time.
-    public func members(of bytes: UnsafeBufferPointer<UInt8>, keys: [String]) throws(JSONParseError) -> JSONObject {
+    public func members(of bytes: UnsafeBufferPointer<UInt8>, keys: MemberKeys) throws(JSONParseError) -> JSONObject {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth, refusesDuplicateKeys: false)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
         reader.skipWhitespace()
-        let wanted = keys.map { Array($0.utf8) }
-        let object = try reader.pickMembers(wanted)
+        let object = try reader.pickMembers(keys)
         reader.skipWhitespace()
         if reader.index < bytes.count {
             throw reader.error(L("JSON 值之后还有多余内容", "unexpected content after the JSON value"))
@@ -70,19 +84,12 @@ public struct JSONParser: Sendable {
         return object
     }
 
+    public func members(of text: String, keys: MemberKeys) throws(JSONParseError) -> JSONObject {
+        try Array(text.utf8).withUnsafeBufferPointer { buffer throws(JSONParseError) in try members(of: buffer, keys: keys) }
+    }
+
     public func members(of text: String, keys: [String]) throws(JSONParseError) -> JSONObject {
-        var failure: JSONParseError?
-        let picked = text.utf8.withContiguousStorageIfAvailable { buffer -> JSONObject? in
-            do throws(JSONParseError) {
-                return try members(of: buffer, keys: keys)
-            } catch {
-                failure = error
-                return nil
-            }
-        }
-        if let failure { throw failure }
-        if let picked = picked ?? nil { return picked }
-        return try Array(text.utf8).withUnsafeBufferPointer { buffer throws(JSONParseError) in try members(of: buffer, keys: keys) }
+        try members(of: text, keys: MemberKeys(keys))
     }
 }
 
@@ -234,18 +241,15 @@ private struct Reader {
         throw error(isObject ? L("此处应为逗号或 }", "expected ',' or '}'") : L("此处应为逗号或 ]", "expected ',' or ']'"))
     }
 
-    /// A top-level object's members named in `wanted` (UTF-8 keys), the
-    /// rest read over.
-    mutating func pickMembers(_ wanted: [[UInt8]]) throws(JSONParseError) -> JSONObject {
+    /// A top-level object's members named in `keys`, the rest read over.
+    mutating func pickMembers(_ keys: JSONParser.MemberKeys) throws(JSONParseError) -> JSONObject {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else {
             throw error(L("此处应为 JSON 对象", "expected a JSON object here"))
         }
         index += 1
+        let wanted = keys.utf8
+        let byLength = keys.byLength
         var object = JSONObject(minimumCapacity: wanted.count)
-        // The wanted keys by their length in bytes: most keys are passed
-        // over by one look-up.
-        var byLength = [[Int]](repeating: [], count: (wanted.map(\.count).max() ?? 0) + 1)
-        for (position, key) in wanted.enumerated() { byLength[key.count].append(position) }
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1

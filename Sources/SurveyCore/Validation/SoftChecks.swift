@@ -273,16 +273,11 @@ extension Form {
         let names = baselineDependent
         if names.isEmpty { return (JSONValue.object(answers).serializedBytes(), nil) }
         if plan.baselineDependentTopLevel {
-            // Few names: compared in turn, length first, cheaper than
-            // hashing every key.
-            let list = names.map { ($0, $0.utf8.count) }
-            let (whole, without) = JSONValue.serializedBytes(
-                answers,
-                andWithout: list.count <= 8
-                    ? { key in
-                        let length = key.utf8.count
-                        return list.contains { $0.1 == length && $0.0 == key }
-                    } : names.contains)
+            let list = plan.baselineDependentList
+            let (whole, without) = JSONValue.serializedBytes(answers) { key in
+                let length = key.utf8.count
+                return list.contains { $0.length == length && $0.name == key }
+            }
             return (whole, without)
         }
         return (JSONValue.object(answers).serializedBytes(), JSONValue.object(withoutBaselineDependent(answers)).serializedBytes())
@@ -292,6 +287,9 @@ extension Form {
     /// period's survey when it reads them as stored (nil when it settles
     /// the survey whole): a reader may pick only these out of the text.
     public var baselineKeys: [String]? { plan.baselineReads.map { $0.map { fields[$0].name } } }
+
+    /// `baselineKeys`, prepared once for `JSONParser.members(of:keys:)`.
+    public var baselineMembers: JSONParser.MemberKeys? { plan.baselineMembers }
 
     /// Whether a survey of this form starts from, or is checked against,
     /// last period's survey of its unit (so devices fetch those).

@@ -36,8 +36,14 @@ struct ValidationPlan: Sendable {
     /// The top-level questions a baseline is read for (`previous(…)`'s and
     /// the screened numbers), when none is computed; nil: settle it whole.
     var baselineReads: [Int]?
+    /// `baselineReads`' names, ready to be picked out of stored answers.
+    var baselineMembers: JSONParser.MemberKeys?
     /// Whether every field of `baselineDependent` is at the top level.
     var baselineDependentTopLevel = true
+    /// `baselineDependent` as a list with each name's length in bytes: a
+    /// key is compared with a few names, length first, cheaper than
+    /// hashing it.
+    var baselineDependentList: [(name: String, length: Int)] = []
 }
 
 /// Sorts fields topologically (document order among equals) and records
@@ -163,6 +169,7 @@ struct PlanBuilder {
             }
         }
         plan.baselineDependent = dependent
+        plan.baselineDependentList = dependent.sorted().map { ($0, $0.utf8.count) }
         plan.baselineDependentTopLevel = dependent.allSatisfy { name in indexByName[name].map { fields[$0].repeatIndex == nil } ?? false }
         var read = Set<String>()
         for field in fields {
@@ -174,6 +181,7 @@ struct PlanBuilder {
         let indices = read.compactMap { indexByName[$0] }.sorted()
         if indices.count == read.count, indices.allSatisfy({ fields[$0].takesAnswer && fields[$0].repeatIndex == nil }) {
             plan.baselineReads = indices
+            plan.baselineMembers = JSONParser.MemberKeys(indices.map { fields[$0].name })
         }
         plan.readsPrevious = fields.contains { field in
             let expressions = [field.relevant, field.calculation, field.constraint] + field.warnings.map(\.condition)
