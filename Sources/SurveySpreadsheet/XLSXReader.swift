@@ -10,21 +10,21 @@ import ZIPFoundation
 public enum ReadCell: Sendable, Equatable {
     /// Text: a shared string, an inline string or a formula's text result.
     case text(String)
-    /// A number, with the digits the file wrote (`1`, `2.5`, `1E-3`), so
-    /// that a name typed as `1` stays `1`, not `1.0`.
-    case number(Double, written: String)
+    /// A number (`1`, `2.5`, `1E-3` in the file).
+    case number(Double)
     case bool(Bool)
     /// An error value such as `#N/A`.
     case error(String)
 
-    /// The cell as a person reads it: whole numbers without a fraction,
-    /// booleans as TRUE and FALSE.
+    /// The cell as a person reads it: a name typed as `1` is `1`, not
+    /// `1.0`; a fraction in its shortest form (Excel writes 2.3 as
+    /// `2.2999999999999998`); booleans as TRUE and FALSE.
     public var text: String {
         switch self {
         case .text(let text): return text
-        case .number(let value, let written):
+        case .number(let value):
             if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-            return written.contains("E") || written.contains("e") ? JSONValue.number(value).serialized() : written
+            return JSONValue.number(value).serialized()
         case .bool(let value): return value ? "TRUE" : "FALSE"
         case .error(let text): return text
         }
@@ -306,7 +306,7 @@ final class Worksheet: NSObject, XMLParserDelegate {
             let written = value.trimmingCharacters(in: .whitespaces)
             guard !written.isEmpty else { return nil }
             guard let number = Double(written) else { return .text(written) }
-            return .number(number, written: written)
+            return .number(number)
         }
     }
 }

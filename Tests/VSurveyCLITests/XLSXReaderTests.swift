@@ -31,7 +31,7 @@ struct XLSXReaderTests {
         try #require(sheets.map(\.name) == ["survey", "choices"])
         #expect(texts(sheets[0]) == [["type", "name", "label::Chinese (zh)"], ["integer", "members_total", "党员总数"], ["text", "", "备注"], ["46", "2.5", "130102001203"]])
         #expect(sheets[0].rows.map(\.number) == [1, 2, 3, 4])
-        #expect(sheets[0].rows[3][0] == .number(46, written: "46"))
+        #expect(sheets[0].rows[3][0] == .number(46))
         #expect(sheets[0].rows[3][2] == .text("130102001203"), "a code written as text stays text")
     }
 
@@ -61,7 +61,7 @@ struct XLSXReaderTests {
             <worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
             <row r="1"><c r="A1" t="s"><v>0</v></c><c r="C1" t="inlineStr"><is><t>&lt;内联&gt; &amp; text</t></is></c></row>
             <row r="3"><c t="s"><v>1</v></c><c t="str"><f>A1</f><v>formula text</v></c><c t="b"><v>1</v></c><c t="e"><v>#N/A</v></c></row>
-            <row r="4"><c r="B4"><v>3.0</v></c><c r="C4"><v>1E-3</v></c><c r="D4" t="s"><v>2</v></c><c r="E4"/></row>
+            <row r="4"><c r="B4"><v>3.0</v></c><c r="C4"><v>1E-3</v></c><c r="D4" t="s"><v>2</v></c><c r="E4"/><c r="F4"><v>2.2999999999999998</v></c></row>
             <row r="5"><c r="A5" s="1"/></row>
             <row><c r="AA6"><v>-12</v></c></row>
             </sheetData></worksheet>
@@ -89,7 +89,8 @@ struct XLSXReaderTests {
         #expect(rows[1][0] == .text("村 书记 "), "rich-text runs joined, the phonetic guide left out")
         #expect(rows[1][1] == .text("formula text") && rows[1][2] == .bool(true) && rows[1][3] == .error("#N/A"))
         #expect(rows[2][1]?.text == "3" && rows[2][2]?.text == "0.001" && rows[2][3] == nil && rows[2][4] == nil)
-        #expect(rows[3][26] == .number(-12, written: "-12"))
+        #expect(rows[2][5]?.text == "2.3", "a fraction as Excel writes it, read in its shortest form")
+        #expect(rows[3][26] == .number(-12))
     }
 
     @Test func saysWhatIsWrongWithAFileThatIsNotAWorkbook() throws {
@@ -153,6 +154,6 @@ struct XLSXReaderTests {
             ["7", "2.25", "  空格  "],
         ])
         #expect(sheets[0].rows.map(\.number) == [1, 2, 3, 5])
-        #expect(sheets[1].rows[1][1] == .number(1, written: "1") && sheets[1].rows[1][1]?.text == "1")
+        #expect(sheets[1].rows[1][1] == .number(1) && sheets[1].rows[1][1]?.text == "1")
     }
 }
