@@ -53,14 +53,16 @@ struct HTTPClientTests {
             var maker = SurveyMaker(seed: 60)
             let plain = Array(batch((0..<50).map { maker.survey(village: $0) }).utf8)
             let plainSize = plain.count
-            // libcurl blocks: off the threads the in-process server needs.
-            let results = try await Task.detached { () throws -> [HTTPResponse] in
+            // libcurl blocks: on a thread of its own, not one of the few
+            // Swift concurrency threads the in-process server answers on
+            // (a detached task would hold one of them while it waits).
+            let results = try await offPool { () throws -> [HTTPResponse] in
                 let handshake = try client.send(HTTPRequest(url: base + "/api/v1/handshake"))
                 let head = try client.send(HTTPRequest(method: "HEAD", url: base + "/api/v1/handshake"))
                 let post = try client.send(
                     HTTPRequest(method: "POST", url: base + "/api/v1/surveys", headers: [("Authorization", "Bearer \(token)")], body: plain, gzipBody: true))
                 return [handshake, head, post]
-            }.value
+            }
             let (handshake, head, post) = (results[0], results[1], results[2])
             #expect(handshake.status == 200)
             #expect(try JSONParser().parse(handshake.body)["service"]?.stringValue == "vsurvey-server")
@@ -80,29 +82,32 @@ struct HTTPClientTests {
     @Test("failures are said in words: refused, no such host, timeout, bad address")
     func failures() async throws {
         let listener = SilentListener()
-        var quick = HTTPClientOptions()
-        quick.totalTimeout = .milliseconds(800)
-        let client = HTTPClient(options: quick)
-        func failure(_ url: String) -> HTTPClientError? {
-            do {
-                _ = try client.send(HTTPRequest(url: url))
-                return nil
-            } catch {
-                return error
-            }
-        }
         // A port nobody listens on: the listener's, after it is closed, is not
         // safe to reuse, so take a fresh one and close it at once.
         let closed = SilentListener()
         let closedPort = closed.port
         closed.close()
-        let refused = failure("http://127.0.0.1:\(closedPort)/")
+        // libcurl blocks: the requests go on a thread of their own.
+        let failed = try await offPool { () -> [HTTPClientError?] in
+            var quick = HTTPClientOptions()
+            quick.totalTimeout = .milliseconds(800)
+            let client = HTTPClient(options: quick)
+            return ["http://127.0.0.1:\(closedPort)/", "http://no-such-host.invalid/", "http://127.0.0.1:\(listener.port)/", "notaurl://x"].map { url -> HTTPClientError? in
+                do throws(HTTPClientError) {
+                    _ = try client.send(HTTPRequest(url: url))
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        let (refused, noHost, timeout, invalid) = (failed[0], failed[1], failed[2], failed[3])
         #expect(refused?.kind == .refused)
         #expect(refused.map { $0.message.text(.en).contains("cannot connect") } == true)
-        #expect(failure("http://no-such-host.invalid/")?.kind == .dns)
-        let timeout = failure("http://127.0.0.1:\(listener.port)/")
+        #expect(noHost?.kind == .dns)
         #expect(timeout?.kind == .timeout)
         #expect(timeout?.isTransient == true)
-        #expect(failure("notaurl://x")?.kind == .invalid)
+        #expect(invalid?.kind == .invalid)
+        withExtendedLifetime(listener) {}
     }
 }
