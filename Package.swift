@@ -87,6 +87,11 @@ let package = Package(
         // rollups with their SQL and bookkeeping, the report engine that
         // plans and runs a report, and the outputs.
         .target(
+            name: "SurveyXLSForm",
+            dependencies: ["SurveyCore", "SurveySpreadsheet", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SurveyReport",
             dependencies: ["SurveyCore", "SurveySQL"],
             swiftSettings: swiftSettings
@@ -120,6 +125,7 @@ let package = Package(
                 "SurveyStore",
                 "SurveySync",
                 "SurveySpreadsheet",
+                "SurveyXLSForm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -175,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "vsurvey-bench",
             dependencies: [
-                "SurveyCore", "SurveyStore", "SurveyFixtures", "SurveyServer", "SurveySync", "SurveyReport", .product(name: "GRDB", package: "GRDB.swift"),
+                "SurveyCore", "SurveyStore", "SurveyFixtures", "SurveyServer", "SurveySync", "SurveyReport", "SurveySpreadsheet", "SurveyXLSForm", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -209,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "VSurveyCLITests",
             dependencies: [
-                "VSurveyCLI", "SurveyCore", "SurveyFixtures", "SurveySpreadsheet", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                "VSurveyCLI", "SurveyCore", "SurveyFixtures", "SurveySpreadsheet", "SurveyXLSForm", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: swiftSettings
         ),

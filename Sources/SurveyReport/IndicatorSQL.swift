@@ -112,6 +112,10 @@ struct ExpressionTranslator {
             throw unsupported("指标中不能使用正则表达式", "regular expressions cannot be used in an indicator")
         case .previous:
             throw unsupported("指标中不能使用 previous():报告按本期的调查计算", "previous() cannot be used in an indicator: a report counts this period's surveys")
+        case .choiceColumn, .position, .indexedRepeat:
+            throw unsupported("指标不能读取选项列或重复组条目", "an indicator cannot read choice columns or repeat entries")
+        case .once, .uuid, .choiceName:
+            throw unsupported("指标中不能使用 once()、uuid() 和 jr:choice-name();请在计算项中使用", "once(), uuid() and jr:choice-name() cannot be used in an indicator; use them in a calculation")
         }
     }
 

@@ -49,6 +49,11 @@ public struct ReadRow: Sendable, Equatable {
 public struct ReadSheet: Sendable, Equatable {
     public var name: String
     public var rows: [ReadRow]
+
+    public init(name: String, rows: [ReadRow]) {
+        self.name = name
+        self.rows = rows
+    }
 }
 
 /// What could not be read, and where.

@@ -28,6 +28,10 @@ public struct Sheet: Sendable {
 
 public struct SpreadsheetError: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// Office Open XML workbooks (.xlsx) as Excel, WPS, LibreOffice and

@@ -354,7 +354,12 @@ struct FillSession {
             if isRequired(field, settled: settled, path: step.path) { label += console.red(" *") }
             console.out(console.bold(label))
             if let hint = field.hint { console.out(console.dim(hint.text(console.language))) }
-            if let choices = field.choices, field.type != .yesNo {
+            // A cascading select offers only the choices its filter lets through.
+            let offered = settled.offeredChoices(for: field, entry: step.entry, today: today)
+            if let choices = offered, field.type != .yesNo {
+                if choices.choices.isEmpty {
+                    console.out(console.dim(t("(按前面的答案没有可选项)", "(no choice fits the earlier answers)")))
+                }
                 for (offset, choice) in choices.choices.enumerated() {
                     console.out("  \(offset + 1)) " + choice.label.text(console.language))
                 }
@@ -423,7 +428,7 @@ struct FillSession {
                 break
             }
             let previous = existing
-            answers.setAnswer(AnswerInput.parse(input, for: field, today: today), for: field, in: form, entry: step.entry)
+            answers.setAnswer(AnswerInput.parse(input, for: field, choices: offered, today: today), for: field, in: form, entry: step.entry)
             let checked = form.settle(answers, today: today, previous: baseline)
             if let problem = checked.issues(at: step.path).first(where: { $0.code != .required }) {
                 console.out(console.red("✗ " + problem.message.text(console.language)))
@@ -724,14 +729,17 @@ struct FillSession {
 /// Turns what a person types into an answer: choice numbers into choice
 /// names, 是/否 and y/n into yes/no, full-width digits into digits.
 enum AnswerInput {
-    static func parse(_ input: String, for field: Field, today: Int) -> JSONValue {
+    /// `choices` are those offered (a cascading select's filtered list), which
+    /// numbers count in; the field's whole list without it.
+    static func parse(_ input: String, for field: Field, choices: ChoiceList? = nil, today: Int) -> JSONValue {
         let text = normalize(input)
+        let list = choices ?? field.choices
         switch field.type {
         case .selectOne:
-            return .string(choice(text, field.choices))
+            return .string(choice(text, list))
         case .selectMultiple:
             let parts = text.split { $0 == " " || $0 == "," || $0 == "、" || $0 == "," }.map(String.init)
-            return .array(parts.map { .string(choice($0, field.choices)) })
+            return .array(parts.map { .string(choice($0, list)) })
         case .yesNo:
             switch text.lowercased() {
             case "1", "y", "yes", "是", "有": return "yes"

@@ -9,7 +9,7 @@ struct FormCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "form",
         abstract: "查看、检查表单 / List, show and check survey forms",
-        subcommands: [List.self, Show.self, Check.self, Validate.self]
+        subcommands: [List.self, Show.self, Check.self, Validate.self, Import.self, Export.self]
     )
 }
 

@@ -41,6 +41,15 @@ if arguments.count > 1, arguments[1] == "checks" {
     exit(0)
 }
 
+// `vsurvey-bench xlsform [--questions N] [--rounds R]`: importing a large XLSForm.
+if arguments.count > 1, arguments[1] == "xlsform" {
+    func option(_ name: String, _ fallback: Int) -> Int {
+        arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? fallback
+    }
+    try XLSFormBenchmark.run(questions: option("--questions", 2_000), rounds: max(1, option("--rounds", 5)))
+    exit(0)
+}
+
 // `vsurvey-bench report [--villages N]`: seeded data, then county and national reports.
 if arguments.count > 1, arguments[1] == "report" {
     let villages = arguments.firstIndex(of: "--villages").flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil } ?? 490_000

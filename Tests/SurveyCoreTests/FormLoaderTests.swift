@@ -76,6 +76,70 @@ struct FormLoaderTests {
         #expect(form.contentHash.count == 64)
     }
 
+    @Test("choice_filter: a bare name is a column of the choice; a column no choice has, a filter on a non-select, and a misspelt choice key are refused")
+    func choiceFilterProblems() {
+        expectProblem(
+            withField("  - type: select_one colour\n    name: c2\n    label: X\n    choice_filter: shade = ${total}\n"), line: 25, field: "c2",
+            "the choice list has no column 'shade' (it has name, label)", column: 1)
+        expectProblem(
+            withField("  - type: integer\n    name: n\n    label: X\n    choice_filter: name = 'red'\n"), line: 25, field: "n",
+            "only a select question can have choice_filter")
+        let misspelt = problems(base.replacingOccurrences(of: "{name: blue, label: {zh: 蓝}}", with: "{name: blue, lable: {zh: 蓝}}")).map(\.description)
+        #expect(misspelt == ["test.yaml:25: field 'colour': unknown key 'lable'; did you mean 'label'?", "test.yaml:25: field 'colour': choice 'blue' has no label"])
+        // Outside a choice_filter a bare name is still no field.
+        expectProblem(
+            withField("  - type: text\n    name: x\n    label: X\n    relevant: total > 0\n"), line: 25, field: "x", "to refer to a field write ${total}", column: 1)
+    }
+
+    @Test("position(..) only inside a repeat; indexed-repeat() names a field of the repeat it reads; jr:choice-name() names a select question")
+    func structuralFunctionProblems() {
+        expectProblem(
+            withField("  - type: calculate\n    name: p\n    calculation: position(..)\n"), line: 24, field: "p",
+            "position(..) can only be used by a field inside a repeat")
+        expectProblem(
+            withField("  - type: calculate\n    name: p\n    calculation: indexed-repeat(${total}, ${part}, 1)\n"), line: 24, field: "p",
+            "is not a repeat")
+        expectProblem(
+            withField("  - type: calculate\n    name: p\n    calculation: jr:choice-name(${colour}, '${total}')\n"), line: 24, field: "p",
+            "must name a select question")
+        expectProblem(withField("  - type: calculate\n    name: p\n    calculation: .. + 1\n"), line: 24, field: "p", "'..' can only be used as position(..)")
+    }
+
+    @Test("the choice columns of a cascading select are read; once() keeps the value sent; jr:choice-name() gives the Chinese label")
+    func choiceColumnsAndOnce() throws {
+        let form = try load(
+            base.replacingOccurrences(of: "{name: red, label: {zh: 红}}", with: "{name: red, label: {zh: 红}, warm: 'yes'}")
+                .replacingOccurrences(of: "choices:\n", with: """
+                      - type: select_one colour
+                        name: warm_colour
+                        label: 暖色
+                        choice_filter: warm = 'yes' and ${total} > 1
+                      - type: calculate
+                        name: made
+                        calculation: once(concat('n', ${total}))
+                      - type: calculate
+                        name: colour_name
+                        calculation: jr:choice-name(${colour}, '${colour}')
+                    choices:
+
+                    """))
+        let list = try #require(form.field(named: "warm_colour")?.choices)
+        #expect(list.columnNames == ["name", "label", "warm"])
+        #expect(list.choices[0].properties == ["warm": "yes"] && list.choices[1].properties.isEmpty)
+        let today = CivilDate.parse("2026-01-10")!
+        let chosen = form.validate(["total": 3, "warm_colour": "red", "colour": "blue"], today: today)
+        #expect(chosen.isValid, "\(chosen.issues)")
+        #expect(chosen.answers["made"] == "n3" && chosen.answers["colour_name"] == "蓝")
+        #expect(form.validate(["total": 3, "warm_colour": "blue"], today: today).issues.map(\.code) == [.choice])
+        #expect(form.validate(["total": 1, "warm_colour": "red"], today: today).issues.map(\.code) == [.choice])
+        // once(): the value sent is kept; without one it is computed.
+        #expect(form.validate(["total": 3, "made": "n1"], today: today).answers["made"] == "n1")
+        #expect(form.validate(["total": 4, "made": ""], today: today).answers["made"] == "n4")
+        let settled = form.settle(["total": 3], today: today)
+        #expect(settled.offeredChoices(for: form.field(named: "warm_colour")!, today: today)?.choices.map(\.name) == ["red"])
+        #expect(settled.offeredChoices(for: form.field(named: "colour")!, today: today)?.choices.map(\.name) == ["red", "blue"])
+    }
+
     @Test func unknownType() {
         expectProblem(withField("  - type: integr\n    name: x\n    label: X\n"), line: 22, field: "x", "unknown type 'integr'")
     }

@@ -45,6 +45,21 @@ public indirect enum BoundExpression: Sendable {
     /// `previous(${name})`: the top-level value at this slot in the same
     /// unit's survey of the previous period (the baseline), empty without one.
     case previous(Int)
+    /// A column of the choice a `choice_filter` tests, by its position in
+    /// `ChoiceList.columnNames`.
+    case choiceColumn(Int)
+    /// `position(..)`: the number of the repeat entry, from 1.
+    case position
+    /// `indexed-repeat(${field}, ${repeat}, n)`: the field in entry n.
+    case indexedRepeat(repeat: Int, slot: Int, index: BoundExpression)
+    /// `once(x)`: the value already held (a calculation's value as sent),
+    /// else x.
+    case once(BoundExpression)
+    /// `uuid()` (a random UUID) or `uuid(n)` (n random letters and digits).
+    case uuid(BoundExpression?)
+    /// `jr:choice-name(value, '${field}')`: the label of a choice of the
+    /// field's list, in Chinese.
+    case choiceName(BoundExpression, ChoiceList)
 }
 
 /// Binds syntax trees against a resolver. `scope` is the repeat the
@@ -52,6 +67,14 @@ public indirect enum BoundExpression: Sendable {
 public struct ExpressionBinder {
     public var resolve: (String) -> Symbol?
     public var scope: Int?
+    /// The columns a bare name may name, in a `choice_filter`.
+    public var choiceColumns: [String]?
+    /// The choice list of a field, for `jr:choice-name()`.
+    public var choiceList: ((String) -> ChoiceList?)?
+
+    /// Functions bound here, not as `Function`: their arguments name fields
+    /// or repeat entries instead of being values.
+    public static let structuralNames: Set<String> = ["previous", "position", "indexed-repeat", "once", "uuid", "jr:choice-name"]
 
     /// The function that reads last period's answer: bound here rather
     /// than as a `Function`, since its argument names a field instead of
@@ -76,6 +99,25 @@ public struct ExpressionBinder {
         case .number(let value): return .constant(.number(value))
         case .string(let value): return .constant(.string(value))
         case .current: return .current
+        case .parent(let column):
+            errors.append(ExpressionError(column: column, message: L("“..” 只能用在 position(..) 中", "'..' can only be used as position(..)")))
+            return .constant(.empty)
+        case .choiceColumn(let name, let column):
+            if let columns = choiceColumns, let index = columns.firstIndex(of: name) { return .choiceColumn(index) }
+            if let columns = choiceColumns {
+                errors.append(
+                    ExpressionError(
+                        column: column,
+                        message: L(
+                            "选项表没有 “\(name)” 列(可用:\(columns.joined(separator: "、")));引用字段请写 ${\(name)}",
+                            "the choice list has no column '\(name)' (it has \(columns.joined(separator: ", "))); to refer to a field write ${\(name)}")))
+            } else {
+                errors.append(
+                    ExpressionError(column: column, message: L("“\(name)” 不是函数调用;引用字段请写 ${\(name)}", "'\(name)' is not a function call; to refer to a field write ${\(name)}")))
+            }
+            return .constant(.empty)
+        case .call(let name, let arguments, let column) where Self.structuralNames.contains(name) && name != Self.previousName:
+            return bindStructural(name, arguments, column: column, errors: &errors)
         case .reference(let name, let column):
             switch resolve(name) {
             case .top(let slot): return .top(slot)
@@ -137,6 +179,68 @@ public struct ExpressionBinder {
                 }
             }
             return .call(function, bound)
+        }
+    }
+
+    private func bindStructural(_ name: String, _ arguments: [SyntaxTree], column: Int, errors: inout [ExpressionError]) -> BoundExpression {
+        func fail(_ message: LocalizedText) -> BoundExpression {
+            errors.append(ExpressionError(column: column, message: message))
+            return .constant(.empty)
+        }
+        switch name {
+        case "position":
+            guard arguments.isEmpty || (arguments.count == 1 && { if case .parent = arguments[0] { true } else { false } }()) else {
+                return fail(L("position() 只接受 .. :position(..) 是当前重复组条目的序号", "position() takes only ..: position(..) is the number of the current repeat entry"))
+            }
+            guard scope != nil else { return fail(L("position(..) 只能用在重复组内的字段上", "position(..) can only be used by a field inside a repeat")) }
+            return .position
+        case "indexed-repeat":
+            guard arguments.count == 3, case .reference(let fieldName, let fieldColumn) = arguments[0], case .reference(let repeatName, let repeatColumn) = arguments[1]
+            else {
+                return fail(
+                    L("indexed-repeat() 的写法是 indexed-repeat(${字段}, ${重复组}, 序号)", "indexed-repeat() is written indexed-repeat(${field}, ${repeat}, number)"))
+            }
+            guard case .repeatGroup(let repeatIndex) = resolve(repeatName) else {
+                errors.append(ExpressionError(column: repeatColumn, message: L("${\(repeatName)} 不是重复组", "${\(repeatName)} is not a repeat")))
+                return .constant(.empty)
+            }
+            guard case .inner(let fieldRepeat, let slot) = resolve(fieldName), fieldRepeat == repeatIndex else {
+                errors.append(
+                    ExpressionError(column: fieldColumn, message: L("${\(fieldName)} 不在重复组 ${\(repeatName)} 中", "${\(fieldName)} is not in the repeat ${\(repeatName)}")))
+                return .constant(.empty)
+            }
+            return .indexedRepeat(repeat: repeatIndex, slot: slot, index: bind(arguments[2], errors: &errors))
+        case "once":
+            guard arguments.count == 1 else { return fail(L("once() 需要 1 个参数", "once() takes 1 argument")) }
+            return .once(bind(arguments[0], errors: &errors))
+        case "uuid":
+            guard arguments.count <= 1 else { return fail(L("uuid() 需要 0 或 1 个参数", "uuid() takes 0 or 1 argument")) }
+            return .uuid(arguments.first.map { bind($0, errors: &errors) })
+        default:  // jr:choice-name
+            guard arguments.count == 2, case .string(let target) = arguments[1] else {
+                return fail(
+                    L("jr:choice-name() 的写法是 jr:choice-name(值, '${字段}')", "jr:choice-name() is written jr:choice-name(value, '${field}')"))
+            }
+            var fieldName = target.trimmingCharacters(in: .whitespaces)
+            if fieldName.hasPrefix("${"), fieldName.hasSuffix("}") { fieldName = String(fieldName.dropFirst(2).dropLast()) }
+            guard let list = choiceList?(fieldName) else {
+                return fail(L("jr:choice-name() 的第二个参数应为选择题,如 '${\(fieldName)}'", "the second argument of jr:choice-name() must name a select question, such as '${\(fieldName)}'"))
+            }
+            return .choiceName(bind(arguments[0], errors: &errors), list)
+        }
+    }
+}
+
+extension BoundExpression {
+    /// Whether `once()` occurs anywhere in the expression.
+    static func usesOnce(_ expression: BoundExpression) -> Bool {
+        switch expression {
+        case .once: return true
+        case .negate(let inner), .literalRegex(let inner, _), .choiceName(let inner, _), .indexedRepeat(_, _, let inner): return usesOnce(inner)
+        case .uuid(let inner): return inner.map(usesOnce) ?? false
+        case .binary(_, let lhs, let rhs): return usesOnce(lhs) || usesOnce(rhs)
+        case .call(_, let arguments): return arguments.contains(where: usesOnce)
+        case .constant, .top, .sameEntry, .acrossEntries, .entries, .current, .previous, .choiceColumn, .position: return false
         }
     }
 }

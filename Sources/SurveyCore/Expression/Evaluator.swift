@@ -46,6 +46,8 @@ public struct EvaluationContext {
     /// The same unit's settled answers of the previous period, which
     /// `previous(…)` reads; nil when there are none.
     public var previous: AnswerSheet?
+    /// The columns of the choice a `choice_filter` is testing.
+    public var choice: [Value] = []
 
     public init(sheet: AnswerSheet, repeatIndex: Int = -1, entry: Int = 0, current: Value = .empty, today: Int, previous: AnswerSheet? = nil) {
         self.sheet = sheet
@@ -79,6 +81,25 @@ extension BoundExpression {
             return .bool(regex.matches(subject.evaluate(context).string))
         case .previous(let slot):
             return context.previous?.top[slot] ?? .empty
+        case .choiceColumn(let index):
+            return index < context.choice.count ? context.choice[index] : .empty
+        case .position:
+            return context.repeatIndex >= 0 ? .number(Double(context.entry + 1)) : .number(.nan)
+        case .indexedRepeat(let repeatIndex, let slot, let index):
+            let number = index.evaluate(context).number
+            guard number.isFinite, number >= 1, number == number.rounded(), Int(number) <= context.sheet.entryCounts[repeatIndex] else { return .empty }
+            return context.sheet[repeatIndex, Int(number) - 1, slot]
+        case .once(let inner):
+            return context.current.isEmpty ? inner.evaluate(context) : context.current
+        case .uuid(let length):
+            guard let length else { return .string(UUID().uuidString.lowercased()) }
+            let count = length.evaluate(context).number
+            guard count.isFinite, count >= 1, count <= 1_000 else { return .empty }
+            let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            return .string(String((0..<Int(count)).map { _ in alphabet.randomElement()! }))
+        case .choiceName(let value, let list):
+            let name = value.evaluate(context).string
+            return list.label(of: name).map { .string($0.zh) } ?? .empty
         }
     }
 

@@ -51,6 +51,11 @@ public indirect enum SyntaxTree: Sendable, Equatable {
     case negate(SyntaxTree)
     case binary(BinaryOperator, SyntaxTree, SyntaxTree)
     case call(String, [SyntaxTree], column: Int)
+    /// A bare name in a `choice_filter`: a column of the choice being
+    /// tested (`township = ${township}`).
+    case choiceColumn(String, column: Int)
+    /// `..`: the repeat entry `.` is in, as `position(..)` reads it.
+    case parent(column: Int)
 
     /// Every `${name}` the expression mentions, in order of appearance.
     public var references: [String] {
@@ -69,7 +74,7 @@ public indirect enum SyntaxTree: Sendable, Equatable {
 
     private func collectReferences(into names: inout [String], previous: Bool = false, inPrevious: Bool = false) {
         switch self {
-        case .number, .string, .current: break
+        case .number, .string, .current, .choiceColumn, .parent: break
         case .reference(let name, _): if previous == inPrevious { names.append(name) }
         case .negate(let operand): operand.collectReferences(into: &names, previous: previous, inPrevious: inPrevious)
         case .binary(_, let lhs, let rhs):
@@ -88,6 +93,7 @@ enum Token: Equatable {
     case string(String)
     case reference(String)
     case dot
+    case dotDot
     case name(String)
     case leftParen, rightParen, comma
     case op(BinaryOperator)
@@ -121,7 +127,7 @@ struct Lexer {
     /// such as `div` or `and` is an operator (XPath 1.0 §3.7).
     private static func endsOperand(_ token: Token?) -> Bool {
         switch token {
-        case .number, .string, .reference, .dot, .rightParen: return true
+        case .number, .string, .reference, .dot, .dotDot, .rightParen: return true
         default: return false
         }
     }
@@ -177,6 +183,10 @@ struct Lexer {
         case ".":
             if let next = peek(1), next.isASCII, next.isNumber {
                 return PositionedToken(token: .number(try readNumber(column: column)), column: column)
+            }
+            if peek(1) == "." {
+                index += 2
+                return PositionedToken(token: .dotDot, column: column)
             }
             return single(.dot)
         case _ where c.isASCII && c.isNumber:
@@ -279,10 +289,16 @@ public struct ExpressionParser {
     private var tokens: [PositionedToken]
     private var position = 0
 
-    /// Parses `text`, or throws the first problem with its column.
-    public static func parse(_ text: String) throws(ExpressionError) -> SyntaxTree {
+    /// Whether a bare name is a choice's column (in a `choice_filter`).
+    private var bareNames = false
+
+    /// Parses `text`, or throws the first problem with its column. With
+    /// `choiceColumns`, a bare name such as `township` is a column of the
+    /// choice being tested, as XLSForm's `choice_filter` writes it.
+    public static func parse(_ text: String, choiceColumns: Bool = false) throws(ExpressionError) -> SyntaxTree {
         var lexer = Lexer(text)
         var parser = ExpressionParser(tokens: try lexer.tokenize())
+        parser.bareNames = choiceColumns
         if parser.current.token == .end {
             throw ExpressionError(column: 1, message: L("表达式为空", "the expression is empty"))
         }
@@ -348,6 +364,9 @@ public struct ExpressionParser {
         case .dot:
             advance()
             return .current(column: token.column)
+        case .dotDot:
+            advance()
+            return .parent(column: token.column)
         case .leftParen:
             advance()
             let inner = try parseBinary(minimumPrecedence: 1)
@@ -361,6 +380,9 @@ public struct ExpressionParser {
             return inner
         case .name(let name):
             advance()
+            if bareNames, current.token != .leftParen, !["and", "or", "div", "mod", "true", "false"].contains(name) {
+                return .choiceColumn(name, column: token.column)
+            }
             guard current.token == .leftParen else {
                 switch name {
                 case "and", "or", "div", "mod":

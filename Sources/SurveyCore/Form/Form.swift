@@ -177,6 +177,11 @@ public final class Field: Sendable {
     public let takesAnswer: Bool
     /// Soft checks (`warnings:`): doubtful answers to confirm, never errors.
     public let warnings: [SoftCheck]
+    /// Which choices a select question offers, given the other answers
+    /// (`choice_filter`): a choice is offered when this is true for it.
+    public let choiceFilter: FormExpression?
+    /// Whether a calculation keeps the value it was sent with (`once()`).
+    public let keepsSentValue: Bool
     /// Whether a new survey starts from last period's answer (`prefill:
     /// previous`); for a repeat, whether its entries carry over.
     public let prefill: Bool
@@ -212,9 +217,12 @@ public final class Field: Sendable {
         line: Int,
         choices: ChoiceList?,
         warnings: [SoftCheck] = [],
-        prefill: Bool = false
+        prefill: Bool = false,
+        choiceFilter: FormExpression? = nil
     ) {
         self.warnings = warnings
+        self.choiceFilter = choiceFilter
+        keepsSentValue = calculation.map { BoundExpression.usesOnce($0.bound) } ?? false
         self.prefill = prefill
         self.name = name
         self.type = type
@@ -254,6 +262,15 @@ public final class Field: Sendable {
 public struct Choice: Sendable, Equatable {
     public let name: String
     public let label: LocalizedText
+    /// The choice's other columns (`township: "130102001"`), which a
+    /// `choice_filter` reads.
+    public let properties: [String: String]
+
+    public init(name: String, label: LocalizedText, properties: [String: String] = [:]) {
+        self.name = name
+        self.label = label
+        self.properties = properties
+    }
 }
 
 /// A named list of choices.
@@ -261,14 +278,33 @@ public final class ChoiceList: Sendable {
     public static let yesNoName = "yes_no"
     public let name: String
     public let choices: [Choice]
+    /// What a bare name in a `choice_filter` may name: `name`, `label` and
+    /// the other columns, in the order first written.
+    public let columnNames: [String]
     private let names: [String]
     private let lookup: Set<String>
 
-    public init(name: String, choices: [Choice]) {
+    public init(name: String, choices: [Choice], columnNames: [String]? = nil) {
         self.name = name
         self.choices = choices
         names = choices.map(\.name)
         lookup = Set(names)
+        var columns = ["name", "label"]
+        for choice in choices {
+            for key in choice.properties.keys.sorted() where !columns.contains(key) { columns.append(key) }
+        }
+        self.columnNames = columnNames ?? columns
+    }
+
+    /// A choice's columns as a `choice_filter` reads them, in `columnNames` order.
+    public func columns(of choice: Choice) -> [Value] {
+        columnNames.map { column in
+            switch column {
+            case "name": return .string(choice.name)
+            case "label": return .string(choice.label.zh)
+            default: return choice.properties[column].map { .string($0) } ?? .empty
+            }
+        }
     }
 
     /// Whether `name` is one of the choices. Short lists are scanned:

@@ -11,7 +11,7 @@ public enum FormLoader {
     static let fieldKeys: Set<String> = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint",
         "constraint_message", "calculation", "data_type", "default", "read_only", "min", "max", "min_count", "max_count",
-        "children", "prefill", "warnings",
+        "children", "prefill", "warnings", "choice_filter",
     ]
     static let warningKeys: Set<String> = ["name", "when", "message"]
     static let outlierKeys: Set<String> = ["fields", "z_score", "change_ratio"]
@@ -369,7 +369,21 @@ private struct FormBuilder {
         var choices: [Choice] = []
         var seen: [String: Int] = [:]
         for item in sequence {
-            guard let entries = source.entries(item, what: L("选项", "a choice"), field: name, allowed: FormLoader.choiceKeys) else { continue }
+            // Keys besides name and label are the choice's columns, which a
+            // choice_filter reads; one close to name or label is a typo.
+            guard let entries = source.entries(item, what: L("选项", "a choice"), field: name) else { continue }
+            var properties: [String: String] = [:]
+            for (key, line, value) in entries.pairs where !FormLoader.choiceKeys.contains(key) {
+                if let near = YAMLSource.closest(key, in: FormLoader.choiceKeys), key.count > 2, YAMLSource.distance(key, near) <= 2 {
+                    issue(line, name, L("未知的键 “\(key)”,是否应为 “\(near)”?", "unknown key '\(key)'; did you mean '\(near)'?"))
+                    continue
+                }
+                guard FieldName.isValid(key) else {
+                    issue(line, name, L("选项列名 “\(key)” 无效", "choice column name '\(key)' is not valid"))
+                    continue
+                }
+                if let text = source.string(value, key: key, field: name) { properties[key] = text }
+            }
             guard let (nameLine, nameNode) = entries["name"], let choiceName = source.string(nameNode, key: "name", field: name) else {
                 issue(entries.line, name, L("选项缺少 name", "a choice has no name"))
                 continue
@@ -388,7 +402,7 @@ private struct FormBuilder {
                 continue
             }
             guard let label = source.localized(labelNode, key: "label", field: "\(name).\(choiceName)", defaultLanguage: defaultLanguage) else { continue }
-            choices.append(Choice(name: choiceName, label: label))
+            choices.append(Choice(name: choiceName, label: label, properties: properties))
         }
         if sequence.isEmpty {
             issue(YAMLSource.line(node), name, L("选项表为空", "the choice list is empty"))
@@ -797,18 +811,27 @@ private struct FieldCompiler {
         return nil
     }
 
+    /// The choice list of the select question called `name`.
+    func choiceList(ofField name: String) -> ChoiceList? {
+        indexByName[name].flatMap { raw[$0].type?.choiceList }.flatMap { choiceLists[$0] }
+    }
+
     /// Parses and binds one expression, reporting problems at its line.
-    func compileExpression(_ text: String, line: Int, field: String, scope: Int?) -> FormExpression? {
+    /// With `choices`, a bare name is a column of that list (`choice_filter`).
+    func compileExpression(_ text: String, line: Int, field: String, scope: Int?, choices: ChoiceList? = nil) -> FormExpression? {
         let tree: SyntaxTree
         do {
-            tree = try ExpressionParser.parse(text)
+            tree = try ExpressionParser.parse(text, choiceColumns: choices != nil)
         } catch {
             issue(
                 line, field, L("表达式 “\(text)” 有误:\(error.message.zh)", "expression '\(text)' does not parse: \(error.message.en ?? error.message.zh)"),
                 column: error.column)
             return nil
         }
-        let (bound, errors) = ExpressionBinder(scope: scope, resolve: resolve).bind(tree)
+        var binder = ExpressionBinder(scope: scope, resolve: resolve)
+        binder.choiceColumns = choices?.columnNames
+        binder.choiceList = { name in self.choiceList(ofField: name) }
+        let (bound, errors) = binder.bind(tree)
         for error in errors {
             issue(line, field, L("表达式 “\(text)”:\(error.message.zh)", "expression '\(text)': \(error.message.en ?? error.message.zh)"), column: error.column)
         }
@@ -973,6 +996,17 @@ private struct FieldCompiler {
             }
         }
 
+        // Cascading selects: which choices are offered.
+        var choiceFilter: FormExpression?
+        if let (line, value) = text("choice_filter") {
+            switch type {
+            case .selectOne(let list), .selectMultiple(let list):
+                if let choices = choiceLists[list] { choiceFilter = compileExpression(value, line: line, field: name, scope: scope, choices: choices) }
+            default:
+                issue(line, name, L("只有选择题可以设 choice_filter", "only a select question can have choice_filter"))
+            }
+        }
+
         // Default value.
         var defaultValue: Value?
         if let (line, value) = text("default") {
@@ -994,7 +1028,8 @@ private struct FieldCompiler {
             minCount: minCount, maxCount: maxCount, children: childIndices[index], parent: parents[index],
             repeatIndex: repeatOf[index], repeatPosition: ownRepeat[index], slot: slots[index], line: item.line,
             choices: type.choiceList.flatMap { choiceLists[$0] },
-            warnings: readWarnings(entries["warnings"], field: name, type: type, scope: scope), prefill: prefills[index])
+            warnings: readWarnings(entries["warnings"], field: name, type: type, scope: scope), prefill: prefills[index],
+            choiceFilter: choiceFilter)
     }
 
     /// Orders relevance and calculations so that each runs after what it

@@ -25,7 +25,7 @@ public enum CSV {
 
     /// The fields of one line (commas, and fields in double quotes with
     /// `""` for a quote): what registry files need.
-    static func fields(_ line: String) -> [String] {
+    public static func fields(_ line: String) -> [String] {
         var fields: [String] = []
         var current = ""
         var quoted = false

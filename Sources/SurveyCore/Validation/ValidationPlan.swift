@@ -153,8 +153,8 @@ struct PlanBuilder {
         var plan = ValidationPlan(
             topOrder: steps, repeatOrders: repeatOrders, topFields: topFields, repeatFields: innerFields,
             topSlots: topSlots, repeatSlots: repeatSlots,
-            topConstrained: topFields.filter { fields[$0].constraint != nil },
-            repeatConstrained: innerFields.map { $0.filter { fields[$0].constraint != nil } },
+            topConstrained: topFields.filter { fields[$0].constraint != nil || fields[$0].choiceFilter != nil },
+            repeatConstrained: innerFields.map { $0.filter { fields[$0].constraint != nil || fields[$0].choiceFilter != nil } },
             topLookup: lookup(topNodes), conditional: conditional, repeatLookups: innerNodes.map(lookup))
         plan.warnedFields = fields.indices.filter { !fields[$0].warnings.isEmpty }
         var dependent = Set(fields.filter { $0.calculation?.readsPrevious == true }.map(\.name))

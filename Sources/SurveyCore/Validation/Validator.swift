@@ -253,6 +253,19 @@ struct ValidationRun {
 
     mutating func readValue(_ field: Field, index: Int, _ json: JSONValue, repeatIndex: Int, entry: Int, path: () -> String) {
         guard field.takesAnswer else {
+            if field.keepsSentValue {
+                // once(): the value as sent is kept, computed only when there is none.
+                let sent: Value
+                switch json {
+                case .string(let text): sent = text.isEmpty ? .empty : .string(text)
+                case .number(let number): sent = .number(number)
+                case .integer(let number): sent = .number(Double(number))
+                case .bool(let flag): sent = .bool(flag)
+                default: sent = .empty
+                }
+                if repeatIndex < 0 { sheet.top[field.slot] = sent } else { sheet[repeatIndex, entry, field.slot] = sent }
+                return
+            }
             if field.type.holdsValue, json != .null, json != .string("") {
                 warnings.append(
                     ValidationIssue(
@@ -565,6 +578,28 @@ struct ValidationRun {
                 fail(field, entry: entry, ValidationIssue(path: makePath(), field: field.name, code: .max, message: message))
             }
         case .constraints:
+            if let filter = field.choiceFilter, !value.isEmpty, let list = field.choices {
+                let chosen: [String]
+                switch value {
+                case .choices(let names): chosen = names
+                default: chosen = [value.string]
+                }
+                var testing = context
+                for name in chosen {
+                    guard let choice = list.choices.first(where: { $0.name == name }) else { continue }
+                    testing.choice = list.columns(of: choice)
+                    if !filter.bound.evaluate(testing).bool {
+                        fail(
+                            field, entry: entry,
+                            ValidationIssue(
+                                path: makePath(), field: field.name, code: .choice,
+                                message: L(
+                                    "选项 “\(name)”(\(choice.label.zh))按前面的答案不可选(choice_filter:\(filter.source))",
+                                    "choice '\(name)' (\(choice.label.text(.en))) is not offered given the earlier answers (choice_filter: \(filter.source))")))
+                        return
+                    }
+                }
+            }
             guard !value.isEmpty, let constraint = field.constraint else { return }
             if !failed.isEmpty, readsFailedAnswer(constraint, entry: entry, in: field.repeatIndex) { return }
             if !constraint.bound.evaluate(context).bool {
@@ -716,6 +751,19 @@ public struct SettledSurvey: @unchecked Sendable {
         guard let repeatIndex = field.repeatIndex else { return sheet.top[field.slot] }
         guard let entry, entry < sheet.entryCounts[repeatIndex] else { return .empty }
         return sheet[repeatIndex, entry, field.slot]
+    }
+
+    /// The choices a select question offers given the other answers: those
+    /// its `choice_filter` lets through, or its whole list without one.
+    public func offeredChoices(for field: Field, entry: Int? = nil, today: Int) -> ChoiceList? {
+        guard let list = field.choices else { return nil }
+        guard let filter = field.choiceFilter else { return list }
+        var context = EvaluationContext(sheet: sheet, repeatIndex: field.repeatIndex ?? -1, entry: entry ?? 0, current: value(of: field, entry: entry), today: today)
+        let offered = list.choices.filter { choice in
+            context.choice = list.columns(of: choice)
+            return filter.bound.evaluate(context).bool
+        }
+        return ChoiceList(name: list.name, choices: offered, columnNames: list.columnNames)
     }
 
     /// The errors of one field path, as `ValidationIssue.path` writes it.
