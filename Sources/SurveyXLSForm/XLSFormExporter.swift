@@ -49,6 +49,10 @@ public enum XLSFormExporter {
                     continue
                 }
                 for (key, value) in Self.cells(YAMLTree.mapping([entry]), localized: SurveyColumns.localized, table: &table) { row[key] = value }
+                // XLSForm writes yes and no.
+                if entry.key == "required" || entry.key == "read_only", let flag = entry.value.scalar.flatMap(XLSFormValues.flag) {
+                    row[entry.key] = flag ? "yes" : "no"
+                }
             }
             table.add("type")
             table.rows.append(row)
@@ -98,7 +102,7 @@ public enum XLSFormExporter {
         for (key, localized) in [("indicators", "label"), ("charts", "title")] {
             guard let items = form[key]?.items, !items.isEmpty else { continue }
             var records = Table()
-            records.add("name")
+            if key == "indicators" { records.add("name") }
             for item in items { records.rows.append(Self.cells(item, localized: [localized], table: &records)) }
             sheets.append(records.sheet(key, order: ["name", "type", localized]))
         }
@@ -152,10 +156,13 @@ public enum XLSFormExporter {
 
         /// The sheet, with the `order` keys (and their languages) first.
         func sheet(_ name: String, order: [String]) -> Sheet {
-            func rank(_ column: String) -> (Int, Int) {
-                let base = column.components(separatedBy: "::")[0]
-                let position = order.firstIndex(of: base) ?? order.count
-                return (position, columns.firstIndex(of: column) ?? 0)
+            func rank(_ column: String) -> (Int, Int, Int) {
+                let parts = column.components(separatedBy: "::")
+                let position = order.firstIndex(of: parts[0]) ?? order.count
+                // A key's columns side by side: without a language, Chinese, English.
+                let first = columns.firstIndex { $0.components(separatedBy: "::")[0] == parts[0] } ?? 0
+                let language = parts.count == 1 ? 0 : (ColumnLanguage.parse(parts[1]) == .zh ? 1 : 2)
+                return (position, first, language)
             }
             let header = columns.sorted { rank($0) < rank($1) }
             let body = rows.map { row in header.map { column -> SheetCell in row[column].map { .text($0) } ?? .empty } }

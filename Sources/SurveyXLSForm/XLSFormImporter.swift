@@ -449,6 +449,13 @@ struct Conversion {
                 YAMLTree.Entry(
                     key: "title", value: .mapping(sorted.map { YAMLTree.Entry(key: $0.0.rawValue, value: .scalar($0.1), place: $0.2) }), place: sorted[0].2))
         }
+        // An XLSForm from elsewhere says neither: one survey per village a year, said.
+        for (key, fallback) in [("period_type", "annual"), ("unit_level", "village")] where values[key] == nil {
+            values[key] = (fallback, CellPlace(sheet: "settings"))
+            warning(
+                CellPlace(sheet: "settings"),
+                L("未设 \(key),用 \(fallback)(在 settings 工作表加 \(key) 列可改)", "no \(key): \(fallback) is used (add a \(key) column to the settings sheet to change it)"))
+        }
         for key in ["period_type", "unit_level", "default_language", "prefill"] {
             guard let (text, place) = values[key] else { continue }
             let value = key == "default_language" ? defaultLanguage.rawValue : text
@@ -805,8 +812,10 @@ struct Conversion {
                     }
                 case "parameters":
                     warning(cellPlace, L("parameters 不适用于此题型,已忽略", "parameters do not apply to this type and are ignored"))
-                case "default":
-                    scalars["default"] = YAMLTree.Entry(key: "default", value: .scalar(XLSFormValues.defaultValue(row[column.index]!, type: yamlType)), place: cellPlace)
+                case "default", "min", "max":
+                    // A date typed into a date-formatted cell is a day number in the file.
+                    scalars[column.key] = YAMLTree.Entry(
+                        key: column.key, value: .scalar(XLSFormValues.defaultValue(row[column.index]!, type: yamlType)), place: cellPlace)
                 case "list_name":
                     warning(cellPlace, L("survey 工作表中的 list_name 已忽略", "list_name in the survey sheet is ignored"))
                 default:

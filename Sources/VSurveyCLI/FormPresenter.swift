@@ -100,6 +100,9 @@ struct FormPresenter {
                 console.out(detail + "\(offset + 1)) " + choice.label.text(console.language) + console.dim("  \(choice.name)"))
             }
         }
+        if let filter = field.choiceFilter {
+            console.out(detail + console.dim((zh ? "只列出符合条件的选项:" : "offers only the choices where: ") + filter.source))
+        }
         if let relevant = field.relevant { console.out(detail + console.dim(condition(relevant))) }
         if let message = field.requiredMessage {
             console.out(detail + console.dim((zh ? "未答提示:" : "if unanswered: ") + message.text(console.language)))
