@@ -134,6 +134,42 @@ struct IngestTests {
         }
     }
 
+    @Test(
+        "a cascading select is checked at ingest as on the device: a village of another township is rejected; once() keeps the value the device sent",
+        arguments: TestDatabase.all)
+    func cascadingSelectAtIngest(database: TestDatabase) async throws {
+        // The shipped registry with the cascading sample beside it, as a deployment would add a form.
+        let directory = try scratchDirectory("cascade-forms")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.copyItem(at: Fixtures.formsDirectory.appendingPathComponent("units"), to: directory.appendingPathComponent("units"))
+        var yaml = try String(contentsOf: Fixtures.formsDirectory.appendingPathComponent("xlsx/cascade-sample.yaml"), encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "    calculation: jr:choice-name(${village}, '${village}')", with: "    calculation: jr:choice-name(${village}, '${village}')\n  - type: calculate\n    name: key\n    calculation: once(uuid())")
+        try yaml.write(to: directory.appendingPathComponent("cascade-sample.yaml"), atomically: true, encoding: .utf8)
+        let catalog = FormCatalog(directories: [directory])
+        #expect(catalog.problems.isEmpty, "\(catalog.problems)")
+        try await LiveServer.with(database, catalog: catalog) { server in
+            let token = try await server.token(.admin)
+            func survey(_ township: String, _ village: String, key: String? = nil) -> WireSurvey {
+                var answers: JSONObject = ["township": .string(township), "village": .string(village), "liaison": "张三"]
+                if let key { answers["key"] = .string(key) }
+                return WireSurvey(
+                    instanceID: UUID().uuidString.lowercased(), revision: 1, replaces: nil, formID: "cascade-sample", formVersion: "2026.1",
+                    unit: "130102000000", period: "2026", answers: answers)
+            }
+            let wrong = try await server.post([survey("130102001", "130102002201")], token: token)
+            #expect(wrong.json.outcomes == ["rejected"])
+            #expect(wrong.json.at("results", 0, "errors", 0, "path")?.stringValue == "village")
+            #expect(wrong.json.at("results", 0, "errors", 0, "code")?.stringValue == "choice")
+            #expect(wrong.json.at("results", 0, "errors", 0, "message")?.stringValue?.contains("not offered given the earlier answers") == true)
+            let right = survey("130102002", "130102002201", key: "kept-as-sent")
+            let accepted = try await server.post([right], token: token)
+            #expect(accepted.json.outcomes == ["created"], "\(accepted.json)")
+            let stored = try await server.send("GET", "/api/v1/surveys/\(right.instanceID)", token: token).json()
+            #expect(stored.at("answers", "key")?.stringValue == "kept-as-sent")
+            #expect(stored.at("answers", "village_name")?.stringValue == "河口村")
+        }
+    }
+
     @Test("unknown forms and versions, unregistered units and periods of the wrong type are rejected with a reason", arguments: TestDatabase.all)
     func envelopeRejections(database: TestDatabase) async throws {
         try await LiveServer.with(database) { server in

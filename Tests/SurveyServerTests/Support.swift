@@ -106,7 +106,9 @@ final class LiveServer: Sendable {
         self.task = task
     }
 
-    static func start(_ database: TestDatabase = .sqlite, limits: ServerLimits = ServerLimits()) async throws -> LiveServer {
+    static func start(_ database: TestDatabase = .sqlite, limits: ServerLimits = ServerLimits(), catalog: FormCatalog = LiveServer.catalog) async throws
+        -> LiveServer
+    {
         let directory = try scratchDirectory("server-test")
         let storage = try await database.makeStorage(in: directory)
         var logger = Logger(label: "test-server")
@@ -128,9 +130,10 @@ final class LiveServer: Sendable {
     /// Runs `body` with a server started for it, and stops the server
     /// (awaited) whether `body` returns or throws.
     static func with<T>(
-        _ database: TestDatabase = .sqlite, limits: ServerLimits = ServerLimits(), _ body: (LiveServer) async throws -> T
+        _ database: TestDatabase = .sqlite, limits: ServerLimits = ServerLimits(), catalog: FormCatalog = LiveServer.catalog,
+        _ body: (LiveServer) async throws -> T
     ) async throws -> T {
-        let server = try await start(database, limits: limits)
+        let server = try await start(database, limits: limits, catalog: catalog)
         do {
             let result = try await body(server)
             await server.stop()
