@@ -53,6 +53,12 @@ struct Console {
         FileHandle.standardError.write(Data((language == .zh ? "错误:" : "error: ").utf8) + Data((line + "\n").utf8))
     }
 
+    /// A line on standard error without the `error:` word: the details
+    /// under an error, and warnings.
+    func detail(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
     func red(_ text: String) -> String { paint(text, "31") }
     func green(_ text: String) -> String { paint(text, "32") }
     func bold(_ text: String) -> String { paint(text, "1") }

@@ -45,14 +45,15 @@ extension FormCommand {
                 console.error(
                     L(
                         "无法导入 \(file):\(errors.count) 个问题", "\(file) cannot be imported: \(errors.count) problem\(errors.count == 1 ? "" : "s")"))
-                for message in error.messages {
+                // Refusals first, then what would only have been warned about.
+                for message in error.messages.filter(\.isError) + error.messages.filter({ !$0.isError }) {
                     let mark = message.isError ? console.red("✗") : console.yellow("!")
-                    console.error("  \(mark) " + message.rendered(console.language, file: file))
+                    console.detail("  \(mark) " + message.rendered(console.language, file: file))
                 }
                 throw ExitCode.failure
             }
             for message in imported.warnings {
-                console.error("  " + console.yellow("!") + " " + message.rendered(console.language, file: file))
+                console.detail(console.yellow("!") + " " + message.rendered(console.language, file: file))
             }
             let form = imported.form
             if output == "-" {
