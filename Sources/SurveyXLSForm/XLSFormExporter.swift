@@ -111,7 +111,7 @@ public enum XLSFormExporter {
 
     static let surveyOrder = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint", "constraint_message",
-        "calculation", "data_type", "default", "read_only", "min", "max", "min_count", "max_count", "choice_filter", "prefill",
+        "calculation", "data_type", "default", "read_only", "min", "max", "min_count", "max_count", "repeat_count", "choice_filter", "prefill",
     ]
 
     /// A mapping's entries as cells by column header: a localized value in

@@ -191,7 +191,7 @@ enum SurveyColumns {
     /// Keys copied into the YAML field as they are, in the order written.
     static let order = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint", "constraint_message", "calculation",
-        "data_type", "default", "read_only", "min", "max", "min_count", "max_count", "choice_filter", "prefill",
+        "data_type", "default", "read_only", "min", "max", "min_count", "max_count", "repeat_count", "choice_filter", "prefill",
     ]
     /// Columns of XLSForm the engine has no use for: imported without them.
     static let ignored: [String: LocalizedText] = [
@@ -803,12 +803,11 @@ struct Conversion {
                         continue
                     }
                     if let count = Int(text), count >= 1 {
+                        // A fixed number is a fixed range of entries.
                         scalars["min_count"] = YAMLTree.Entry(key: "min_count", value: .scalar(String(count)), place: cellPlace)
                         scalars["max_count"] = YAMLTree.Entry(key: "max_count", value: .scalar(String(count)), place: cellPlace)
                     } else {
-                        error(
-                            cellPlace,
-                            L("repeat_count 只支持固定的正整数;由答案决定条目数请用 min_count/max_count 和约束", "repeat_count must be a fixed whole number of at least 1; for a count that depends on answers use min_count, max_count and a constraint"))
+                        scalars["repeat_count"] = YAMLTree.Entry(key: "repeat_count", value: .scalar(text), place: cellPlace)
                     }
                 case "parameters":
                     warning(cellPlace, L("parameters 不适用于此题型,已忽略", "parameters do not apply to this type and are ignored"))

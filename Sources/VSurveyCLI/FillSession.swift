@@ -116,7 +116,7 @@ struct FillSession {
                 console.out(console.dim("※ " + (field.label?.text(console.language) ?? "")))
                 position = next
             case .addEntry:
-                guard let action = askAddEntry(field, count: step.entry ?? 0) else { return try stop() }
+                guard let action = askAddEntry(field, count: step.entry ?? 0, required: settled.requiredEntries(of: field)) else { return try stop() }
                 switch action {
                 case .back: position = previousQuestion(before: index, in: steps)
                 case .jump(let path): position = path
@@ -587,9 +587,16 @@ struct FillSession {
         case jump(String)
     }
 
-    private func askAddEntry(_ field: Field, count: Int) -> EntryAction? {
+    /// `required`: the entries a `repeat_count` asks for; they are added
+    /// without asking, and no more are offered.
+    private func askAddEntry(_ field: Field, count: Int, required: Int? = nil) -> EntryAction? {
         let label = field.label?.text(console.language) ?? field.name
         console.out()
+        if let required {
+            guard count < required else { return .done }
+            console.out(t("“\(label)”按 repeat_count 应有 \(required) 条,现有 \(count) 条,添加一条。", "'\(label)' takes \(required) entries (its repeat_count) and has \(count); adding one."))
+            return .add
+        }
         if count < field.minCount {
             console.out(
                 t("“\(label)”至少需要 \(field.minCount) 条,现有 \(count) 条,添加一条。", "'\(label)' needs at least \(field.minCount) entries and has \(count); adding one.")

@@ -140,6 +140,36 @@ struct FormLoaderTests {
         #expect(settled.offeredChoices(for: form.field(named: "colour")!, today: today)?.choices.map(\.name) == ["red", "blue"])
     }
 
+    @Test("repeat_count: a repeat has as many entries as an answer says; more or fewer is an error; entry offers no more than that; only a repeat may have one")
+    func repeatCount() throws {
+        let form = try load(
+            base.replacingOccurrences(of: "choices:\n", with: """
+                  - type: repeat
+                    name: people
+                    label: 成员
+                    repeat_count: ${total}
+                    children:
+                      - {type: text, name: person, label: 姓名, required: true}
+                choices:
+
+                """))
+        let today = CivilDate.parse("2026-01-10")!
+        let two: JSONValue = .array([.object(["person": "甲"]), .object(["person": "乙"])])
+        #expect(form.validate(["total": 2, "people": two], today: today).isValid)
+        let short = form.validate(["total": 3, "people": two], today: today)
+        #expect(short.issues.map(\.code) == [.repeatCount])
+        #expect(short.issues.first?.message.text(.en) == "needs 3 entries (repeat_count: ${total}), has 2")
+        #expect(form.validate(["total": 1, "people": two], today: today).issues.map(\.code) == [.repeatCount])
+        // Interactive entry: an entry step while fewer, none once there are enough.
+        let settled = form.settle(["total": 3, "people": two], today: today)
+        #expect(settled.requiredEntries(of: form.field(named: "people")!) == 3)
+        #expect(Questionnaire.steps(settled).contains { $0.kind == .addEntry })
+        #expect(!Questionnaire.steps(form.settle(["total": 2, "people": two], today: today)).contains { $0.kind == .addEntry })
+        expectProblem(
+            withField("  - type: integer\n    name: n\n    label: X\n    repeat_count: 3\n"), line: 25, field: "n",
+            "an integer field cannot have 'repeat_count': only a repeat has a count of entries")
+    }
+
     @Test func unknownType() {
         expectProblem(withField("  - type: integr\n    name: x\n    label: X\n"), line: 22, field: "x", "unknown type 'integr'")
     }

@@ -236,6 +236,28 @@ struct XLSFormTests {
         }
     }
 
+    @Test("a repeat_count that reads an answer is kept as repeat_count; a fixed one is min_count = max_count; jr:count is its alias")
+    func repeatCounts() throws {
+        func sheets(_ count: String, header: String = "repeat_count") -> [ReadSheet] {
+            [
+                ReadSheet(name: "survey", rows: [
+                    ReadRow(number: 1, cells: [0: .text("type"), 1: .text("name"), 2: .text("label"), 3: .text(header)]),
+                    ReadRow(number: 2, cells: [0: .text("integer"), 1: .text("n"), 2: .text("人数")]),
+                    ReadRow(number: 3, cells: [0: .text("begin_repeat"), 1: .text("people"), 2: .text("成员"), 3: .text(count)]),
+                    ReadRow(number: 4, cells: [0: .text("text"), 1: .text("person"), 2: .text("姓名")]),
+                    ReadRow(number: 5, cells: [0: .text("end_repeat")]),
+                ])
+            ]
+        }
+        let computed = try XLSFormImporter.convert(sheets: sheets("${n}"), file: "r.xlsx", directory: nil).form
+        let people = try #require(computed.field(named: "people"))
+        #expect(people.repeatCount?.source == "${n}" && people.minCount == 0 && people.maxCount == nil)
+        let issues = computed.validate(["n": 2, "people": [["person": "甲"]]], today: Self.today).issues
+        #expect(issues.map(\.path) == ["people"] && issues.first?.code == .repeatCount)
+        let fixed = try XLSFormImporter.convert(sheets: sheets("3", header: "jr:count"), file: "r.xlsx", directory: nil).form
+        #expect(fixed.field(named: "people").map { ($0.repeatCount == nil, $0.minCount, $0.maxCount) }! == (true, 3, 3))
+    }
+
     @Test("a problem the form loader finds is named by the cell it came from, with the column inside the expression")
     func loaderProblemsByCell() throws {
         let sheets = [

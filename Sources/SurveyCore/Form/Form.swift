@@ -158,6 +158,9 @@ public final class Field: Sendable {
     /// Least and most entries of a repeat.
     public let minCount: Int
     public let maxCount: Int?
+    /// How many entries a repeat has, worked out from other answers
+    /// (`repeat_count`, XLSForm's `jr:count`).
+    public let repeatCount: FormExpression?
     /// Indices into `Form.fields` of the fields inside a group or repeat.
     public let children: [Int]
     /// The index of the enclosing group or repeat.
@@ -218,8 +221,10 @@ public final class Field: Sendable {
         choices: ChoiceList?,
         warnings: [SoftCheck] = [],
         prefill: Bool = false,
-        choiceFilter: FormExpression? = nil
+        choiceFilter: FormExpression? = nil,
+        repeatCount: FormExpression? = nil
     ) {
+        self.repeatCount = repeatCount
         self.warnings = warnings
         self.choiceFilter = choiceFilter
         keepsSentValue = calculation.map { BoundExpression.usesOnce($0.bound) } ?? false

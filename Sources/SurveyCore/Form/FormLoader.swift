@@ -11,7 +11,7 @@ public enum FormLoader {
     static let fieldKeys: Set<String> = [
         "type", "name", "label", "hint", "measure", "required", "required_message", "relevant", "constraint",
         "constraint_message", "calculation", "data_type", "default", "read_only", "min", "max", "min_count", "max_count",
-        "children", "prefill", "warnings", "choice_filter",
+        "children", "prefill", "warnings", "choice_filter", "repeat_count",
     ]
     static let warningKeys: Set<String> = ["name", "when", "message"]
     static let outlierKeys: Set<String> = ["fields", "z_score", "change_ratio"]
@@ -873,7 +873,7 @@ private struct FieldCompiler {
         }
         func forbid(_ keys: [String], _ why: LocalizedText) {
             for key in keys where entries[key] != nil {
-                issue(entries[key]!.line, name, L("\(type) 类型的字段不能有 “\(key)”:\(why.zh)", "a \(type) field cannot have '\(key)': \(why.en ?? why.zh)"))
+                issue(entries[key]!.line, name, L("\(type) 类型的字段不能有 “\(key)”:\(why.zh)", "\("aeiou".contains(type.description.prefix(1)) ? "an" : "a") \(type) field cannot have '\(key)': \(why.en ?? why.zh)"))
             }
         }
 
@@ -933,7 +933,7 @@ private struct FieldCompiler {
             }
         }
         if type != .repeat {
-            forbid(["min_count", "max_count"], L("只有重复组有条目数", "only a repeat has a count of entries"))
+            forbid(["min_count", "max_count", "repeat_count"], L("只有重复组有条目数", "only a repeat has a count of entries"))
         }
         if entries["constraint_message"] != nil, entries["constraint"] == nil {
             issue(entries["constraint_message"]!.line, name, L("有 constraint_message 却没有 constraint", "constraint_message without a constraint"))
@@ -1029,7 +1029,7 @@ private struct FieldCompiler {
             repeatIndex: repeatOf[index], repeatPosition: ownRepeat[index], slot: slots[index], line: item.line,
             choices: type.choiceList.flatMap { choiceLists[$0] },
             warnings: readWarnings(entries["warnings"], field: name, type: type, scope: scope), prefill: prefills[index],
-            choiceFilter: choiceFilter)
+            choiceFilter: choiceFilter, repeatCount: type == .repeat ? expression("repeat_count") : nil)
     }
 
     /// Orders relevance and calculations so that each runs after what it

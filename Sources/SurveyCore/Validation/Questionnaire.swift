@@ -39,7 +39,8 @@ public enum Questionnaire {
                 for entry in 0..<count {
                     for child in field.children { visit(child, entry: entry, repeatName: field.name) }
                 }
-                if field.maxCount.map({ count < $0 }) ?? true {
+                let most = settled.requiredEntries(of: field) ?? field.maxCount
+                if most.map({ count < $0 }) ?? true {
                     steps.append(FillStep(kind: .addEntry, fieldIndex: index, entry: count, path: "\(field.name)[+]"))
                 }
             case .note:

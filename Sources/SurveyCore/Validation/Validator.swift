@@ -113,7 +113,7 @@ extension Form {
         run.check()
         return SettledSurvey(
             form: self, result: ValidationResult(issues: run.sortedIssues(), warnings: run.warnings, answers: run.output(), firedWarnings: run.fired),
-            sheet: run.sheet, topRelevant: run.topRelevant, repeatRelevant: run.repeatRelevant)
+            sheet: run.sheet, topRelevant: run.topRelevant, repeatRelevant: run.repeatRelevant, requiredEntries: run.requiredEntries)
     }
 
     /// Settles a survey and returns its values for evaluating further
@@ -163,6 +163,8 @@ struct ValidationRun {
     /// Repeat entries that were not objects (`entry * 1000 + repeat`): their
     /// fields are not checked, the one error says it all.
     var badEntries: Set<Int> = []
+    /// Per repeat, the entries its `repeat_count` asks for (nil without one).
+    var requiredEntries: [Int?] = []
 
     struct Pending {
         var repeatIndex: Int
@@ -511,8 +513,27 @@ struct ValidationRun {
     enum Pass { case presence, constraints }
 
     mutating func checkRepeatCount(_ field: Field, repeatIndex: Int) {
-        if !failed.isEmpty, failed.contains(key(index(of: field), entry: -1)) { return }
         let count = sheet.entryCounts[repeatIndex]
+        if let expression = field.repeatCount {
+            // repeat_count: exactly as many entries as the answers it reads say.
+            let number = expression.bound.evaluate(EvaluationContext(sheet: sheet, today: today, previous: previous)).number
+            if number.isFinite, number >= 0, number < 10_000 {
+                let wanted = Int(number.rounded(.down))
+                if requiredEntries.isEmpty { requiredEntries = Array(repeating: nil, count: form.repeats.count) }
+                requiredEntries[repeatIndex] = wanted
+                if count != wanted, failed.isEmpty || !failed.contains(key(index(of: field), entry: -1)) {
+                    fail(
+                        field, entry: -1,
+                        ValidationIssue(
+                            path: field.name, field: field.name, code: .repeatCount,
+                            message: L(
+                                "应有 \(wanted) 个条目(repeat_count:\(expression.source)),实际 \(count) 个",
+                                "needs \(wanted) \(wanted == 1 ? "entry" : "entries") (repeat_count: \(expression.source)), has \(count)")))
+                    return
+                }
+            }
+        }
+        if !failed.isEmpty, failed.contains(key(index(of: field), entry: -1)) { return }
         if count < field.minCount {
             fail(
                 field, entry: -1,
@@ -731,6 +752,13 @@ public struct SettledSurvey: @unchecked Sendable {
     let sheet: AnswerSheet
     let topRelevant: [Bool]
     let repeatRelevant: [[Bool]]
+    /// For each repeat with a `repeat_count`, the entries it must have.
+    let requiredEntries: [Int?]
+
+    /// How many entries a repeat must have (its `repeat_count`), if it says.
+    public func requiredEntries(of repeatField: Field) -> Int? {
+        repeatField.repeatPosition.flatMap { $0 < requiredEntries.count ? requiredEntries[$0] : nil }
+    }
 
     /// Whether the field is asked: at the top level (`entry` nil) or in one
     /// entry of its repeat.
