@@ -267,7 +267,7 @@ enum SurveyRowType: Equatable {
         switch head {
         case "start", "end", "today", "deviceid", "subscriberid", "simserial", "phonenumber", "username", "email", "audit", "start-geopoint":
             return .metadata(head)
-        case "geopoint", "geotrace", "geoshape", "start-geopoint", "background-geopoint":
+        case "geopoint", "geotrace", "geoshape", "background-geopoint":
             return .unsupported(raw, L("不支持定位(GPS)题", "GPS questions are not supported"))
         case "image", "audio", "video", "file", "background-audio", "barcode":
             return .unsupported(raw, L("不支持图片、音频、视频、文件和条码题", "image, audio, video, file and barcode questions are not supported"))
@@ -370,9 +370,9 @@ struct Conversion {
             let lists = choiceLists.map { YAMLTree.Entry(key: $0.name, value: .sequence($0.choices), place: $0.place) }
             root.append(YAMLTree.Entry(key: "choices", value: .mapping(lists), place: CellPlace(sheet: "choices")))
         }
-        for (name, key) in [("indicators", "indicators"), ("charts", "charts")] {
-            if let items = readRecords(name, localized: name == "charts" ? ["title"] : ["label"]), !items.isEmpty {
-                root.append(YAMLTree.Entry(key: key, value: .sequence(items), place: CellPlace(sheet: name)))
+        for (name, localized) in [("indicators", "label"), ("charts", "title")] {
+            if let items = readRecords(name, localized: [localized]), !items.isEmpty {
+                root.append(YAMLTree.Entry(key: name, value: .sequence(items), place: CellPlace(sheet: name)))
             }
         }
         for (field, list) in fieldWarnings {
@@ -539,7 +539,7 @@ struct Conversion {
                 warning(place, L("列 “\(column.header)” 未导入", "column '\(column.header)' is not imported"))
             }
         }
-        labels.sort { $0.key == "zh" && $1.key != "zh" }
+        labels = Self.chineseFirst(labels)
         if !labels.isEmpty { entries.append(YAMLTree.Entry(key: "label", value: .mapping(labels), place: labels[0].place)) }
         return .mapping(entries + extra)
     }
@@ -561,12 +561,11 @@ struct Conversion {
             error(place, L("找不到选项文件 \(fileName)(应与工作簿在同一目录)", "the choice file \(fileName) cannot be found (it must be beside the workbook)"))
             return nil
         }
-        guard var text = String(data: data, encoding: .utf8) else {
+        guard let text = String(data: data, encoding: .utf8) else {
             error(place, L("选项文件 \(fileName) 不是 UTF-8 文本", "the choice file \(fileName) is not UTF-8 text"))
             return nil
         }
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map(String.init)
+        let lines = CSV.lines(text)
         guard let header = lines.first else {
             error(place, L("选项文件 \(fileName) 为空", "the choice file \(fileName) is empty"))
             return nil
@@ -637,7 +636,6 @@ struct Conversion {
     mutating func record(_ row: ReadRow, columns: SheetColumns, sheet: String, localized: Set<String>, skip: Set<String>) -> YAMLTree {
         var entries: [YAMLTree.Entry] = []
         var texts: [String: [YAMLTree.Entry]] = [:]
-        var textPlaces: [String: CellPlace] = [:]
         for column in columns.columns where !skip.contains(column.key) {
             guard let text = Self.text(row, column) else { continue }
             let place = place(sheet, row, column)
@@ -647,8 +645,8 @@ struct Conversion {
                     continue
                 }
                 if texts[column.key] == nil {
+                    // Its place among the keys; the languages go in below.
                     entries.append(YAMLTree.Entry(key: column.key, value: .scalar(""), place: place))
-                    textPlaces[column.key] = place
                 }
                 texts[column.key, default: []].append(YAMLTree.Entry(key: (column.language ?? defaultLanguage).rawValue, value: .scalar(text), place: place))
             } else if Self.structuredRecordKeys.contains(column.key), text.hasPrefix("[") || text.hasPrefix("{") {
@@ -659,7 +657,7 @@ struct Conversion {
         }
         for index in entries.indices {
             guard let languages = texts[entries[index].key] else { continue }
-            entries[index].value = .mapping(languages.sorted { $0.key == "zh" && $1.key != "zh" })
+            entries[index].value = .mapping(Self.chineseFirst(languages))
         }
         return .mapping(entries)
     }
@@ -686,7 +684,7 @@ struct Conversion {
         }
         let nameColumn = columns.first("name")
         // Columns that are read for every row, and the others said once.
-        let read: Set<String> = Set(SurveyColumns.order + ["repeat_count", "parameters", "list_name"])
+        let read: Set<String> = Set(SurveyColumns.order + ["parameters", "list_name"])
         for column in columns.columns where !read.contains(column.key) && SurveyColumns.ignored[column.key] == nil {
             if column.key.hasPrefix("bind::") || column.key.hasPrefix("body::") || column.key.hasPrefix("instance::") {
                 warning(
@@ -825,7 +823,7 @@ struct Conversion {
             }
             for key in SurveyColumns.order {
                 if let languages = localized[key] {
-                    entries.append(YAMLTree.Entry(key: key, value: .mapping(languages.sorted { $0.key == "zh" && $1.key != "zh" }), place: languages[0].place))
+                    entries.append(YAMLTree.Entry(key: key, value: .mapping(Self.chineseFirst(languages)), place: languages[0].place))
                 } else if let entry = scalars[key] {
                     entries.append(entry)
                 }
@@ -854,6 +852,11 @@ struct Conversion {
     /// The name a workbook's own `yes_no` list gets: the engine keeps that
     /// name for its built-in yes/no.
     static let renamedYesNo = "yes_no_choices"
+
+    /// Language entries with Chinese first, as the form file writes them.
+    static func chineseFirst(_ entries: [YAMLTree.Entry]) -> [YAMLTree.Entry] {
+        entries.filter { $0.key == Language.zh.rawValue } + entries.filter { $0.key != Language.zh.rawValue }
+    }
 
     /// Whether a select_multiple draws on the `yes_no` list.
     func usesYesNoAsMultiple() -> Bool {

@@ -119,9 +119,8 @@ struct YAMLWriter {
                 emit("\(pad)\(key): \(Self.scalar(value))", place: place)
             case .mapping(let inner) where entry.value.isFlat && !inner.isEmpty:
                 emit("\(pad)\(key): \(entry.value.flow)", place: place)
-            case .sequence(let items) where entry.value.isFlat:
+            case .sequence where entry.value.isFlat:
                 emit("\(pad)\(key): \(entry.value.flow)", place: place)
-                _ = items
             case .mapping(let inner):
                 emit("\(pad)\(key):", place: place)
                 write(inner, indent: indent + 2, place: place)

@@ -23,6 +23,15 @@ public enum CSV {
         return "'" + text
     }
 
+    /// The lines of a CSV file's text, a byte-order mark dropped; "\r\n",
+    /// "\n" and "\r" all end a line ("\r\n" is one Character in Swift, so
+    /// each is named). Empty lines are kept, so an index + 1 is a line number.
+    public static func lines(_ text: String) -> [String] {
+        var body = Substring(text)
+        if body.hasPrefix("\u{FEFF}") { body.removeFirst() }
+        return body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map(String.init)
+    }
+
     /// The fields of one line (commas, and fields in double quotes with
     /// `""` for a quote): what registry files need.
     public static func fields(_ line: String) -> [String] {

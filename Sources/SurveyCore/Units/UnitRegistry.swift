@@ -105,10 +105,7 @@ public struct UnitRegistry: Sendable {
         func issue(_ line: Int, _ message: LocalizedText) {
             issues.append(RegistryIssue(file: file, line: line, message: message))
         }
-        var body = text
-        if body.hasPrefix("\u{FEFF}") { body.removeFirst() }
-        // "\r\n" is one Character in Swift, so both line ends are named.
-        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map(String.init)
+        let lines = CSV.lines(text)
         guard let header = lines.first, CSV.fields(header).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) == ["code", "name", "level", "parent"]
         else {
             throw RegistryError(issues: [
