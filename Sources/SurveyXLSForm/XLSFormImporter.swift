@@ -475,7 +475,7 @@ struct Conversion {
     /// A cell holding YAML flow text; a plain list such as `township, county` for `review`.
     mutating func structured(_ text: String, place: CellPlace, key: String) -> YAMLTree? {
         if key == "review", !text.hasPrefix("[") {
-            let levels = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "," || $0 == "、" }).map { YAMLTree.scalar(String($0)) }
+            let levels = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\u{FF0C}" || $0 == "、" }).map { YAMLTree.scalar(String($0)) }
             return .sequence(levels)
         }
         do {

@@ -258,6 +258,24 @@ struct XLSFormTests {
         #expect(fixed.field(named: "people").map { ($0.repeatCount == nil, $0.minCount, $0.maxCount) }! == (true, 3, 3))
     }
 
+    @Test("review levels in a settings cell may be a YAML list or words separated as a Chinese keyboard types them")
+    func reviewLevels() throws {
+        for cell in ["[township, county]", "township, county", "township\u{FF0C}county", "township、county", "township county"] {
+            let sheets = [
+                ReadSheet(name: "survey", rows: [
+                    ReadRow(number: 1, cells: [0: .text("type"), 1: .text("name"), 2: .text("label")]),
+                    ReadRow(number: 2, cells: [0: .text("integer"), 1: .text("n"), 2: .text("人数")]),
+                ]),
+                ReadSheet(name: "settings", rows: [
+                    ReadRow(number: 1, cells: [0: .text("form_id"), 1: .text("review")]),
+                    ReadRow(number: 2, cells: [0: .text("r"), 1: .text(cell)]),
+                ]),
+            ]
+            let form = try XLSFormImporter.convert(sheets: sheets, file: "r.xlsx", directory: nil).form
+            #expect(form.reviewLevels == [.township, .county], "\(cell)")
+        }
+    }
+
     @Test("a problem the form loader finds is named by the cell it came from, with the column inside the expression")
     func loaderProblemsByCell() throws {
         let sheets = [
